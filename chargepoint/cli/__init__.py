@@ -1,0 +1,44 @@
+"""``cpsim``: the command line."""
+
+from __future__ import annotations
+
+import click
+
+from .csms import csms
+from .demo import demo
+from .run import run
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ocpp-modem-sim")
+def main() -> None:
+    """OCPP 1.6-J charge-point simulator over a modem (Quectel EC200U, ESP-AT) or a WebSocket."""
+
+
+@main.group()
+def modem() -> None:
+    """The bundled modem emulator and field tests for SIM cards and APNs."""
+
+
+main.add_command(csms)
+main.add_command(run)
+main.add_command(demo)
+
+
+def _optional_commands() -> None:
+    """Commands whose modules are optional while the project grows; each is registered if present."""
+    try:
+        from .emulate import emulate
+    except ImportError:
+        pass
+    else:
+        modem.add_command(emulate)
+    try:
+        from .scenario import scenario
+    except ImportError:
+        pass
+    else:
+        main.add_command(scenario)
+
+
+_optional_commands()

@@ -1,0 +1,67 @@
+"""``cpsim run``: one simulated charger, over a direct WebSocket or a modem."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import click
+
+from chargepoint import logs
+from chargepoint.station.runner import run_station
+from chargepoint.station.station import Identity, Station, StationOptions
+from chargepoint.transport.direct import DirectLink
+from chargepoint.transport.handshake import Endpoint, parse_header
+
+from .common import run_until_interrupted
+
+
+def default_state_dir(charge_point_id: str) -> Path:
+    base = Path(os.environ.get("XDG_STATE_HOME", "~/.local/state")).expanduser()
+    return base / "cpsim" / charge_point_id
+
+
+def parse_headers(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    try:
+        return tuple(parse_header(value) for value in values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--header") from exc
+
+
+@click.command()
+@click.option("--id", "charge_point_id", required=True, help="Charge-point id (end of the URL).")
+@click.option("--url", required=True, help="CSMS base URL, e.g. ws://HOST:PORT/ocpp.")
+@click.option("--password", envvar="CPSIM_PASSWORD",
+              help="AuthorizationKey for HTTP Basic auth (or $CPSIM_PASSWORD).")
+@click.option("--header", "headers", multiple=True, metavar="'Name: value'",
+              help="Extra upgrade-request header; repeatable.")
+@click.option("--connectors", default=1, show_default=True, type=click.IntRange(1, 32))
+@click.option("--vendor", default="cpsim", show_default=True)
+@click.option("--model", default="cpsim-ac", show_default=True)
+@click.option("--serial", default=None)
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where configuration keys persist [default: ~/.local/state/cpsim/<id>].")
+@click.option("--ws-client", type=click.Choice(["websockets", "sansio"]), default="websockets",
+              show_default=True, help="Direct link: websockets' client or the Sans-I/O adapter.")
+@click.option("--log-level", default="INFO", show_default=True)
+def run(charge_point_id: str, url: str, password: str | None, headers: tuple[str, ...],
+        connectors: int, vendor: str, model: str, serial: str | None, state_dir: Path | None,
+        ws_client: str, log_level: str) -> None:
+    """Run one simulated charger until Ctrl+C (closes the WebSocket with 1000, exits 0)."""
+    if not url.startswith(("ws://", "wss://")):
+        raise click.BadParameter("must start with ws:// or wss://", param_hint="--url")
+    logs.setup(log_level)
+    station = Station(Identity(charge_point_id, vendor, model, serial),
+                      StationOptions(connectors=connectors,
+                                     state_dir=state_dir or default_state_dir(charge_point_id)))
+    if password:
+        station.config.set_internal("AuthorizationKey", password)
+    endpoint = Endpoint(url, charge_point_id, password or None, parse_headers(headers))
+    link = DirectLink(endpoint, flavour=ws_client,  # type: ignore[arg-type]
+                      ping_interval=station.config.get_int("WebSocketPingInterval"))
+
+    async def main(stop: asyncio.Event) -> None:
+        await run_station(station, link, stop)
+
+    run_until_interrupted(main)

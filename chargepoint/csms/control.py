@@ -1,0 +1,107 @@
+"""The local CSMS's control API, on the WebSocket port itself.
+
+websockets parses only GET requests, so every endpoint is a GET:
+
+* ``/api/chargers``: ids of the connected chargers;
+* ``/api/call/<chargePointId>/<Action>?payload=<JSON>&timeout=<s>``: send a CSMS-initiated
+  1.6 call and return its result (200), CALLERROR (502), timeout (504), not connected (404);
+* ``/api/log?since=<seq>&charge_point=<id>``: the frame log;
+* ``/api/policy?boot_status=Pending&charge_point=<id>&heartbeat_interval=<s>``: change
+  how the CSMS answers BootNotification (for one charger or all).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from ocpp.exceptions import OCPPError
+from websockets.asyncio.server import ServerConnection
+from websockets.http11 import Request, Response
+
+if TYPE_CHECKING:
+    from .server import LocalCsms
+
+BOOT_STATUSES = ("Accepted", "Pending", "Rejected")
+
+
+def _json(connection: ServerConnection, status: HTTPStatus, body: Any) -> Response:
+    response = connection.respond(status, json.dumps(body) + "\n")
+    response.headers["Content-Type"] = "application/json"
+    return response
+
+
+async def handle(csms: LocalCsms, connection: ServerConnection, request: Request) -> Response:
+    url = urllib.parse.urlsplit(request.path)
+    query = dict(urllib.parse.parse_qsl(url.query))
+    parts = [urllib.parse.unquote(p) for p in url.path.strip("/").split("/")]
+    if parts == ["api", "chargers"]:
+        return _json(connection, HTTPStatus.OK, {"chargers": sorted(csms.sessions)})
+    if parts[:2] == ["api", "log"]:
+        since = int(query.get("since", "0"))
+        frames = [f.as_dict() for f in csms.frames.frames[since:]
+                  if query.get("charge_point") in (None, f.charge_point)]
+        return _json(connection, HTTPStatus.OK, {"frames": frames})
+    if parts[:2] == ["api", "policy"]:
+        return _policy(csms, connection, query)
+    if len(parts) == 4 and parts[:2] == ["api", "call"]:
+        return await _call(csms, connection, parts[2], parts[3], query)
+    return _json(connection, HTTPStatus.NOT_FOUND, {"error": f"no endpoint {url.path}"})
+
+
+def _policy(csms: LocalCsms, connection: ServerConnection, query: dict[str, str]) -> Response:
+    status = query.get("boot_status")
+    if status is not None:
+        if status not in BOOT_STATUSES:
+            return _json(connection, HTTPStatus.BAD_REQUEST,
+                         {"error": f"boot_status must be one of {', '.join(BOOT_STATUSES)}"})
+        if "charge_point" in query:
+            csms.policy.boot_status_per_charger[query["charge_point"]] = status
+        else:
+            csms.policy.boot_status = status
+    if "heartbeat_interval" in query:
+        csms.policy.heartbeat_interval = int(query["heartbeat_interval"])
+    return _json(connection, HTTPStatus.OK, {"boot_status": csms.policy.boot_status,
+                                             "per_charger": csms.policy.boot_status_per_charger,
+                                             "heartbeat_interval": csms.policy.heartbeat_interval})
+
+
+async def _call(csms: LocalCsms, connection: ServerConnection, charge_point_id: str,
+                action: str, query: dict[str, str]) -> Response:
+    from .server import NotConnected
+
+    try:
+        payload = json.loads(query.get("payload", "{}"))
+        timeout = float(query.get("timeout", "30"))
+    except ValueError as exc:
+        return _json(connection, HTTPStatus.BAD_REQUEST, {"error": f"bad payload: {exc}"})
+    try:
+        answer = await csms.call(charge_point_id, action, payload, timeout)
+    except NotConnected as exc:
+        return _json(connection, HTTPStatus.NOT_FOUND, {"error": str(exc)})
+    except OCPPError as exc:
+        return _json(connection, HTTPStatus.BAD_GATEWAY, {"error": {
+            "code": exc.code, "description": exc.description, "details": exc.details}})
+    except TimeoutError:
+        return _json(connection, HTTPStatus.GATEWAY_TIMEOUT,
+                     {"error": f"{charge_point_id} did not answer {action} within {timeout}s"})
+    except (TypeError, AttributeError) as exc:
+        return _json(connection, HTTPStatus.BAD_REQUEST, {"error": f"{action}: {exc}"})
+    return _json(connection, HTTPStatus.OK, {"result": answer})
+
+
+def remote_call(api_url: str, charge_point_id: str, action: str, payload: dict[str, Any],
+                timeout: float = 30) -> tuple[int, dict[str, Any]]:
+    """Client side of ``/api/call`` for ``cpsim csms call``: (HTTP status, body)."""
+    query = urllib.parse.urlencode({"payload": json.dumps(payload), "timeout": timeout})
+    path = f"/api/call/{urllib.parse.quote(charge_point_id)}/{urllib.parse.quote(action)}"
+    url = api_url.rstrip("/") + path + "?" + query
+    try:
+        with urllib.request.urlopen(url, timeout=timeout + 5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")

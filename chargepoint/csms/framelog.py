@@ -1,0 +1,102 @@
+"""Every OCPP frame the local CSMS sends or receives, one JSON object per line.
+
+Tests and scenario checks assert on this log, i.e. on what the CSMS actually
+received, never on the charger's own idea of what it sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+
+@dataclass(frozen=True)
+class Frame:
+    seq: int
+    time: str
+    direction: str  # "received" (charger -> CSMS) or "sent"
+    charge_point: str
+    message: Any  # the parsed OCPP-J array, or the raw text if it was not JSON
+
+    @property
+    def message_type(self) -> int | None:
+        msg = self.message
+        return msg[0] if isinstance(msg, list) and msg and isinstance(msg[0], int) else None
+
+    @property
+    def action(self) -> str | None:
+        msg = self.message
+        if self.message_type == 2 and len(msg) > 2:
+            return str(msg[2])
+        return None
+
+    @property
+    def payload(self) -> Any:
+        msg = self.message
+        if self.message_type == 2 and len(msg) > 3:
+            return msg[3]
+        if self.message_type == 3 and len(msg) > 2:
+            return msg[2]
+        return None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "time": self.time, "direction": self.direction,
+                "charge_point": self.charge_point, "message": self.message}
+
+
+class FrameLog:
+    def __init__(self, path: Path | None = None) -> None:
+        self.frames: list[Frame] = []
+        self._file: IO[str] | None = path.open("a", encoding="utf-8") if path else None
+        self._changed = asyncio.Condition()
+        self.listeners: list[Callable[[Frame], None]] = []
+
+    def record(self, direction: str, charge_point: str, text: str) -> Frame:
+        try:
+            message: Any = json.loads(text)
+        except ValueError:
+            message = text
+        frame = Frame(len(self.frames) + 1, datetime.now(UTC).isoformat(timespec="milliseconds"),
+                      direction, charge_point, message)
+        self.frames.append(frame)
+        if self._file is not None:
+            self._file.write(json.dumps(frame.as_dict(), separators=(",", ":")) + "\n")
+            self._file.flush()
+        for listener in self.listeners:
+            listener(frame)
+        asyncio.get_running_loop().create_task(self._notify())
+        return frame
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    def calls(self, charge_point: str | None = None, action: str | None = None,
+              direction: str = "received") -> list[Frame]:
+        return [f for f in self.frames
+                if f.direction == direction and f.message_type == 2
+                and (charge_point is None or f.charge_point == charge_point)
+                and (action is None or f.action == action)]
+
+    async def wait_for(self, predicate: Any, timeout: float) -> Frame:
+        """The first frame (old or new) for which ``predicate(frame)`` is true."""
+        async def scan() -> Frame:
+            seen = 0
+            while True:
+                for frame in self.frames[seen:]:
+                    if predicate(frame):
+                        return frame
+                seen = len(self.frames)
+                async with self._changed:
+                    await self._changed.wait()
+        return await asyncio.wait_for(scan(), timeout)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None

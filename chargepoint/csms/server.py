@@ -1,0 +1,199 @@
+"""A local CSMS for firmware developers, CI and the demo.
+
+``ws://HOST:PORT/<any prefix>/<chargePointId>`` with subprotocol ocpp1.6 and
+optional HTTP Basic auth (user must equal the charge-point id); a small control
+API on the same port (``/api/...``, see :mod:`chargepoint.csms.control`) lets a
+person or a test make the CSMS send any 1.6 call to a connected charger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import logging
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+from ocpp.exceptions import OCPPError
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+from chargepoint.payloads import call_for, result
+
+from . import control
+from .framelog import FrameLog
+from .handlers import CsmsPolicy, CsmsSession
+
+log = logging.getLogger("cpsim.csms")
+
+
+class NotConnected(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Security profile 1: a password for all chargers, or one per charge-point id."""
+
+    shared: str | None = None
+    per_charger: dict[str, str] | None = None
+
+    @classmethod
+    def from_file(cls, path: Path) -> Credentials:
+        """Lines ``CP001:password``; blank lines and ``#`` comments ignored."""
+        table: dict[str, str] = {}
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            cp_id, sep, password = line.partition(":")
+            if not sep:
+                raise ValueError(f"{path}:{number}: expected 'chargePointId:password'")
+            table[cp_id.strip()] = password.strip()
+        return cls(per_charger=table)
+
+    def check(self, charge_point_id: str, user: str, password: str) -> bool:
+        if user != charge_point_id:
+            return False
+        if self.per_charger is not None:
+            return self.per_charger.get(charge_point_id) == password
+        return password == self.shared
+
+
+class LoggedConnection:
+    """Records every frame in the log on its way in or out."""
+
+    def __init__(self, ws: ServerConnection, charge_point_id: str, frames: FrameLog) -> None:
+        self.ws, self.id, self.frames = ws, charge_point_id, frames
+
+    async def send(self, message: str) -> None:
+        self.frames.record("sent", self.id, message)
+        await self.ws.send(message)
+
+    async def recv(self) -> str:
+        message = await self.ws.recv()
+        text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+        self.frames.record("received", self.id, text)
+        return text
+
+
+class LocalCsms:
+    def __init__(self, host: str = "127.0.0.1", port: int = 9000, log_path: Path | None = None,
+                 credentials: Credentials | None = None, policy: CsmsPolicy | None = None) -> None:
+        self.host, self._port = host, port
+        self.frames = FrameLog(log_path)
+        self.credentials = credentials
+        self.policy = policy or CsmsPolicy()
+        self.sessions: dict[str, CsmsSession] = {}
+        self._connected = asyncio.Condition()
+        self._server: Server | None = None
+
+    @property
+    def port(self) -> int:
+        if self._server is not None:
+            return int(self._server.sockets[0].getsockname()[1])
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The base URL a charger appends its id to."""
+        return f"ws://{self.host}:{self.port}/ocpp"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> LocalCsms:
+        self._server = await serve(self._handle, self.host, self._port,
+                                   subprotocols=[Subprotocol("ocpp1.6")],
+                                   process_request=self._process_request)
+        log.info("local CSMS listening on %s (control API %s/api)", self.url, self.api_url)
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        self.frames.close()
+
+    async def __aenter__(self) -> LocalCsms:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _process_request(self, connection: ServerConnection,
+                               request: Request) -> Response | None:
+        if request.path.startswith("/api/") or request.path == "/api":
+            return await control.handle(self, connection, request)
+        charge_point_id = request.path.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+        if not charge_point_id:
+            return connection.respond(HTTPStatus.NOT_FOUND, "no charge-point id in the path\n")
+        if self.credentials is not None and not self._authorised(request, charge_point_id):
+            log.warning("%s: HTTP Basic auth failed", charge_point_id)
+            response = connection.respond(HTTPStatus.UNAUTHORIZED, "unauthorized\n")
+            response.headers["WWW-Authenticate"] = 'Basic realm="ocpp", charset="UTF-8"'
+            return response
+        return None
+
+    def _authorised(self, request: Request, charge_point_id: str) -> bool:
+        assert self.credentials is not None
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            user, _, password = base64.b64decode(token, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        return self.credentials.check(charge_point_id, user, password)
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        charge_point_id = ws.request.path.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+        session = CsmsSession(charge_point_id, LoggedConnection(ws, charge_point_id, self.frames),
+                              self.policy)
+        session.logger = logging.getLogger("ocpp.csms")
+        self.sessions[charge_point_id] = session
+        async with self._connected:
+            self._connected.notify_all()
+        log.info("%s connected", charge_point_id)
+        try:
+            await session.start()
+        except ConnectionClosed as exc:
+            log.info("%s disconnected (%s)", charge_point_id, exc.rcvd.code if exc.rcvd else 1006)
+        finally:
+            if self.sessions.get(charge_point_id) is session:
+                del self.sessions[charge_point_id]
+
+    async def wait_connected(self, charge_point_id: str, timeout: float = 10) -> None:
+        async def wait() -> None:
+            async with self._connected:
+                await self._connected.wait_for(lambda: charge_point_id in self.sessions)
+        await asyncio.wait_for(wait(), timeout)
+
+    async def call(self, charge_point_id: str, action: str, payload: dict[str, Any],
+                   timeout: float = 30) -> dict[str, Any]:
+        """Send a CSMS-initiated call; raises NotConnected, OCPPError (CALLERROR), TimeoutError."""
+        session = self.sessions.get(charge_point_id)
+        if session is None:
+            raise NotConnected(f"{charge_point_id} is not connected")
+        session._response_timeout = timeout
+        response = await session.call(call_for(action, payload), suppress=False)
+        return result(response)
+
+    async def disconnect(self, charge_point_id: str, code: int = 1000) -> None:
+        session = self.sessions.get(charge_point_id)
+        if session is not None:
+            with contextlib.suppress(ConnectionClosed):
+                await session._connection.ws.close(code)
+
+
+__all__ = ["Credentials", "LocalCsms", "NotConnected", "OCPPError"]

@@ -1,0 +1,48 @@
+"""The charger's clock: CSMS-synchronised wall time, optionally running faster than real time.
+
+Scenarios with hours of heartbeats and meter values must run in seconds while
+the CSMS still sees consistent timestamps, so every timer and timestamp in the
+station goes through one :class:`Clock` instead of ``asyncio.sleep``/``datetime.now``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+
+
+class Clock:
+    def __init__(self, scale: float = 1.0) -> None:
+        if scale <= 0:
+            raise ValueError("time scale must be positive")
+        self.scale = scale
+        self._start_mono = time.monotonic()
+        self._start_wall = datetime.now(UTC)
+
+    def now(self) -> datetime:
+        elapsed = (time.monotonic() - self._start_mono) * self.scale
+        return self._start_wall + timedelta(seconds=elapsed)
+
+    def timestamp(self) -> str:
+        """ISO 8601 UTC with milliseconds, the form CSMSs parse most reliably."""
+        return self.now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    def set(self, when: datetime) -> None:
+        """Adopt the CSMS's time (BootNotification.currentTime, Heartbeat)."""
+        self._start_mono = time.monotonic()
+        self._start_wall = when if when.tzinfo else when.replace(tzinfo=UTC)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds) / self.scale)
+
+    def real(self, seconds: float) -> float:
+        """Real seconds for a span of charger seconds (for asyncio timeouts)."""
+        return seconds / self.scale
+
+
+def parse_time(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None

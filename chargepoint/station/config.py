@@ -1,0 +1,208 @@
+"""Configuration keys (OCPP 1.6 §9.1): typed, validated, persisted in the state dir.
+
+The CSMS changes them at run time and a real charger keeps them across reboots,
+so every accepted change is written to ``config.json`` at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+MEASURANDS = {
+    "Energy.Active.Import.Register", "Energy.Active.Export.Register",
+    "Energy.Reactive.Import.Register", "Energy.Reactive.Export.Register",
+    "Energy.Active.Import.Interval", "Energy.Active.Export.Interval",
+    "Power.Active.Import", "Power.Active.Export", "Power.Offered", "Power.Factor",
+    "Current.Import", "Current.Export", "Current.Offered", "Voltage", "Frequency",
+    "Temperature", "SoC", "RPM",
+}
+PHASE_ROTATIONS = {"NotApplicable", "Unknown", "RST", "RTS", "SRT", "STR", "TRS", "TSR"}
+
+
+class InvalidValue(ValueError):
+    pass
+
+
+def _bool(text: str) -> str:
+    if text.lower() not in ("true", "false"):
+        raise InvalidValue("expected true or false")
+    return text.lower()
+
+
+def _uint(text: str) -> str:
+    try:
+        value = int(text)
+    except ValueError:
+        raise InvalidValue("expected an integer") from None
+    if value < 0:
+        raise InvalidValue("must not be negative")
+    return str(value)
+
+
+def _positive(text: str) -> str:
+    value = _uint(text)
+    if value == "0":
+        raise InvalidValue("must be at least 1")
+    return value
+
+
+def _measurands(text: str) -> str:
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    unknown = [item for item in items if item not in MEASURANDS]
+    if unknown:
+        raise InvalidValue(f"unknown measurand {unknown[0]!r}")
+    return ",".join(items)
+
+
+def _phase_rotation(text: str) -> str:
+    for item in text.split(","):
+        connector, _, rotation = item.strip().partition(".")
+        if not connector.isdigit() or rotation not in PHASE_ROTATIONS:
+            raise InvalidValue(f"{item!r} is not <connector>.<rotation>")
+    return text
+
+
+def _authorization_key(text: str) -> str:
+    # Security whitepaper: 16-20 bytes, which a CSMS sends as up to 40 hex digits.
+    if not 16 <= len(text) <= 40 or not text.isprintable():
+        raise InvalidValue("AuthorizationKey must be 16 to 40 printable characters")
+    return text
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    name: str
+    default: str
+    check: Callable[[str], str]
+    readonly: bool = False
+    write_only: bool = False
+
+
+def _specs(connectors: int) -> list[KeySpec]:
+    sampled = "Energy.Active.Import.Register,Power.Active.Import,Current.Import"
+    return [
+        KeySpec("AuthorizeRemoteTxRequests", "true", _bool),
+        KeySpec("ClockAlignedDataInterval", "0", _uint),
+        KeySpec("ConnectionTimeOut", "60", _uint),
+        KeySpec("ConnectorPhaseRotation", f"{','.join(f'{i}.RST' for i in range(connectors + 1))}",
+                _phase_rotation),
+        KeySpec("GetConfigurationMaxKeys", "50", _uint, readonly=True),
+        KeySpec("HeartbeatInterval", "300", _positive),
+        KeySpec("LocalAuthorizeOffline", "true", _bool),
+        KeySpec("LocalPreAuthorize", "false", _bool),
+        KeySpec("MeterValuesAlignedData", "Energy.Active.Import.Register", _measurands),
+        KeySpec("MeterValuesSampledData", sampled, _measurands),
+        KeySpec("MeterValueSampleInterval", "60", _uint),
+        KeySpec("NumberOfConnectors", str(connectors), _uint, readonly=True),
+        KeySpec("ResetRetries", "3", _uint),
+        KeySpec("StopTransactionOnEVSideDisconnect", "true", _bool),
+        KeySpec("StopTransactionOnInvalidId", "true", _bool),
+        KeySpec("StopTxnAlignedData", "", _measurands),
+        KeySpec("StopTxnSampledData", "", _measurands),
+        KeySpec("SupportedFeatureProfiles", "Core,RemoteTrigger", str, readonly=True),
+        KeySpec("TransactionMessageAttempts", "3", _positive),
+        KeySpec("TransactionMessageRetryInterval", "60", _uint),
+        KeySpec("UnlockConnectorOnEVSideDisconnect", "true", _bool),
+        KeySpec("WebSocketPingInterval", "60", _uint),
+        KeySpec("AuthorizationKey", "", _authorization_key, write_only=True),
+    ]
+
+
+class Configuration:
+    """Key values as strings (OCPP carries them as strings); typed getters for the station."""
+
+    def __init__(self, connectors: int, path: Path | None = None,
+                 overrides: dict[str, str] | None = None) -> None:
+        self.specs = {spec.name: spec for spec in _specs(connectors)}
+        self._values = {name: spec.default for name, spec in self.specs.items()}
+        self._path = path
+        self._listeners: list[Callable[[str], None]] = []
+        if path is not None and path.exists():
+            self._load(path)
+        for name, value in (overrides or {}).items():
+            if name not in self.specs:
+                raise KeyError(f"unknown configuration key {name!r}")
+            self._values[name] = self.specs[name].check(str(value))
+        self._values["NumberOfConnectors"] = str(connectors)
+
+    def _load(self, path: Path) -> None:
+        try:
+            stored: dict[str, Any] = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            log.warning("%s: unreadable, using defaults (%s)", path, exc)
+            return
+        for name, value in stored.items():
+            spec = self.specs.get(name)
+            if spec is None or spec.readonly:
+                continue
+            try:
+                self._values[name] = spec.check(str(value))
+            except InvalidValue as exc:
+                log.warning("%s: %s=%r ignored: %s", path, name, value, exc)
+
+    def save(self) -> None:
+        if self._path is None:
+            return
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self._values, indent=2, sort_keys=True))
+        os.replace(tmp, self._path)  # atomic: a crash never leaves half a file
+
+    def on_change(self, listener: Callable[[str], None]) -> None:
+        self._listeners.append(listener)
+
+    def get(self, name: str) -> str:
+        return self._values[name]
+
+    def get_int(self, name: str) -> int:
+        return int(self._values[name])
+
+    def get_bool(self, name: str) -> bool:
+        return self._values[name] == "true"
+
+    def get_list(self, name: str) -> list[str]:
+        return [item for item in self._values[name].split(",") if item]
+
+    def set(self, name: str, value: str) -> str:
+        """Apply a ChangeConfiguration; returns its status string."""
+        spec = self.specs.get(name)
+        if spec is None:
+            return "NotSupported"
+        if spec.readonly:
+            return "Rejected"
+        try:
+            self._values[name] = spec.check(value)
+        except InvalidValue as exc:
+            log.info("ChangeConfiguration %s=%r rejected: %s", name, value, exc)
+            return "Rejected"
+        self.save()
+        for listener in self._listeners:
+            listener(name)
+        return "Accepted"
+
+    def set_internal(self, name: str, value: str) -> None:
+        """A change the charger makes itself (e.g. the boot interval), bypassing read-only."""
+        self._values[name] = value
+        self.save()
+        for listener in self._listeners:
+            listener(name)
+
+    def report(self, keys: list[str] | None) -> tuple[list[dict[str, Any]], list[str]]:
+        """GetConfiguration: (configurationKey entries, unknownKey); write-only keys never leave."""
+        names = keys if keys else [n for n, s in self.specs.items() if not s.write_only]
+        known, unknown = [], []
+        for name in names:
+            spec = self.specs.get(name)
+            if spec is None or spec.write_only:
+                unknown.append(name)
+            else:
+                known.append({"key": name, "readonly": spec.readonly, "value": self._values[name]})
+        return known, unknown

@@ -1,0 +1,78 @@
+"""One connector: its OCPP status, the EV's plug, its meter and its transaction.
+
+The meter is an energy register that only grows, integrated from the power the
+EV draws, so Power/Current and Energy readings stay consistent with each other
+whatever the sample interval or time scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+VOLTAGE = 230.0
+
+
+@dataclass
+class Meter:
+    energy_wh: float = 0.0
+    power_w: float = 0.0
+    _since: datetime | None = None
+
+    def advance(self, now: datetime) -> None:
+        if self._since is not None:
+            hours = max(0.0, (now - self._since).total_seconds()) / 3600
+            self.energy_wh += self.power_w * hours
+        self._since = now
+
+    def set_power(self, watts: float, now: datetime) -> None:
+        self.advance(now)
+        self.power_w = watts
+
+    @property
+    def register(self) -> int:
+        return int(self.energy_wh)
+
+    @property
+    def current_a(self) -> float:
+        return round(self.power_w / VOLTAGE, 1)
+
+
+@dataclass
+class Transaction:
+    local_id: int
+    connector_id: int
+    id_tag: str
+    meter_start: int
+    started: str
+    transaction_id: int | None = None  # assigned by the CSMS's StartTransaction.conf
+    stop_reason: str | None = None
+
+
+@dataclass
+class Connector:
+    id: int
+    status: str = "Available"
+    error_code: str = "NoError"
+    plugged: bool = False
+    operative: bool = True
+    pending_operative: bool | None = None  # ChangeAvailability answered Scheduled
+    suspended: bool = False
+    meter: Meter = field(default_factory=Meter)
+    transaction: Transaction | None = None
+    auto_plugged: bool = False  # plugged by a remote start, unplugged after the stop
+
+    def derived_status(self) -> str:
+        """The status the state implies, per the §4.9 transition rules."""
+        if self.error_code != "NoError":
+            return "Faulted"
+        if self.transaction is not None:
+            if self.suspended:
+                return "SuspendedEVSE"
+            return "Charging" if self.plugged else "SuspendedEV"
+        if not self.operative:
+            return "Unavailable"
+        if self.plugged:
+            return "Finishing" if self.status in ("Finishing", "Charging", "SuspendedEV",
+                                                  "SuspendedEVSE") else "Preparing"
+        return "Available"

@@ -1,0 +1,105 @@
+"""Keeps the charger connected: connect, run a session, and after any drop, try again.
+
+A CSMS that refuses or cannot be reached gets one line naming the URL and the
+reason, then an exponential back-off with jitter, never a traceback: a field
+unit must survive a CSMS outage and the wedged modem stacks that rapid
+reconnects cause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+
+from chargepoint.transport.base import Link, LinkClosed, LinkError
+
+from .session import ChargerSession
+from .station import Station
+
+log = logging.getLogger("cpsim.runner")
+
+
+class Backoff:
+    def __init__(self, first: float = 1.0, cap: float = 60.0) -> None:
+        self.first, self.cap, self._next = first, cap, first
+
+    def next(self) -> float:
+        delay = self._next
+        self._next = min(self.cap, self._next * 2)
+        return delay * random.uniform(0.8, 1.2)
+
+    def reset(self) -> None:
+        self._next = self.first
+
+
+async def run_station(station: Station, link: Link, stop: asyncio.Event,
+                      backoff: Backoff | None = None) -> None:
+    """Run until ``stop`` is set; then close the WebSocket with 1000 and return."""
+    backoff = backoff or Backoff()
+    try:
+        while not stop.is_set():
+            try:
+                connection = await _until_stopped(link.connect(), stop)
+            except LinkError as exc:
+                delay = backoff.next()
+                log.error("cannot connect: %s; retrying in %.0fs", exc, delay)
+                await _sleep_or_stop(delay, stop)
+                continue
+            if connection is None:
+                break
+            identity = getattr(link, "sim_identity", {}) or {}
+            station.identity.iccid = identity.get("iccid") or station.identity.iccid
+            station.identity.imsi = identity.get("imsi") or station.identity.imsi
+            session = ChargerSession(station, connection)
+            station.session = session
+            log.info("connected to %s", link.description)
+            task = asyncio.create_task(session.run(), name="session")
+            stopper = asyncio.create_task(stop.wait())
+            try:
+                await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopper.cancel()
+                station.session = None
+                station.queue.drop_volatile()
+            if stop.is_set() and not task.done():
+                await connection.close(1000, "charger shutting down")
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, LinkClosed):
+                    await task
+                break
+            try:
+                await task
+            except LinkClosed as exc:
+                if session.closing:
+                    log.info("%s: rebooting", session.closing)
+                    backoff.reset()
+                    await _sleep_or_stop(1.0, stop)
+                    continue
+                delay = backoff.next() if not session.accepted else 1.0
+                log.warning("link lost: %s; reconnecting in %.0fs", exc, delay)
+                if session.accepted:
+                    backoff.reset()
+                await _sleep_or_stop(delay, stop)
+    finally:
+        await station.shutdown()
+        await link.aclose()
+
+
+async def _until_stopped(coro: object, stop: asyncio.Event) -> object:
+    task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    stopper = asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if task in done:
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, LinkError):
+        await task
+    return None
+
+
+async def _sleep_or_stop(delay: float, stop: asyncio.Event) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), delay)

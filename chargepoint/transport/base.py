@@ -1,0 +1,45 @@
+"""The one interface ocpp's ChargePoint talks to, whatever carries the bytes.
+
+ocpp only needs ``send(str)`` and ``recv() -> str``; it never closes the link and
+has no error handling, so a dead link must surface as :class:`LinkClosed` from
+both calls.  That exception is what ends a session and starts the reconnect.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class LinkClosed(Exception):
+    """The WebSocket to the CSMS is gone; ``code`` follows RFC 6455 (1006: no close frame)."""
+
+    def __init__(self, reason: str, code: int = 1006) -> None:
+        super().__init__(f"{reason} (code {code})")
+        self.reason = reason
+        self.code = code
+
+
+class LinkError(Exception):
+    """The link could not be opened.  The message names the URL (or modem) and the reason."""
+
+
+class Connection(Protocol):
+    async def send(self, message: str) -> None: ...
+
+    async def recv(self) -> str: ...
+
+    async def close(self, code: int = 1000, reason: str = "") -> None: ...
+
+
+class Link(Protocol):
+    """Opens connections to one CSMS; the station calls it again after every drop."""
+
+    description: str
+
+    async def connect(self) -> Connection:
+        """Open a WebSocket (subprotocol ocpp1.6 checked) or raise :class:`LinkError`."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what outlives a single connection (the modem port, a PDP context)."""
+        ...

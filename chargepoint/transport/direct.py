@@ -1,0 +1,118 @@
+"""The direct link: ws:// or wss:// from the host, for local use.
+
+Two interchangeable implementations, so the Sans-I/O path the modems use is
+tested against the same CSMS as websockets' own client:
+
+* ``websockets``: websockets' asyncio client;
+* ``sansio``: :class:`WebSocketOverStream` over a plain TCP socket, i.e. exactly
+  the code the Quectel path runs, with a host socket instead of AT+QISEND.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
+
+from modem.stream import StreamClosed
+
+from .base import Connection, LinkClosed, LinkError
+from .handshake import SUBPROTOCOL, Endpoint
+from .tcp import TcpByteStream
+from .websocket import MAX_MESSAGE, WebSocketOverStream
+
+Flavour = Literal["websockets", "sansio"]
+
+
+class WebsocketsConnection:
+    """websockets' asyncio connection, with its errors mapped to :class:`LinkClosed`."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self._ws = ws
+
+    async def send(self, message: str) -> None:
+        try:
+            await self._ws.send(message)
+        except ConnectionClosed as exc:
+            raise LinkClosed(exc.rcvd.reason if exc.rcvd else "connection lost",
+                             exc.rcvd.code if exc.rcvd else 1006) from exc
+
+    async def recv(self) -> str:
+        try:
+            message = await self._ws.recv()
+        except ConnectionClosed as exc:
+            raise LinkClosed(exc.rcvd.reason if exc.rcvd else "connection lost",
+                             exc.rcvd.code if exc.rcvd else 1006) from exc
+        return message if isinstance(message, str) else message.decode("utf-8")
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await self._ws.close(code, reason)
+
+
+@dataclass
+class DirectLink:
+    endpoint: Endpoint
+    flavour: Flavour = "websockets"
+    ping_interval: float = 0
+    open_timeout: float = 15.0
+
+    @property
+    def description(self) -> str:
+        return self.endpoint.url
+
+    async def connect(self) -> Connection:
+        if self.flavour == "sansio":
+            return await self._connect_sansio()
+        return await self._connect_websockets()
+
+    async def _connect_websockets(self) -> Connection:
+        url = self.endpoint.url
+        try:
+            ws = await connect(
+                url,
+                subprotocols=[Subprotocol(SUBPROTOCOL)],
+                additional_headers=self.endpoint.request_headers(),
+                ping_interval=self.ping_interval or None,
+                ping_timeout=self.ping_interval or None,
+                open_timeout=self.open_timeout,
+                max_size=MAX_MESSAGE,
+                close_timeout=5,
+            )
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            hint = " (check the charge-point id and password)" if status == 401 else ""
+            raise LinkError(f"{url}: HTTP {status} {exc.response.reason_phrase}{hint}") from exc
+        except (OSError, TimeoutError, InvalidHandshake) as exc:
+            raise LinkError(f"{url}: {exc or type(exc).__name__}") from exc
+        if ws.subprotocol != SUBPROTOCOL:
+            await ws.close(1002, "ocpp1.6 required")
+            raise LinkError(
+                f"{url}: the server did not accept subprotocol {SUBPROTOCOL} "
+                f"(answered {ws.subprotocol!r})"
+            )
+        return WebsocketsConnection(ws)
+
+    async def _connect_sansio(self) -> Connection:
+        url = self.endpoint.url
+        uri = parse_uri(url)
+        try:
+            stream = await TcpByteStream.open(uri.host, uri.port, timeout=self.open_timeout)
+        except (OSError, TimeoutError) as exc:
+            raise LinkError(f"{url}: {exc or type(exc).__name__}") from exc
+        if uri.secure:
+            raise LinkError(f"{url}: wss:// over a raw byte stream is not supported yet")
+        try:
+            return await WebSocketOverStream.open(
+                stream, url, self.endpoint.request_headers(), self.ping_interval,
+                timeout=self.open_timeout,
+            )
+        except StreamClosed as exc:
+            raise LinkError(f"{url}: {exc.reason}") from exc
+
+    async def aclose(self) -> None:
+        return None
+

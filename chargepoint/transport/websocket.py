@@ -1,0 +1,240 @@
+"""RFC 6455 over any byte stream, with websockets' Sans-I/O ``ClientProtocol``.
+
+A Quectel modem gives only a TCP byte pipe (AT+QISEND / AT+QIRD), so the
+charger must do the upgrade and the framing itself.  The protocol object owns
+all of that (masking, ping and close answers, size limits, Sec-WebSocket-Accept);
+this module only moves bytes between it and the stream, joins fragments into
+messages and drives keepalive pings, as websockets leaves those to the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from websockets.client import ClientProtocol
+from websockets.exceptions import InvalidStatus
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Response
+from websockets.protocol import State
+from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
+
+from modem.stream import ByteStream, StreamClosed
+
+from .base import LinkClosed, LinkError
+from .handshake import SUBPROTOCOL
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE = 1 << 20
+
+
+def _close_code(protocol: ClientProtocol) -> tuple[int, str]:
+    if protocol.close_rcvd is not None:
+        return protocol.close_rcvd.code, protocol.close_rcvd.reason
+    return 1006, "connection lost without a close frame"
+
+
+class WebSocketOverStream:
+    """A :class:`~chargepoint.transport.base.Connection` on a :class:`ByteStream`."""
+
+    def __init__(self, stream: ByteStream, protocol: ClientProtocol, ping_interval: float) -> None:
+        self._stream = stream
+        self._protocol = protocol
+        self._ping_interval = ping_interval
+        self._messages: asyncio.Queue[str | LinkClosed] = asyncio.Queue()
+        self._fragments: list[bytes] = []
+        self._fragment_opcode: Opcode | None = None
+        self._write_lock = asyncio.Lock()
+        self._closed: LinkClosed | None = None
+        self._pong = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @classmethod
+    async def open(
+        cls,
+        stream: ByteStream,
+        url: str,
+        headers: list[tuple[str, str]] | None = None,
+        ping_interval: float = 0,
+        timeout: float = 30.0,
+    ) -> WebSocketOverStream:
+        """Run the opening handshake on ``stream``; raise :class:`LinkError` naming the reason."""
+        protocol = ClientProtocol(
+            parse_uri(url), subprotocols=[Subprotocol(SUBPROTOCOL)], max_size=MAX_MESSAGE
+        )
+        request = protocol.connect()
+        for name, value in headers or []:
+            if name in request.headers:
+                del request.headers[name]
+            request.headers[name] = value
+        self = cls(stream, protocol, ping_interval)
+        protocol.send_request(request)
+        try:
+            await self._flush()
+            response = await asyncio.wait_for(self._read_handshake(), timeout)
+        except (TimeoutError, StreamClosed) as exc:
+            await stream.close()
+            reason = "no handshake response" if isinstance(exc, TimeoutError) else str(exc)
+            raise LinkError(f"{url}: {reason}") from exc
+        except LinkError:
+            await stream.close()
+            raise
+        log.debug("handshake done: %s %s", response.status_code, response.reason_phrase)
+        self._tasks.append(asyncio.create_task(self._reader(), name="ws-reader"))
+        if ping_interval > 0:
+            self._tasks.append(asyncio.create_task(self._keepalive(), name="ws-keepalive"))
+        return self
+
+    async def _read_handshake(self) -> Response:
+        while True:
+            data = await self._stream.read()
+            if data:
+                self._protocol.receive_data(data)
+            else:
+                self._protocol.receive_eof()
+            await self._flush()
+            for event in self._protocol.events_received():
+                if isinstance(event, Response):
+                    self._check_handshake(event)
+                    # Frames that arrived in the same read as the 101 are already parsed:
+                    # keep them, they are the CSMS's first messages.
+                    for frame in self._protocol.events_received():
+                        self._on_frame(frame)  # type: ignore[arg-type]
+                    return event
+                self._on_frame(event)
+            if not data:
+                raise LinkError(f"{self._url()}: connection closed during the handshake")
+
+    def _url(self) -> str:
+        return str(self._protocol.wsuri.host) + self._protocol.wsuri.resource_name
+
+    def _check_handshake(self, response: Response) -> None:
+        exc = self._protocol.handshake_exc
+        if exc is not None:
+            if isinstance(exc, InvalidStatus):
+                status = exc.response.status_code
+                raise LinkError(
+                    f"{self._url()}: HTTP {status} {exc.response.reason_phrase}"
+                    + (" (check the charge-point id and password)" if status == 401 else "")
+                )
+            raise LinkError(f"{self._url()}: handshake failed: {exc}")
+        if self._protocol.subprotocol != SUBPROTOCOL:
+            raise LinkError(
+                f"{self._url()}: the server did not accept subprotocol {SUBPROTOCOL} "
+                f"(answered {self._protocol.subprotocol!r})"
+            )
+
+    async def _flush(self) -> None:
+        """Write what the protocol wants sent; serialised because chunks must not interleave."""
+        async with self._write_lock:
+            for chunk in self._protocol.data_to_send():
+                if chunk:
+                    await self._stream.write(chunk)
+
+    async def _reader(self) -> None:
+        try:
+            while self._protocol.state is not State.CLOSED:
+                data = await self._stream.read()
+                if data:
+                    self._protocol.receive_data(data)
+                else:
+                    self._protocol.receive_eof()
+                with contextlib.suppress(StreamClosed):
+                    await self._flush()
+                for event in self._protocol.events_received():
+                    self._on_frame(event)  # type: ignore[arg-type]
+                if not data:
+                    break
+        except StreamClosed as exc:
+            self._end(LinkClosed(exc.reason))
+        except Exception as exc:  # a bug must end the link, not hang the charger
+            log.exception("WebSocket reader failed")
+            self._end(LinkClosed(f"reader failed: {exc}"))
+        else:
+            code, reason = _close_code(self._protocol)
+            self._end(LinkClosed(reason or "closed by the CSMS", code))
+        finally:
+            await self._stream.close()
+
+    def _on_frame(self, frame: Frame) -> None:
+        if frame.opcode is Opcode.PONG:
+            self._pong.set()
+        elif frame.opcode in (Opcode.TEXT, Opcode.BINARY):
+            self._fragment_opcode = frame.opcode
+            self._fragments = [frame.data]
+        elif frame.opcode is Opcode.CONT:
+            self._fragments.append(frame.data)
+        else:
+            return  # ping and close are answered by the protocol object
+        if not frame.fin:
+            return
+        data = b"".join(self._fragments)
+        self._fragments = []
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            log.warning("invalid UTF-8 in a text message; failing the link with 1007")
+            self._protocol.fail(1007, "invalid UTF-8")
+            self._end(LinkClosed("invalid UTF-8 from the CSMS", 1007))
+            return
+        self._messages.put_nowait(text)
+
+    def _end(self, closed: LinkClosed) -> None:
+        if self._closed is None:
+            self._closed = closed
+            self._messages.put_nowait(closed)
+
+    async def _keepalive(self) -> None:
+        """Ping every interval; a pong missing for a whole interval means a dead link.
+
+        Cellular NAT and radio loss kill TCP silently, so this is how the charger notices.
+        """
+        while self._closed is None:
+            await asyncio.sleep(self._ping_interval)
+            self._pong.clear()
+            self._protocol.send_ping(b"cpsim")
+            with contextlib.suppress(StreamClosed):
+                await self._flush()
+            try:
+                await asyncio.wait_for(self._pong.wait(), self._ping_interval)
+            except TimeoutError:
+                self._end(LinkClosed("no pong within the WebSocket ping interval"))
+                await self._stream.close()
+                return
+
+    async def send(self, message: str) -> None:
+        if self._closed is not None:
+            raise self._closed
+        self._protocol.send_text(message.encode("utf-8"))
+        try:
+            await self._flush()
+        except StreamClosed as exc:
+            self._end(LinkClosed(exc.reason))
+            raise LinkClosed(exc.reason) from exc
+
+    async def recv(self) -> str:
+        if self._closed is not None and self._messages.empty():
+            raise self._closed
+        item = await self._messages.get()
+        if isinstance(item, LinkClosed):
+            self._messages.put_nowait(item)  # every later recv() sees the close too
+            raise item
+        return item
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close handshake (bounded wait for the server's reply), then release the stream."""
+        if self._closed is None and self._protocol.state is State.OPEN:
+            self._protocol.send_close(code, reason)
+            with contextlib.suppress(StreamClosed):
+                await self._flush()
+            reader = self._tasks[0] if self._tasks else None
+            if reader is not None:
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(asyncio.shield(reader), 5.0)
+        self._end(LinkClosed("closed by the charger", code))
+        for task in self._tasks:
+            task.cancel()
+        await self._stream.close()

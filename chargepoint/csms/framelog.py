@@ -94,7 +94,8 @@ class FrameLog:
                 seen = len(self.frames)
                 async with self._changed:
                     await self._changed.wait()
-        return await asyncio.wait_for(scan(), timeout)
+        async with asyncio.timeout(timeout):
+            return await scan()
 
     def close(self) -> None:
         if self._file is not None:

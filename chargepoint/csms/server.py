@@ -177,7 +177,8 @@ class LocalCsms:
         async def wait() -> None:
             async with self._connected:
                 await self._connected.wait_for(lambda: charge_point_id in self.sessions)
-        await asyncio.wait_for(wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await wait()
 
     async def call(self, charge_point_id: str, action: str, payload: dict[str, Any],
                    timeout: float = 30) -> dict[str, Any]:
@@ -188,6 +189,13 @@ class LocalCsms:
         session._response_timeout = timeout
         response = await session.call(call_for(action, payload), suppress=False)
         return result(response)
+
+    async def send_raw(self, charge_point_id: str, text: str) -> None:
+        """Send any text frame, valid OCPP or not (to test a charger's error handling)."""
+        session = self.sessions.get(charge_point_id)
+        if session is None:
+            raise NotConnected(f"{charge_point_id} is not connected")
+        await session._connection.send(text)
 
     async def disconnect(self, charge_point_id: str, code: int = 1000) -> None:
         session = self.sessions.get(charge_point_id)

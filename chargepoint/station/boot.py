@@ -8,10 +8,14 @@ Rejected: send nothing and answer nothing until the interval has passed.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from ocpp.exceptions import OCPPError
+
+from chargepoint.aio import wait_event
 
 from .clock import parse_time
 
@@ -31,6 +35,7 @@ class BootMachine:
         self.silent = False
         self.retry_after = float(DEFAULT_RETRY_S)
         self._changed = asyncio.Event()
+        self._pending_id: str | None = None
 
     def boot_payload(self) -> dict[str, Any]:
         ident = self.session.station.identity
@@ -42,8 +47,30 @@ class BootMachine:
         payload.update({key: value for key, value in optional.items() if value})
         return payload
 
+    def observe(self, message: str) -> None:
+        """Go silent the moment a Rejected answer arrives, before the next frame is read.
+
+        The boot task would see the answer only after the receive loop had already
+        read (and answered) a CALL that the CSMS sent right behind it.
+        """
+        if self._pending_id is None or self._pending_id not in message:
+            return
+        try:
+            frame = json.loads(message)
+        except ValueError:
+            return
+        if (isinstance(frame, list) and len(frame) == 3 and frame[0] == 3
+                and frame[1] == self._pending_id and isinstance(frame[2], dict)
+                and frame[2].get("status") == "Rejected"):
+            self.silent = True
+
     async def send_boot(self) -> None:
-        response = await self.session.request("BootNotification", self.boot_payload())
+        self._pending_id = str(uuid.uuid4())
+        try:
+            response = await self.session.request("BootNotification", self.boot_payload(),
+                                                  unique_id=self._pending_id)
+        finally:
+            self._pending_id = None
         status = response["status"]
         interval = int(response.get("interval", 0))
         station = self.session.station
@@ -76,10 +103,8 @@ class BootMachine:
             if self.state == "Accepted":
                 break
             self._changed.clear()
-            try:  # a TriggerMessage(BootNotification) may get us Accepted earlier
-                await asyncio.wait_for(self._changed.wait(), clock.real(self.retry_after))
-            except TimeoutError:
-                pass
+            # A TriggerMessage(BootNotification) may get us Accepted earlier.
+            await wait_event(self._changed, clock.real(self.retry_after))
             self.silent = False
         await self._accepted()
 

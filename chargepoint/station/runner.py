@@ -13,7 +13,8 @@ import contextlib
 import logging
 import random
 
-from chargepoint.transport.base import Link, LinkClosed, LinkError
+from chargepoint.aio import wait_event
+from chargepoint.transport.base import Connection, Link, LinkClosed, LinkError
 
 from .session import ChargerSession
 from .station import Station
@@ -49,42 +50,55 @@ async def run_station(station: Station, link: Link, stop: asyncio.Event,
                 continue
             if connection is None:
                 break
-            identity = getattr(link, "sim_identity", {}) or {}
-            station.identity.iccid = identity.get("iccid") or station.identity.iccid
-            station.identity.imsi = identity.get("imsi") or station.identity.imsi
-            session = ChargerSession(station, connection)
-            station.session = session
-            log.info("connected to %s", link.description)
-            task = asyncio.create_task(session.run(), name="session")
-            stopper = asyncio.create_task(stop.wait())
-            try:
-                await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                stopper.cancel()
-                station.session = None
-                station.queue.drop_volatile()
-            if stop.is_set() and not task.done():
-                await connection.close(1000, "charger shutting down")
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, LinkClosed):
-                    await task
-                break
-            try:
-                await task
-            except LinkClosed as exc:
-                if session.closing:
-                    log.info("%s: rebooting", session.closing)
-                    backoff.reset()
-                    await _sleep_or_stop(1.0, stop)
-                    continue
-                delay = backoff.next() if not session.accepted else 1.0
-                log.warning("link lost: %s; reconnecting in %.0fs", exc, delay)
-                if session.accepted:
-                    backoff.reset()
-                await _sleep_or_stop(delay, stop)
+            delay = await _session(station, link, connection, stop, backoff)
+            await _sleep_or_stop(delay, stop)
     finally:
         await station.shutdown()
         await link.aclose()
+
+
+async def _session(station: Station, link: Link, connection: Connection, stop: asyncio.Event,
+                   backoff: Backoff) -> float:
+    """One connected session; returns how long to wait before reconnecting."""
+    identity = getattr(link, "sim_identity", {}) or {}
+    station.identity.iccid = identity.get("iccid") or station.identity.iccid
+    station.identity.imsi = identity.get("imsi") or station.identity.imsi
+    session = ChargerSession(station, connection)
+    station.session = session
+    log.info("connected to %s", link.description)
+    task = asyncio.create_task(session.run(), name="session")
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+        station.session = None
+        station.queue.drop_volatile()
+    if not task.done():  # stopping: close cleanly, whatever the session was doing
+        await connection.close(1000, "charger shutting down")
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        return 0
+    try:
+        await task
+    except LinkClosed as exc:
+        if session.closing:
+            log.info("%s: rebooting", session.closing)
+            backoff.reset()
+            return 1.0
+        if session.accepted:
+            backoff.reset()
+            log.warning("link lost: %s; reconnecting", exc)
+            return 1.0
+        delay = backoff.next()
+        log.warning("link lost: %s; reconnecting in %.0fs", exc, delay)
+        return delay
+    except Exception:  # a bug in a session must not end a field unit's life
+        log.exception("session failed; reconnecting")
+        with contextlib.suppress(Exception):
+            await connection.close(1011, "internal error")
+    return backoff.next()
 
 
 async def _until_stopped(coro: object, stop: asyncio.Event) -> object:
@@ -101,5 +115,4 @@ async def _until_stopped(coro: object, stop: asyncio.Event) -> object:
 
 
 async def _sleep_or_stop(delay: float, stop: asyncio.Event) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), delay)
+    await wait_event(stop, delay)

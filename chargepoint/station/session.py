@@ -19,6 +19,7 @@ from ocpp.v16 import ChargePoint
 from ocpp.v16.enums import Action
 
 from chargepoint.payloads import call_for, result
+from chargepoint.aio import wait_event
 from chargepoint.transport.base import Connection, LinkClosed
 
 from .boot import BootMachine
@@ -81,6 +82,7 @@ class ChargerSession(ChargePoint):
         while True:
             message = await self._connection.recv()
             ocpp_log.info("%s <- %s", self.id, mask_secrets(message))
+            self.boot.observe(message)
             if self.boot.silent and message.lstrip().startswith("[2"):
                 log.info("boot Rejected: CALL ignored until the boot interval has passed")
                 continue
@@ -108,9 +110,11 @@ class ChargerSession(ChargePoint):
             return
         await self.route_message(message)
 
-    async def request(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def request(self, action: str, payload: dict[str, Any],
+                      unique_id: str | None = None) -> dict[str, Any]:
         """A CALL with CALLERRORs raised (ocpp's default would return None for them)."""
-        response = await self.call(call_for(action, payload), suppress=False)
+        response = await self.call(call_for(action, payload), suppress=False,
+                                   unique_id=unique_id)
         return result(response)
 
     # --- the session's own tasks ---------------------------------------------------------
@@ -125,8 +129,10 @@ class ChargerSession(ChargePoint):
             raise eg.exceptions[0] from None
 
     async def send_all_statuses(self) -> None:
-        for connector_id in self.station.connectors:
-            await self.station.send_status(connector_id)
+        station = self.station
+        for connector in station.connectors.values():
+            station.reported[connector.id] = connector.status
+            await self.request("StatusNotification", station.status_payload(connector))
 
     async def heartbeat_loop(self) -> None:
         config = self.station.config
@@ -135,11 +141,8 @@ class ChargerSession(ChargePoint):
         while True:
             changed.clear()
             interval = config.get_int("HeartbeatInterval")
-            try:
-                await asyncio.wait_for(changed.wait(), self.station.clock.real(interval))
+            if await wait_event(changed, self.station.clock.real(interval)):
                 continue  # new interval: restart the wait
-            except TimeoutError:
-                pass
             await self.send_heartbeat()
 
     async def send_heartbeat(self) -> None:

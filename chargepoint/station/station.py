@@ -113,11 +113,6 @@ class Station:
         return {"connectorId": connector.id, "errorCode": connector.error_code,
                 "status": connector.status, "timestamp": self.clock.timestamp()}
 
-    async def send_status(self, connector_id: int) -> None:
-        connector = self.connectors[connector_id]
-        self.reported[connector_id] = connector.status
-        await self.request("StatusNotification", self.status_payload(connector))
-
     # --- charger events (a person or a scenario acts on the charger) ---------------------
 
     def plug_in(self, connector_id: int) -> None:

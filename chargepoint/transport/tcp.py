@@ -20,7 +20,8 @@ class TcpByteStream:
 
     @classmethod
     async def open(cls, host: str, port: int, timeout: float = 10.0) -> TcpByteStream:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(host, port)
         return cls(reader, writer)
 
     async def read(self) -> bytes:

@@ -21,6 +21,7 @@ from websockets.protocol import State
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
+from chargepoint.aio import wait_event
 from modem.stream import ByteStream, StreamClosed
 
 from .base import LinkClosed, LinkError
@@ -40,7 +41,9 @@ def _close_code(protocol: ClientProtocol) -> tuple[int, str]:
 class WebSocketOverStream:
     """A :class:`~chargepoint.transport.base.Connection` on a :class:`ByteStream`."""
 
-    def __init__(self, stream: ByteStream, protocol: ClientProtocol, ping_interval: float) -> None:
+    def __init__(self, stream: ByteStream, protocol: ClientProtocol, ping_interval: float,
+                 url: str = "") -> None:
+        self.url = url
         self._stream = stream
         self._protocol = protocol
         self._ping_interval = ping_interval
@@ -70,11 +73,12 @@ class WebSocketOverStream:
             if name in request.headers:
                 del request.headers[name]
             request.headers[name] = value
-        self = cls(stream, protocol, ping_interval)
+        self = cls(stream, protocol, ping_interval, url)
         protocol.send_request(request)
         try:
             await self._flush()
-            response = await asyncio.wait_for(self._read_handshake(), timeout)
+            async with asyncio.timeout(timeout):
+                response = await self._read_handshake()
         except (TimeoutError, StreamClosed) as exc:
             await stream.close()
             reason = "no handshake response" if isinstance(exc, TimeoutError) else str(exc)
@@ -96,20 +100,16 @@ class WebSocketOverStream:
             else:
                 self._protocol.receive_eof()
             await self._flush()
-            for event in self._protocol.events_received():
-                if isinstance(event, Response):
-                    self._check_handshake(event)
-                    # Frames that arrived in the same read as the 101 are already parsed:
-                    # keep them, they are the CSMS's first messages.
-                    for frame in self._protocol.events_received():
-                        self._on_frame(frame)  # type: ignore[arg-type]
-                    return event
-                self._on_frame(event)
+            events = self._protocol.events_received()
+            if events and isinstance(events[0], Response):
+                self._check_handshake(events[0])
+                # Frames that arrived in the same read as the 101 are already parsed:
+                # keep them, they are the CSMS's first messages.
+                for frame in events[1:]:
+                    self._on_frame(frame)  # type: ignore[arg-type]
+                return events[0]
             if not data:
-                raise LinkError(f"{self._url()}: connection closed during the handshake")
-
-    def _url(self) -> str:
-        return str(self._protocol.wsuri.host) + self._protocol.wsuri.resource_name
+                raise LinkError(f"{self.url}: connection closed during the handshake")
 
     def _check_handshake(self, response: Response) -> None:
         exc = self._protocol.handshake_exc
@@ -117,13 +117,13 @@ class WebSocketOverStream:
             if isinstance(exc, InvalidStatus):
                 status = exc.response.status_code
                 raise LinkError(
-                    f"{self._url()}: HTTP {status} {exc.response.reason_phrase}"
+                    f"{self.url}: HTTP {status} {exc.response.reason_phrase}"
                     + (" (check the charge-point id and password)" if status == 401 else "")
                 )
-            raise LinkError(f"{self._url()}: handshake failed: {exc}")
+            raise LinkError(f"{self.url}: handshake failed: {exc}")
         if self._protocol.subprotocol != SUBPROTOCOL:
             raise LinkError(
-                f"{self._url()}: the server did not accept subprotocol {SUBPROTOCOL} "
+                f"{self.url}: the server did not accept subprotocol {SUBPROTOCOL} "
                 f"(answered {self._protocol.subprotocol!r})"
             )
 
@@ -198,9 +198,7 @@ class WebSocketOverStream:
             self._protocol.send_ping(b"cpsim")
             with contextlib.suppress(StreamClosed):
                 await self._flush()
-            try:
-                await asyncio.wait_for(self._pong.wait(), self._ping_interval)
-            except TimeoutError:
+            if not await wait_event(self._pong, self._ping_interval):
                 self._end(LinkClosed("no pong within the WebSocket ping interval"))
                 await self._stream.close()
                 return

@@ -1,0 +1,3 @@
+from chargepoint.cli import main
+
+main()

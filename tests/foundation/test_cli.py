@@ -1,0 +1,128 @@
+"""The command line as a user runs it: real processes, real sockets, signals."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from chargepoint.csms.server import LocalCsms
+
+CPSIM = [sys.executable, "-m", "chargepoint"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_run_ctrl_c_closes_with_1000_and_exits_0(csms: LocalCsms, tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        *CPSIM, "run", "--id", "CP042", "--url", csms.url, "--state-dir", str(tmp_path),
+        stderr=asyncio.subprocess.PIPE)
+    await csms.frames.wait_for(lambda f: f.action == "StatusNotification"
+                               and f.charge_point == "CP042", 20)
+    session = csms.sessions["CP042"]
+    proc.send_signal(signal.SIGINT)
+    _, err = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 0, err.decode()
+    assert b"Traceback" not in err
+    ws = session._connection.ws  # type: ignore[attr-defined]
+    await asyncio.wait_for(ws.wait_closed(), 5)
+    assert ws.close_code == 1000
+
+
+def test_unknown_cli_values_are_usage_errors() -> None:
+    for args in (["run", "--id", "X", "--url", "ws://h/o", "--connectors", "zero"],
+                 ["csms", "--boot-status", "Maybe"],
+                 ["run", "--id", "X", "--url", "http://h/o"],
+                 ["run", "--id", "X", "--url", "ws://h/o", "--header", "no-colon"]):
+        done = subprocess.run(CPSIM + args, capture_output=True, text=True, timeout=30)
+        assert done.returncode == 2, args
+        assert "Usage:" in done.stderr or "Error:" in done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_unreachable_csms_is_one_line_and_retries(tmp_path: Path) -> None:
+    url = f"ws://127.0.0.1:{_free_port()}/ocpp"
+    proc = subprocess.Popen(CPSIM + ["run", "--id", "CP7", "--url", url, "--state-dir",
+                                     str(tmp_path)], stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    lines = [line for line in err.splitlines() if "cannot connect" in line]
+    assert len(lines) >= 2, err  # it retried
+    assert f"{url}/CP7" in lines[0] and "retrying in" in lines[0]
+    assert "Traceback" not in err
+
+
+async def test_csms_call_command_reaches_the_charger(csms: LocalCsms, start_charger) -> None:
+    charger = await start_charger()
+    await charger.booted()
+    proc = await asyncio.create_subprocess_exec(
+        *CPSIM, "csms", "call", "--url", csms.api_url, "CP001", "TriggerMessage",
+        '{"requestedMessage":"Heartbeat"}', stdout=asyncio.subprocess.PIPE)
+    out, _ = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 0
+    assert json.loads(out) == {"status": "Accepted"}
+    await charger.received("Heartbeat")
+    proc = await asyncio.create_subprocess_exec(
+        *CPSIM, "csms", "call", "--url", csms.api_url, "NOPE", "ClearCache",
+        stdout=asyncio.subprocess.PIPE)
+    out, _ = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 1 and "not connected" in out.decode()
+
+
+def test_csms_command_serves_logs_and_requires_auth(tmp_path: Path) -> None:
+    port = _free_port()
+    log = tmp_path / "frames.jsonl"
+    server = subprocess.Popen(CPSIM + ["csms", "--port", str(port), "--log", str(log),
+                                       "--password", "0123456789abcdef"],
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stderr is not None
+        while "CSMS ready" not in (line := server.stderr.readline()):
+            assert line, "the CSMS exited before it was ready"
+        url = f"ws://127.0.0.1:{port}/ocpp"
+        bad = subprocess.Popen(CPSIM + ["run", "--id", "CP1", "--url", url, "--password",
+                                        "wrong-password-123", "--state-dir", str(tmp_path / "a")],
+                               stderr=subprocess.PIPE, text=True)
+        time.sleep(3)
+        bad.send_signal(signal.SIGINT)
+        _, err = bad.communicate(timeout=10)
+        assert "HTTP 401" in err
+        good = subprocess.Popen(CPSIM + ["run", "--id", "CP1", "--url", url, "--password",
+                                         "0123456789abcdef", "--state-dir", str(tmp_path / "b")],
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 20
+        while time.time() < deadline and "StatusNotification" not in log.read_text():
+            time.sleep(0.2)
+        good.send_signal(signal.SIGINT)
+        good.communicate(timeout=10)
+        records = [json.loads(line) for line in log.read_text().splitlines()]
+        assert records[0]["direction"] == "received" and records[0]["charge_point"] == "CP1"
+        assert records[0]["message"][2] == "BootNotification"
+        assert {"seq", "time", "direction", "charge_point", "message"} <= set(records[0])
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=10)
+    assert server.returncode == 0
+
+
+@pytest.mark.timeout(90)
+def test_demo_exits_0_and_shows_the_exchange() -> None:
+    done = subprocess.run(CPSIM + ["demo", "--step", "0.1"], capture_output=True, text=True,
+                          timeout=80)
+    assert done.returncode == 0, done.stderr
+    for action in ("BootNotification", "TriggerMessage", "RemoteStartTransaction",
+                   "MeterValues", "RemoteStopTransaction", "StopTransaction"):
+        assert action in done.stdout

@@ -1,0 +1,115 @@
+"""Both WebSocket implementations against real servers on loopback: same behaviour required."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.typing import Subprotocol
+
+from chargepoint.csms.server import Credentials, LocalCsms
+from chargepoint.transport.base import LinkClosed, LinkError
+from chargepoint.transport.direct import DirectLink
+from chargepoint.transport.handshake import Endpoint
+
+FLAVOURS = ["websockets", "sansio"]
+Handler = Callable[[ServerConnection], Awaitable[None]]
+
+
+async def _server(handler: Handler, subprotocols: list[str] | None = None) -> AsyncIterator[str]:
+    protocols = [Subprotocol(p) for p in subprotocols] if subprotocols is not None else None
+    async with serve(handler, "127.0.0.1", 0, subprotocols=protocols) as server:
+        port = server.sockets[0].getsockname()[1]
+        yield f"ws://127.0.0.1:{port}/ocpp"
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+async def test_fragmented_message_and_server_ping(flavour: str) -> None:
+    pongs: list[float] = []
+    got: list[str] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send(["[2,\"1\",", "\"Heartbeat\",", "{}]"])  # three frames, one message
+        pongs.append(await (await ws.ping(b"x")))
+        got.append(str(await ws.recv()))
+        await ws.wait_closed()
+
+    async for url in _server(handler, ["ocpp1.6"]):
+        conn = await DirectLink(Endpoint(url, "CP1"), flavour=flavour).connect()  # type: ignore[arg-type]
+        assert await conn.recv() == '[2,"1","Heartbeat",{}]'
+        await conn.send('[3,"1",{}]')
+        for _ in range(50):
+            if got:
+                break
+            await asyncio.sleep(0.05)
+        assert got == ['[3,"1",{}]']
+        assert len(pongs) == 1  # the client answered the server's ping
+        await conn.close()
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+async def test_server_initiated_close_surfaces_from_recv_and_send(flavour: str) -> None:
+    async def handler(ws: ServerConnection) -> None:
+        await ws.close(4001, "go away")
+
+    async for url in _server(handler, ["ocpp1.6"]):
+        conn = await DirectLink(Endpoint(url, "CP1"), flavour=flavour).connect()  # type: ignore[arg-type]
+        with pytest.raises(LinkClosed) as info:
+            await asyncio.wait_for(conn.recv(), 5)
+        assert info.value.code == 4001
+        with pytest.raises(LinkClosed):
+            await conn.send("[2,\"2\",\"Heartbeat\",{}]")
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+async def test_server_without_ocpp16_is_a_clear_failure(flavour: str) -> None:
+    async def handler(ws: ServerConnection) -> None:
+        await ws.wait_closed()
+
+    async for url in _server(handler, subprotocols=None):
+        with pytest.raises(LinkError, match="did not accept subprotocol ocpp1.6"):
+            await DirectLink(Endpoint(url, "CP1"), flavour=flavour).connect()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+async def test_http_401_is_a_clear_failure(flavour: str) -> None:
+    async with LocalCsms(port=0, credentials=Credentials(shared="0123456789abcdef")) as csms:
+        wrong = Endpoint(csms.url, "CP1", password="not-the-password")
+        with pytest.raises(LinkError, match="HTTP 401") as info:
+            await DirectLink(wrong, flavour=flavour).connect()  # type: ignore[arg-type]
+        assert "CP1" in str(info.value) or csms.url.split("//")[1] in str(info.value)
+        right = Endpoint(csms.url, "CP1", password="0123456789abcdef")
+        conn = await DirectLink(right, flavour=flavour).connect()  # type: ignore[arg-type]
+        await conn.close()
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+async def test_extra_headers_reach_the_server_and_win_over_basic_auth(flavour: str) -> None:
+    seen: list[dict[str, str]] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        assert ws.request is not None
+        seen.append(dict(ws.request.headers.raw_items()))
+        await ws.wait_closed()
+
+    async for url in _server(handler, ["ocpp1.6"]):
+        endpoint = Endpoint(url, "CP9", password="secret-secret-16",
+                            headers=(("Authorization", "eyJraw-token"),
+                                     ("Origin", "http://example.test")))
+        conn = await DirectLink(endpoint, flavour=flavour).connect()  # type: ignore[arg-type]
+        await conn.close()
+    assert seen[0]["Authorization"] == "eyJraw-token"
+    assert seen[0]["Origin"] == "http://example.test"
+    assert seen[0]["Sec-WebSocket-Protocol"] == "ocpp1.6"
+    basic = Endpoint(url, "CP9", password="pw").request_headers()
+    assert basic == [("Authorization", "Basic " + base64.b64encode(b"CP9:pw").decode())]
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+async def test_unreachable_csms_names_the_url(flavour: str) -> None:
+    endpoint = Endpoint("ws://127.0.0.1:1/ocpp", "CP1")
+    with pytest.raises(LinkError, match=r"ws://127\.0\.0\.1:1/ocpp/CP1"):
+        await DirectLink(endpoint, flavour=flavour).connect()  # type: ignore[arg-type]

@@ -1,0 +1,322 @@
+"""asyncio AT driver: one command in flight, URCs dispatched whenever they arrive.
+
+One reader task owns the port and feeds the Sans-I/O parser; each event goes
+either to the command waiting for it or to the URC handlers.  Commands are
+serialised by a lock because an AT modem answers one command at a time, and a
+command runs to its end even if its caller is cancelled: abandoning
+``AT+QISEND`` between the prompt and the payload would make the modem swallow
+the next command line as payload bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from .dialect import GENERIC, Dialect
+from .errors import ATCommandError, ATPortError, ATTimeout, describe
+from .events import Error, Event, Final, Garbage, Line, Ok, Payload, Prompt, SendResult, Urc
+from .parser import ATParser
+from .trace import ATTrace
+
+log = logging.getLogger(__name__)
+
+UrcHandler = Callable[[Urc], None]
+LostHandler = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Response:
+    """Everything a command got back before its final result."""
+
+    command: str
+    lines: list[str]
+    payloads: list[Payload]
+    final: Final
+
+    def values(self, prefix: str) -> list[str]:
+        """Lines starting with ``prefix``, without it: ``values("+CSQ:")`` -> ``["20,99"]``."""
+        return [ln[len(prefix) :].strip() for ln in self.lines if ln.startswith(prefix)]
+
+    def value(self, prefix: str) -> str | None:
+        found = self.values(prefix)
+        return found[0] if found else None
+
+
+@dataclass
+class _Pending:
+    command: str
+    wants_prompt: bool
+    loop: asyncio.AbstractEventLoop
+    lines: list[str] = field(default_factory=list)
+    payloads: list[Payload] = field(default_factory=list)
+    echo_possible: bool = True
+    prompt: asyncio.Future[bool] = field(init=False)
+    done: asyncio.Future[Final] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.prompt = self.loop.create_future()
+        self.done = self.loop.create_future()
+
+    def owns(self, urc_text: str) -> bool:
+        """``+CPIN: READY`` answers ``AT+CPIN?`` even though ``+CPIN:`` is also a URC."""
+        name = self.command[2:].split("=", 1)[0].split("?", 1)[0]
+        return name.startswith("+") and urc_text.startswith(name + ":")
+
+
+class ATDriver:
+    """Talks AT over an asyncio (reader, writer) pair: a serial port, pty or socket."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        dialect: Dialect = GENERIC,
+        port: str = "modem",
+        trace: ATTrace | None = None,
+        timeouts: Mapping[str, float] | None = None,
+    ) -> None:
+        if timeouts:
+            dialect = dataclasses.replace(dialect, timeouts={**dialect.timeouts, **timeouts})
+        self.dialect = dialect
+        self.port = port
+        self.trace = trace or ATTrace(port)
+        self.garbage_bytes = 0
+        self._reader = reader
+        self._writer = writer
+        self._parser = ATParser(dialect)
+        self._lock = asyncio.Lock()
+        self._pending: _Pending | None = None
+        self._urc_handlers: list[UrcHandler] = []
+        self._lost_handlers: list[LostHandler] = []
+        self._read_task: asyncio.Task[None] | None = None
+        self._exchanges: set[asyncio.Task[Response]] = set()
+        self.lost: str | None = None
+
+    # -- life cycle --------------------------------------------------------
+
+    def start(self) -> None:
+        """Start reading the port (URCs flow from here on); idempotent."""
+        if self._read_task is None:
+            self._read_task = asyncio.get_running_loop().create_task(
+                self._read_loop(), name=f"at-reader {self.port}"
+            )
+
+    async def aclose(self) -> None:
+        """Stop reading and close the port; safe to call twice."""
+        tasks = [t for t in (self._read_task, *self._exchanges) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        self._set_lost("driver closed")
+        if not self._writer.is_closing():
+            self._writer.close()
+        with contextlib.suppress(Exception):
+            await self._writer.wait_closed()
+        self.trace.close()
+
+    def add_urc_handler(self, handler: UrcHandler) -> Callable[[], None]:
+        """Call ``handler`` for every URC (and every line no command asked for).
+
+        Handlers run on the reader task: they must not block; schedule work
+        instead.  Returns a function that removes the handler.
+        """
+        self._urc_handlers.append(handler)
+        return lambda: self._urc_handlers.remove(handler)
+
+    def urc_queue(self, prefix: str = "") -> asyncio.Queue[Urc]:
+        """An unbounded queue receiving every URC whose text starts with ``prefix``."""
+        queue: asyncio.Queue[Urc] = asyncio.Queue()
+
+        def put(urc: Urc) -> None:
+            if urc.text.startswith(prefix):
+                queue.put_nowait(urc)
+
+        self.add_urc_handler(put)
+        return queue
+
+    def add_lost_handler(self, handler: LostHandler) -> None:
+        """Call ``handler(reason)`` once when the port goes away (EOF, read error, aclose)."""
+        self._lost_handlers.append(handler)
+
+    # -- commands ----------------------------------------------------------
+
+    def timeout_for(self, command: str) -> float:
+        return self.dialect.timeout_for(command)
+
+    async def command(self, command: str, timeout: float | None = None) -> Response:
+        """Send ``command`` (without line ending) and return its response.
+
+        Raises :class:`ATCommandError` on ``ERROR``/``+CME ERROR``/``SEND FAIL``,
+        :class:`ATTimeout` without a final result in time, :class:`ATPortError`
+        if the port is gone.
+        """
+        return await self._submit(command, None, timeout)
+
+    async def send_payload(
+        self, command: str, payload: bytes, timeout: float | None = None
+    ) -> Response:
+        """Send a command that answers ``>``, then ``payload`` (only after the prompt)."""
+        return await self._submit(command, payload, timeout)
+
+    async def probe(self, within: float = 5.0, attempt: float = 0.5) -> None:
+        """Send ``AT`` until ``OK``; raise :class:`ATPortError` if nothing sensible answers."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        garbage_before = self.garbage_bytes
+        while (left := deadline - loop.time()) > 0:
+            try:
+                await self.command("AT", timeout=min(attempt, left))
+                return
+            except ATTimeout:
+                continue
+            except ATCommandError:
+                return  # something that speaks AT is there
+        junk = self.garbage_bytes - garbage_before
+        heard = (
+            f"only {junk} unreadable bytes came back (wrong baud rate?)"
+            if junk
+            else "nothing answered"
+        )
+        raise ATPortError(
+            self.port,
+            f"no OK to AT within {within:g} s: {heard}; check the port name, "
+            "the baud rate and that the modem is powered",
+        )
+
+    async def _submit(self, command: str, payload: bytes | None, timeout: float | None) -> Response:
+        if self.lost is not None:
+            raise ATPortError(self.port, self.lost)
+        self.start()
+        seconds = self.timeout_for(command) if timeout is None else timeout
+        task = asyncio.get_running_loop().create_task(self._exchange(command, payload, seconds))
+        self._exchanges.add(task)
+        task.add_done_callback(self._exchange_done)
+        return await asyncio.shield(task)
+
+    def _exchange_done(self, task: asyncio.Task[Response]) -> None:
+        self._exchanges.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved here in case the caller was cancelled
+
+    async def _exchange(self, command: str, payload: bytes | None, seconds: float) -> Response:
+        async with self._lock:
+            if self.lost is not None:
+                raise ATPortError(self.port, self.lost)
+            pending = _Pending(command, payload is not None, asyncio.get_running_loop())
+            self._pending = pending
+            try:
+                async with asyncio.timeout(seconds):
+                    self.trace.sent(command)
+                    await self._write(command.encode() + self.dialect.line_ending)
+                    if payload is not None and await pending.prompt:
+                        self.trace.sent_payload(payload)
+                        await self._write(payload)
+                    final = await pending.done
+            except TimeoutError:
+                self.trace.note(f"timeout after {seconds:g} s waiting for {command}")
+                raise ATTimeout(command, seconds, self.port) from None
+            finally:
+                self._pending = None
+        if isinstance(final, Ok) or (isinstance(final, SendResult) and final.ok):
+            return Response(command, pending.lines, pending.payloads, final)
+        raise ATCommandError(command, final, describe(final, self.dialect.cme_texts))
+
+    async def _write(self, data: bytes) -> None:
+        try:
+            self._writer.write(data)
+            await self._writer.drain()
+        except (OSError, RuntimeError) as exc:  # RuntimeError: transport closed
+            self._set_lost(f"write failed: {exc}")
+            raise ATPortError(self.port, f"write failed: {exc}") from exc
+
+    # -- reading -----------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        reason = "port closed (EOF): modem unplugged, reset or port taken?"
+        try:
+            while data := await self._reader.read(4096):
+                self._parser.receive_data(data)
+                for event in self._parser.events():
+                    self._dispatch(event)
+        except OSError as exc:
+            reason = f"read failed: {exc}"
+        self._parser.receive_eof()
+        for event in self._parser.events():
+            self._dispatch(event)
+        self._set_lost(reason)
+
+    def _set_lost(self, reason: str) -> None:
+        if self.lost is not None:
+            return
+        self.lost = reason
+        self.trace.note(f"port lost: {reason}")
+        pending = self._pending
+        if pending is not None:
+            for fut in (pending.prompt, pending.done):
+                if not fut.done():
+                    fut.set_exception(ATPortError(self.port, reason))
+                    fut.exception()  # the other one may never be awaited
+        for handler in list(self._lost_handlers):
+            try:
+                handler(reason)
+            except Exception:
+                log.exception("lost-port handler failed on %s", self.port)
+
+    def _dispatch(self, event: Event) -> None:
+        pending = self._pending
+        if pending is not None and pending.done.done():
+            pending = None
+        match event:
+            case Garbage(data=data, reason=reason):
+                self.garbage_bytes += len(data)
+                self.trace.received(event)
+                log.warning("%s: skipped %d bytes: %s", self.port, len(data), reason)
+            case Urc(data=None, text=text) if pending is not None and pending.owns(text):
+                self.trace.received(Line(text))  # a response here, not a URC
+                pending.lines.append(text)
+            case Urc():
+                self.trace.received(event)
+                self._deliver(event)
+            case Line(text=text) if pending is None:
+                self.trace.received(event, "unsolicited")
+                self._deliver(Urc(text))
+            case Line(text=text) if pending is not None:
+                if pending.echo_possible and text == pending.command:
+                    self.trace.received(event, "echo")
+                else:
+                    self.trace.received(event)
+                    pending.lines.append(text)
+                pending.echo_possible = False
+            case Payload() if pending is not None:
+                self.trace.received(event)
+                pending.payloads.append(event)
+            case Prompt() if pending is not None and pending.wants_prompt:
+                self.trace.received(event)
+                if not pending.prompt.done():
+                    pending.prompt.set_result(True)
+            case Ok() | Error() | SendResult() if pending is not None:
+                if pending.wants_prompt and not pending.prompt.done():
+                    if isinstance(event, Ok):
+                        # ESP-AT says OK, then the prompt.
+                        self.trace.received(event, "before prompt")
+                        return
+                    pending.prompt.set_result(False)
+                self.trace.received(event)
+                pending.done.set_result(event)
+            case _:
+                self.trace.received(event, "no command waiting for it; dropped")
+
+    def _deliver(self, urc: Urc) -> None:
+        for handler in list(self._urc_handlers):
+            try:
+                handler(urc)
+            except Exception:
+                log.exception("URC handler failed on %r", urc.text)

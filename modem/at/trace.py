@@ -1,0 +1,127 @@
+"""The AT trace (``--at-log``): what crossed the serial line, readable, secrets masked.
+
+The layout follows the "AT LOGS" that vendors and field engineers exchange
+(command, then what the modem said), with a timestamp and a direction so a
+trace can be attached to a support ticket as is.  ``>>`` is host to modem,
+``<<`` modem to host.  Payload bytes are shown as text where printable and as
+``\\xNN`` otherwise, because WebSocket frames mix JSON with binary headers.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from .events import Error, Event, Garbage, Line, Ok, Payload, Prompt, SendResult, Urc
+
+log = logging.getLogger("modem.at")
+
+_MASK = "***"
+
+# (pattern, replacement) applied to command lines and text before they are shown.
+TEXT_MASKS: list[tuple[re.Pattern[str], str]] = [
+    # AT+QICSGP=<ctx>,<type>,"<apn>","<user>","<password>"[,<auth>]
+    # (an empty password stays visible as "": worth knowing when activation fails)
+    (re.compile(r'(?i)(AT\+QICSGP=\d+,\d+,"[^"]*","[^"]*",")[^"]+(")'), rf"\g<1>{_MASK}\g<2>"),
+    # AT+CWJAP="<ssid>","<password>",...  (ESP-AT escapes quotes with a backslash)
+    (
+        re.compile(r'(?i)(AT\+CWJAP(?:_CUR|_DEF)?="(?:[^"\\]|\\.)*",")(?:[^"\\]|\\.)+(")'),
+        rf"\g<1>{_MASK}\g<2>",
+    ),
+    # user:password@ in a URI (ws://cp1:secret@host/...)
+    (re.compile(r'(\b[a-z][a-z0-9+.-]*://[^:/@"\s]*:)[^@/"\s]*(@)', re.I), rf"\g<1>{_MASK}\g<2>"),
+    (re.compile(r"(?i)(Authorization:[ \t]*)[^\r\n\"]*"), rf"\g<1>{_MASK}"),
+]
+BYTES_MASKS: list[tuple[re.Pattern[bytes], bytes]] = [
+    (re.compile(rb"(?i)(Authorization:[ \t]*)[^\r\n]*"), rb"\g<1>" + _MASK.encode()),
+]
+
+
+def mask_text(text: str) -> str:
+    for pattern, replacement in TEXT_MASKS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def mask_bytes(data: bytes) -> bytes:
+    for pattern, replacement in BYTES_MASKS:
+        data = pattern.sub(replacement, data)
+    return data
+
+
+def render_bytes(data: bytes, limit: int = 256) -> str:
+    """``[5 bytes] ab\\r\\n\\x81`` -- printable ASCII as is, everything else escaped."""
+    shown = mask_bytes(data[:limit])
+    parts: list[str] = []
+    for b in shown:
+        if 0x20 <= b < 0x7F:
+            parts.append(chr(b))
+        elif b == 0x0D:
+            parts.append("\\r")
+        elif b == 0x0A:
+            parts.append("\\n")
+        else:
+            parts.append(f"\\x{b:02x}")
+    more = f" ...(+{len(data) - limit} bytes)" if len(data) > limit else ""
+    if not data:
+        return "[0 bytes]"
+    return f"[{len(data)} bytes] {''.join(parts)}{more}"
+
+
+def render_event(event: Event, limit: int = 256) -> str:
+    match event:
+        case Urc(text=text, data=None):
+            return f"{mask_text(text)}  (URC)"
+        case Urc(text=text, data=bytes() as data):
+            return f"{text} {render_bytes(data, limit)}  (URC)"
+        case Payload(header=header, data=data):
+            return f"{header} {render_bytes(data, limit)}"
+        case Garbage(data=data, reason=reason):
+            return f"?? {render_bytes(data, limit)}  (garbage: {reason})"
+        case Line(text=text):
+            return mask_text(text)
+        case Ok() | Error() | SendResult() | Prompt():
+            return event.text
+    return repr(event)
+
+
+class ATTrace:
+    """Writes each exchange to logger ``modem.at`` (DEBUG) and, optionally, to a file.
+
+    The file gets every line whatever the logging configuration, since it is
+    the artefact asked for with ``--at-log``.
+    """
+
+    def __init__(self, port: str = "", path: str | Path | None = None, limit: int = 256) -> None:
+        self.port = port
+        self.limit = limit
+        self._file: TextIO | None = None
+        if path is not None:
+            self._file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+
+    def sent(self, command: str) -> None:
+        self._write(">>", mask_text(command))
+
+    def sent_payload(self, data: bytes) -> None:
+        self._write(">>", render_bytes(data, self.limit))
+
+    def received(self, event: Event, note: str = "") -> None:
+        text = render_event(event, self.limit)
+        self._write("<<", f"{text}  ({note})" if note else text)
+
+    def note(self, text: str) -> None:
+        self._write("--", text)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _write(self, direction: str, text: str) -> None:
+        log.debug("%s %s %s", self.port, direction, text)
+        if self._file is not None:
+            stamp = datetime.now().isoformat(sep=" ", timespec="milliseconds")
+            self._file.write(f"{stamp} {self.port} {direction} {text}\n")

@@ -1,0 +1,289 @@
+"""The asyncio driver against a scripted modem on a socket pair (and once on a pty)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from modem.at import (
+    GENERIC,
+    ATCommandError,
+    ATDriver,
+    ATPortError,
+    ATTimeout,
+    Dialect,
+    Urc,
+)
+from modem.quectel import QUECTEL
+from modem.serialport import open_driver, open_port
+
+from .scripted import ScriptedModem, pty_modem, socket_pair
+
+
+@pytest.fixture
+async def pair() -> AsyncIterator[tuple[ScriptedModem, ATDriver, list[Urc]]]:
+    async with socket_pair() as (modem, reader, writer):
+        driver = ATDriver(reader, writer, dialect=QUECTEL, port="test-port")
+        urcs: list[Urc] = []
+        driver.add_urc_handler(urcs.append)
+        driver.start()
+        yield modem, driver, urcs
+        await driver.aclose()
+
+
+async def test_echo_is_discarded_and_lines_collected(pair) -> None:
+    modem, driver, _ = pair
+    task = asyncio.create_task(driver.command("AT+CSQ"))
+    await modem.expect("AT+CSQ")
+    modem.send(b"AT+CSQ\r\r\n+CSQ: 20,99\r\n\r\nOK\r\n")
+    response = await task
+    assert response.lines == ["+CSQ: 20,99"]
+    assert response.value("+CSQ:") == "20,99"
+
+
+async def test_urc_between_echo_and_response_goes_to_handlers(pair) -> None:
+    modem, driver, urcs = pair
+    task = asyncio.create_task(driver.command("AT+CGSN"))
+    await modem.expect("AT+CGSN")
+    modem.send(b'AT+CGSN\r\r\n+QIURC: "recv",1\r\n\r\n864508030000001\r\n\r\nOK\r\n')
+    response = await task
+    assert response.lines == ["864508030000001"]
+    assert urcs == [Urc('+QIURC: "recv",1')]
+
+
+async def test_a_urc_prefix_answering_the_pending_command_is_its_response(pair) -> None:
+    modem, driver, urcs = pair
+    task = asyncio.create_task(driver.command("AT+CPIN?"))
+    await modem.expect("AT+CPIN?")
+    modem.send(b"\r\n+CPIN: READY\r\n\r\nOK\r\n\r\n+CPIN: NOT READY\r\n")
+    assert (await task).value("+CPIN:") == "READY"
+    await asyncio.sleep(0.01)
+    assert urcs == [Urc("+CPIN: NOT READY")]
+
+
+async def test_line_with_no_command_waiting_is_unsolicited(pair) -> None:
+    modem, driver, urcs = pair
+    modem.send(b"\r\nRDY\r\n\r\n+QIND: PB DONE\r\n")
+    task = asyncio.create_task(driver.command("AT"))
+    await modem.expect("AT")
+    modem.send(b"\r\nOK\r\n")
+    await task
+    assert urcs == [Urc("RDY"), Urc("+QIND: PB DONE")]
+
+
+async def test_cme_error_names_command_and_reason(pair) -> None:
+    modem, driver, _ = pair
+    task = asyncio.create_task(driver.command("AT+QIACT=1"))
+    await modem.expect("AT+QIACT=1")
+    modem.send(b"\r\n+CME ERROR: 30\r\n")
+    with pytest.raises(ATCommandError) as info:
+        await task
+    assert str(info.value) == "AT+QIACT=1 -> +CME ERROR: 30 (No network service)"
+    assert info.value.cme_code == 30
+
+
+async def test_timeout_names_command_seconds_and_port(pair) -> None:
+    modem, driver, _ = pair
+    with pytest.raises(ATTimeout) as info:
+        await driver.command('AT+QIDNSGIP=1,"x"', timeout=0.2)
+    assert str(info.value) == 'AT+QIDNSGIP=1,"x" -> no final result within 0.2 s on test-port'
+    # The late OK of the timed-out command must not be taken by the next one.
+    modem.send(b"\r\nOK\r\n")
+    await asyncio.sleep(0.05)
+    task = asyncio.create_task(driver.command("AT+CSQ"))
+    await modem.expect('AT+QIDNSGIP=1,"x"')
+    await modem.expect("AT+CSQ")
+    modem.send(b"\r\n+CSQ: 5,99\r\n\r\nOK\r\n")
+    assert (await task).lines == ["+CSQ: 5,99"]
+
+
+def test_timeout_table() -> None:
+    driver_timeouts = {
+        "AT+QIACT=1": 150,
+        'AT+QIOPEN=1,0,"TCP","h",1,0,0': 150,
+        "AT+QIDEACT=1": 40,
+        "AT+QICLOSE=0": 10,
+        'AT+QIDNSGIP=1,"h"': 60,
+        "AT+QIACT?": 5,
+        "AT+CSQ": 5,
+    }
+    for command, seconds in driver_timeouts.items():
+        assert QUECTEL.timeout_for(command) == seconds, command
+
+
+async def test_timeouts_can_be_overridden() -> None:
+    async with socket_pair() as (_, reader, writer):
+        driver = ATDriver(reader, writer, dialect=QUECTEL, timeouts={"AT+QIACT=": 30})
+        assert driver.timeout_for("AT+QIACT=1") == 30
+        assert driver.timeout_for("AT+QIDEACT=1") == 40
+        await driver.aclose()
+
+
+async def test_payload_is_written_only_after_the_prompt(pair) -> None:
+    modem, driver, urcs = pair
+    payload = bytes(range(256))
+    task = asyncio.create_task(driver.send_payload("AT+QISEND=0,256", payload))
+    await modem.expect("AT+QISEND=0,256")
+    modem.send(b'\r\n+QIURC: "recv",0\r\n')  # a URC first: still no prompt
+    await modem.nothing_more()
+    modem.send(b"\r\n> ")
+    assert await modem.read_exact(256) == payload
+    modem.send(b'\r\n+QIURC: "closed",1\r\n\r\nSEND OK\r\n')
+    response = await task
+    assert response.final.text == "SEND OK"
+    assert urcs == [Urc('+QIURC: "recv",0'), Urc('+QIURC: "closed",1')]
+    await modem.nothing_more()  # no Ctrl+Z, no CR after the payload
+
+
+async def test_error_instead_of_prompt_writes_no_payload(pair) -> None:
+    modem, driver, _ = pair
+    task = asyncio.create_task(driver.send_payload("AT+QISEND=3,4", b"abcd"))
+    await modem.expect("AT+QISEND=3,4")
+    modem.send(b"\r\nERROR\r\n")
+    with pytest.raises(ATCommandError, match=r"AT\+QISEND=3,4 -> ERROR"):
+        await task
+    await modem.nothing_more()
+
+
+async def test_send_fail_is_an_error_flagged_for_retry(pair) -> None:
+    modem, driver, _ = pair
+    task = asyncio.create_task(driver.send_payload("AT+QISEND=0,2", b"hi"))
+    await modem.expect("AT+QISEND=0,2")
+    modem.send(b"\r\n>")
+    assert await modem.read_exact(2) == b"hi"
+    modem.send(b"\r\nSEND FAIL\r\n")
+    with pytest.raises(ATCommandError) as info:
+        await task
+    assert info.value.send_failed
+    assert str(info.value) == "AT+QISEND=0,2 -> SEND FAIL"
+
+
+async def test_esp_style_ok_before_prompt() -> None:
+    esp = Dialect(name="esp", line_ending=b"\r\n")
+    async with socket_pair(b"\r\n") as (modem, reader, writer):
+        driver = ATDriver(reader, writer, dialect=esp)
+        task = asyncio.create_task(driver.send_payload("AT+WSSEND=0,4", b"\x1a\r\n\x1b"))
+        await modem.expect("AT+WSSEND=0,4")
+        modem.send(b"\r\nOK\r\n\r\n>")
+        assert await modem.read_exact(4) == b"\x1a\r\n\x1b"
+        modem.send(b"\r\nSEND OK\r\n")
+        assert (await task).final.text == "SEND OK"
+        await driver.aclose()
+
+
+async def test_caller_cancelled_between_command_and_prompt_still_sends_payload(pair) -> None:
+    modem, driver, _ = pair
+    task = asyncio.create_task(driver.send_payload("AT+QISEND=0,3", b"xyz"))
+    await modem.expect("AT+QISEND=0,3")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    modem.send(b"\r\n> ")
+    # Otherwise the modem would eat the next command line as payload.
+    assert await modem.read_exact(3) == b"xyz"
+    modem.send(b"\r\nSEND OK\r\n")
+    follow = asyncio.create_task(driver.command("AT"))
+    await modem.expect("AT")
+    modem.send(b"\r\nOK\r\n")
+    await follow
+
+
+async def test_one_command_in_flight(pair) -> None:
+    modem, driver, _ = pair
+    first = asyncio.create_task(driver.command("AT+CIMI"))
+    second = asyncio.create_task(driver.command("AT+CGSN"))
+    await modem.expect("AT+CIMI")
+    await modem.nothing_more()
+    modem.send(b"\r\n460001234567890\r\n\r\nOK\r\n")
+    await modem.expect("AT+CGSN")
+    modem.send(b"\r\n864508030000001\r\n\r\nOK\r\n")
+    assert (await first).lines == ["460001234567890"]
+    assert (await second).lines == ["864508030000001"]
+
+
+async def test_port_closing_fails_the_command_and_later_ones(pair) -> None:
+    modem, driver, _ = pair
+    lost: list[str] = []
+    driver.add_lost_handler(lost.append)
+    task = asyncio.create_task(driver.command("AT+QIACT=1"))
+    await modem.expect("AT+QIACT=1")
+    modem.close()
+    with pytest.raises(ATPortError, match="test-port: port closed"):
+        await task
+    assert lost and "port closed" in lost[0]
+    with pytest.raises(ATPortError):
+        await driver.command("AT")
+
+
+async def test_garbage_is_skipped(pair) -> None:
+    modem, driver, _ = pair
+    task = asyncio.create_task(driver.command("AT"))
+    await modem.expect("AT")
+    modem.send(b"\xff\xfe\x00\x80\r\n\r\nOK\r\n")
+    await task
+    assert driver.garbage_bytes == 4
+
+
+async def test_probe_retries_until_ok(pair) -> None:
+    modem, driver, _ = pair
+    task = asyncio.create_task(driver.probe(within=5.0, attempt=0.2))
+    await modem.expect("AT")  # asleep: no answer
+    await modem.expect("AT")
+    modem.send(b"AT\r\r\nOK\r\n")
+    await task
+
+
+async def test_probe_fails_naming_the_port_when_nothing_answers(pair) -> None:
+    _, driver, _ = pair
+    with pytest.raises(ATPortError) as info:
+        await driver.probe(within=0.6, attempt=0.2)
+    message = str(info.value)
+    assert message.startswith("test-port: no OK to AT within 0.6 s: nothing answered")
+    assert "baud rate" in message
+
+
+async def test_probe_blames_the_baud_rate_for_noise(pair) -> None:
+    modem, driver, _ = pair
+    modem.send(b"\xf8\x80\x00\xfe\r\n")
+    with pytest.raises(ATPortError, match=r"unreadable bytes came back \(wrong baud rate\?\)"):
+        await driver.probe(within=0.6, attempt=0.2)
+
+
+async def test_driver_over_a_real_pty_with_pyserial() -> None:
+    async with pty_modem() as (modem, path):
+        reader, writer = await open_port(path, 115200)
+        driver = ATDriver(reader, writer, dialect=QUECTEL, port=path)
+        driver.start()
+        task = asyncio.create_task(driver.command("AT+QIRD=0,1500"))
+        await modem.expect("AT+QIRD=0,1500")
+        data = bytes(range(256)) * 4
+        modem.send(b"\r\n+QIRD: 1024\r\n" + data + b"\r\n\r\nOK\r\n")
+        response = await task
+        assert response.payloads[0].data == data
+        await driver.aclose()
+
+
+async def test_opening_a_missing_port_says_why() -> None:
+    with pytest.raises(ATPortError) as info:
+        await open_port("/dev/ttyUSB-does-not-exist")
+    assert "/dev/ttyUSB-does-not-exist: cannot open: no such port" in str(info.value)
+
+
+async def test_generic_dialect_with_crlf_line_ending() -> None:
+    async with socket_pair() as (modem, reader, writer):
+        driver = ATDriver(reader, writer, dialect=GENERIC)
+        task = asyncio.create_task(driver.command("ATI"))
+        raw = await modem.reader.readuntil(b"\r")
+        assert raw == b"ATI\r"
+        modem.send(b"\r\nOK\r\n")
+        await task
+        await driver.aclose()
+
+
+async def test_open_driver_on_a_silent_port_fails_naming_it() -> None:
+    async with pty_modem() as (_, path):
+        with pytest.raises(ATPortError) as info:
+            await asyncio.wait_for(open_driver(path, QUECTEL), 10)
+    assert str(info.value).startswith(f"{path}: no OK to AT within 5 s: nothing answered")

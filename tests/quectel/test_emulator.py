@@ -1,0 +1,270 @@
+"""End to end: QuectelModem -> pty (or socket://) -> EC200U emulator -> real TCP peer."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from modem.emulator import Emulator, Timing, run_emulator
+from modem.quectel import (
+    ActivationError,
+    QuectelModem,
+    QuectelSocket,
+    RegistrationError,
+    SimError,
+    SocketOpenError,
+)
+from modem.stream import StreamClosed
+
+STEP = 10.0  # no single await may hang longer than this
+FAST = Timing().scaled(0.02)
+EVERY_BYTE = bytes(range(256)) * 14  # 3584 bytes: three QISEND chunks, three QIRD reads
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while data := await reader.read(65536):
+        writer.write(data)
+        await writer.drain()
+    writer.close()
+
+
+@asynccontextmanager
+async def tcp_server(handler: Handler = echo) -> AsyncIterator[int]:
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+
+
+@asynccontextmanager
+async def modem_on(
+    tmp_path: Path, *, listen: str | None = None, **options: object
+) -> AsyncIterator[tuple[QuectelModem, Emulator]]:
+    options.setdefault("timing", FAST)
+    async with run_emulator("ec200u", listen=listen, baud=None, **options) as emu:  # type: ignore[arg-type]
+        modem = await QuectelModem.open(emu.port_url, at_log=tmp_path / "at.log")
+        modem.send_backoff = (0.01, 0.02, 0.05)
+        try:
+            yield modem, emu
+        finally:
+            await modem.aclose()
+
+
+async def read_exactly(sock: QuectelSocket, n: int) -> bytes:
+    got = bytearray()
+    while len(got) < n:
+        chunk = await asyncio.wait_for(sock.read(), STEP)
+        assert chunk, f"EOF after {len(got)} of {n} bytes"
+        got += chunk
+    return bytes(got)
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait for emulator state that offers no event to wait on."""
+    async with asyncio.timeout(STEP):
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def online(tmp_path: Path) -> AsyncIterator[tuple[QuectelModem, Emulator]]:
+    async with modem_on(tmp_path) as (modem, emu):
+        await asyncio.wait_for(modem.bring_up(apn="internet"), STEP)
+        yield modem, emu
+
+
+async def test_every_byte_both_ways(online, tmp_path: Path) -> None:
+    modem, _ = online
+    identity = await modem.identity()
+    assert identity.iccid and identity.imsi and identity.imei
+    async with tcp_server() as port:
+        sock = await asyncio.wait_for(modem.open_tcp("127.0.0.1", port), STEP)
+        await asyncio.wait_for(sock.write(EVERY_BYTE), STEP)
+        assert await read_exactly(sock, len(EVERY_BYTE)) == EVERY_BYTE
+        await sock.close()
+    log = (tmp_path / "at.log").read_text()
+    sends = re.findall(r">> (AT\+QISEND=\S*)", log)
+    assert sends and all(re.fullmatch(r"AT\+QISEND=0,\d+", s) for s in sends)  # never Ctrl+Z form
+    assert "+QIRD: 0" in log
+
+
+@pytest.mark.parametrize("prompt", [None, b"\r\n> "])
+async def test_paced_at_115200_baud_with_both_prompt_forms(
+    tmp_path: Path, prompt: bytes | None
+) -> None:
+    async with (
+        tcp_server() as port,
+        run_emulator("ec200u", baud=115200, prompt=prompt, timing=FAST) as emu,
+    ):
+        modem = await QuectelModem.open(emu.port_url, baudrate=115200)
+        await asyncio.wait_for(modem.bring_up(apn="internet"), STEP)
+        sock = await asyncio.wait_for(modem.open_tcp("127.0.0.1", port), STEP)
+        await asyncio.wait_for(sock.write(EVERY_BYTE), STEP)
+        assert await read_exactly(sock, len(EVERY_BYTE)) == EVERY_BYTE
+        await modem.aclose()
+
+
+async def test_server_bytes_then_peer_close(online) -> None:
+    modem, emu = online
+    payload = bytes(range(256)) * 12 + b'\r\nOK\r\n+QIURC: "recv",0\r\n\x1a'
+
+    async def speak_and_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readexactly(5)
+        writer.write(payload)
+        await writer.drain()
+        writer.close()
+
+    async with tcp_server(speak_and_close) as port:
+        sock = await asyncio.wait_for(modem.open_tcp("127.0.0.1", port), STEP)
+        await sock.write(b"hello")
+        assert await read_exactly(sock, len(payload)) == payload
+        assert await asyncio.wait_for(sock.read(), STEP) == b""
+        await until(lambda: 0 not in emu.dialect.state.sockets)  # AT+QICLOSE freed the ID
+        with pytest.raises(StreamClosed, match=r'\+QIURC: "closed",0'):
+            await sock.write(b"late")
+        await sock.close()
+
+
+async def test_network_drop_of_the_socket(online) -> None:
+    modem, emu = online
+    async with tcp_server() as port:
+        sock = await asyncio.wait_for(modem.open_tcp("127.0.0.1", port), STEP)
+        emu.faults.drop_tcp(0)
+        assert await asyncio.wait_for(sock.read(), STEP) == b""
+        await sock.close()
+
+
+async def test_pdpdeact_then_recovery(online) -> None:
+    modem, emu = online
+    async with tcp_server() as port:
+        sock = await asyncio.wait_for(modem.open_tcp("127.0.0.1", port), STEP)
+        emu.faults.pdp_deactivate(1)
+        with pytest.raises(StreamClosed) as info:
+            await asyncio.wait_for(sock.read(), STEP)
+        assert info.value.reason.startswith('+QIURC: "pdpdeact",1')
+        assert modem.needs_recovery(1)
+        await sock.close()
+        again = await asyncio.wait_for(modem.open_tcp("127.0.0.1", port), STEP)
+        await again.write(b"after recovery")
+        assert await read_exactly(again, 14) == b"after recovery"
+        await again.close()
+
+
+async def test_send_fail_is_retried_then_gives_up(online) -> None:
+    modem, emu = online
+    async with tcp_server() as port:
+        sock = await asyncio.wait_for(modem.open_tcp("127.0.0.1", port), STEP)
+        emu.faults.send_fail(2)
+        await asyncio.wait_for(sock.write(b"retried"), STEP)
+        assert await read_exactly(sock, 7) == b"retried"
+        emu.faults.send_fail(100)
+        with pytest.raises(StreamClosed, match="SEND FAIL 4 times"):
+            await asyncio.wait_for(sock.write(b"lost"), STEP)
+        await sock.close()
+
+
+async def test_noise_and_urcs_inside_responses(online) -> None:
+    modem, emu = online
+    async with tcp_server() as port:
+        sock = await asyncio.wait_for(modem.open_tcp("127.0.0.1", port), STEP)
+        emu.faults.garbage(b"\xff\xfe\x00\r\n")
+        emu.faults.urc_in_next_response(b'+QIURC: "recv",5')
+        await sock.write(b"still fine")
+        assert await read_exactly(sock, 10) == b"still fine"
+        assert modem.driver.garbage_bytes >= 3
+        await sock.close()
+
+
+async def test_modem_reboot_ends_the_socket_and_reopen_reinitialises(online) -> None:
+    modem, emu = online
+    async with tcp_server() as port:
+        sock = await asyncio.wait_for(modem.open_tcp("127.0.0.1", port), STEP)
+        emu.faults.reboot()
+        with pytest.raises(StreamClosed, match="modem restarted"):
+            await asyncio.wait_for(sock.read(), STEP)
+        await sock.close()
+        await until(lambda: emu.dialect.state.registered)
+        again = await asyncio.wait_for(modem.open_tcp("127.0.0.1", port), STEP)
+        await again.write(b"x" * 3000)
+        assert await read_exactly(again, 3000) == b"x" * 3000
+        await again.close()
+
+
+async def test_an_id_left_open_by_an_earlier_run_is_closed_first(tmp_path: Path) -> None:
+    async with tcp_server() as port, run_emulator("ec200u", baud=None, timing=FAST) as emu:
+        first = await QuectelModem.open(emu.port_url)
+        await first.bring_up(apn="internet")
+        await first.open_tcp("127.0.0.1", port, connect_id=3)
+        await first.driver.aclose()  # the program dies without AT+QICLOSE
+        second = await QuectelModem.open(emu.port_url)
+        await second.bring_up(apn="internet")
+        sock = await asyncio.wait_for(second.open_tcp("127.0.0.1", port, connect_id=3), STEP)
+        await sock.write(b"ok")
+        assert await read_exactly(sock, 2) == b"ok"
+        await second.aclose()
+
+
+async def test_over_a_socket_url(tmp_path: Path) -> None:
+    async with (
+        tcp_server() as port,
+        modem_on(tmp_path, listen="socket://127.0.0.1:0") as (modem, emu),
+    ):
+        assert emu.port_url.startswith("socket://")
+        await modem.bring_up(apn="internet")
+        sock = await asyncio.wait_for(modem.open_tcp("127.0.0.1", port), STEP)
+        await sock.write(EVERY_BYTE)
+        assert await read_exactly(sock, len(EVERY_BYTE)) == EVERY_BYTE
+        await sock.close()
+
+
+# -- field profiles: each failure must say what to check -----------------------
+
+
+async def test_no_sim(tmp_path: Path) -> None:
+    async with modem_on(tmp_path, profile="no-sim") as (modem, _):
+        with pytest.raises(SimError, match="no SIM detected; insert the SIM card"):
+            await modem.initialise()
+
+
+async def test_sim_pin(tmp_path: Path) -> None:
+    async with modem_on(tmp_path, profile="sim-pin") as (modem, _):
+        with pytest.raises(SimError, match="asks for a PIN"):
+            await modem.initialise()
+
+
+async def test_registration_denied(tmp_path: Path) -> None:
+    async with modem_on(tmp_path, profile="denied") as (modem, _):
+        await modem.initialise()
+        with pytest.raises(RegistrationError, match="registration denied"):
+            await modem.wait_registered(timeout=STEP, poll=0.05)
+
+
+async def test_bad_apn(tmp_path: Path) -> None:
+    async with modem_on(tmp_path, profile="bad-apn", good_apns=("iot.op",)) as (modem, _):
+        with pytest.raises(ActivationError) as info:
+            await asyncio.wait_for(modem.bring_up(apn="wrong.apn"), STEP)
+        assert str(info.value).startswith('PDP activation on APN "wrong.apn" refused: AT+QIACT=1')
+        assert "561 PDP context opening failed" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("profile", "host", "reason"),
+    [
+        ("no-dns", "csms.example.com", "+QIOPEN: 0,565 DNS parse failed (check the CSMS host name"),
+        ("csms-unreachable", "127.0.0.1", "+QIOPEN: 0,566 socket connect failed (the CSMS did"),
+    ],
+)
+async def test_open_failures(tmp_path: Path, profile: str, host: str, reason: str) -> None:
+    async with modem_on(tmp_path, profile=profile) as (modem, _):
+        await asyncio.wait_for(modem.bring_up(apn="internet"), STEP)
+        with pytest.raises(SocketOpenError) as info:
+            await asyncio.wait_for(modem.open_tcp(host, 9), STEP)
+        assert reason in str(info.value)

@@ -1,0 +1,212 @@
+"""What a scenario runs against: the charger, the link to the CSMS, and the CSMS.
+
+Secrets (the AuthorizationKey, an APN or Wi-Fi password, a CSMS URL with
+credentials) can be written as ``${ENV_VAR}`` so scenario files can be
+committed; they are expanded only when a run starts (:func:`expand_env`), so
+``validate`` works without them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import AfterValidator, AwareDatetime, Field, PlainValidator, WithJsonSchema
+from pydantic import model_validator as validates
+
+from .errors import brief, problem, suggest
+from .fields import ConfigValue, Model, Shorthand
+from .messages import CsmsAnswer
+
+_ENV_REF: Final = re.compile(r"\$\{([^}]*)\}")
+_ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class MissingEnv(LookupError):
+    """A ``${NAME}`` in the scenario has no value in the environment."""
+
+
+def _env_refs(value: str) -> str:
+    rest = _ENV_REF.sub("", value.replace("$$", ""))
+    if "${" in rest:
+        raise problem("unclosed ${ in " + brief(value) + " (write ${NAME}, or $$ for a $)")
+    for name in _ENV_REF.findall(value.replace("$$", "")):
+        if not _ENV_NAME.fullmatch(name):
+            raise problem(f"{brief('${' + name + '}')} is not an environment variable name")
+    return value
+
+
+EnvString = Annotated[str, AfterValidator(_env_refs)]
+"""A string that may contain ``${NAME}`` (an environment variable) and ``$$`` (a dollar)."""
+
+
+def expand_env(value: str, environ: Mapping[str, str]) -> str:
+    """Replace each ``${NAME}`` with its value and ``$$`` with ``$``; raise MissingEnv if unset."""
+    def one(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name = match.group(1)
+        if name not in environ:
+            raise MissingEnv(f"environment variable {name} is not set")
+        return environ[name]
+
+    return re.sub(r"\$\$|\$\{([^}]*)\}", one, value)
+
+
+OCPP_KEYS: Final = (
+    # Core profile (OCPP 1.6 §9.1), required and optional
+    "AllowOfflineTxForUnknownId", "AuthorizationCacheEnabled", "AuthorizeRemoteTxRequests",
+    "BlinkRepeat", "ClockAlignedDataInterval", "ConnectionTimeOut", "ConnectorPhaseRotation",
+    "ConnectorPhaseRotationMaxLength", "GetConfigurationMaxKeys", "HeartbeatInterval",
+    "LightIntensity", "LocalAuthorizeOffline", "LocalPreAuthorize", "MaxEnergyOnInvalidId",
+    "MeterValuesAlignedData", "MeterValuesAlignedDataMaxLength", "MeterValuesSampledData",
+    "MeterValuesSampledDataMaxLength", "MeterValueSampleInterval", "MinimumStatusDuration",
+    "NumberOfConnectors", "ResetRetries", "StopTransactionOnEVSideDisconnect",
+    "StopTransactionOnInvalidId", "StopTxnAlignedData", "StopTxnAlignedDataMaxLength",
+    "StopTxnSampledData", "StopTxnSampledDataMaxLength", "SupportedFeatureProfiles",
+    "SupportedFeatureProfilesMaxLength", "TransactionMessageAttempts",
+    "TransactionMessageRetryInterval", "UnlockConnectorOnEVSideDisconnect",
+    "WebSocketPingInterval",
+    # Local Auth List Management, Reservation, Smart Charging (§9.2-9.4)
+    "LocalAuthListEnabled", "LocalAuthListMaxLength", "SendLocalListMaxLength",
+    "ReserveConnectorZeroSupported", "ChargeProfileMaxStackLevel",
+    "ChargingScheduleAllowedChargingRateUnit", "ChargingScheduleMaxPeriods",
+    "ConnectorSwitch3to1PhaseSupported", "MaxChargingProfilesInstalled",
+    # Security whitepaper (edition 3)
+    "AdditionalRootCertificateCheck", "AuthorizationKey", "CertificateSignedMaxChainSize",
+    "CertificateStoreMaxLength", "CpoName", "SecurityProfile",
+)
+_SET_ELSEWHERE: Final = {
+    "NumberOfConnectors": "follows `connectors:`; set that instead",
+    "AuthorizationKey": "is set by `password:` (which can be ${AN_ENV_VAR})",
+}
+
+
+def _time_scale(value: Any) -> float | str:
+    if value == "virtual":
+        return "virtual"
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    raise problem(f"expected a positive number (60: a minute passes every second) or "
+                  f"'virtual', got {brief(value)}")
+
+
+TimeScale = Annotated[float | Literal["virtual"], PlainValidator(_time_scale), WithJsonSchema({
+    "anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"const": "virtual"}]})]
+
+
+class Charger(Model):
+    """The simulated charge point."""
+
+    id: str = Field(default="CP001", pattern=r"^[^/\s]+$")
+    """Charge point identity: the last part of the CSMS URL, and the Basic-auth user."""
+    connectors: int = Field(default=1, ge=1, le=99)
+    vendor: str = Field(default="cpsim", min_length=1, max_length=20)
+    model: str = Field(default="ModemSim", min_length=1, max_length=20)
+    serial: str | None = Field(default=None, max_length=25)
+    firmware: str | None = Field(default=None, max_length=50)
+    configuration: dict[str, ConfigValue] = {}
+    """OCPP configuration keys to start with (values are sent as strings)."""
+    password: EnvString | None = None
+    """AuthorizationKey for HTTP Basic auth (security profile 1); ``${ENV_VAR}`` keeps it out
+    of the file."""
+    time_scale: TimeScale = 1.0
+    """Charger seconds per real second (3600: an hour a second), or ``virtual``: idle time is
+    skipped.  Every duration in the scenario is in charger time."""
+    start_time: AwareDatetime | None = None
+    """The charger's clock at start (ISO 8601 with a zone); the CSMS resets it at boot."""
+
+    @validates(mode="after")
+    def _keys(self) -> Charger:
+        for key in self.configuration:
+            if key in _SET_ELSEWHERE:
+                raise problem(f"{key} {_SET_ELSEWHERE[key]}", ("configuration", key),
+                              at_key=True)
+            if key not in OCPP_KEYS:
+                raise problem(f"unknown configuration key {key!r}{suggest(key, OCPP_KEYS)}",
+                              ("configuration", key), at_key=True)
+        return self
+
+
+# --- links ---------------------------------------------------------------------------------
+
+class DirectLink(Model):
+    """A WebSocket straight from this machine, no modem."""
+
+    type: Literal["direct"] = "direct"
+
+
+class Apn(Model):
+    name: str = "internet"
+    user: str = ""
+    password: EnvString = ""
+    auth: Literal["none", "pap", "chap"] = "none"
+
+
+class Ec200uLink(Model):
+    """Quectel EC200U: the charger speaks WebSocket over raw TCP AT commands."""
+
+    type: Literal["ec200u"]
+    port: str = "emulator"
+    """``emulator`` (the bundled modem emulator), a serial device, or a pyserial URL."""
+    baudrate: int = Field(default=115200, gt=0)
+    apn: Annotated[Apn, Shorthand("name", str)] = Apn()
+    context: int = Field(default=1, ge=1, le=7)
+    """PDP context id."""
+
+
+class Wifi(Model):
+    ssid: str = Field(min_length=1, max_length=32)
+    password: EnvString = ""
+
+
+class EspAtLink(Model):
+    """ESP-AT: the module's own WebSocket commands carry whole messages."""
+
+    type: Literal["esp-at"]
+    port: str = "emulator"
+    baudrate: int = Field(default=115200, gt=0)
+    wifi: Wifi | None = None
+    """Required with a real port; the emulator needs none."""
+
+    @validates(mode="after")
+    def _wifi(self) -> EspAtLink:
+        if self.wifi is None and self.port != "emulator":
+            raise problem(f"a real ESP-AT module on {self.port} needs `wifi: {{ssid: ...}}`")
+        return self
+
+
+LinkType = Literal["direct", "ec200u", "esp-at"]
+LinkConfig = Annotated[DirectLink | Ec200uLink | EspAtLink, Field(discriminator="type")]
+
+
+def uses_emulator(link: DirectLink | Ec200uLink | EspAtLink) -> bool:
+    return not isinstance(link, DirectLink) and link.port == "emulator"
+
+
+# --- the CSMS ------------------------------------------------------------------------------
+
+class Csms(Model):
+    """``local`` (the bundled CSMS, which the scenario can steer) or the URL of another one."""
+
+    url: EnvString = "local"
+    """``local``, or ``ws://``/``wss://`` up to (not including) the charge point id."""
+    answers: list[CsmsAnswer] = []
+    """How the local CSMS answers from the start, e.g. BootNotification Pending."""
+
+    @validates(mode="after")
+    def _url(self) -> Csms:
+        if not self.is_local and "${" not in self.url and not self.url.startswith(
+                ("ws://", "wss://")):
+            raise problem(f"expected `local` or a ws:// or wss:// URL, got {brief(self.url)}",
+                          ("url",))
+        if self.answers and not self.is_local:
+            raise problem("answers steer the local CSMS; this scenario uses " + self.url,
+                          ("answers",), at_key=True)
+        return self
+
+    @property
+    def is_local(self) -> bool:
+        return self.url == "local"
+

@@ -1,0 +1,193 @@
+"""Every kind of mistake names file:line:col and what was expected; the lines are asserted
+whole, because the message is the interface a scenario author sees."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from chargepoint.scenario import ScenarioLoadError, load_scenario, parse_scenario
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(ScenarioLoadError) as caught:
+        parse_scenario(textwrap.dedent(text), "s.yaml")
+    return [str(p) for p in caught.value.problems]
+
+
+def test_yaml_syntax_error_points_where_the_parser_stopped() -> None:
+    assert problems("""\
+        steps:
+          - send: {action: Heartbeat
+          - wait: 5
+        """) == ["s.yaml:3:9: expected ',' or '}', but got ':' (while parsing a flow mapping, "
+                 "which starts at line 2, column 11)"]
+
+
+def test_duplicate_key_is_an_error() -> None:
+    assert problems("""\
+        charger:
+          id: A
+          id: B
+        steps: [wait: 1]
+        """) == ['s.yaml:3:3: found duplicate key "id" with value "B" (original value: "A") '
+                 "(while constructing a mapping, which starts at line 2, column 3)"]
+
+
+def test_unknown_key_points_at_the_key_and_suggests() -> None:
+    assert problems("""\
+        charger:
+          idd: CP-1
+        steps: [wait: 1]
+        """) == ["s.yaml:2:3: charger.idd: unknown key 'idd'; did you mean id? (expected id, "
+                 "connectors, vendor, model, serial, firmware, configuration, password, "
+                 "time_scale, start_time)"]
+
+
+def test_wrong_type_points_at_the_value() -> None:
+    assert problems("""\
+        charger:
+          connectors: two
+        steps: [wait: 1]
+        """) == ["s.yaml:2:15: charger.connectors: expected an integer, got 'two'"]
+
+
+def test_unknown_action_suggests_the_closest() -> None:
+    assert problems("""\
+        steps:
+          - send: {action: StatusNotificaton, payload: {}}
+          - expect_call: Rest
+        """) == [
+        "s.yaml:2:20: steps[0].send.action: unknown charge-point action 'StatusNotificaton'; "
+        "did you mean StatusNotification?",
+        "s.yaml:3:18: steps[1].expect_call: unknown CSMS action 'Rest'; did you mean Reset?",
+    ]
+
+
+def test_an_action_of_the_other_side_says_where_it_belongs() -> None:
+    assert problems("steps:\n  - send: Reset\n") == [
+        "s.yaml:2:11: steps[0].send: Reset is sent by the CSMS, not by the charger "
+        "(use `csms: {call: ...}` or `expect_call`)"]
+
+
+def test_bad_ocpp_payload_fields_are_found_at_load_time() -> None:
+    assert problems("""\
+        steps:
+          - send:
+              action: StatusNotification
+              payload: {connectorId: 1, errorCode: NoError, status: Charing}
+          - send:
+              action: Authorize
+              payload:
+                idtag: TAG-1
+          - csms: {call: Reset}
+        """) == [
+        "s.yaml:4:61: steps[0].send.payload.status: 'Charing' is not allowed here; did you mean "
+        "Charging? (expected one of Available, Preparing, Charging, SuspendedEVSE, SuspendedEV, "
+        "Finishing, Reserved, Unavailable, Faulted)",
+        "s.yaml:7:7: steps[1].send.payload: missing required field 'idTag' in Authorize",
+        "s.yaml:8:9: steps[1].send.payload.idtag: unknown field 'idtag' in Authorize; did you "
+        "mean idTag? (expected idTag)",
+        "s.yaml:9:5: steps[2].csms: missing required field 'type' in Reset",
+    ]
+
+
+def test_matchers_are_checked_against_the_schema_too() -> None:
+    assert problems("""\
+        steps:
+          - expect_received:
+              action: StatusNotification
+              payload: {conectorId: 1, status: {$in: [Charging, Suspended]}}
+        """) == [
+        "s.yaml:4:17: steps[0].expect_received.payload.conectorId: unknown field 'conectorId' in "
+        "StatusNotification; did you mean connectorId? (expected connectorId, errorCode, info, "
+        "status, timestamp, vendorId, vendorErrorCode)",
+        "s.yaml:4:57: steps[0].expect_received.payload.status.$in[1]: 'Suspended' is not allowed "
+        "here; did you mean SuspendedEV? (expected one of Available, Preparing, Charging, "
+        "SuspendedEVSE, SuspendedEV, Finishing, Reserved, Unavailable, Faulted)",
+    ]
+
+
+def test_bad_matchers() -> None:
+    assert problems("""\
+        steps:
+          - expect_received: {action: Authorize, payload: {idTag: $presnt}}
+          - expect_received: {action: Authorize, payload: {idTag: {$regex: '('}}}
+        """) == [
+        "s.yaml:2:59: steps[0].expect_received.payload.idTag: unknown matcher '$presnt'; did you "
+        "mean $present? (expected one of $any, $present, $absent; write {$eq: '$presnt'} for the "
+        "literal string)",
+        "s.yaml:3:68: steps[1].expect_received.payload.idTag.$regex: bad regular expression '(': "
+        "missing ), unterminated subpattern at position 0",
+    ]
+
+
+def test_unknown_step_kind_suggests_one() -> None:
+    assert problems("steps:\n  - sned: Heartbeat\n") == [
+        "s.yaml:2:5: steps[0].sned: unknown step 'sned'; did you mean send? (expected one of "
+        "send, expect_call, csms, expect_received, expect_unordered, expect_never, plug_in, "
+        "unplug, present_tag, start_charging, stop_charging, suspend, fault, clear_fault, wait, "
+        "link_fault)"]
+
+
+def test_a_forgotten_dash_is_explained() -> None:
+    assert problems("steps:\n  - plug_in: 1\n    wait: 5\n") == [
+        "s.yaml:3:5: steps[0].wait: a step has one key, the step kind; 'wait' is a second one "
+        "(indent it under plug_in, or start a new step with '- ')"]
+
+
+def test_link_type_and_fault_mismatch() -> None:
+    assert problems("link: ec200\nsteps: [wait: 1]\n") == [
+        "s.yaml:1:7: link: unknown type 'ec200'; did you mean ec200u? (expected one of direct, "
+        "ec200u, esp-at)"]
+    assert problems("steps:\n  - link_fault: pdp_deactivate\n") == [
+        "s.yaml:2:17: steps[0].link_fault: pdp_deactivate needs link ec200u; this run uses direct"]
+
+
+def test_cross_section_checks() -> None:
+    assert problems("""\
+        charger: {connectors: 2}
+        csms: ws://csms.example.com/ocpp
+        steps:
+          - plug_in: 3
+          - csms: {call: ClearCache}
+        """) == [
+        "s.yaml:4:14: steps[0].plug_in: connector 3 does not exist (the charger has 2)",
+        "s.yaml:5:5: steps[1].csms: csms steps steer the local CSMS; this run uses "
+        "ws://csms.example.com/ocpp",
+    ]
+
+
+def test_configuration_keys_and_durations() -> None:
+    assert problems("""\
+        charger:
+          configuration: {HeartbeatIntervall: 60, NumberOfConnectors: 2}
+        steps:
+          - wait: soon
+        """) == [
+        "s.yaml:2:19: charger.configuration.HeartbeatIntervall: unknown configuration key "
+        "'HeartbeatIntervall'; did you mean HeartbeatInterval?",
+        "s.yaml:4:11: steps[0].wait: expected a duration in seconds (30, 0.5) or with units "
+        "(90s, 15m, 2h, 1h30m), got 'soon'",
+    ]
+
+
+def test_not_a_scenario() -> None:
+    assert problems("") == ["s.yaml:1:1: expected a scenario: a mapping with charger, link, "
+                            "csms and steps; the file is empty"]
+    assert problems("charger: {id: X}\n") == ["s.yaml:1:1: missing required key 'steps'"]
+
+
+def test_file_errors_name_the_path(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("steps:\n  - send: Heartbeet\n")
+    with pytest.raises(ScenarioLoadError) as caught:
+        load_scenario(path)
+    assert str(caught.value) == (f"{path}:2:11: steps[0].send: unknown charge-point action "
+                                 "'Heartbeet'; did you mean Heartbeat?")
+    with pytest.raises(ScenarioLoadError) as caught:
+        load_scenario(tmp_path / "missing.yaml")
+    missing = tmp_path / "missing.yaml"
+    assert str(caught.value) == f"{missing}:1:1: cannot read: No such file or directory"

@@ -6,7 +6,9 @@ import click
 
 from .csms import csms
 from .demo import demo
+from .emulate import emulate
 from .run import run
+from .scenario import scenario
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,22 +25,5 @@ def modem() -> None:
 main.add_command(csms)
 main.add_command(run)
 main.add_command(demo)
-
-
-def _optional_commands() -> None:
-    """Commands whose modules are optional while the project grows; each is registered if present."""
-    try:
-        from .emulate import emulate
-    except ImportError:
-        pass
-    else:
-        modem.add_command(emulate)
-    try:
-        from .scenario import scenario
-    except ImportError:
-        pass
-    else:
-        main.add_command(scenario)
-
-
-_optional_commands()
+main.add_command(scenario)
+modem.add_command(emulate)

@@ -1,0 +1,127 @@
+"""``cpsim modem emulate``: serve an emulated modem until Ctrl+C or SIGTERM.
+
+The pty path (or socket URL) is printed alone on the first stdout line so a
+script can read one line and hand it to the charger; logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+import click
+
+from modem.emulator import DIALECTS, Emulator
+from modem.emulator.config import EmulatorConfig
+from modem.emulator.ec200u import PROFILES
+
+PROMPTS = {"default": None, "space": b"\r\n> "}
+
+
+async def _serve(emulator: Emulator) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # Windows: Ctrl+C still works
+            loop.add_signal_handler(sig, stop.set)
+    await emulator.start()
+    try:
+        click.echo(emulator.port_url)
+        sys.stdout.flush()
+        if emulator.control_url:
+            click.echo(f"control port: {emulator.control_url}", err=True)
+        await stop.wait()
+    finally:
+        await emulator.aclose()
+
+
+@click.command("emulate")
+@click.option("--dialect", type=click.Choice(sorted(DIALECTS)), default="ec200u", show_default=True)
+@click.option(
+    "--baud",
+    type=click.IntRange(min=0),
+    default=115200,
+    show_default=True,
+    help="Pace the link like a UART at this rate (0: unpaced).",
+)
+@click.option(
+    "--latency-ms",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Extra delay before every response.",
+)
+@click.option(
+    "--listen",
+    metavar="socket://HOST:PORT",
+    default=None,
+    help="Serve pyserial socket:// instead of creating a pty.",
+)
+@click.option(
+    "--control",
+    metavar="socket://HOST:PORT",
+    default=None,
+    help="Line-based fault-injection port (send 'help').",
+)
+@click.option(
+    "--profile",
+    type=click.Choice(list(PROFILES)),
+    default="ok",
+    show_default=True,
+    help="Field situation the modem reports.",
+)
+@click.option(
+    "--good-apn",
+    "good_apns",
+    multiple=True,
+    metavar="APN",
+    help="APN the network accepts (bad-apn profile); repeatable.",
+)
+@click.option(
+    "--prompt-style",
+    type=click.Choice(list(PROMPTS)),
+    default="default",
+    show_default=True,
+    help=r"QISEND prompt: default '\r\n>' (EC200U), space '\r\n> '.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="warning",
+    show_default=True,
+    help="debug logs every byte on the wire.",
+)
+def emulate(
+    dialect: str,
+    baud: int,
+    latency_ms: int,
+    listen: str | None,
+    control: str | None,
+    profile: str,
+    good_apns: tuple[str, ...],
+    prompt_style: str,
+    log_level: str,
+) -> None:
+    """Emulate an AT-command modem on a pty (or socket://) with real TCP behind it."""
+    logging.basicConfig(
+        level=log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    config = EmulatorConfig(
+        dialect=dialect,
+        baud=baud or None,
+        latency_ms=latency_ms,
+        profile=profile,
+        good_apns=good_apns,
+        prompt=PROMPTS[prompt_style],
+    )
+    try:
+        asyncio.run(_serve(Emulator(config, listen=listen, control=control)))
+    except KeyboardInterrupt:
+        pass  # no signal handlers on this platform: Ctrl+C is a normal stop
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -1,0 +1,96 @@
+"""Modem emulator: a Quectel EC200U on a pty (or ``socket://``) with real TCP behind it.
+
+CI has no modem, so every path of the charger's AT driver is exercised here:
+the emulator speaks the AT dialect byte-exactly (echo, prompts, ``\\r\\n``
+framing, URCs between responses) and opens real TCP connections to the hosts
+it is asked for.
+
+Running it
+----------
+``cpsim modem emulate --dialect ec200u [--baud 115200] [--latency-ms N]
+[--listen socket://127.0.0.1:PORT] [--control socket://127.0.0.1:PORT]
+[--profile NAME] [--good-apn APN ...] [--prompt-style default|space]``
+prints the pty path (or the ``socket://`` URL) alone on its first stdout line,
+then serves until Ctrl+C or SIGTERM (exit 0); the control URL goes to stderr.
+Point the charger (or ``picocom``, ``python -m serial.tools.miniterm``) at
+that path.  The modem outlives its host: the port can be closed and reopened,
+and on ``socket://`` a new connection replaces the previous one.
+``--baud`` paces the link like a UART (baud/10 bytes/s; 0 = unpaced) and
+``--log-level debug`` logs every byte in both directions.
+
+In tests::
+
+    from modem.emulator import run_emulator
+    async with run_emulator("ec200u", baud=115200) as emu:
+        reader, writer = await serial_asyncio_fast.open_serial_connection(url=emu.port_url)
+        emu.faults.drop_tcp(0)
+
+``run_emulator(dialect="ec200u", *, listen=None, control=None, baud=115200,
+latency_ms=0, profile="ok", good_apns=(), prompt=None, timing=None)``;
+``timing=Timing().scaled(0.1)`` makes the network delays 10x shorter.
+``run_emulator_in_thread`` does the same for synchronous code.
+
+Fault injection (Python, on the emulator's event loop)
+------------------------------------------------------
+``emu.faults.drop_tcp(id=None)``, ``pdp_deactivate(ctx=1)``,
+``send_fail(count=1)``, ``garbage(b"...")``, ``urc(text)`` (now),
+``urc_in_next_response(text)``, ``slow(ms)``, ``profile(name)`` (switch the
+field profile live), ``reboot()``, ``status()``.
+A fault that cannot apply (no such socket) raises :class:`FaultError`.
+
+Control port (``--control socket://127.0.0.1:PORT``, one command per line)
+------------------------------------------------------------------------
+``drop-tcp [id]``, ``pdpdeact [ctx]``, ``send-fail [n]``, ``garbage <text>``,
+``urc <text>`` (into the next response, after its lines, before its final),
+``urc-now <text>``, ``slow <ms>``, ``profile <name>``, ``reboot``,
+``status`` (one JSON line), ``help``.  Each command ends with a line ``ok``
+or ``error: <reason>``.
+Text takes Python escapes: ``garbage \\r\\nNO CARRIER\\r\\n``.
+
+Field profiles (``--profile``)
+------------------------------
+``ok``, ``no-sim`` (CPIN? -> +CME ERROR: 10), ``sim-pin`` (PIN 1234 unlocks),
+``denied`` (stat 3), ``roaming`` (stat 5), ``weak-signal`` (CSQ 3, RSRP -120,
+slower network), ``bad-apn`` (QIACT of an APN not given with ``--good-apn``
+fails after a delay, QIGETERROR 561), ``no-dns`` (host names -> 565),
+``csms-unreachable`` (QIOPEN -> 566 after a delay).  Switching live (control
+``profile denied``) emits the +CREG/+CEREG URCs the host enabled and, when
+registration is lost, ``+QIURC: "pdpdeact"`` for every active context.
+
+Fidelity choices worth knowing
+------------------------------
+* Echo is the command line as received plus CR, emitted when the CR arrives.
+* QISEND prompt is ``\\r\\n>`` (EC200U formatcfg 0); ``prompt=b"\\r\\n> "``
+  for other Quectel parts; ``AT+QICFG="formatcfg",1`` gives ``\\r\\n>\\r\\n``.
+  Bytes written before the prompt are parsed as commands, not payload.
+* Reusing an allocated connectID: ``OK`` then ``+QIOPEN: <id>,563``.
+  QIOPEN without an active context: ``OK`` then ``+QIOPEN: <id>,561``.
+* QPING is a TCP connect to port 80 (refused counts as a reply); QNTP
+  reports the host clock.  Only TCP clients in buffer mode are emulated.
+* A line not starting with ``AT`` (e.g. a stray Ctrl+Z) answers ``ERROR``.
+"""
+
+from modem.emulator.config import EmulatorConfig, Timing
+from modem.emulator.dialect import FaultError
+from modem.emulator.faults import Faults
+from modem.emulator.runner import (
+    DIALECTS,
+    Emulator,
+    Options,
+    ThreadedEmulator,
+    run_emulator,
+    run_emulator_in_thread,
+)
+
+__all__ = [
+    "DIALECTS",
+    "Emulator",
+    "EmulatorConfig",
+    "FaultError",
+    "Faults",
+    "Options",
+    "ThreadedEmulator",
+    "Timing",
+    "run_emulator",
+    "run_emulator_in_thread",
+]

@@ -1,0 +1,131 @@
+"""What a modem dialect plugs into the shared engine.
+
+The engine owns the wire (echo, line reading, pacing, latency, fault
+insertion, reboot sequencing); a dialect owns the command set and the modelled
+state.  A second dialect (ESP-AT) subclasses :class:`Dialect`, supplies its
+own :class:`Framing` (ESP URCs have no leading CRLF) and registers a factory
+in :data:`modem.emulator.DIALECTS`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from modem.emulator.atparse import Command
+
+if TYPE_CHECKING:
+    from modem.emulator.config import EmulatorConfig
+    from modem.emulator.engine import Engine
+
+
+class FaultError(Exception):
+    """A fault cannot be applied now (e.g. no socket to drop); text goes to the control port."""
+
+
+@dataclass
+class Reply:
+    """Information lines plus a final result code; ``final=None`` writes no final."""
+
+    lines: list[bytes] = field(default_factory=list)
+    final: bytes | None = b"OK"
+
+    @property
+    def ok(self) -> bool:
+        return self.final == b"OK"
+
+
+def ok(*lines: str | bytes) -> Reply:
+    return Reply([x.encode("latin-1") if isinstance(x, str) else x for x in lines])
+
+
+def error() -> Reply:
+    return Reply(final=b"ERROR")
+
+
+class Framing:
+    """Quectel/3GPP framing: every information block, URC and final is ``\\r\\n…\\r\\n``.
+
+    Lines of one information block are separated by a single CRLF, which is
+    why ``ATI`` shows no blank lines but there is one before ``OK``.
+    """
+
+    def echo(self, raw_line: bytes) -> bytes:
+        return raw_line + b"\r"
+
+    def info(self, lines: list[bytes]) -> bytes:
+        return b"\r\n" + b"\r\n".join(lines) + b"\r\n"
+
+    def urc(self, text: bytes) -> bytes:
+        return b"\r\n" + text + b"\r\n"
+
+    def final(self, text: bytes) -> bytes:
+        return b"\r\n" + text + b"\r\n"
+
+
+class CommandIO(abc.ABC):
+    """What a running command may do on the wire besides returning a :class:`Reply`."""
+
+    @abc.abstractmethod
+    async def prompt(self, data: bytes) -> None:
+        """Write a data prompt; afterwards only bytes sent after it count as payload."""
+
+    @abc.abstractmethod
+    async def read_exact(self, n: int, idle_timeout: float | None) -> bytes | None: ...
+
+    @abc.abstractmethod
+    async def read_until(
+        self, stops: bytes, idle_timeout: float | None
+    ) -> tuple[bytes, int] | None: ...
+
+    @abc.abstractmethod
+    def send_raw(self, data: bytes) -> None: ...
+
+    @abc.abstractmethod
+    def after_reply(self, action: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``action`` as a task once the final result is queued (e.g. +QIOPEN)."""
+
+
+class Dialect(abc.ABC):
+    """One modem's command set and state, driven by an :class:`~modem.emulator.engine.Engine`."""
+
+    name: ClassVar[str]
+    framing: ClassVar[Framing] = Framing()
+
+    def __init__(self, engine: Engine, config: EmulatorConfig) -> None:
+        self.engine = engine
+        self.config = config
+
+    @abc.abstractmethod
+    async def execute(self, cmd: Command, io: CommandIO) -> Reply:
+        """Run one command of a line; unknown commands answer ``ERROR``."""
+
+    @abc.abstractmethod
+    def power_off(self) -> None:
+        """Drop every connection and return to power-on state (reboot, shutdown)."""
+
+    @abc.abstractmethod
+    def boot(self) -> Awaitable[None]:
+        """Emit the boot URCs; return once the module accepts commands again."""
+
+    @abc.abstractmethod
+    def status(self) -> dict[str, Any]:
+        """JSON-ready state for the control port's ``status``."""
+
+    async def aclose(self) -> None:
+        self.power_off()
+
+    # Fault hooks; a dialect without the concept says so.
+    def drop_tcp(self, conn_id: int | None) -> None:
+        raise FaultError(f"{self.name}: drop-tcp not supported")
+
+    def pdp_deactivate(self, ctx: int) -> None:
+        raise FaultError(f"{self.name}: pdpdeact not supported")
+
+    def send_fail(self, count: int) -> None:
+        raise FaultError(f"{self.name}: send-fail not supported")
+
+    def set_profile(self, name: str) -> None:
+        raise FaultError(f"{self.name}: profiles not supported")

@@ -1,0 +1,199 @@
+"""The command loop shared by all dialects: echo, latency, framing, faults, reboot.
+
+One line is handled at a time, as on a real module: while a command runs
+(QIACT can take seconds) later input waits in the buffer.  Anything a dialect
+starts in the background goes through :meth:`Engine.spawn`, so a reboot or a
+shutdown can cancel all of it in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from modem.emulator.atparse import parse_line
+from modem.emulator.config import EmulatorConfig
+from modem.emulator.dialect import CommandIO, Dialect, Reply
+from modem.emulator.link import Pacer, SerialLink
+from modem.emulator.wire import InputBuffer, Output, edit_line, pump_input
+
+log = logging.getLogger("modem.emulator")
+
+DialectFactory = Callable[["Engine", EmulatorConfig], Dialect]
+
+
+class _LineIO(CommandIO):
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self.deferred: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        self.prompted = False
+
+    async def prompt(self, data: bytes) -> None:
+        self._engine.output.send(data)
+        await self._engine.output.drain()
+        self._engine.inbuf.stash()
+        self.prompted = True
+
+    async def read_exact(self, n: int, idle_timeout: float | None) -> bytes | None:
+        return await self._engine.inbuf.read_exact(n, idle_timeout)
+
+    async def read_until(
+        self, stops: bytes, idle_timeout: float | None
+    ) -> tuple[bytes, int] | None:
+        return await self._engine.inbuf.read_until(stops, idle_timeout)
+
+    def send_raw(self, data: bytes) -> None:
+        self._engine.output.send(data)
+
+    def after_reply(self, action: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self.deferred.append(action)
+
+
+class Engine:
+    """Runs one dialect over one serial link."""
+
+    def __init__(self, link: SerialLink, config: EmulatorConfig, factory: DialectFactory) -> None:
+        self.link = link
+        self.config = config
+        self.baud = config.baud
+        self.in_pacer = Pacer(config.baud)
+        self.out_pacer = Pacer(config.baud)
+        self.inbuf = InputBuffer()
+        self.output = Output(link, self.out_pacer)
+        self.echo = True
+        self.slow_ms = 0
+        self._inserts: list[bytes] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._cmd_task: asyncio.Task[None] | None = None
+        self._boot_task: asyncio.Task[None] | None = None
+        self._io_tasks: list[asyncio.Task[None]] = []
+        self.dialect = factory(self, config)
+
+    # -- lifecycle -------------------------------------------------------
+    def start(self) -> None:
+        self._io_tasks = [
+            asyncio.create_task(self.output.run(), name="emu-output"),
+            asyncio.create_task(pump_input(self.link, self.in_pacer, self.inbuf), name="emu-input"),
+        ]
+        self._cmd_task = asyncio.create_task(self._command_loop(), name="emu-commands")
+
+    async def aclose(self) -> None:
+        stopped = self._cancel_work()
+        if self._boot_task is not None:
+            self._boot_task.cancel()
+            stopped.append(self._boot_task)
+        await asyncio.gather(*stopped, return_exceptions=True)
+        await self.dialect.aclose()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1.0):
+                await self.output.drain()
+        for task in self._io_tasks:
+            task.cancel()
+        await asyncio.gather(*self._io_tasks, return_exceptions=True)
+
+    def _cancel_work(self) -> list[asyncio.Task[Any]]:
+        """Cancel the running command and all background work; returns what was cancelled."""
+        stopped = list(self._tasks)
+        self._tasks.clear()
+        if self._cmd_task is not None:
+            stopped.append(self._cmd_task)
+            self._cmd_task = None
+        for task in stopped:
+            task.cancel()
+        return stopped
+
+    # -- services for dialects -------------------------------------------
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Background work that a reboot must cancel (connects, DNS, delayed URCs)."""
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("emulator task failed", exc_info=task.exception())
+
+    def urc(self, text: str | bytes) -> None:
+        data = text.encode("latin-1") if isinstance(text, str) else text
+        self.output.send(self.dialect.framing.urc(data))
+
+    def set_baud(self, baud: int | None) -> None:
+        self.baud = baud
+        self.in_pacer.set_baud(baud)
+        self.out_pacer.set_baud(baud)
+
+    def reboot(self) -> None:
+        """Power-cycle: abort the running command, drop all state, boot again.
+
+        Synchronous so it can be called from a fault, a control client or a
+        command's own background task (which it cancels too).
+        """
+        self._cancel_work()
+        self.dialect.power_off()
+        self.echo = True
+        self._inserts.clear()
+        if self._boot_task is not None:
+            self._boot_task.cancel()
+        self._boot_task = asyncio.create_task(self._boot(), name="emu-boot")
+
+    async def _boot(self) -> None:
+        await self.dialect.boot()
+        self.inbuf.clear()  # whatever the host sent while the module was down is lost
+        self._cmd_task = asyncio.create_task(self._command_loop(), name="emu-commands")
+
+    # -- faults -----------------------------------------------------------
+    def insert_in_next_response(self, text: bytes) -> None:
+        self._inserts.append(text)
+
+    # -- the loop -----------------------------------------------------------
+    async def _command_loop(self) -> None:
+        while True:
+            raw = await self.inbuf.read_line()
+            if self.echo:
+                self.output.send(self.dialect.framing.echo(raw))
+            line = edit_line(raw).decode("latin-1")
+            if not line.strip(" \x00"):
+                continue
+            delay = (self.config.latency_ms + self.slow_ms) / 1000
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await self._run_line(line)
+
+    async def _run_line(self, line: str) -> None:
+        io = _LineIO(self)
+        blocks: list[list[bytes]] = []
+        final: bytes | None = b"ERROR"
+        commands = parse_line(line)
+        if commands is None:
+            log.info("rejected command line %r", line)
+        try:
+            for cmd in commands or ():
+                reply: Reply = await self.dialect.execute(cmd, io)
+                if reply.lines:
+                    blocks.append(reply.lines)
+                final = reply.final
+                if not reply.ok:
+                    break
+        except Exception:  # an emulator bug must not leave the modem mute
+            log.exception("command %r crashed", line)
+            final = b"ERROR"
+        finally:
+            if io.prompted:
+                self.inbuf.unstash()
+        self._write_reply(blocks, final)
+        for action in io.deferred:
+            self.spawn(action())
+
+    def _write_reply(self, blocks: list[list[bytes]], final: bytes | None) -> None:
+        framing = self.dialect.framing
+        out = b"".join(framing.info(lines) for lines in blocks)
+        if final is not None:
+            out += b"".join(framing.urc(text) for text in self._inserts)
+            self._inserts.clear()
+            out += framing.final(final)
+        self.output.send(out)

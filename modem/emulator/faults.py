@@ -1,0 +1,70 @@
+"""Fault injection, the same operations for tests (Python) and people (control port).
+
+Every method is synchronous and must run on the emulator's event loop: it
+changes state and queues output immediately, so a test can inject a fault
+and then assert on the very next bytes the host reads.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from modem.emulator.dialect import FaultError
+
+if TYPE_CHECKING:
+    from modem.emulator.engine import Engine
+
+
+def _bytes(text: str | bytes) -> bytes:
+    return text.encode("latin-1") if isinstance(text, str) else text
+
+
+class Faults:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def drop_tcp(self, id: int | None = None) -> None:
+        """Network drop of one connected socket (all when ``id`` is None): ``+QIURC: "closed"``."""
+        self._engine.dialect.drop_tcp(id)
+
+    def pdp_deactivate(self, ctx: int = 1) -> None:
+        """The network tears down the PDP context: ``+QIURC: "pdpdeact",<ctx>``, sockets dead."""
+        self._engine.dialect.pdp_deactivate(ctx)
+
+    def send_fail(self, count: int = 1) -> None:
+        """The next ``count`` sends answer ``SEND FAIL`` (payload read, not forwarded)."""
+        self._engine.dialect.send_fail(count)
+
+    def garbage(self, data: str | bytes) -> None:
+        """Line noise: raw bytes to the host now, unframed."""
+        self._engine.output.send(_bytes(data))
+
+    def urc(self, text: str | bytes) -> None:
+        """An unsolicited line now, framed as the dialect frames URCs."""
+        self._engine.urc(_bytes(text))
+
+    def urc_in_next_response(self, text: str | bytes) -> None:
+        """A URC inside the next response: after its information lines, before its final."""
+        self._engine.insert_in_next_response(_bytes(text))
+
+    def slow(self, ms: int) -> None:
+        """Extra delay before every response from now on; 0 restores normal speed."""
+        if ms < 0:
+            raise FaultError("ms must be >= 0")
+        self._engine.slow_ms = ms
+
+    def profile(self, name: str) -> None:
+        """Switch the field profile live (e.g. ``ok`` -> ``denied`` mid-session)."""
+        self._engine.dialect.set_profile(name)
+
+    def reboot(self) -> None:
+        """Spontaneous module reset: the running command gets no final, boot URCs follow."""
+        self._engine.reboot()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            **self._engine.dialect.status(),
+            "echo": self._engine.echo,
+            "slow_ms": self._engine.slow_ms,
+            "baud": self._engine.baud,
+        }

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import click
@@ -14,8 +16,11 @@ from chargepoint.csms.framelog import Frame
 from chargepoint.csms.server import LocalCsms
 from chargepoint.station.runner import run_station
 from chargepoint.station.station import Identity, Station, StationOptions
+from chargepoint.transport.base import Link
 from chargepoint.transport.direct import DirectLink
+from chargepoint.transport.ec200u import Ec200uLink, ModemSettings
 from chargepoint.transport.handshake import Endpoint
+from modem.emulator import run_emulator
 
 CP_ID = "CP001"
 
@@ -64,28 +69,61 @@ async def play(csms: LocalCsms, step: float) -> None:
                           and f.seq > started.seq, 15)
 
 
+def trace_excerpt(path: Path, lines: int = 24) -> list[str]:
+    """From the socket's opening: QIOPEN, the upgrade over QISEND, the 101 read by QIRD."""
+    text = path.read_text().splitlines()
+    start = next((i for i, line in enumerate(text) if "AT+QIOPEN" in line), 0)
+    return [line[11:] if len(line) < 150 else line[11:146] + "..."
+            for line in text[start:start + lines]]
+
+
+@contextlib.asynccontextmanager
+async def demo_link(kind: str, csms: LocalCsms, state: Path) -> AsyncIterator[Link]:
+    endpoint = Endpoint(csms.url, CP_ID)
+    if kind == "direct":
+        yield DirectLink(endpoint, flavour="sansio")
+        return
+    async with run_emulator("ec200u", baud=115200) as emu:
+        click.secho(f"--- emulated EC200U on {emu.port_url} (115200 baud), "
+                    "TCP through it to the local CSMS", fg="cyan")
+        yield Ec200uLink(endpoint, ModemSettings(emu.port_url, apn="internet",
+                                                 at_log=state / "at.log"))
+
+
 @click.command()
+@click.option("--link", "link_kind", type=click.Choice(["ec200u", "direct"]), default="ec200u",
+              show_default=True, help="Through the emulated EC200U, or a direct WebSocket.")
 @click.option("--step", default=0.5, show_default=True, help="Pause between acts, in seconds.")
 @click.option("--log-level", default="WARNING", show_default=True)
-def demo(step: float, log_level: str) -> None:
-    """Local CSMS + one charger: boot, TriggerMessage, remote start, meter values, remote stop."""
+def demo(link_kind: str, step: float, log_level: str) -> None:
+    """Local CSMS + one charger: boot, TriggerMessage, remote start, meter values, remote stop.
+
+    By default the charger reaches the CSMS through the bundled EC200U emulator:
+    local CSMS <- TCP <- emulator <- pty <- AT driver <- WebSocket <- charger.
+    """
     logs.setup(log_level, ocpp_messages=False)
 
     async def main() -> None:
-        with tempfile.TemporaryDirectory(prefix="cpsim-demo-") as state:
-            async with LocalCsms(port=0) as csms:
+        with tempfile.TemporaryDirectory(prefix="cpsim-demo-") as tmp:
+            state = Path(tmp)
+            async with LocalCsms(port=0) as csms, demo_link(link_kind, csms, state) as link:
                 csms.frames.listeners.append(print_frame)
                 station = Station(Identity(CP_ID, serial="DEMO-0001"), StationOptions(
-                    connectors=1, state_dir=Path(state), auto_unplug_s=1.0,
+                    connectors=1, state_dir=state, auto_unplug_s=1.0,
                     config_overrides={"MeterValueSampleInterval": "2"}))
                 stop = asyncio.Event()
-                link = DirectLink(Endpoint(csms.url, CP_ID), flavour="sansio")
                 charger = asyncio.create_task(run_station(station, link, stop))
                 try:
-                    await asyncio.wait_for(play(csms, step), 60)
+                    async with asyncio.timeout(90):
+                        await play(csms, step)
                 finally:
                     stop.set()
                     await charger
+            if (state / "at.log").exists():
+                click.secho("--- AT trace excerpt (the whole trace: cpsim run --at-log FILE)",
+                            fg="cyan")
+                for line in trace_excerpt(state / "at.log"):
+                    click.echo(line)
         click.secho("demo finished: the charger booted, reported status, answered a "
                     "TriggerMessage and charged one session", fg="green")
 

@@ -1,0 +1,96 @@
+"""The charger's link through a Quectel EC200U: WebSocket over AT+QISEND / AT+QIRD.
+
+The modem only offers a TCP byte pipe, so the Sans-I/O WebSocket adapter the
+direct link is tested with runs on a :class:`modem.quectel.QuectelSocket`
+unchanged.  The serial port and the PDP context outlive a WebSocket: a drop
+reopens only the socket (the Quectel layer re-activates the context after a
+``pdpdeact`` or a modem reboot by itself).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from websockets.uri import parse_uri
+
+from modem.at import ATError, ATPortError
+from modem.quectel import QuectelModem
+from modem.stream import StreamClosed
+
+from .base import Connection, LinkError
+from .handshake import Endpoint
+from .websocket import WebSocketOverStream
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ModemSettings:
+    port: str
+    baud: int = 115200
+    apn: str = "internet"
+    apn_user: str = ""
+    apn_password: str = ""
+    at_log: Path | None = None
+
+
+@dataclass
+class Ec200uLink:
+    endpoint: Endpoint
+    modem: ModemSettings
+    ping_interval: float = 0
+    connect_id: int = 0
+    sim_identity: dict[str, str] = field(default_factory=dict)
+    _device: QuectelModem | None = None
+
+    @property
+    def description(self) -> str:
+        return f"{self.endpoint.url} via EC200U on {self.modem.port}"
+
+    async def connect(self) -> Connection:
+        uri = parse_uri(self.endpoint.url)
+        if uri.secure:
+            raise LinkError(f"{self.endpoint.url}: wss:// through the modem's TLS (AT+QSSL*) "
+                            "is not supported yet; use ws://")
+        try:
+            device = await self._bring_up()
+            sock = await device.open_tcp(uri.host, uri.port, connect_id=self.connect_id)
+        except ATPortError as exc:
+            await self._drop_device()
+            raise LinkError(f"{self.modem.port}: {exc}") from exc
+        except ATError as exc:
+            raise LinkError(f"{self.description}: {exc}") from exc
+        try:
+            return await WebSocketOverStream.open(sock, self.endpoint.url,
+                                                  self.endpoint.request_headers(),
+                                                  self.ping_interval)
+        except StreamClosed as exc:
+            raise LinkError(f"{self.description}: {exc.reason}") from exc
+
+    async def _bring_up(self) -> QuectelModem:
+        if self._device is not None:
+            return self._device
+        settings = self.modem
+        device = await QuectelModem.open(settings.port, settings.baud, at_log=settings.at_log)
+        try:
+            address = await device.bring_up(settings.apn, settings.apn_user, settings.apn_password,
+                                            auth=1 if settings.apn_user else 0)
+            ident = await device.identity()
+        except BaseException:
+            await device.aclose()
+            raise
+        self.sim_identity = {k: v for k, v in (("iccid", ident.iccid), ("imsi", ident.imsi)) if v}
+        log.info("%s %s on %s: APN %r up, IP %s, ICCID %s", ident.manufacturer, ident.model,
+                 settings.port, settings.apn, address, ident.iccid)
+        self._device = device
+        return device
+
+    async def _drop_device(self) -> None:
+        if self._device is not None:
+            device, self._device = self._device, None
+            await device.aclose()
+
+    async def aclose(self) -> None:
+        await self._drop_device()

@@ -1,0 +1,127 @@
+"""The charger through the emulated EC200U (driver, pty, emulator, real TCP) to the local CSMS."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from chargepoint.csms.server import LocalCsms
+from chargepoint.transport.ec200u import Ec200uLink, ModemSettings
+from chargepoint.transport.handshake import Endpoint
+from chargepoint.transport.websocket import WebSocketOverStream
+from modem.emulator import run_emulator
+from modem.emulator.config import Timing
+from modem.quectel import QuectelModem
+
+SEED_BOOT = ('[2,"531531531","BootNotification",{"chargePointVendor":"xxx",'
+             '"chargePointSerialNumber":"1234","chargePointModel":"xxx test"}]')
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator:
+    async with run_emulator("ec200u", baud=0, timing=Timing().scaled(0.05)) as emu:
+        yield emu
+
+
+def ec200u_link(csms: LocalCsms, emu, cp_id: str = "CP001", at_log: Path | None = None,
+                **kw) -> Ec200uLink:
+    return Ec200uLink(Endpoint(csms.url, cp_id, **kw),
+                      ModemSettings(emu.port_url, apn="internet", at_log=at_log))
+
+
+async def test_charging_session_through_the_emulated_ec200u(
+        csms: LocalCsms, start_charger, emulator, tmp_path: Path) -> None:
+    at_log = tmp_path / "at.log"
+    charger = await start_charger(link=ec200u_link(csms, emulator, at_log=at_log),
+                                  config_overrides={"MeterValueSampleInterval": "1"})
+    await charger.booted(timeout=30)
+    boot = csms.frames.calls("CP001", "BootNotification")[0].payload
+    state = emulator.dialect.state
+    assert boot["iccid"] == state.sim.iccid and boot["imsi"] == state.sim.imsi
+    await charger.call("RemoteStartTransaction", {"idTag": "TAG1", "connectorId": 1})
+    start = await charger.received("StartTransaction", timeout=15)
+    tx_id = (await charger.answer_to(start)).payload["transactionId"]
+    await charger.received("MeterValues", timeout=15, after=start.seq)
+    big = await charger.call("GetConfiguration", {}, timeout=30)  # ~2-3 kB: several QISENDs
+    assert len(big["configurationKey"]) >= 22
+    await charger.call("RemoteStopTransaction", {"transactionId": tx_id})
+    stop = await charger.received("StopTransaction", timeout=15)
+    assert stop.payload["transactionId"] == tx_id
+    trace = at_log.read_text()
+    assert "AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\"" in trace
+    assert "AT+QISEND=0," in trace and "AT+QIRD=0,1500" in trace
+
+
+async def test_reconnects_after_tcp_drop_and_pdp_deactivation(
+        csms: LocalCsms, start_charger, emulator) -> None:
+    charger = await start_charger(link=ec200u_link(csms, emulator))
+    await charger.booted(timeout=30)
+    for fault in (emulator.faults.drop_tcp, lambda: emulator.faults.pdp_deactivate(1)):
+        mark = csms.frames.frames[-1].seq
+        fault()
+        boot = await charger.received("BootNotification", after=mark, timeout=30)
+        await charger.received("StatusNotification", after=boot.seq, timeout=30,
+                               where=lambda p: p["connectorId"] == 1)
+
+
+async def test_transaction_messages_wait_for_the_link(csms: LocalCsms, start_charger,
+                                                      emulator) -> None:
+    """A stop made while the TCP link is down reaches the CSMS after the reconnect."""
+    charger = await start_charger(link=ec200u_link(csms, emulator))
+    await charger.booted(timeout=30)
+    await charger.call("RemoteStartTransaction", {"idTag": "TAG1", "connectorId": 1})
+    start = await charger.received("StartTransaction", timeout=15)
+    tx_id = (await charger.answer_to(start)).payload["transactionId"]
+    connector = charger.station.connectors[1]
+    async with asyncio.timeout(10):  # the answer has crossed the modem, not just left the CSMS
+        while connector.transaction is None or connector.transaction.transaction_id != tx_id:
+            await asyncio.sleep(0.05)
+    emulator.faults.drop_tcp()
+    charger.station.stop_transaction(1, "Local")  # while the link is down
+    stop = await charger.received("StopTransaction", timeout=30, after=start.seq)
+    assert stop.payload["transactionId"] == tx_id and stop.payload["reason"] == "Local"
+
+
+async def test_seed_boot_goes_out_as_one_masked_text_frame(emulator) -> None:
+    """The seed's example: 125 bytes -> 0x81 0xFD, a 4-byte mask key, the masked text."""
+    assert len(SEED_BOOT) == 125
+    received = bytearray()
+    got_frame = asyncio.Event()
+
+    async def csms(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await reader.readuntil(b"\r\n\r\n")
+        key = next(line.split(b":", 1)[1].strip() for line in request.split(b"\r\n")
+                   if line.lower().startswith(b"sec-websocket-key:"))
+        accept = base64.b64encode(hashlib.sha1(key + GUID.encode()).digest())
+        writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept +
+                     b"\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n")
+        await writer.drain()
+        received.extend(await reader.readexactly(2 + 4 + 125))
+        got_frame.set()
+        await reader.read()
+
+    server = await asyncio.start_server(csms, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    modem = await QuectelModem.open(emulator.port_url)
+    try:
+        await modem.bring_up("internet")
+        sock = await modem.open_tcp("127.0.0.1", port)
+        ws = await WebSocketOverStream.open(sock, f"ws://127.0.0.1:{port}/JIOTESTING001")
+        await ws.send(SEED_BOOT)
+        async with asyncio.timeout(10):
+            await got_frame.wait()
+        await ws.close()
+    finally:
+        await modem.aclose()
+        server.close()
+    assert received[0] == 0x81 and received[1] == 0xFD
+    mask = received[2:6]
+    payload = bytes(b ^ mask[i % 4] for i, b in enumerate(received[6:]))
+    assert payload.decode() == SEED_BOOT

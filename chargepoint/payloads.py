@@ -1,4 +1,4 @@
-"""Between the station's camelCase dicts (as on the wire and in scenarios) and ocpp's dataclasses."""
+"""Between camelCase dicts (as on the wire and in scenarios) and ocpp's dataclasses."""
 
 from __future__ import annotations
 

@@ -37,25 +37,40 @@ class RunningCharger:
     def id(self) -> str:
         return self.station.identity.charge_point_id
 
-    async def received(self, action: str, timeout: float = 10,
-                       where: Callable[[dict[str, Any]], bool] | None = None,
-                       after: int = 0) -> Frame:
+    async def received(
+        self,
+        action: str,
+        timeout: float = 10,
+        where: Callable[[dict[str, Any]], bool] | None = None,
+        after: int = 0,
+    ) -> Frame:
         """The first CALL ``action`` the CSMS received (after seq ``after``) matching ``where``."""
         return await self.csms.frames.wait_for(
-            lambda f: f.direction == "received" and f.action == action and f.seq > after
-            and f.charge_point == self.id and (where is None or where(f.payload)), timeout)
+            lambda f: (
+                f.direction == "received"
+                and f.action == action
+                and f.seq > after
+                and f.charge_point == self.id
+                and (where is None or where(f.payload))
+            ),
+            timeout,
+        )
 
     async def answer_to(self, request: Frame, timeout: float = 10) -> Frame:
         """The CSMS's CALLRESULT/CALLERROR to a CALL the charger sent."""
         return await self.csms.frames.wait_for(
-            lambda f: f.direction == "sent" and f.message_type in (3, 4)
-            and f.message[1] == request.message[1], timeout)
+            lambda f: (
+                f.direction == "sent"
+                and f.message_type in (3, 4)
+                and f.message[1] == request.message[1]
+            ),
+            timeout,
+        )
 
     async def booted(self, timeout: float = 10) -> None:
         """Wait until boot is Accepted and every connector's status has reached the CSMS."""
         last = len(self.station.connectors) - 1
-        await self.received("StatusNotification", timeout,
-                            lambda p: p["connectorId"] == last)
+        await self.received("StatusNotification", timeout, lambda p: p["connectorId"] == last)
 
     async def call(self, action: str, payload: dict[str, Any], timeout: float = 10) -> Any:
         return await self.csms.call(self.id, action, payload, timeout)
@@ -70,12 +85,21 @@ class RunningCharger:
 async def start_charger(csms: LocalCsms, tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     running: list[RunningCharger] = []
 
-    async def start(cp_id: str = "CP001", connectors: int = 1, flavour: str = "websockets",
-                    link: Link | None = None, state_dir: Path | None = None,
-                    **options: Any) -> RunningCharger:
+    async def start(
+        cp_id: str = "CP001",
+        connectors: int = 1,
+        flavour: str = "websockets",
+        link: Link | None = None,
+        state_dir: Path | None = None,
+        **options: Any,
+    ) -> RunningCharger:
         options.setdefault("auto_unplug_s", 0.2)
-        station = Station(Identity(cp_id, serial="SN-1"), StationOptions(
-            connectors=connectors, state_dir=state_dir or tmp_path / cp_id, **options))
+        station = Station(
+            Identity(cp_id, serial="SN-1"),
+            StationOptions(
+                connectors=connectors, state_dir=state_dir or tmp_path / cp_id, **options
+            ),
+        )
         link = link or DirectLink(Endpoint(csms.url, cp_id), flavour=flavour)  # type: ignore[arg-type]
         stop = asyncio.Event()
         task = asyncio.create_task(run_station(station, link, stop, Backoff(0.2, 1.0)))

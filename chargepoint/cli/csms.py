@@ -20,27 +20,48 @@ from .common import run_until_interrupted
 @click.group(invoke_without_command=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=9000, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Append every frame as one JSON object per line.")
+@click.option(
+    "--log",
+    "log_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append every frame as one JSON object per line.",
+)
 @click.option("--password", help="Require HTTP Basic auth: user = charge-point id, this password.")
-@click.option("--auth-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Require HTTP Basic auth with passwords per charger (lines 'CP001:secret').")
-@click.option("--boot-status", type=click.Choice(BOOT_STATUSES), default="Accepted",
-              show_default=True)
+@click.option(
+    "--auth-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Require HTTP Basic auth with passwords per charger (lines 'CP001:secret').",
+)
+@click.option(
+    "--boot-status", type=click.Choice(BOOT_STATUSES), default="Accepted", show_default=True
+)
 @click.option("--heartbeat-interval", default=300, show_default=True, type=click.IntRange(0))
 @click.option("--log-level", default="INFO", show_default=True)
 @click.pass_context
-def csms(ctx: click.Context, host: str, port: int, log_path: Path | None, password: str | None,
-         auth_file: Path | None, boot_status: str, heartbeat_interval: int,
-         log_level: str) -> None:
+def csms(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    log_path: Path | None,
+    password: str | None,
+    auth_file: Path | None,
+    boot_status: str,
+    heartbeat_interval: int,
+    log_level: str,
+) -> None:
     """Run a local OCPP 1.6 CSMS: ws://HOST:PORT/<any prefix>/<chargePointId>."""
     if ctx.invoked_subcommand is not None:
         return
     if password and auth_file:
         raise click.UsageError("--password and --auth-file exclude each other")
     try:
-        credentials = (Credentials.from_file(auth_file) if auth_file
-                       else Credentials(shared=password) if password else None)
+        credentials = (
+            Credentials.from_file(auth_file)
+            if auth_file
+            else Credentials(shared=password)
+            if password
+            else None
+        )
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--auth-file") from exc
     logs.setup(log_level)
@@ -52,8 +73,9 @@ def csms(ctx: click.Context, host: str, port: int, log_path: Path | None, passwo
             await server.start()
         except OSError as exc:
             raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
-        click.echo(f"CSMS ready: {server.url}/<chargePointId>  control API: {server.api_url}/api",
-                   err=True)
+        click.echo(
+            f"CSMS ready: {server.url}/<chargePointId>  control API: {server.api_url}/api", err=True
+        )
         await stop.wait()
         await server.stop()
 
@@ -61,8 +83,12 @@ def csms(ctx: click.Context, host: str, port: int, log_path: Path | None, passwo
 
 
 @csms.command("call")
-@click.option("--url", default="http://127.0.0.1:9000", show_default=True,
-              help="The local CSMS's address (its control API).")
+@click.option(
+    "--url",
+    default="http://127.0.0.1:9000",
+    show_default=True,
+    help="The local CSMS's address (its control API).",
+)
 @click.option("--timeout", default=30.0, show_default=True)
 @click.argument("charge_point_id")
 @click.argument("action")

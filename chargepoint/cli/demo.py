@@ -30,8 +30,10 @@ def print_frame(frame: Frame) -> None:
     msg = frame.message
     kind = {2: "CALL", 3: "RESULT", 4: "ERROR"}.get(frame.message_type or 0, "?")
     label = frame.action or ""
-    body = json.dumps(frame.payload if frame.payload is not None else msg[2:] if isinstance(
-        msg, list) else msg, separators=(",", ":"))
+    body = json.dumps(
+        frame.payload if frame.payload is not None else msg[2:] if isinstance(msg, list) else msg,
+        separators=(",", ":"),
+    )
     if len(body) > 110:
         body = body[:107] + "..."
     click.echo(f"{frame.time[11:23]}  {arrow}  {kind:<6} {label:<20} {body}")
@@ -44,37 +46,53 @@ async def play(csms: LocalCsms, step: float) -> None:
         click.secho(f"--- {text}", fg="cyan")
 
     say("boot")
-    await frames.wait_for(lambda f: f.action == "StatusNotification"
-                          and f.payload.get("connectorId") == 1, 15)
+    await frames.wait_for(
+        lambda f: f.action == "StatusNotification" and f.payload.get("connectorId") == 1, 15
+    )
     await asyncio.sleep(step)
     say("the CSMS asks for a StatusNotification (TriggerMessage)")
-    await csms.call(CP_ID, "TriggerMessage", {"requestedMessage": "StatusNotification",
-                                              "connectorId": 1})
+    await csms.call(
+        CP_ID, "TriggerMessage", {"requestedMessage": "StatusNotification", "connectorId": 1}
+    )
     await asyncio.sleep(step)
     say("the CSMS starts a charging session remotely")
     await csms.call(CP_ID, "RemoteStartTransaction", {"connectorId": 1, "idTag": "DEMO-TAG"})
-    started = await frames.wait_for(lambda f: f.direction == "sent" and f.message_type == 3
-                                    and isinstance(f.payload, dict)
-                                    and "transactionId" in f.payload, 15)
+    started = await frames.wait_for(
+        lambda f: (
+            f.direction == "sent"
+            and f.message_type == 3
+            and isinstance(f.payload, dict)
+            and "transactionId" in f.payload
+        ),
+        15,
+    )
     transaction_id = started.payload["transactionId"]
-    await frames.wait_for(lambda f: f.action == "MeterValues"
-                          and f.payload.get("transactionId") == transaction_id, 15)
+    await frames.wait_for(
+        lambda f: f.action == "MeterValues" and f.payload.get("transactionId") == transaction_id, 15
+    )
     seen = len(frames.calls(action="MeterValues"))
     await frames.wait_for(lambda f: len(frames.calls(action="MeterValues")) > seen, 15)
     say("the CSMS stops the session")
     await csms.call(CP_ID, "RemoteStopTransaction", {"transactionId": transaction_id})
-    await frames.wait_for(lambda f: f.action == "StatusNotification"
-                          and f.payload.get("status") == "Available"
-                          and f.payload.get("connectorId") == 1
-                          and f.seq > started.seq, 15)
+    await frames.wait_for(
+        lambda f: (
+            f.action == "StatusNotification"
+            and f.payload.get("status") == "Available"
+            and f.payload.get("connectorId") == 1
+            and f.seq > started.seq
+        ),
+        15,
+    )
 
 
 def trace_excerpt(path: Path, lines: int = 24) -> list[str]:
     """From the socket's opening: QIOPEN, the upgrade over QISEND, the 101 read by QIRD."""
     text = path.read_text().splitlines()
     start = next((i for i, line in enumerate(text) if "AT+QIOPEN" in line), 0)
-    return [line[11:] if len(line) < 150 else line[11:146] + "..."
-            for line in text[start:start + lines]]
+    return [
+        line[11:] if len(line) < 150 else line[11:146] + "..."
+        for line in text[start : start + lines]
+    ]
 
 
 @contextlib.asynccontextmanager
@@ -84,15 +102,25 @@ async def demo_link(kind: str, csms: LocalCsms, state: Path) -> AsyncIterator[Li
         yield DirectLink(endpoint, flavour="sansio")
         return
     async with run_emulator("ec200u", baud=115200) as emu:
-        click.secho(f"--- emulated EC200U on {emu.port_url} (115200 baud), "
-                    "TCP through it to the local CSMS", fg="cyan")
-        yield Ec200uLink(endpoint, ModemSettings(emu.port_url, apn="internet",
-                                                 at_log=state / "at.log"))
+        click.secho(
+            f"--- emulated EC200U on {emu.port_url} (115200 baud), "
+            "TCP through it to the local CSMS",
+            fg="cyan",
+        )
+        yield Ec200uLink(
+            endpoint, ModemSettings(emu.port_url, apn="internet", at_log=state / "at.log")
+        )
 
 
 @click.command()
-@click.option("--link", "link_kind", type=click.Choice(["ec200u", "direct"]), default="ec200u",
-              show_default=True, help="Through the emulated EC200U, or a direct WebSocket.")
+@click.option(
+    "--link",
+    "link_kind",
+    type=click.Choice(["ec200u", "direct"]),
+    default="ec200u",
+    show_default=True,
+    help="Through the emulated EC200U, or a direct WebSocket.",
+)
 @click.option("--step", default=0.5, show_default=True, help="Pause between acts, in seconds.")
 @click.option("--log-level", default="WARNING", show_default=True)
 def demo(link_kind: str, step: float, log_level: str) -> None:
@@ -108,9 +136,15 @@ def demo(link_kind: str, step: float, log_level: str) -> None:
             state = Path(tmp)
             async with LocalCsms(port=0) as csms, demo_link(link_kind, csms, state) as link:
                 csms.frames.listeners.append(print_frame)
-                station = Station(Identity(CP_ID, serial="DEMO-0001"), StationOptions(
-                    connectors=1, state_dir=state, auto_unplug_s=1.0,
-                    config_overrides={"MeterValueSampleInterval": "2"}))
+                station = Station(
+                    Identity(CP_ID, serial="DEMO-0001"),
+                    StationOptions(
+                        connectors=1,
+                        state_dir=state,
+                        auto_unplug_s=1.0,
+                        config_overrides={"MeterValueSampleInterval": "2"},
+                    ),
+                )
                 stop = asyncio.Event()
                 charger = asyncio.create_task(run_station(station, link, stop))
                 try:
@@ -120,12 +154,16 @@ def demo(link_kind: str, step: float, log_level: str) -> None:
                     stop.set()
                     await charger
             if (state / "at.log").exists():
-                click.secho("--- AT trace excerpt (the whole trace: cpsim run --at-log FILE)",
-                            fg="cyan")
+                click.secho(
+                    "--- AT trace excerpt (the whole trace: cpsim run --at-log FILE)", fg="cyan"
+                )
                 for line in trace_excerpt(state / "at.log"):
                     click.echo(line)
-        click.secho("demo finished: the charger booted, reported status, answered a "
-                    "TriggerMessage and charged one session", fg="green")
+        click.secho(
+            "demo finished: the charger booted, reported status, answered a "
+            "TriggerMessage and charged one session",
+            fg="green",
+        )
 
     try:
         asyncio.run(main())

@@ -34,39 +34,83 @@ def parse_headers(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 @click.command()
 @click.option("--id", "charge_point_id", required=True, help="Charge-point id (end of the URL).")
 @click.option("--url", required=True, help="CSMS base URL, e.g. ws://HOST:PORT/ocpp.")
-@click.option("--password", envvar="CPSIM_PASSWORD",
-              help="AuthorizationKey for HTTP Basic auth (or $CPSIM_PASSWORD).")
-@click.option("--header", "headers", multiple=True, metavar="'Name: value'",
-              help="Extra upgrade-request header; repeatable.")
+@click.option(
+    "--password",
+    envvar="CPSIM_PASSWORD",
+    help="AuthorizationKey for HTTP Basic auth (or $CPSIM_PASSWORD).",
+)
+@click.option(
+    "--header",
+    "headers",
+    multiple=True,
+    metavar="'Name: value'",
+    help="Extra upgrade-request header; repeatable.",
+)
 @click.option("--connectors", default=1, show_default=True, type=click.IntRange(1, 32))
 @click.option("--vendor", default="cpsim", show_default=True)
 @click.option("--model", default="cpsim-ac", show_default=True)
 @click.option("--serial", default=None)
-@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where configuration keys persist [default: ~/.local/state/cpsim/<id>].")
-@click.option("--ws-client", type=click.Choice(["websockets", "sansio"]), default="websockets",
-              show_default=True, help="Direct link: websockets' client or the Sans-I/O adapter.")
-@click.option("--modem", "modem_kind", type=click.Choice(["none", "ec200u"]), default="none",
-              show_default=True, help="Reach the CSMS through this modem instead of directly.")
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where configuration keys persist [default: ~/.local/state/cpsim/<id>].",
+)
+@click.option(
+    "--ws-client",
+    type=click.Choice(["websockets", "sansio"]),
+    default="websockets",
+    show_default=True,
+    help="Direct link: websockets' client or the Sans-I/O adapter.",
+)
+@click.option(
+    "--modem",
+    "modem_kind",
+    type=click.Choice(["none", "ec200u"]),
+    default="none",
+    show_default=True,
+    help="Reach the CSMS through this modem instead of directly.",
+)
 @click.option("--port", help="Modem port: a device (/dev/ttyUSB2) or socket://host:port.")
 @click.option("--baud", default=115200, show_default=True, type=click.IntRange(300))
 @click.option("--apn", help="EC200U: the APN of the SIM's data plan.")
 @click.option("--apn-user", default="", help="EC200U: APN user (PAP).")
 @click.option("--apn-password", default="", help="EC200U: APN password (PAP).")
-@click.option("--at-log", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write an AT trace (commands, responses, URCs; secrets masked).")
+@click.option(
+    "--at-log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write an AT trace (commands, responses, URCs; secrets masked).",
+)
 @click.option("--log-level", default="INFO", show_default=True)
-def run(charge_point_id: str, url: str, password: str | None, headers: tuple[str, ...],
-        connectors: int, vendor: str, model: str, serial: str | None, state_dir: Path | None,
-        ws_client: str, modem_kind: str, port: str | None, baud: int, apn: str | None,
-        apn_user: str, apn_password: str, at_log: Path | None, log_level: str) -> None:
+def run(
+    charge_point_id: str,
+    url: str,
+    password: str | None,
+    headers: tuple[str, ...],
+    connectors: int,
+    vendor: str,
+    model: str,
+    serial: str | None,
+    state_dir: Path | None,
+    ws_client: str,
+    modem_kind: str,
+    port: str | None,
+    baud: int,
+    apn: str | None,
+    apn_user: str,
+    apn_password: str,
+    at_log: Path | None,
+    log_level: str,
+) -> None:
     """Run one simulated charger until Ctrl+C (closes the WebSocket with 1000, exits 0)."""
     if not url.startswith(("ws://", "wss://")):
         raise click.BadParameter("must start with ws:// or wss://", param_hint="--url")
     logs.setup(log_level)
-    station = Station(Identity(charge_point_id, vendor, model, serial),
-                      StationOptions(connectors=connectors,
-                                     state_dir=state_dir or default_state_dir(charge_point_id)))
+    station = Station(
+        Identity(charge_point_id, vendor, model, serial),
+        StationOptions(
+            connectors=connectors, state_dir=state_dir or default_state_dir(charge_point_id)
+        ),
+    )
     if password:
         station.config.set_internal("AuthorizationKey", password)
     endpoint = Endpoint(url, charge_point_id, password or None, parse_headers(headers))
@@ -75,11 +119,17 @@ def run(charge_point_id: str, url: str, password: str | None, headers: tuple[str
     if modem_kind == "ec200u":
         if not port or not apn:
             raise click.UsageError("--modem ec200u needs --port and --apn")
-        link = Ec200uLink(endpoint, ModemSettings(port, baud, apn, apn_user, apn_password, at_log),
-                          ping_interval=ping)
+        link = Ec200uLink(
+            endpoint,
+            ModemSettings(port, baud, apn, apn_user, apn_password, at_log),
+            ping_interval=ping,
+        )
     else:
-        link = DirectLink(endpoint, flavour=ws_client,  # type: ignore[arg-type]
-                          ping_interval=ping)
+        link = DirectLink(
+            endpoint,
+            flavour=ws_client,  # type: ignore[arg-type]
+            ping_interval=ping,
+        )
 
     async def main(stop: asyncio.Event) -> None:
         await run_station(station, link, stop)

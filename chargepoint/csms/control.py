@@ -43,8 +43,11 @@ async def handle(csms: LocalCsms, connection: ServerConnection, request: Request
         return _json(connection, HTTPStatus.OK, {"chargers": sorted(csms.sessions)})
     if parts[:2] == ["api", "log"]:
         since = int(query.get("since", "0"))
-        frames = [f.as_dict() for f in csms.frames.frames[since:]
-                  if query.get("charge_point") in (None, f.charge_point)]
+        frames = [
+            f.as_dict()
+            for f in csms.frames.frames[since:]
+            if query.get("charge_point") in (None, f.charge_point)
+        ]
         return _json(connection, HTTPStatus.OK, {"frames": frames})
     if parts[:2] == ["api", "policy"]:
         return _policy(csms, connection, query)
@@ -57,21 +60,35 @@ def _policy(csms: LocalCsms, connection: ServerConnection, query: dict[str, str]
     status = query.get("boot_status")
     if status is not None:
         if status not in BOOT_STATUSES:
-            return _json(connection, HTTPStatus.BAD_REQUEST,
-                         {"error": f"boot_status must be one of {', '.join(BOOT_STATUSES)}"})
+            return _json(
+                connection,
+                HTTPStatus.BAD_REQUEST,
+                {"error": f"boot_status must be one of {', '.join(BOOT_STATUSES)}"},
+            )
         if "charge_point" in query:
             csms.policy.boot_status_per_charger[query["charge_point"]] = status
         else:
             csms.policy.boot_status = status
     if "heartbeat_interval" in query:
         csms.policy.heartbeat_interval = int(query["heartbeat_interval"])
-    return _json(connection, HTTPStatus.OK, {"boot_status": csms.policy.boot_status,
-                                             "per_charger": csms.policy.boot_status_per_charger,
-                                             "heartbeat_interval": csms.policy.heartbeat_interval})
+    return _json(
+        connection,
+        HTTPStatus.OK,
+        {
+            "boot_status": csms.policy.boot_status,
+            "per_charger": csms.policy.boot_status_per_charger,
+            "heartbeat_interval": csms.policy.heartbeat_interval,
+        },
+    )
 
 
-async def _call(csms: LocalCsms, connection: ServerConnection, charge_point_id: str,
-                action: str, query: dict[str, str]) -> Response:
+async def _call(
+    csms: LocalCsms,
+    connection: ServerConnection,
+    charge_point_id: str,
+    action: str,
+    query: dict[str, str],
+) -> Response:
     from .server import NotConnected
 
     try:
@@ -84,18 +101,25 @@ async def _call(csms: LocalCsms, connection: ServerConnection, charge_point_id: 
     except NotConnected as exc:
         return _json(connection, HTTPStatus.NOT_FOUND, {"error": str(exc)})
     except OCPPError as exc:
-        return _json(connection, HTTPStatus.BAD_GATEWAY, {"error": {
-            "code": exc.code, "description": exc.description, "details": exc.details}})
+        return _json(
+            connection,
+            HTTPStatus.BAD_GATEWAY,
+            {"error": {"code": exc.code, "description": exc.description, "details": exc.details}},
+        )
     except TimeoutError:
-        return _json(connection, HTTPStatus.GATEWAY_TIMEOUT,
-                     {"error": f"{charge_point_id} did not answer {action} within {timeout}s"})
+        return _json(
+            connection,
+            HTTPStatus.GATEWAY_TIMEOUT,
+            {"error": f"{charge_point_id} did not answer {action} within {timeout}s"},
+        )
     except (TypeError, AttributeError) as exc:
         return _json(connection, HTTPStatus.BAD_REQUEST, {"error": f"{action}: {exc}"})
     return _json(connection, HTTPStatus.OK, {"result": answer})
 
 
-def remote_call(api_url: str, charge_point_id: str, action: str, payload: dict[str, Any],
-                timeout: float = 30) -> tuple[int, dict[str, Any]]:
+def remote_call(
+    api_url: str, charge_point_id: str, action: str, payload: dict[str, Any], timeout: float = 30
+) -> tuple[int, dict[str, Any]]:
     """Client side of ``/api/call`` for ``cpsim csms call``: (HTTP status, body)."""
     query = urllib.parse.urlencode({"payload": json.dumps(payload), "timeout": timeout})
     path = f"/api/call/{urllib.parse.quote(charge_point_id)}/{urllib.parse.quote(action)}"

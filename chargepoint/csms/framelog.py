@@ -45,8 +45,13 @@ class Frame:
         return None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"seq": self.seq, "time": self.time, "direction": self.direction,
-                "charge_point": self.charge_point, "message": self.message}
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "direction": self.direction,
+            "charge_point": self.charge_point,
+            "message": self.message,
+        }
 
 
 class FrameLog:
@@ -61,8 +66,13 @@ class FrameLog:
             message: Any = json.loads(text)
         except ValueError:
             message = text
-        frame = Frame(len(self.frames) + 1, datetime.now(UTC).isoformat(timespec="milliseconds"),
-                      direction, charge_point, message)
+        frame = Frame(
+            len(self.frames) + 1,
+            datetime.now(UTC).isoformat(timespec="milliseconds"),
+            direction,
+            charge_point,
+            message,
+        )
         self.frames.append(frame)
         if self._file is not None:
             self._file.write(json.dumps(frame.as_dict(), separators=(",", ":")) + "\n")
@@ -76,15 +86,24 @@ class FrameLog:
         async with self._changed:
             self._changed.notify_all()
 
-    def calls(self, charge_point: str | None = None, action: str | None = None,
-              direction: str = "received") -> list[Frame]:
-        return [f for f in self.frames
-                if f.direction == direction and f.message_type == 2
-                and (charge_point is None or f.charge_point == charge_point)
-                and (action is None or f.action == action)]
+    def calls(
+        self,
+        charge_point: str | None = None,
+        action: str | None = None,
+        direction: str = "received",
+    ) -> list[Frame]:
+        return [
+            f
+            for f in self.frames
+            if f.direction == direction
+            and f.message_type == 2
+            and (charge_point is None or f.charge_point == charge_point)
+            and (action is None or f.action == action)
+        ]
 
     async def wait_for(self, predicate: Any, timeout: float) -> Frame:
         """The first frame (old or new) for which ``predicate(frame)`` is true."""
+
         async def scan() -> Frame:
             seen = 0
             while True:
@@ -94,6 +113,7 @@ class FrameLog:
                 seen = len(self.frames)
                 async with self._changed:
                     await self._changed.wait()
+
         async with asyncio.timeout(timeout):
             return await scan()
 

@@ -3,18 +3,54 @@
 Valid, boring answers by default (Accepted, incrementing transaction ids);
 the boot status and the idTags to refuse can be changed while it runs so
 tests and scenarios can exercise the charger's Pending / Rejected / Invalid paths.
+:class:`AnswerRule` goes further: any charge-point action can be answered with
+a changed result, a CALLERROR, or not at all, for the next N calls or until
+changed, which is how a scenario's ``csms: {answer: ...}`` steers this CSMS.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ocpp.messages import Call
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
+
+log = logging.getLogger("cpsim.csms")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class AnswerRule:
+    """Answer one charge-point action differently from the CSMS's own handler.
+
+    ``result`` is merged (top-level keys) over the own answer, so
+    ``{"status": "Pending"}`` keeps its currentTime; ``error`` is a CALLERROR
+    ``(code, description, details)`` instead; ``ignore`` sends no answer at all.
+    ``times`` limits the rule to the next N calls; ``None`` keeps it until replaced.
+    """
+
+    action: str
+    result: dict[str, Any] | None = None
+    error: tuple[str, str, dict[str, Any]] | None = None
+    ignore: bool = False
+    times: int | None = None
+    charge_point: str | None = None
+    """``None``: every charger."""
+
+    @property
+    def changes_anything(self) -> bool:
+        return self.result is not None or self.error is not None or self.ignore
 
 
 @dataclass
@@ -24,16 +60,65 @@ class CsmsPolicy:
     boot_status_per_charger: dict[str, str] = field(default_factory=dict)
     invalid_id_tags: set[str] = field(default_factory=lambda: {"INVALID", "BLOCKED"})
     transaction_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    answers: list[AnswerRule] = field(default_factory=list)
+    clock: Callable[[], datetime] = _utc_now
+    """The CSMS's time (currentTime): a scenario with a time scale gives its virtual clock."""
 
+    def set_answer(self, rule: AnswerRule) -> None:
+        """Replace the rule for this action and charger; a rule that changes nothing removes it."""
+        self.answers = [r for r in self.answers
+                        if (r.action, r.charge_point) != (rule.action, rule.charge_point)]
+        if rule.changes_anything:
+            self.answers.append(rule)
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    def take_answer(self, charge_point: str, action: str) -> AnswerRule | None:
+        """The rule for this call (a charger's own before one for all), counting it used."""
+        mine = [r for r in self.answers if r.action == action
+                and r.charge_point in (charge_point, None)]
+        if not mine:
+            return None
+        rule = min(mine, key=lambda r: r.charge_point is None)
+        if rule.times is not None:
+            rule.times -= 1
+            if rule.times <= 0:
+                self.answers.remove(rule)
+        return rule
+
+    def now(self) -> str:
+        return self.clock().isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class CsmsSession(ChargePoint):
     def __init__(self, charge_point_id: str, connection: Any, policy: CsmsPolicy) -> None:
         super().__init__(charge_point_id, connection, response_timeout=30)
         self.policy = policy
+        self._merge: dict[str, dict[str, Any]] = {}  # unique id -> fields over the own answer
+
+    async def _handle_call(self, msg: Call) -> Any:
+        rule = self.policy.take_answer(self.id, msg.action)
+        if rule is None:
+            return await super()._handle_call(msg)
+        if rule.ignore:
+            log.info("%s: %s left unanswered (answer rule)", self.id, msg.action)
+            return None
+        if rule.error is not None:
+            code, description, details = rule.error
+            await self._send(json.dumps([4, msg.unique_id, code, description, details]))
+            return None
+        self._merge[msg.unique_id] = rule.result or {}
+        try:
+            return await super()._handle_call(msg)
+        finally:
+            self._merge.pop(msg.unique_id, None)
+
+    async def _send(self, message: str) -> None:
+        if self._merge and message.startswith("[3"):
+            frame = json.loads(message)
+            extra = self._merge.get(frame[1])
+            if extra is not None and isinstance(frame[2], dict):
+                frame[2] = {**frame[2], **extra}
+                message = json.dumps(frame, separators=(",", ":"))
+        await super()._send(message)
 
     def _id_tag_info(self, id_tag: str) -> dict[str, str]:
         status = "Invalid" if id_tag.upper() in self.policy.invalid_id_tags else "Accepted"
@@ -42,12 +127,13 @@ class CsmsSession(ChargePoint):
     @on(Action.boot_notification)
     def on_boot_notification(self, **_: Any) -> Any:
         status = self.policy.boot_status_per_charger.get(self.id, self.policy.boot_status)
-        return call_result.BootNotification(current_time=_now(),
-                                            interval=self.policy.heartbeat_interval, status=status)
+        return call_result.BootNotification(
+            current_time=self.policy.now(), interval=self.policy.heartbeat_interval, status=status
+        )
 
     @on(Action.heartbeat)
     def on_heartbeat(self, **_: Any) -> Any:
-        return call_result.Heartbeat(current_time=_now())
+        return call_result.Heartbeat(current_time=self.policy.now())
 
     @on(Action.authorize)
     def on_authorize(self, id_tag: str, **_: Any) -> Any:
@@ -55,8 +141,9 @@ class CsmsSession(ChargePoint):
 
     @on(Action.start_transaction)
     def on_start_transaction(self, id_tag: str, **_: Any) -> Any:
-        return call_result.StartTransaction(transaction_id=next(self.policy.transaction_ids),
-                                            id_tag_info=self._id_tag_info(id_tag))
+        return call_result.StartTransaction(
+            transaction_id=next(self.policy.transaction_ids), id_tag_info=self._id_tag_info(id_tag)
+        )
 
     @on(Action.stop_transaction)
     def on_stop_transaction(self, id_tag: str | None = None, **_: Any) -> Any:

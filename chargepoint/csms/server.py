@@ -84,8 +84,14 @@ class LoggedConnection:
 
 
 class LocalCsms:
-    def __init__(self, host: str = "127.0.0.1", port: int = 9000, log_path: Path | None = None,
-                 credentials: Credentials | None = None, policy: CsmsPolicy | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 9000,
+        log_path: Path | None = None,
+        credentials: Credentials | None = None,
+        policy: CsmsPolicy | None = None,
+    ) -> None:
         self.host, self._port = host, port
         self.frames = FrameLog(log_path)
         self.credentials = credentials
@@ -110,9 +116,13 @@ class LocalCsms:
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> LocalCsms:
-        self._server = await serve(self._handle, self.host, self._port,
-                                   subprotocols=[Subprotocol("ocpp1.6")],
-                                   process_request=self._process_request)
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self._port,
+            subprotocols=[Subprotocol("ocpp1.6")],
+            process_request=self._process_request,
+        )
         log.info("local CSMS listening on %s (control API %s/api)", self.url, self.api_url)
         return self
 
@@ -129,8 +139,9 @@ class LocalCsms:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def _process_request(self, connection: ServerConnection,
-                               request: Request) -> Response | None:
+    async def _process_request(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
         if request.path.startswith("/api/") or request.path == "/api":
             return await control.handle(self, connection, request)
         charge_point_id = request.path.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
@@ -158,8 +169,9 @@ class LocalCsms:
     async def _handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
         charge_point_id = ws.request.path.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
-        session = CsmsSession(charge_point_id, LoggedConnection(ws, charge_point_id, self.frames),
-                              self.policy)
+        session = CsmsSession(
+            charge_point_id, LoggedConnection(ws, charge_point_id, self.frames), self.policy
+        )
         session.logger = logging.getLogger("ocpp.csms")
         self.sessions[charge_point_id] = session
         async with self._connected:
@@ -177,17 +189,29 @@ class LocalCsms:
         async def wait() -> None:
             async with self._connected:
                 await self._connected.wait_for(lambda: charge_point_id in self.sessions)
+
         async with asyncio.timeout(timeout):
             await wait()
 
-    async def call(self, charge_point_id: str, action: str, payload: dict[str, Any],
-                   timeout: float = 30) -> dict[str, Any]:
-        """Send a CSMS-initiated call; raises NotConnected, OCPPError (CALLERROR), TimeoutError."""
+    async def call(
+        self,
+        charge_point_id: str,
+        action: str,
+        payload: dict[str, Any],
+        timeout: float = 30,
+        unique_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Send a CSMS-initiated call; raises NotConnected, OCPPError (CALLERROR), TimeoutError.
+
+        ``unique_id`` lets a caller find the call and its answer in the frame log.
+        """
         session = self.sessions.get(charge_point_id)
         if session is None:
             raise NotConnected(f"{charge_point_id} is not connected")
         session._response_timeout = timeout
-        response = await session.call(call_for(action, payload), suppress=False)
+        response = await session.call(
+            call_for(action, payload), suppress=False, unique_id=unique_id
+        )
         return result(response)
 
     async def send_raw(self, charge_point_id: str, text: str) -> None:
@@ -202,6 +226,17 @@ class LocalCsms:
         if session is not None:
             with contextlib.suppress(ConnectionClosed):
                 await session._connection.ws.close(code)
+
+    def drop(self, charge_point_id: str) -> bool:
+        """Cut the charger's TCP connection without a close frame, as a network failure does.
+
+        False when the charger is not connected.
+        """
+        session = self.sessions.get(charge_point_id)
+        if session is None:
+            return False
+        session._connection.ws.transport.abort()
+        return True
 
 
 __all__ = ["Credentials", "LocalCsms", "NotConnected", "OCPPError"]

@@ -39,11 +39,16 @@ class BootMachine:
 
     def boot_payload(self) -> dict[str, Any]:
         ident = self.session.station.identity
-        payload: dict[str, Any] = {"chargePointVendor": ident.vendor,
-                                   "chargePointModel": ident.model,
-                                   "firmwareVersion": ident.firmware}
-        optional = {"chargePointSerialNumber": ident.serial, "iccid": ident.iccid,
-                    "imsi": ident.imsi}
+        payload: dict[str, Any] = {
+            "chargePointVendor": ident.vendor,
+            "chargePointModel": ident.model,
+            "firmwareVersion": ident.firmware,
+        }
+        optional = {
+            "chargePointSerialNumber": ident.serial,
+            "iccid": ident.iccid,
+            "imsi": ident.imsi,
+        }
         payload.update({key: value for key, value in optional.items() if value})
         return payload
 
@@ -59,16 +64,22 @@ class BootMachine:
             frame = json.loads(message)
         except ValueError:
             return
-        if (isinstance(frame, list) and len(frame) == 3 and frame[0] == 3
-                and frame[1] == self._pending_id and isinstance(frame[2], dict)
-                and frame[2].get("status") == "Rejected"):
+        if (
+            isinstance(frame, list)
+            and len(frame) == 3
+            and frame[0] == 3
+            and frame[1] == self._pending_id
+            and isinstance(frame[2], dict)
+            and frame[2].get("status") == "Rejected"
+        ):
             self.silent = True
 
     async def send_boot(self) -> None:
         self._pending_id = str(uuid.uuid4())
         try:
-            response = await self.session.request("BootNotification", self.boot_payload(),
-                                                  unique_id=self._pending_id)
+            response = await self.session.request(
+                "BootNotification", self.boot_payload(), unique_id=self._pending_id
+            )
         finally:
             self._pending_id = None
         status = response["status"]
@@ -96,8 +107,7 @@ class BootMachine:
             try:
                 await self.send_boot()
             except (OCPPError, TimeoutError) as exc:
-                log.warning("BootNotification failed (%s); retrying in %ss", exc,
-                            NO_ANSWER_RETRY_S)
+                log.warning("BootNotification failed (%s); retrying in %ss", exc, NO_ANSWER_RETRY_S)
                 await clock.sleep(NO_ANSWER_RETRY_S)
                 continue
             if self.state == "Accepted":

@@ -17,12 +17,24 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 MEASURANDS = {
-    "Energy.Active.Import.Register", "Energy.Active.Export.Register",
-    "Energy.Reactive.Import.Register", "Energy.Reactive.Export.Register",
-    "Energy.Active.Import.Interval", "Energy.Active.Export.Interval",
-    "Power.Active.Import", "Power.Active.Export", "Power.Offered", "Power.Factor",
-    "Current.Import", "Current.Export", "Current.Offered", "Voltage", "Frequency",
-    "Temperature", "SoC", "RPM",
+    "Energy.Active.Import.Register",
+    "Energy.Active.Export.Register",
+    "Energy.Reactive.Import.Register",
+    "Energy.Reactive.Export.Register",
+    "Energy.Active.Import.Interval",
+    "Energy.Active.Export.Interval",
+    "Power.Active.Import",
+    "Power.Active.Export",
+    "Power.Offered",
+    "Power.Factor",
+    "Current.Import",
+    "Current.Export",
+    "Current.Offered",
+    "Voltage",
+    "Frequency",
+    "Temperature",
+    "SoC",
+    "RPM",
 }
 PHASE_ROTATIONS = {"NotApplicable", "Unknown", "RST", "RTS", "SRT", "STR", "TRS", "TSR"}
 
@@ -92,8 +104,11 @@ def _specs(connectors: int) -> list[KeySpec]:
         KeySpec("AuthorizeRemoteTxRequests", "true", _bool),
         KeySpec("ClockAlignedDataInterval", "0", _uint),
         KeySpec("ConnectionTimeOut", "60", _uint),
-        KeySpec("ConnectorPhaseRotation", f"{','.join(f'{i}.RST' for i in range(connectors + 1))}",
-                _phase_rotation),
+        KeySpec(
+            "ConnectorPhaseRotation",
+            f"{','.join(f'{i}.RST' for i in range(connectors + 1))}",
+            _phase_rotation,
+        ),
         KeySpec("GetConfigurationMaxKeys", "50", _uint, readonly=True),
         KeySpec("HeartbeatInterval", "300", _positive),
         KeySpec("LocalAuthorizeOffline", "true", _bool),
@@ -119,8 +134,9 @@ def _specs(connectors: int) -> list[KeySpec]:
 class Configuration:
     """Key values as strings (OCPP carries them as strings); typed getters for the station."""
 
-    def __init__(self, connectors: int, path: Path | None = None,
-                 overrides: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, connectors: int, path: Path | None = None, overrides: dict[str, str] | None = None
+    ) -> None:
         self.specs = {spec.name: spec for spec in _specs(connectors)}
         self._values = {name: spec.default for name, spec in self.specs.items()}
         self._path = path

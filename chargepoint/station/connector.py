@@ -73,6 +73,9 @@ class Connector:
         if not self.operative:
             return "Unavailable"
         if self.plugged:
-            return "Finishing" if self.status in ("Finishing", "Charging", "SuspendedEV",
-                                                  "SuspendedEVSE") else "Preparing"
+            return (
+                "Finishing"
+                if self.status in ("Finishing", "Charging", "SuspendedEV", "SuspendedEVSE")
+                else "Preparing"
+            )
         return "Available"

@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Coroutine
+from typing import Any
 
 from chargepoint.aio import wait_event
 from chargepoint.transport.base import Connection, Link, LinkClosed, LinkError
@@ -35,8 +37,9 @@ class Backoff:
         self._next = self.first
 
 
-async def run_station(station: Station, link: Link, stop: asyncio.Event,
-                      backoff: Backoff | None = None) -> None:
+async def run_station(
+    station: Station, link: Link, stop: asyncio.Event, backoff: Backoff | None = None
+) -> None:
     """Run until ``stop`` is set; then close the WebSocket with 1000 and return."""
     backoff = backoff or Backoff()
     try:
@@ -57,8 +60,9 @@ async def run_station(station: Station, link: Link, stop: asyncio.Event,
         await link.aclose()
 
 
-async def _session(station: Station, link: Link, connection: Connection, stop: asyncio.Event,
-                   backoff: Backoff) -> float:
+async def _session(
+    station: Station, link: Link, connection: Connection, stop: asyncio.Event, backoff: Backoff
+) -> float:
     """One connected session; returns how long to wait before reconnecting."""
     identity = getattr(link, "sim_identity", {}) or {}
     station.identity.iccid = identity.get("iccid") or station.identity.iccid
@@ -101,8 +105,11 @@ async def _session(station: Station, link: Link, connection: Connection, stop: a
     return backoff.next()
 
 
-async def _until_stopped(coro: object, stop: asyncio.Event) -> object:
-    task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+async def _until_stopped(
+    connecting: Coroutine[Any, Any, Connection], stop: asyncio.Event
+) -> Connection | None:
+    """The connection, or None if ``stop`` came first (a modem bring-up can take minutes)."""
+    task = asyncio.ensure_future(connecting)
     stopper = asyncio.ensure_future(stop.wait())
     done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
     stopper.cancel()

@@ -18,8 +18,8 @@ from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint
 from ocpp.v16.enums import Action
 
-from chargepoint.payloads import call_for, result
 from chargepoint.aio import wait_event
+from chargepoint.payloads import call_for, result
 from chargepoint.transport.base import Connection, LinkClosed
 
 from .boot import BootMachine
@@ -30,10 +30,18 @@ log = logging.getLogger("cpsim.session")
 ocpp_log = logging.getLogger("cpsim.ocpp")
 
 # ocpp 2.1 sends the OCPP 2.0 spellings; OCPP-J 1.6 §4.2.3 spells these two differently.
-_V16_ERROR_CODES = {"FormatViolation": "FormationViolation",
-                    "OccurrenceConstraintViolation": "OccurenceConstraintViolation"}
-TRIGGERABLE = {"BootNotification", "DiagnosticsStatusNotification", "FirmwareStatusNotification",
-               "Heartbeat", "MeterValues", "StatusNotification"}
+_V16_ERROR_CODES = {
+    "FormatViolation": "FormationViolation",
+    "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
+}
+TRIGGERABLE = {
+    "BootNotification",
+    "DiagnosticsStatusNotification",
+    "FirmwareStatusNotification",
+    "Heartbeat",
+    "MeterValues",
+    "StatusNotification",
+}
 
 
 def mask_secrets(message: str) -> str:
@@ -92,29 +100,43 @@ class ChargerSession(ChargePoint):
         """ocpp drops frames that are not OCPP-J silently; answer them when the id is known."""
         try:
             frame = json.loads(message)
-            valid = (isinstance(frame, list) and len(frame) >= 3 and frame[0] in (2, 3, 4)
-                     and isinstance(frame[1], str))
+            valid = (
+                isinstance(frame, list)
+                and len(frame) >= 3
+                and frame[0] in (2, 3, 4)
+                and isinstance(frame[1], str)
+            )
         except ValueError:
             frame, valid = None, False
         if not valid:
             log.warning("not an OCPP-J message from the CSMS: %.200s", message)
             if isinstance(frame, list) and len(frame) > 1 and isinstance(frame[1], str):
-                await self._send(json.dumps([4, frame[1], "ProtocolError",
-                                             "not a valid OCPP-J message", {}]))
+                await self._send(
+                    json.dumps([4, frame[1], "ProtocolError", "not a valid OCPP-J message", {}])
+                )
             elif frame is None and message.lstrip().startswith("["):
                 log.warning("unparseable JSON; no message id to answer")
             return
         if frame[0] == 2 and (len(frame) != 4 or not isinstance(frame[3], dict)):
-            await self._send(json.dumps([4, frame[1], "FormationViolation",
-                                         "CALL must be [2, id, action, {payload}]", {}]))
+            await self._send(
+                json.dumps(
+                    [
+                        4,
+                        frame[1],
+                        "FormationViolation",
+                        "CALL must be [2, id, action, {payload}]",
+                        {},
+                    ]
+                )
+            )
             return
         await self.route_message(message)
 
-    async def request(self, action: str, payload: dict[str, Any],
-                      unique_id: str | None = None) -> dict[str, Any]:
+    async def request(
+        self, action: str, payload: dict[str, Any], unique_id: str | None = None
+    ) -> dict[str, Any]:
         """A CALL with CALLERRORs raised (ocpp's default would return None for them)."""
-        response = await self.call(call_for(action, payload), suppress=False,
-                                   unique_id=unique_id)
+        response = await self.call(call_for(action, payload), suppress=False, unique_id=unique_id)
         return result(response)
 
     # --- the session's own tasks ---------------------------------------------------------
@@ -172,8 +194,14 @@ class ChargerSession(ChargePoint):
                     queue.pop()
                     continue
                 delay = config.get_int("TransactionMessageRetryInterval") * item.attempts
-                log.warning("%s failed (%s); retry %d/%d in %ss", item.action, exc,
-                            item.attempts + 1, limit, delay)
+                log.warning(
+                    "%s failed (%s); retry %d/%d in %ss",
+                    item.action,
+                    exc,
+                    item.attempts + 1,
+                    limit,
+                    delay,
+                )
                 await self.station.clock.sleep(delay)
                 continue
             queue.pop()
@@ -189,7 +217,8 @@ class ChargerSession(ChargePoint):
             if tx is not None and tx.local_id == local_tx:
                 tx.transaction_id = transaction_id
                 if status != "Accepted" and self.station.config.get_bool(
-                        "StopTransactionOnInvalidId"):
+                    "StopTransactionOnInvalidId"
+                ):
                     self.station.stop_transaction(connector.id, "DeAuthorized")
 
     async def triggered(self, requested: str, connector_id: int | None) -> None:
@@ -201,14 +230,17 @@ class ChargerSession(ChargePoint):
         elif requested == "StatusNotification":
             ids = [connector_id] if connector_id is not None else list(station.connectors)
             for cid in ids:
-                await self.request("StatusNotification",
-                                   station.status_payload(station.connectors[cid]))
+                await self.request(
+                    "StatusNotification", station.status_payload(station.connectors[cid])
+                )
         elif requested == "MeterValues":
             ids = [connector_id] if connector_id else [c for c in station.connectors if c]
             for cid in ids:
                 connector = station.connectors[cid]
                 payload: dict[str, Any] = {
-                    "connectorId": cid, "meterValue": [station.meter_value(connector, "Trigger")]}
+                    "connectorId": cid,
+                    "meterValue": [station.meter_value(connector, "Trigger")],
+                }
                 tx = connector.transaction
                 if tx is not None and tx.transaction_id is not None:
                     payload["transactionId"] = tx.transaction_id
@@ -232,8 +264,9 @@ class ChargerSession(ChargePoint):
     @on(Action.get_configuration)
     def on_get_configuration(self, key: list[str] | None = None, **_: Any) -> Any:
         known, unknown = self.station.config.report(key)
-        return result_payload("GetConfiguration", configurationKey=known,
-                              unknownKey=unknown or None)
+        return result_payload(
+            "GetConfiguration", configurationKey=known, unknownKey=unknown or None
+        )
 
     @on(Action.change_configuration)
     def on_change_configuration(self, key: str, value: str, **_: Any) -> Any:
@@ -241,8 +274,9 @@ class ChargerSession(ChargePoint):
         return result_payload("ChangeConfiguration", status=status)
 
     @on(Action.trigger_message)
-    def on_trigger_message(self, requested_message: str, connector_id: int | None = None,
-                           **_: Any) -> Any:
+    def on_trigger_message(
+        self, requested_message: str, connector_id: int | None = None, **_: Any
+    ) -> Any:
         if requested_message not in TRIGGERABLE:
             return result_payload("TriggerMessage", status="NotImplemented")
         if connector_id is not None and connector_id not in self.station.connectors:
@@ -250,10 +284,12 @@ class ChargerSession(ChargePoint):
         return result_payload("TriggerMessage", status="Accepted")
 
     @after(Action.trigger_message)
-    def after_trigger_message(self, requested_message: str, connector_id: int | None = None,
-                              **_: Any) -> None:
+    def after_trigger_message(
+        self, requested_message: str, connector_id: int | None = None, **_: Any
+    ) -> None:
         if requested_message in TRIGGERABLE and (
-                connector_id is None or connector_id in self.station.connectors):
+            connector_id is None or connector_id in self.station.connectors
+        ):
             self._after(self.triggered(requested_message, connector_id), "trigger")
 
     @on(Action.reset)
@@ -297,18 +333,21 @@ class ChargerSession(ChargePoint):
         return result_payload("ClearCache", status="Accepted")
 
     @on(Action.data_transfer)
-    def on_data_transfer(self, vendor_id: str, message_id: str | None = None,
-                         data: str | None = None, **_: Any) -> Any:
+    def on_data_transfer(
+        self, vendor_id: str, message_id: str | None = None, data: str | None = None, **_: Any
+    ) -> Any:
         if vendor_id in self.station.options.data_transfer_vendors:
             return result_payload("DataTransfer", status="Accepted", data=data)
         return result_payload("DataTransfer", status="UnknownVendorId")
 
     @on(Action.remote_start_transaction)
-    def on_remote_start_transaction(self, id_tag: str, connector_id: int | None = None,
-                                    **_: Any) -> Any:
+    def on_remote_start_transaction(
+        self, id_tag: str, connector_id: int | None = None, **_: Any
+    ) -> Any:
         target = self._remote_start_target(connector_id)
-        return result_payload("RemoteStartTransaction",
-                              status="Accepted" if target is not None else "Rejected")
+        return result_payload(
+            "RemoteStartTransaction", status="Accepted" if target is not None else "Rejected"
+        )
 
     def _remote_start_target(self, connector_id: int | None) -> int | None:
         if not self.accepted:
@@ -316,15 +355,21 @@ class ChargerSession(ChargePoint):
         candidates = [connector_id] if connector_id else [c for c in self.station.connectors if c]
         for cid in candidates:
             connector = self.station.connectors.get(cid)
-            if (connector is not None and cid != 0 and connector.transaction is None
-                    and connector.operative and connector.error_code == "NoError"
-                    and self.station.connectors[0].operative):
+            if (
+                connector is not None
+                and cid != 0
+                and connector.transaction is None
+                and connector.operative
+                and connector.error_code == "NoError"
+                and self.station.connectors[0].operative
+            ):
                 return cid
         return None
 
     @after(Action.remote_start_transaction)
-    def after_remote_start_transaction(self, id_tag: str, connector_id: int | None = None,
-                                       **_: Any) -> None:
+    def after_remote_start_transaction(
+        self, id_tag: str, connector_id: int | None = None, **_: Any
+    ) -> None:
         target = self._remote_start_target(connector_id)
         if target is not None:
             self._after(self._remote_start(target, id_tag), "remote-start")

@@ -83,8 +83,9 @@ class Station:
 
     def connector(self, connector_id: int) -> Connector:
         if connector_id not in self.connectors or connector_id == 0:
-            raise ValueError(f"no connector {connector_id} (this charger has "
-                             f"{self.options.connectors})")
+            raise ValueError(
+                f"no connector {connector_id} (this charger has {self.options.connectors})"
+            )
         return self.connectors[connector_id]
 
     @property
@@ -110,8 +111,12 @@ class Station:
             self.queue.put("StatusNotification", self.status_payload(connector), volatile=True)
 
     def status_payload(self, connector: Connector) -> dict[str, Any]:
-        return {"connectorId": connector.id, "errorCode": connector.error_code,
-                "status": connector.status, "timestamp": self.clock.timestamp()}
+        return {
+            "connectorId": connector.id,
+            "errorCode": connector.error_code,
+            "status": connector.status,
+            "timestamp": self.clock.timestamp(),
+        }
 
     # --- charger events (a person or a scenario acts on the charger) ---------------------
 
@@ -185,17 +190,30 @@ class Station:
             connector.auto_plugged = True
             self.refresh_status(connector)  # Preparing
         connector.meter.advance(now)
-        tx = Transaction(self._next_local_tx, connector_id, id_tag, connector.meter.register,
-                         self.clock.timestamp())
+        tx = Transaction(
+            self._next_local_tx,
+            connector_id,
+            id_tag,
+            connector.meter.register,
+            self.clock.timestamp(),
+        )
         self._next_local_tx += 1
         connector.transaction = tx
-        self.queue.put("StartTransaction", {
-            "connectorId": connector_id, "idTag": id_tag, "meterStart": tx.meter_start,
-            "timestamp": tx.started}, tx.local_id)
+        self.queue.put(
+            "StartTransaction",
+            {
+                "connectorId": connector_id,
+                "idTag": id_tag,
+                "meterStart": tx.meter_start,
+                "timestamp": tx.started,
+            },
+            tx.local_id,
+        )
         connector.meter.set_power(0 if connector.suspended else self.options.ev_power_w, now)
         self.refresh_status(connector)  # Charging
-        self._meter_tasks[connector_id] = self.spawn(self._sample(connector),
-                                                     f"meter-{connector_id}")
+        self._meter_tasks[connector_id] = self.spawn(
+            self._sample(connector), f"meter-{connector_id}"
+        )
         return tx
 
     def stop_transaction(self, connector_id: int, reason: str = "Local") -> Transaction | None:
@@ -209,9 +227,12 @@ class Station:
         now = self.clock.now()
         connector.meter.set_power(0, now)
         tx.stop_reason = reason
-        payload: dict[str, Any] = {"meterStop": connector.meter.register,
-                                   "timestamp": self.clock.timestamp(), "reason": reason,
-                                   "idTag": tx.id_tag}
+        payload: dict[str, Any] = {
+            "meterStop": connector.meter.register,
+            "timestamp": self.clock.timestamp(),
+            "reason": reason,
+            "idTag": tx.id_tag,
+        }
         if tx.transaction_id is not None:
             payload["transactionId"] = tx.transaction_id
         stop_data = self.config.get_list("StopTxnSampledData")
@@ -245,11 +266,13 @@ class Station:
 
     # --- metering ------------------------------------------------------------------------
 
-    def meter_value(self, connector: Connector, context: str,
-                    measurands: list[str] | None = None) -> dict[str, Any]:
+    def meter_value(
+        self, connector: Connector, context: str, measurands: list[str] | None = None
+    ) -> dict[str, Any]:
         connector.meter.advance(self.clock.now())
-        wanted = measurands if measurands is not None else self.config.get_list(
-            "MeterValuesSampledData")
+        wanted = (
+            measurands if measurands is not None else self.config.get_list("MeterValuesSampledData")
+        )
         readings = {
             "Energy.Active.Import.Register": (str(connector.meter.register), "Wh"),
             "Power.Active.Import": (str(int(connector.meter.power_w)), "W"),
@@ -260,8 +283,9 @@ class Station:
         for measurand in wanted:
             if measurand in readings:
                 value, unit = readings[measurand]
-                sampled.append({"value": value, "context": context, "measurand": measurand,
-                                "unit": unit})
+                sampled.append(
+                    {"value": value, "context": context, "measurand": measurand, "unit": unit}
+                )
         return {"timestamp": self.clock.timestamp(), "sampledValue": sampled}
 
     async def _sample(self, connector: Connector) -> None:
@@ -276,14 +300,16 @@ class Station:
                 return
             payload: dict[str, Any] = {
                 "connectorId": connector.id,
-                "meterValue": [self.meter_value(connector, "Sample.Periodic")]}
+                "meterValue": [self.meter_value(connector, "Sample.Periodic")],
+            }
             self.queue.put("MeterValues", payload, tx.local_id)
 
     # --- availability --------------------------------------------------------------------
 
     def change_availability(self, connector_id: int, operative: bool) -> str:
-        targets = (list(self.connectors.values()) if connector_id == 0
-                   else [self.connectors[connector_id]])
+        targets = (
+            list(self.connectors.values()) if connector_id == 0 else [self.connectors[connector_id]]
+        )
         scheduled = False
         for connector in targets:
             if connector.transaction is not None:
@@ -298,7 +324,8 @@ class Station:
     def _apply_scheduled_availability(self) -> None:
         zero = self.connectors[0]
         if zero.pending_operative is not None and all(
-                c.transaction is None for c in self.connectors.values()):
+            c.transaction is None for c in self.connectors.values()
+        ):
             zero.operative = zero.pending_operative
             zero.pending_operative = None
             self.refresh_status(zero)

@@ -35,11 +35,13 @@ class TransactionQueue:
     _seq: int = 0
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def put(self, action: str, payload: dict[str, Any], local_tx: int = 0,
-            volatile: bool = False) -> None:
+    def put(
+        self, action: str, payload: dict[str, Any], local_tx: int = 0, volatile: bool = False
+    ) -> None:
         self._seq += 1
-        self._items.append(QueuedMessage(action, payload, local_tx, seq=self._seq,
-                                         volatile=volatile))
+        self._items.append(
+            QueuedMessage(action, payload, local_tx, seq=self._seq, volatile=volatile)
+        )
         self._changed.set()
 
     def drop_volatile(self) -> None:

@@ -34,7 +34,10 @@ class Connection(Protocol):
 class Link(Protocol):
     """Opens connections to one CSMS; the station calls it again after every drop."""
 
-    description: str
+    @property
+    def description(self) -> str:
+        """Where it connects, for log lines: the URL, and the modem if there is one."""
+        ...
 
     async def connect(self) -> Connection:
         """Open a WebSocket (subprotocol ocpp1.6 checked) or raise :class:`LinkError`."""

@@ -38,15 +38,19 @@ class WebsocketsConnection:
         try:
             await self._ws.send(message)
         except ConnectionClosed as exc:
-            raise LinkClosed(exc.rcvd.reason if exc.rcvd else "connection lost",
-                             exc.rcvd.code if exc.rcvd else 1006) from exc
+            raise LinkClosed(
+                exc.rcvd.reason if exc.rcvd else "connection lost",
+                exc.rcvd.code if exc.rcvd else 1006,
+            ) from exc
 
     async def recv(self) -> str:
         try:
             message = await self._ws.recv()
         except ConnectionClosed as exc:
-            raise LinkClosed(exc.rcvd.reason if exc.rcvd else "connection lost",
-                             exc.rcvd.code if exc.rcvd else 1006) from exc
+            raise LinkClosed(
+                exc.rcvd.reason if exc.rcvd else "connection lost",
+                exc.rcvd.code if exc.rcvd else 1006,
+            ) from exc
         return message if isinstance(message, str) else message.decode("utf-8")
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
@@ -107,7 +111,10 @@ class DirectLink:
             raise LinkError(f"{url}: wss:// over a raw byte stream is not supported yet")
         try:
             return await WebSocketOverStream.open(
-                stream, url, self.endpoint.request_headers(), self.ping_interval,
+                stream,
+                url,
+                self.endpoint.request_headers(),
+                self.ping_interval,
                 timeout=self.open_timeout,
             )
         except StreamClosed as exc:
@@ -115,4 +122,3 @@ class DirectLink:
 
     async def aclose(self) -> None:
         return None
-

@@ -52,8 +52,10 @@ class Ec200uLink:
     async def connect(self) -> Connection:
         uri = parse_uri(self.endpoint.url)
         if uri.secure:
-            raise LinkError(f"{self.endpoint.url}: wss:// through the modem's TLS (AT+QSSL*) "
-                            "is not supported yet; use ws://")
+            raise LinkError(
+                f"{self.endpoint.url}: wss:// through the modem's TLS (AT+QSSL*) "
+                "is not supported yet; use ws://"
+            )
         try:
             device = await self._bring_up()
             sock = await device.open_tcp(uri.host, uri.port, connect_id=self.connect_id)
@@ -63,9 +65,9 @@ class Ec200uLink:
         except ATError as exc:
             raise LinkError(f"{self.description}: {exc}") from exc
         try:
-            return await WebSocketOverStream.open(sock, self.endpoint.url,
-                                                  self.endpoint.request_headers(),
-                                                  self.ping_interval)
+            return await WebSocketOverStream.open(
+                sock, self.endpoint.url, self.endpoint.request_headers(), self.ping_interval
+            )
         except StreamClosed as exc:
             raise LinkError(f"{self.description}: {exc.reason}") from exc
 
@@ -75,15 +77,26 @@ class Ec200uLink:
         settings = self.modem
         device = await QuectelModem.open(settings.port, settings.baud, at_log=settings.at_log)
         try:
-            address = await device.bring_up(settings.apn, settings.apn_user, settings.apn_password,
-                                            auth=1 if settings.apn_user else 0)
+            address = await device.bring_up(
+                settings.apn,
+                settings.apn_user,
+                settings.apn_password,
+                auth=1 if settings.apn_user else 0,
+            )
             ident = await device.identity()
         except BaseException:
             await device.aclose()
             raise
         self.sim_identity = {k: v for k, v in (("iccid", ident.iccid), ("imsi", ident.imsi)) if v}
-        log.info("%s %s on %s: APN %r up, IP %s, ICCID %s", ident.manufacturer, ident.model,
-                 settings.port, settings.apn, address, ident.iccid)
+        log.info(
+            "%s %s on %s: APN %r up, IP %s, ICCID %s",
+            ident.manufacturer,
+            ident.model,
+            settings.port,
+            settings.apn,
+            address,
+            ident.iccid,
+        )
         self._device = device
         return device
 

@@ -41,15 +41,15 @@ def _close_code(protocol: ClientProtocol) -> tuple[int, str]:
 class WebSocketOverStream:
     """A :class:`~chargepoint.transport.base.Connection` on a :class:`ByteStream`."""
 
-    def __init__(self, stream: ByteStream, protocol: ClientProtocol, ping_interval: float,
-                 url: str = "") -> None:
+    def __init__(
+        self, stream: ByteStream, protocol: ClientProtocol, ping_interval: float, url: str = ""
+    ) -> None:
         self.url = url
         self._stream = stream
         self._protocol = protocol
         self._ping_interval = ping_interval
         self._messages: asyncio.Queue[str | LinkClosed] = asyncio.Queue()
         self._fragments: list[bytes] = []
-        self._fragment_opcode: Opcode | None = None
         self._write_lock = asyncio.Lock()
         self._closed: LinkClosed | None = None
         self._pong = asyncio.Event()
@@ -163,10 +163,9 @@ class WebSocketOverStream:
         if frame.opcode is Opcode.PONG:
             self._pong.set()
         elif frame.opcode in (Opcode.TEXT, Opcode.BINARY):
-            self._fragment_opcode = frame.opcode
-            self._fragments = [frame.data]
+            self._fragments = [bytes(frame.data)]
         elif frame.opcode is Opcode.CONT:
-            self._fragments.append(frame.data)
+            self._fragments.append(bytes(frame.data))
         else:
             return  # ping and close are answered by the protocol object
         if not frame.fin:

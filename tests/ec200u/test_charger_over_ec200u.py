@@ -18,8 +18,10 @@ from modem.emulator import run_emulator
 from modem.emulator.config import Timing
 from modem.quectel import QuectelModem
 
-SEED_BOOT = ('[2,"531531531","BootNotification",{"chargePointVendor":"xxx",'
-             '"chargePointSerialNumber":"1234","chargePointModel":"xxx test"}]')
+SEED_BOOT = (
+    '[2,"531531531","BootNotification",{"chargePointVendor":"xxx",'
+    '"chargePointSerialNumber":"1234","chargePointModel":"xxx test"}]'
+)
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
@@ -29,17 +31,22 @@ async def emulator() -> AsyncIterator:
         yield emu
 
 
-def ec200u_link(csms: LocalCsms, emu, cp_id: str = "CP001", at_log: Path | None = None,
-                **kw) -> Ec200uLink:
-    return Ec200uLink(Endpoint(csms.url, cp_id, **kw),
-                      ModemSettings(emu.port_url, apn="internet", at_log=at_log))
+def ec200u_link(
+    csms: LocalCsms, emu, cp_id: str = "CP001", at_log: Path | None = None, **kw
+) -> Ec200uLink:
+    return Ec200uLink(
+        Endpoint(csms.url, cp_id, **kw), ModemSettings(emu.port_url, apn="internet", at_log=at_log)
+    )
 
 
 async def test_charging_session_through_the_emulated_ec200u(
-        csms: LocalCsms, start_charger, emulator, tmp_path: Path) -> None:
+    csms: LocalCsms, start_charger, emulator, tmp_path: Path
+) -> None:
     at_log = tmp_path / "at.log"
-    charger = await start_charger(link=ec200u_link(csms, emulator, at_log=at_log),
-                                  config_overrides={"MeterValueSampleInterval": "1"})
+    charger = await start_charger(
+        link=ec200u_link(csms, emulator, at_log=at_log),
+        config_overrides={"MeterValueSampleInterval": "1"},
+    )
     await charger.booted(timeout=30)
     boot = csms.frames.calls("CP001", "BootNotification")[0].payload
     state = emulator.dialect.state
@@ -54,24 +61,27 @@ async def test_charging_session_through_the_emulated_ec200u(
     stop = await charger.received("StopTransaction", timeout=15)
     assert stop.payload["transactionId"] == tx_id
     trace = at_log.read_text()
-    assert "AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\"" in trace
+    assert 'AT+QIOPEN=1,0,"TCP","127.0.0.1"' in trace
     assert "AT+QISEND=0," in trace and "AT+QIRD=0,1500" in trace
 
 
 async def test_reconnects_after_tcp_drop_and_pdp_deactivation(
-        csms: LocalCsms, start_charger, emulator) -> None:
+    csms: LocalCsms, start_charger, emulator
+) -> None:
     charger = await start_charger(link=ec200u_link(csms, emulator))
     await charger.booted(timeout=30)
     for fault in (emulator.faults.drop_tcp, lambda: emulator.faults.pdp_deactivate(1)):
         mark = csms.frames.frames[-1].seq
         fault()
         boot = await charger.received("BootNotification", after=mark, timeout=30)
-        await charger.received("StatusNotification", after=boot.seq, timeout=30,
-                               where=lambda p: p["connectorId"] == 1)
+        await charger.received(
+            "StatusNotification", after=boot.seq, timeout=30, where=lambda p: p["connectorId"] == 1
+        )
 
 
-async def test_transaction_messages_wait_for_the_link(csms: LocalCsms, start_charger,
-                                                      emulator) -> None:
+async def test_transaction_messages_wait_for_the_link(
+    csms: LocalCsms, start_charger, emulator
+) -> None:
     """A stop made while the TCP link is down reaches the CSMS after the reconnect."""
     charger = await start_charger(link=ec200u_link(csms, emulator))
     await charger.booted(timeout=30)
@@ -96,12 +106,18 @@ async def test_seed_boot_goes_out_as_one_masked_text_frame(emulator) -> None:
 
     async def csms(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         request = await reader.readuntil(b"\r\n\r\n")
-        key = next(line.split(b":", 1)[1].strip() for line in request.split(b"\r\n")
-                   if line.lower().startswith(b"sec-websocket-key:"))
+        key = next(
+            line.split(b":", 1)[1].strip()
+            for line in request.split(b"\r\n")
+            if line.lower().startswith(b"sec-websocket-key:")
+        )
         accept = base64.b64encode(hashlib.sha1(key + GUID.encode()).digest())
-        writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                     b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept +
-                     b"\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: "
+            + accept
+            + b"\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
+        )
         await writer.drain()
         received.extend(await reader.readexactly(2 + 4 + 125))
         got_frame.set()

@@ -22,8 +22,7 @@ async def test_accepted_boot_reports_every_connector(csms: LocalCsms, start_char
     assert first_calls[0] == "BootNotification"
 
 
-async def test_accepted_interval_becomes_heartbeat_interval(csms: LocalCsms,
-                                                            start_charger) -> None:
+async def test_accepted_interval_becomes_heartbeat_interval(csms: LocalCsms, start_charger) -> None:
     csms.policy.heartbeat_interval = 1
     charger = await start_charger()
     await charger.booted()
@@ -55,27 +54,36 @@ async def test_pending_then_accepted_after_trigger(csms: LocalCsms, start_charge
     assert actions[3] == "StatusNotification"
 
 
-async def test_rejected_keeps_silence_until_the_interval_passed(csms: LocalCsms,
-                                                                start_charger) -> None:
+async def test_rejected_keeps_silence_until_the_interval_passed(
+    csms: LocalCsms, start_charger
+) -> None:
     csms.policy.boot_status = "Rejected"
     csms.policy.heartbeat_interval = 2
     charger = await start_charger()
     first = await charger.received("BootNotification")
-    await csms.frames.wait_for(lambda f: f.direction == "sent" and f.message_type == 3
-                               and f.payload.get("status") == "Rejected", 5)
+    await csms.frames.wait_for(
+        lambda f: (
+            f.direction == "sent" and f.message_type == 3 and f.payload.get("status") == "Rejected"
+        ),
+        5,
+    )
     # While Rejected the charger answers nothing: the CSMS's call times out.
     with pytest.raises(TimeoutError):
         await charger.call("TriggerMessage", {"requestedMessage": "Heartbeat"}, timeout=1)
     csms.policy.boot_status = "Accepted"
     second = await charger.received("BootNotification", timeout=10, after=first.seq)
-    gap = (_time(second.time) - _time(first.time))
+    gap = _time(second.time) - _time(first.time)
     assert gap >= 1.9, f"second boot came {gap:.2f}s after the first; interval was 2s"
     await charger.booted()
-    between = [f for f in csms.frames.frames
-               if first.seq < f.seq < second.seq and f.direction == "received"]
+    between = [
+        f
+        for f in csms.frames.frames
+        if first.seq < f.seq < second.seq and f.direction == "received"
+    ]
     assert between == []  # silence: no request, no answer
 
 
 def _time(text: str) -> float:
     from datetime import datetime
+
     return datetime.fromisoformat(text).timestamp()

@@ -26,10 +26,19 @@ def _free_port() -> int:
 
 async def test_run_ctrl_c_closes_with_1000_and_exits_0(csms: LocalCsms, tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
-        *CPSIM, "run", "--id", "CP042", "--url", csms.url, "--state-dir", str(tmp_path),
-        stderr=asyncio.subprocess.PIPE)
-    await csms.frames.wait_for(lambda f: f.action == "StatusNotification"
-                               and f.charge_point == "CP042", 20)
+        *CPSIM,
+        "run",
+        "--id",
+        "CP042",
+        "--url",
+        csms.url,
+        "--state-dir",
+        str(tmp_path),
+        stderr=asyncio.subprocess.PIPE,
+    )
+    await csms.frames.wait_for(
+        lambda f: f.action == "StatusNotification" and f.charge_point == "CP042", 20
+    )
     session = csms.sessions["CP042"]
     proc.send_signal(signal.SIGINT)
     _, err = await asyncio.wait_for(proc.communicate(), 10)
@@ -41,10 +50,12 @@ async def test_run_ctrl_c_closes_with_1000_and_exits_0(csms: LocalCsms, tmp_path
 
 
 def test_unknown_cli_values_are_usage_errors() -> None:
-    for args in (["run", "--id", "X", "--url", "ws://h/o", "--connectors", "zero"],
-                 ["csms", "--boot-status", "Maybe"],
-                 ["run", "--id", "X", "--url", "http://h/o"],
-                 ["run", "--id", "X", "--url", "ws://h/o", "--header", "no-colon"]):
+    for args in (
+        ["run", "--id", "X", "--url", "ws://h/o", "--connectors", "zero"],
+        ["csms", "--boot-status", "Maybe"],
+        ["run", "--id", "X", "--url", "http://h/o"],
+        ["run", "--id", "X", "--url", "ws://h/o", "--header", "no-colon"],
+    ):
         done = subprocess.run(CPSIM + args, capture_output=True, text=True, timeout=30)
         assert done.returncode == 2, args
         assert "Usage:" in done.stderr or "Error:" in done.stderr
@@ -53,8 +64,11 @@ def test_unknown_cli_values_are_usage_errors() -> None:
 
 def test_unreachable_csms_is_one_line_and_retries(tmp_path: Path) -> None:
     url = f"ws://127.0.0.1:{_free_port()}/ocpp"
-    proc = subprocess.Popen(CPSIM + ["run", "--id", "CP7", "--url", url, "--state-dir",
-                                     str(tmp_path)], stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        CPSIM + ["run", "--id", "CP7", "--url", url, "--state-dir", str(tmp_path)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(4)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=10)
@@ -69,15 +83,30 @@ async def test_csms_call_command_reaches_the_charger(csms: LocalCsms, start_char
     charger = await start_charger()
     await charger.booted()
     proc = await asyncio.create_subprocess_exec(
-        *CPSIM, "csms", "call", "--url", csms.api_url, "CP001", "TriggerMessage",
-        '{"requestedMessage":"Heartbeat"}', stdout=asyncio.subprocess.PIPE)
+        *CPSIM,
+        "csms",
+        "call",
+        "--url",
+        csms.api_url,
+        "CP001",
+        "TriggerMessage",
+        '{"requestedMessage":"Heartbeat"}',
+        stdout=asyncio.subprocess.PIPE,
+    )
     out, _ = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 0
     assert json.loads(out) == {"status": "Accepted"}
     await charger.received("Heartbeat")
     proc = await asyncio.create_subprocess_exec(
-        *CPSIM, "csms", "call", "--url", csms.api_url, "NOPE", "ClearCache",
-        stdout=asyncio.subprocess.PIPE)
+        *CPSIM,
+        "csms",
+        "call",
+        "--url",
+        csms.api_url,
+        "NOPE",
+        "ClearCache",
+        stdout=asyncio.subprocess.PIPE,
+    )
     out, _ = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 1 and "not connected" in out.decode()
 
@@ -85,24 +114,52 @@ async def test_csms_call_command_reaches_the_charger(csms: LocalCsms, start_char
 def test_csms_command_serves_logs_and_requires_auth(tmp_path: Path) -> None:
     port = _free_port()
     log = tmp_path / "frames.jsonl"
-    server = subprocess.Popen(CPSIM + ["csms", "--port", str(port), "--log", str(log),
-                                       "--password", "0123456789abcdef"],
-                              stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        CPSIM + ["csms", "--port", str(port), "--log", str(log), "--password", "0123456789abcdef"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert server.stderr is not None
         while "CSMS ready" not in (line := server.stderr.readline()):
             assert line, "the CSMS exited before it was ready"
         url = f"ws://127.0.0.1:{port}/ocpp"
-        bad = subprocess.Popen(CPSIM + ["run", "--id", "CP1", "--url", url, "--password",
-                                        "wrong-password-123", "--state-dir", str(tmp_path / "a")],
-                               stderr=subprocess.PIPE, text=True)
+        bad = subprocess.Popen(
+            CPSIM
+            + [
+                "run",
+                "--id",
+                "CP1",
+                "--url",
+                url,
+                "--password",
+                "wrong-password-123",
+                "--state-dir",
+                str(tmp_path / "a"),
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(3)
         bad.send_signal(signal.SIGINT)
         _, err = bad.communicate(timeout=10)
         assert "HTTP 401" in err
-        good = subprocess.Popen(CPSIM + ["run", "--id", "CP1", "--url", url, "--password",
-                                         "0123456789abcdef", "--state-dir", str(tmp_path / "b")],
-                                stderr=subprocess.PIPE, text=True)
+        good = subprocess.Popen(
+            CPSIM
+            + [
+                "run",
+                "--id",
+                "CP1",
+                "--url",
+                url,
+                "--password",
+                "0123456789abcdef",
+                "--state-dir",
+                str(tmp_path / "b"),
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.time() + 20
         while time.time() < deadline and "StatusNotification" not in log.read_text():
             time.sleep(0.2)
@@ -120,9 +177,16 @@ def test_csms_command_serves_logs_and_requires_auth(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(90)
 def test_demo_exits_0_and_shows_the_exchange() -> None:
-    done = subprocess.run(CPSIM + ["demo", "--step", "0.1"], capture_output=True, text=True,
-                          timeout=80)
+    done = subprocess.run(
+        CPSIM + ["demo", "--step", "0.1"], capture_output=True, text=True, timeout=80
+    )
     assert done.returncode == 0, done.stderr
-    for action in ("BootNotification", "TriggerMessage", "RemoteStartTransaction",
-                   "MeterValues", "RemoteStopTransaction", "StopTransaction"):
+    for action in (
+        "BootNotification",
+        "TriggerMessage",
+        "RemoteStartTransaction",
+        "MeterValues",
+        "RemoteStopTransaction",
+        "StopTransaction",
+    ):
         assert action in done.stdout

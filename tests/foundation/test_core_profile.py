@@ -11,28 +11,45 @@ from ocpp.exceptions import OCPPError
 from chargepoint.csms.server import LocalCsms
 
 REQUIRED_KEYS = {
-    "AuthorizeRemoteTxRequests", "ClockAlignedDataInterval", "ConnectionTimeOut",
-    "ConnectorPhaseRotation", "GetConfigurationMaxKeys", "HeartbeatInterval",
-    "LocalAuthorizeOffline", "LocalPreAuthorize", "MeterValuesAlignedData",
-    "MeterValuesSampledData", "MeterValueSampleInterval", "NumberOfConnectors", "ResetRetries",
-    "StopTransactionOnEVSideDisconnect", "StopTransactionOnInvalidId", "StopTxnAlignedData",
-    "StopTxnSampledData", "SupportedFeatureProfiles", "TransactionMessageAttempts",
-    "TransactionMessageRetryInterval", "UnlockConnectorOnEVSideDisconnect",
+    "AuthorizeRemoteTxRequests",
+    "ClockAlignedDataInterval",
+    "ConnectionTimeOut",
+    "ConnectorPhaseRotation",
+    "GetConfigurationMaxKeys",
+    "HeartbeatInterval",
+    "LocalAuthorizeOffline",
+    "LocalPreAuthorize",
+    "MeterValuesAlignedData",
+    "MeterValuesSampledData",
+    "MeterValueSampleInterval",
+    "NumberOfConnectors",
+    "ResetRetries",
+    "StopTransactionOnEVSideDisconnect",
+    "StopTransactionOnInvalidId",
+    "StopTxnAlignedData",
+    "StopTxnSampledData",
+    "SupportedFeatureProfiles",
+    "TransactionMessageAttempts",
+    "TransactionMessageRetryInterval",
+    "UnlockConnectorOnEVSideDisconnect",
 }
 
 
-@pytest.mark.parametrize("requested,action", [
-    ("BootNotification", "BootNotification"),
-    ("DiagnosticsStatusNotification", "DiagnosticsStatusNotification"),
-    ("FirmwareStatusNotification", "FirmwareStatusNotification"),
-    ("Heartbeat", "Heartbeat"),
-    ("MeterValues", "MeterValues"),
-    ("StatusNotification", "StatusNotification"),
-])
+@pytest.mark.parametrize(
+    "requested,action",
+    [
+        ("BootNotification", "BootNotification"),
+        ("DiagnosticsStatusNotification", "DiagnosticsStatusNotification"),
+        ("FirmwareStatusNotification", "FirmwareStatusNotification"),
+        ("Heartbeat", "Heartbeat"),
+        ("MeterValues", "MeterValues"),
+        ("StatusNotification", "StatusNotification"),
+    ],
+)
 @pytest.mark.parametrize("connector_id", [None, 1])
 async def test_trigger_message_answers_first_then_sends(
-        csms: LocalCsms, start_charger, requested: str, action: str,
-        connector_id: int | None) -> None:
+    csms: LocalCsms, start_charger, requested: str, action: str, connector_id: int | None
+) -> None:
     charger = await start_charger(connectors=2)
     await charger.booted()
     mark = csms.frames.frames[-1].seq
@@ -41,8 +58,11 @@ async def test_trigger_message_answers_first_then_sends(
         payload["connectorId"] = connector_id
     assert await charger.call("TriggerMessage", payload) == {"status": "Accepted"}
     sent = await charger.received(action, after=mark)
-    answer = next(f for f in csms.frames.frames
-                  if f.seq > mark and f.direction == "received" and f.message_type == 3)
+    answer = next(
+        f
+        for f in csms.frames.frames
+        if f.seq > mark and f.direction == "received" and f.message_type == 3
+    )
     assert answer.seq < sent.seq, "the TriggerMessage must be answered before the message"
     if action in ("StatusNotification", "MeterValues") and connector_id is not None:
         assert sent.payload["connectorId"] == connector_id
@@ -56,8 +76,9 @@ async def test_trigger_message_unknown_and_bad_connector(csms: LocalCsms, start_
     await charger.booted()
     with pytest.raises(OCPPError):  # not a 1.6 MessageTrigger: the CSMS's own schema check
         await charger.call("TriggerMessage", {"requestedMessage": "LogStatusNotification"})
-    bad = await charger.call("TriggerMessage", {"requestedMessage": "StatusNotification",
-                                                "connectorId": 7})
+    bad = await charger.call(
+        "TriggerMessage", {"requestedMessage": "StatusNotification", "connectorId": 7}
+    )
     assert bad == {"status": "Rejected"}
 
 
@@ -68,33 +89,42 @@ async def test_get_configuration_all_and_unknown(csms: LocalCsms, start_charger)
     keys = {k["key"]: k for k in everything["configurationKey"]}
     assert REQUIRED_KEYS | {"WebSocketPingInterval"} <= set(keys)
     assert "AuthorizationKey" not in keys  # write-only
-    assert keys["NumberOfConnectors"] == {"key": "NumberOfConnectors", "readonly": True,
-                                          "value": "2"}
-    some = await charger.call("GetConfiguration",
-                              {"key": ["HeartbeatInterval", "NoSuchKey", "AuthorizationKey"]})
+    assert keys["NumberOfConnectors"] == {
+        "key": "NumberOfConnectors",
+        "readonly": True,
+        "value": "2",
+    }
+    some = await charger.call(
+        "GetConfiguration", {"key": ["HeartbeatInterval", "NoSuchKey", "AuthorizationKey"]}
+    )
     assert [k["key"] for k in some["configurationKey"]] == ["HeartbeatInterval"]
     assert some["unknownKey"] == ["NoSuchKey", "AuthorizationKey"]
 
 
-@pytest.mark.parametrize("key,value,status", [
-    ("HeartbeatInterval", "120", "Accepted"),
-    ("HeartbeatInterval", "soon", "Rejected"),
-    ("HeartbeatInterval", "-5", "Rejected"),
-    ("WebSocketPingInterval", "-1", "Rejected"),
-    ("WebSocketPingInterval", "0", "Accepted"),
-    ("AuthorizeRemoteTxRequests", "maybe", "Rejected"),
-    ("MeterValuesSampledData", "Energy.Active.Import.Register,Voltage", "Accepted"),
-    ("MeterValuesSampledData", "Energy.Bogus", "Rejected"),
-    ("NumberOfConnectors", "4", "Rejected"),
-    ("NoSuchKey", "1", "NotSupported"),
-    ("AuthorizationKey", "0123456789abcdef0123", "Accepted"),
-])
-async def test_change_configuration(csms: LocalCsms, start_charger, key: str, value: str,
-                                    status: str) -> None:
+@pytest.mark.parametrize(
+    "key,value,status",
+    [
+        ("HeartbeatInterval", "120", "Accepted"),
+        ("HeartbeatInterval", "soon", "Rejected"),
+        ("HeartbeatInterval", "-5", "Rejected"),
+        ("WebSocketPingInterval", "-1", "Rejected"),
+        ("WebSocketPingInterval", "0", "Accepted"),
+        ("AuthorizeRemoteTxRequests", "maybe", "Rejected"),
+        ("MeterValuesSampledData", "Energy.Active.Import.Register,Voltage", "Accepted"),
+        ("MeterValuesSampledData", "Energy.Bogus", "Rejected"),
+        ("NumberOfConnectors", "4", "Rejected"),
+        ("NoSuchKey", "1", "NotSupported"),
+        ("AuthorizationKey", "0123456789abcdef0123", "Accepted"),
+    ],
+)
+async def test_change_configuration(
+    csms: LocalCsms, start_charger, key: str, value: str, status: str
+) -> None:
     charger = await start_charger()
     await charger.booted()
     assert await charger.call("ChangeConfiguration", {"key": key, "value": value}) == {
-        "status": status}
+        "status": status
+    }
 
 
 async def test_configuration_survives_a_restart(csms: LocalCsms, start_charger, tmp_path) -> None:
@@ -125,7 +155,8 @@ async def test_remote_start_stop_with_meter_values(csms: LocalCsms, start_charge
     await charger.booted()
     mark = csms.frames.frames[-1].seq
     assert await charger.call("RemoteStartTransaction", {"idTag": "TAG1", "connectorId": 1}) == {
-        "status": "Accepted"}
+        "status": "Accepted"
+    }
     authorize = await charger.received("Authorize", after=mark)
     start = await charger.received("StartTransaction", after=mark)
     assert authorize.seq < start.seq and start.payload["idTag"] == "TAG1"
@@ -139,21 +170,26 @@ async def test_remote_start_stop_with_meter_values(csms: LocalCsms, start_charge
     current = _reading(m2, "Current.Import")
     assert power > 0 and abs(power / 230 - current) < 0.2
     assert await charger.call("RemoteStopTransaction", {"transactionId": tx_id}) == {
-        "status": "Accepted"}
+        "status": "Accepted"
+    }
     stop = await charger.received("StopTransaction", after=m2.seq)
     assert stop.payload["transactionId"] == tx_id and stop.payload["reason"] == "Remote"
     assert stop.payload["meterStop"] >= e2
-    await charger.received("StatusNotification", after=stop.seq,
-                           where=lambda p: p["status"] == "Available")
-    statuses = [f.payload["status"] for f in csms.frames.calls("CP001", "StatusNotification")
-                if f.seq > mark and f.payload["connectorId"] == 1]
+    await charger.received(
+        "StatusNotification", after=stop.seq, where=lambda p: p["status"] == "Available"
+    )
+    statuses = [
+        f.payload["status"]
+        for f in csms.frames.calls("CP001", "StatusNotification")
+        if f.seq > mark and f.payload["connectorId"] == 1
+    ]
     assert statuses == ["Preparing", "Charging", "Finishing", "Available"]
     assert await charger.call("RemoteStopTransaction", {"transactionId": tx_id}) == {
-        "status": "Rejected"}
+        "status": "Rejected"
+    }
 
 
-async def test_remote_start_with_invalid_tag_does_not_start(csms: LocalCsms,
-                                                            start_charger) -> None:
+async def test_remote_start_with_invalid_tag_does_not_start(csms: LocalCsms, start_charger) -> None:
     charger = await start_charger()
     await charger.booted()
     mark = csms.frames.frames[-1].seq
@@ -163,8 +199,9 @@ async def test_remote_start_with_invalid_tag_does_not_start(csms: LocalCsms,
     assert csms.frames.calls("CP001", "StartTransaction") == []
 
 
-async def test_change_availability_scheduled_during_transaction(csms: LocalCsms,
-                                                                start_charger) -> None:
+async def test_change_availability_scheduled_during_transaction(
+    csms: LocalCsms, start_charger
+) -> None:
     charger = await start_charger()
     await charger.booted()
     await charger.call("RemoteStartTransaction", {"idTag": "TAG1", "connectorId": 1})
@@ -173,12 +210,14 @@ async def test_change_availability_scheduled_during_transaction(csms: LocalCsms,
     assert answer == {"status": "Scheduled"}
     tx_id = charger.station.connectors[1].transaction.transaction_id  # type: ignore[union-attr]
     await charger.call("RemoteStopTransaction", {"transactionId": tx_id})
-    await charger.received("StatusNotification", after=start.seq,
-                           where=lambda p: p["status"] == "Unavailable")
+    await charger.received(
+        "StatusNotification", after=start.seq, where=lambda p: p["status"] == "Unavailable"
+    )
     answer = await charger.call("ChangeAvailability", {"connectorId": 1, "type": "Operative"})
     assert answer == {"status": "Accepted"}
-    await charger.received("StatusNotification", after=start.seq,
-                           where=lambda p: p["status"] == "Available")
+    await charger.received(
+        "StatusNotification", after=start.seq, where=lambda p: p["status"] == "Available"
+    )
     rejected = await charger.call("RemoteStartTransaction", {"idTag": "T", "connectorId": 9})
     assert rejected == {"status": "Rejected"}
 
@@ -188,57 +227,67 @@ async def test_reset_soft_and_hard_reboot(csms: LocalCsms, start_charger) -> Non
     await charger.booted()
     for kind in ("Soft", "Hard"):
         await charger.call("RemoteStartTransaction", {"idTag": "TAG1", "connectorId": 1})
-        start = await charger.received("StartTransaction",
-                                       after=csms.frames.frames[-1].seq - 4)
+        start = await charger.received("StartTransaction", after=csms.frames.frames[-1].seq - 4)
         assert await charger.call("Reset", {"type": kind}) == {"status": "Accepted"}
         stop = await charger.received("StopTransaction", after=start.seq)
         assert stop.payload["reason"] == f"{kind}Reset"
         boot = await charger.received("BootNotification", after=stop.seq, timeout=15)
-        await charger.received("StatusNotification", after=boot.seq,
-                               where=lambda p: p["connectorId"] == 1)
+        await charger.received(
+            "StatusNotification", after=boot.seq, where=lambda p: p["connectorId"] == 1
+        )
 
 
 async def test_unlock_clear_cache_data_transfer(csms: LocalCsms, start_charger) -> None:
     charger = await start_charger(data_transfer_vendors=frozenset({"com.example"}))
     await charger.booted()
     assert await charger.call("UnlockConnector", {"connectorId": 1}) == {"status": "Unlocked"}
-    assert await charger.call("UnlockConnector", {"connectorId": 5}) == {
-        "status": "NotSupported"}
+    assert await charger.call("UnlockConnector", {"connectorId": 5}) == {"status": "NotSupported"}
     assert await charger.call("ClearCache", {}) == {"status": "Accepted"}
     assert await charger.call("DataTransfer", {"vendorId": "other"}) == {
-        "status": "UnknownVendorId"}
+        "status": "UnknownVendorId"
+    }
     assert await charger.call("DataTransfer", {"vendorId": "com.example", "data": "x"}) == {
-        "status": "Accepted", "data": "x"}
+        "status": "Accepted",
+        "data": "x",
+    }
 
 
-@pytest.mark.parametrize("frame,code", [
-    ('[2,"m1","NoSuchAction",{}]', "NotSupported"),
-    ('[2,"m2","ReserveNow",{"connectorId":1,"expiryDate":"2030-01-01T00:00:00Z",'
-     '"idTag":"A","reservationId":1}]', "NotImplemented"),
-    ('[2,"m3","Reset",{"type":"Sideways"}]', "FormationViolation"),
-    ('[2,"m4","Reset",{}]', "ProtocolError"),
-    ('[2,"m5","ChangeConfiguration",{"key":"HeartbeatInterval","value":5}]',
-     "TypeConstraintViolation"),
-    ('[2,"m6","Reset"]', "FormationViolation"),
-    ('[9,"m7","Reset",{}]', "ProtocolError"),
-])
+@pytest.mark.parametrize(
+    "frame,code",
+    [
+        ('[2,"m1","NoSuchAction",{}]', "NotSupported"),
+        (
+            '[2,"m2","ReserveNow",{"connectorId":1,"expiryDate":"2030-01-01T00:00:00Z",'
+            '"idTag":"A","reservationId":1}]',
+            "NotImplemented",
+        ),
+        ('[2,"m3","Reset",{"type":"Sideways"}]', "FormationViolation"),
+        ('[2,"m4","Reset",{}]', "ProtocolError"),
+        (
+            '[2,"m5","ChangeConfiguration",{"key":"HeartbeatInterval","value":5}]',
+            "TypeConstraintViolation",
+        ),
+        ('[2,"m6","Reset"]', "FormationViolation"),
+        ('[9,"m7","Reset",{}]', "ProtocolError"),
+    ],
+)
 async def test_malformed_calls_get_callerror_and_link_stays_up(
-        csms: LocalCsms, start_charger, frame: str, code: str) -> None:
+    csms: LocalCsms, start_charger, frame: str, code: str
+) -> None:
     charger = await start_charger()
     await charger.booted()
     unique_id = json.loads(frame)[1]
     await csms.send_raw("CP001", frame)
     error = await csms.frames.wait_for(
-        lambda f: f.direction == "received" and f.message_type == 4
-        and f.message[1] == unique_id, 5)
+        lambda f: f.direction == "received" and f.message_type == 4 and f.message[1] == unique_id, 5
+    )
     assert error.message[2] == code
     assert await charger.call("ClearCache", {}) == {"status": "Accepted"}  # still up
     await csms.send_raw("CP001", "this is not json")
     assert await charger.call("ClearCache", {}) == {"status": "Accepted"}
 
 
-async def test_callerror_from_csms_is_raised_to_the_caller(csms: LocalCsms,
-                                                           start_charger) -> None:
+async def test_callerror_from_csms_is_raised_to_the_caller(csms: LocalCsms, start_charger) -> None:
     charger = await start_charger()
     await charger.booted()
     with pytest.raises(OCPPError):

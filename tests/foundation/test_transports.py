@@ -32,7 +32,7 @@ async def test_fragmented_message_and_server_ping(flavour: str) -> None:
     got: list[str] = []
 
     async def handler(ws: ServerConnection) -> None:
-        await ws.send(["[2,\"1\",", "\"Heartbeat\",", "{}]"])  # three frames, one message
+        await ws.send(['[2,"1",', '"Heartbeat",', "{}]"])  # three frames, one message
         pongs.append(await (await ws.ping(b"x")))
         got.append(str(await ws.recv()))
         await ws.wait_closed()
@@ -61,7 +61,7 @@ async def test_server_initiated_close_surfaces_from_recv_and_send(flavour: str) 
             await asyncio.wait_for(conn.recv(), 5)
         assert info.value.code == 4001
         with pytest.raises(LinkClosed):
-            await conn.send("[2,\"2\",\"Heartbeat\",{}]")
+            await conn.send('[2,"2","Heartbeat",{}]')
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
@@ -96,9 +96,12 @@ async def test_extra_headers_reach_the_server_and_win_over_basic_auth(flavour: s
         await ws.wait_closed()
 
     async for url in _server(handler, ["ocpp1.6"]):
-        endpoint = Endpoint(url, "CP9", password="secret-secret-16",
-                            headers=(("Authorization", "eyJraw-token"),
-                                     ("Origin", "http://example.test")))
+        endpoint = Endpoint(
+            url,
+            "CP9",
+            password="secret-secret-16",
+            headers=(("Authorization", "eyJraw-token"), ("Origin", "http://example.test")),
+        )
         conn = await DirectLink(endpoint, flavour=flavour).connect()  # type: ignore[arg-type]
         await conn.close()
     assert seen[0]["Authorization"] == "eyJraw-token"

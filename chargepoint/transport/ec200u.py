@@ -59,9 +59,9 @@ class Ec200uLink:
         try:
             device = await self._bring_up()
             sock = await device.open_tcp(uri.host, uri.port, connect_id=self.connect_id)
-        except ATPortError as exc:
+        except ATPortError as exc:  # its message already names the port
             await self._drop_device()
-            raise LinkError(f"{self.modem.port}: {exc}") from exc
+            raise LinkError(str(exc)) from exc
         except ATError as exc:
             raise LinkError(f"{self.description}: {exc}") from exc
         try:

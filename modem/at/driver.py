@@ -227,7 +227,9 @@ class ATDriver:
                 self._pending = None
         if isinstance(final, Ok) or (isinstance(final, SendResult) and final.ok):
             return Response(command, pending.lines, pending.payloads, final)
-        raise ATCommandError(command, final, describe(final, self.dialect.cme_texts))
+        raise ATCommandError(
+            command, final, describe(final, self.dialect.cme_texts), lines=pending.lines
+        )
 
     async def _write(self, data: bytes) -> None:
         try:

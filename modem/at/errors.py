@@ -76,12 +76,21 @@ class ATCommandError(ATError):
 
     ``reason`` is the readable form (``+CME ERROR: 30 (No network service)``),
     possibly completed by the caller with ``AT+QIGETERROR``'s answer.
+    ``lines`` are the information lines that came before the failing final:
+    some modems put the reason there (ESP-AT ``+CWJAP:2`` before ``ERROR``).
     """
 
-    def __init__(self, command: str, final: Final, reason: str | None = None) -> None:
+    def __init__(
+        self,
+        command: str,
+        final: Final,
+        reason: str | None = None,
+        lines: list[str] | None = None,
+    ) -> None:
         self.command = command
         self.final = final
         self.reason = reason or final.text
+        self.lines = list(lines or [])
         super().__init__(f"{command} -> {self.reason}")
 
     @property

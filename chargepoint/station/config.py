@@ -172,8 +172,10 @@ class Configuration:
         tmp.write_text(json.dumps(self._values, indent=2, sort_keys=True))
         os.replace(tmp, self._path)  # atomic: a crash never leaves half a file
 
-    def on_change(self, listener: Callable[[str], None]) -> None:
+    def on_change(self, listener: Callable[[str], None]) -> Callable[[], None]:
+        """Call ``listener(name)`` after each change; returns the function that unsubscribes."""
         self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
 
     def get(self, name: str) -> str:
         return self._values[name]

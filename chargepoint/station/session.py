@@ -159,13 +159,18 @@ class ChargerSession(ChargePoint):
     async def heartbeat_loop(self) -> None:
         config = self.station.config
         changed = asyncio.Event()
-        config.on_change(lambda name: changed.set() if name == "HeartbeatInterval" else None)
-        while True:
-            changed.clear()
-            interval = config.get_int("HeartbeatInterval")
-            if await wait_event(changed, self.station.clock.real(interval)):
-                continue  # new interval: restart the wait
-            await self.send_heartbeat()
+        unsubscribe = config.on_change(
+            lambda name: changed.set() if name == "HeartbeatInterval" else None
+        )
+        try:
+            while True:
+                changed.clear()
+                interval = config.get_int("HeartbeatInterval")
+                if await wait_event(changed, self.station.clock.real(interval)):
+                    continue  # new interval: restart the wait
+                await self.send_heartbeat()
+        finally:
+            unsubscribe()
 
     async def send_heartbeat(self) -> None:
         response = await self.request("Heartbeat", {})
@@ -330,6 +335,7 @@ class ChargerSession(ChargePoint):
 
     @on(Action.clear_cache)
     def on_clear_cache(self, **_: Any) -> Any:
+        self.station.auth_cache.clear()
         return result_payload("ClearCache", status="Accepted")
 
     @on(Action.data_transfer)

@@ -67,6 +67,7 @@ class Station:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._meter_tasks: dict[int, asyncio.Task[None]] = {}
         self.reported: dict[int, str] = {}  # last status the CSMS was told, per connector
+        self.auth_cache: set[str] = set()  # idTags the CSMS accepted (ClearCache empties it)
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -154,12 +155,19 @@ class Station:
         self.refresh_status(connector)
 
     async def authorize(self, id_tag: str) -> str:
+        """Ask the CSMS; offline, only a tag it accepted before (the cache) may start (§3.5)."""
         try:
             result = await self.request("Authorize", {"idTag": id_tag})
         except Offline:
-            # No local list or cache yet: offline, only LocalAuthorizeOffline lets it through.
-            return "Accepted" if self.config.get_bool("LocalAuthorizeOffline") else "Invalid"
-        return str(result.get("idTagInfo", {}).get("status", "Invalid"))
+            if self.config.get_bool("LocalAuthorizeOffline") and id_tag in self.auth_cache:
+                return "Accepted"
+            return "Invalid"
+        status = str(result.get("idTagInfo", {}).get("status", "Invalid"))
+        if status == "Accepted":
+            self.auth_cache.add(id_tag)
+        else:
+            self.auth_cache.discard(id_tag)
+        return status
 
     async def present_id_tag(self, connector_id: int, id_tag: str) -> str:
         """A card at the reader: stop this connector's transaction or start a new one."""

@@ -299,3 +299,26 @@ def _reading(frame, measurand: str) -> float:
         if sample["measurand"] == measurand:
             return float(sample["value"])
     raise AssertionError(f"{measurand} missing")
+
+
+async def test_offline_authorization_uses_the_cache_and_clear_cache_empties_it(
+    csms: LocalCsms, start_charger
+) -> None:
+    charger = await start_charger()
+    await charger.booted()
+    assert await charger.station.present_id_tag(1, "KNOWN") == "Accepted"  # cached
+    start = await charger.received("StartTransaction", where=lambda p: p["idTag"] == "KNOWN")
+    await charger.station.present_id_tag(1, "KNOWN")  # same tag: stop
+    await charger.received("StopTransaction", after=start.seq)
+    assert await charger.call("ClearCache", {}) == {"status": "Accepted"}
+    assert await charger.station.present_id_tag(1, "AGAIN") == "Accepted"  # cached too
+    await charger.received("StartTransaction", where=lambda p: p["idTag"] == "AGAIN")
+    charger.station.stop_transaction(1)
+    session = charger.station.session
+    charger.station.session = None  # offline, as the station sees it
+    try:
+        assert await charger.station.authorize("AGAIN") == "Accepted"  # in the cache
+        assert await charger.station.authorize("KNOWN") == "Invalid"  # cache was cleared
+        assert await charger.station.authorize("NEVER-SEEN") == "Invalid"
+    finally:
+        charger.station.session = session

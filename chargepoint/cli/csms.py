@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import click
 
 from chargepoint import logs
 from chargepoint.csms.control import BOOT_STATUSES, remote_call
+from chargepoint.csms.framelog import format_frame
 from chargepoint.csms.handlers import CsmsPolicy
 from chargepoint.csms.server import Credentials, LocalCsms
 
@@ -69,6 +71,8 @@ def csms(
 
     async def main(stop: asyncio.Event) -> None:
         server = LocalCsms(host, port, log_path, credentials, policy)
+        if logging.getLogger().isEnabledFor(logging.INFO):
+            server.frames.listeners.append(lambda frame: click.echo(format_frame(frame), err=True))
         try:
             await server.start()
         except OSError as exc:

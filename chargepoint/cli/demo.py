@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import click
 
 from chargepoint import logs
-from chargepoint.csms.framelog import Frame
+from chargepoint.csms.framelog import Frame, format_frame
 from chargepoint.csms.server import LocalCsms
 from chargepoint.station.runner import run_station
 from chargepoint.station.station import Identity, Station, StationOptions
@@ -26,17 +25,7 @@ CP_ID = "CP001"
 
 
 def print_frame(frame: Frame) -> None:
-    arrow = "CP001 -> CSMS" if frame.direction == "received" else "CSMS -> CP001"
-    msg = frame.message
-    kind = {2: "CALL", 3: "RESULT", 4: "ERROR"}.get(frame.message_type or 0, "?")
-    label = frame.action or ""
-    body = json.dumps(
-        frame.payload if frame.payload is not None else msg[2:] if isinstance(msg, list) else msg,
-        separators=(",", ":"),
-    )
-    if len(body) > 110:
-        body = body[:107] + "..."
-    click.echo(f"{frame.time[11:23]}  {arrow}  {kind:<6} {label:<20} {body}")
+    click.echo(format_frame(frame))
 
 
 async def play(csms: LocalCsms, step: float) -> None:

@@ -54,6 +54,24 @@ class Frame:
         }
 
 
+def format_frame(frame: Frame, width: int = 110) -> str:
+    """One readable line: time, direction, CALL/RESULT/ERROR, action, payload (cut to ``width``)."""
+    arrow = (
+        f"{frame.charge_point} -> CSMS"
+        if frame.direction == "received"
+        else f"CSMS -> {frame.charge_point}"
+    )
+    kind = {2: "CALL", 3: "RESULT", 4: "ERROR"}.get(frame.message_type or 0, "?")
+    msg = frame.message
+    shown = (
+        frame.payload if frame.payload is not None else (msg[2:] if isinstance(msg, list) else msg)
+    )
+    body = json.dumps(shown, separators=(",", ":"))
+    if len(body) > width:
+        body = body[: width - 3] + "..."
+    return f"{frame.time[11:23]}  {arrow}  {kind:<6} {frame.action or '':<20} {body}"
+
+
 class FrameLog:
     def __init__(self, path: Path | None = None) -> None:
         self.frames: list[Frame] = []

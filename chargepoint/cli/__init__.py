@@ -7,6 +7,7 @@ import click
 from .csms import csms
 from .demo import demo
 from .emulate import emulate
+from .fieldtest import apn_scan, check
 from .run import run
 from .scenario import scenario
 
@@ -27,3 +28,5 @@ main.add_command(run)
 main.add_command(demo)
 main.add_command(scenario)
 modem.add_command(emulate)
+modem.add_command(check)
+modem.add_command(apn_scan)

@@ -1,0 +1,312 @@
+"""``cpsim modem check`` and ``cpsim modem apn-scan``: field tests for SIM cards and APNs.
+
+For a technician with a modem on a laptop: one line per check on stderr as it
+completes, then a table (or ``--json``) on stdout and a one-line verdict with
+the likely fix.  Exit 0 when a charger with this SIM would work, 1 when not,
+2 for a usage problem or a check cpsim cannot do yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import click
+
+from chargepoint.fieldtest.check import CheckOptions, PortOptions, ReachOptions, run_check
+from chargepoint.fieldtest.outcome import as_json, judge, progress_line, table, verdict_line
+from chargepoint.fieldtest.scan import ScanOptions, parse_apn_file, run_scan, scan_json, scan_table
+from chargepoint.fieldtest.target import CsmsTarget
+from modem.diagnostics import AUTH_NAMES, ApnSettings, Report
+
+AUTH_CODES = {name.lower(): code for code, name in AUTH_NAMES.items()}
+
+ESP_AT_NOT_YET = (
+    "the ESP-AT Wi-Fi checks are not available in this installation: the ESP-AT driver "
+    "(modem.espat) they build on is missing"
+)
+
+
+def _auth(user: str, auth: str | None) -> int:
+    """PAP when a user is given without an auth type: what most operators expect."""
+    if auth is None:
+        return 1 if user else 0
+    return AUTH_CODES[auth.lower()]
+
+
+def _target(url: str | None, cp_id: str | None, password: str | None) -> CsmsTarget | None:
+    if url is None:
+        if cp_id is not None:
+            raise click.BadParameter("--id needs --csms-url", param_hint="--id")
+        return None
+    try:
+        return CsmsTarget.parse(url, cp_id, password or None)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--csms-url") from exc
+
+
+def _setup_logging(level: str) -> None:
+    # Library warnings ("AT+CIMI -> SIM PIN required; reported as unknown") would
+    # interleave with the progress lines; the rows already say it.
+    logging.basicConfig(
+        level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _run(main: Callable[[], Coroutine[Any, Any, int]]) -> None:
+    try:
+        code = asyncio.run(main())
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        code = 130
+    sys.exit(code)
+
+
+def _progress(result: Any) -> None:
+    click.echo(progress_line(result), err=True)
+
+
+def _note(text: str) -> None:
+    click.echo(f"  ... {text}", err=True)
+
+
+def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options both commands share, in the order ``--help`` shows them."""
+    decorators = [
+        click.option(
+            "--port", required=True, help="Modem AT port: /dev/ttyUSB2, COM5, socket://H:P."
+        ),
+        click.option(
+            "--dialect",
+            type=click.Choice(["ec200u", "esp-at"]),
+            default="ec200u",
+            show_default=True,
+        ),
+        click.option("--baud", default=115200, show_default=True, type=click.IntRange(1)),
+        click.option(
+            "--csms-url", metavar="URL", help="ws://HOST:PORT/PATH[/ID]: test the CSMS too."
+        ),
+        click.option("--id", "cp_id", metavar="CP", help="Charge-point id (ends the URL)."),
+        click.option(
+            "--password",
+            envvar="CPSIM_PASSWORD",
+            help="AuthorizationKey for HTTP Basic auth (or $CPSIM_PASSWORD).",
+        ),
+        click.option(
+            "--apn-user", default="", help="APN user name (PAP unless --apn-auth says otherwise)."
+        ),
+        click.option(
+            "--apn-password", default="", envvar="CPSIM_APN_PASSWORD", help="APN password."
+        ),
+        click.option(
+            "--apn-auth", type=click.Choice(["none", "pap", "chap"], case_sensitive=False)
+        ),
+        click.option(
+            "--wait",
+            default=30.0,
+            show_default=True,
+            type=click.FloatRange(0),
+            help="Seconds to wait for network registration while searching.",
+        ),
+        click.option("--json", "as_json_", is_flag=True, help="Print the report as JSON."),
+        click.option(
+            "--at-log",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Append the AT trace (secrets masked) to this file.",
+        ),
+        click.option(
+            "--log-level",
+            type=click.Choice(["debug", "info", "warning", "error"]),
+            default="error",
+            show_default=True,
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+@click.command("check")
+@common_options
+@click.option("--apn", metavar="APN", help="APN to activate [default: what the modem holds].")
+@click.option("--ssid", help="ESP-AT: Wi-Fi network to join [default: the one it is on].")
+@click.option(
+    "--wifi-password", default="", envvar="CPSIM_WIFI_PASSWORD", help="ESP-AT: Wi-Fi password."
+)
+@click.option(
+    "--ping-count",
+    default=3,
+    show_default=True,
+    type=click.IntRange(0, 10),
+    help="Echoes to the CSMS host (0: no ping).",
+)
+@click.option("--vendor", default="cpsim", show_default=True, help="BootNotification vendor.")
+@click.option(
+    "--model", default="cpsim-fieldtest", show_default=True, help="BootNotification model."
+)
+def check(
+    port: str,
+    dialect: str,
+    baud: int,
+    csms_url: str | None,
+    cp_id: str | None,
+    password: str | None,
+    apn_user: str,
+    apn_password: str,
+    apn_auth: str | None,
+    wait: float,
+    as_json_: bool,
+    at_log: Path | None,
+    log_level: str,
+    apn: str | None,
+    ssid: str | None,
+    wifi_password: str,
+    ping_count: int,
+    vendor: str,
+    model: str,
+) -> None:
+    """Will a charger with this SIM reach its CSMS?  If not, why.
+
+    Checks the module, SIM, radio, registration, the data session on the APN and,
+    with --csms-url, DNS, ping, TCP, the WebSocket upgrade and a BootNotification.
+    With --dialect esp-at: the module, the Wi-Fi network, its signal, the IP
+    address, then DNS, ping, the WebSocket and a BootNotification.
+    Exit 0: it would work; 1: it would not; 2: usage error or not available.
+    """
+    target = _target(csms_url, cp_id, password)
+    port_options = PortOptions(port, baud, at_log)
+    reach = ReachOptions(ping_count=ping_count, vendor=vendor, model=model)
+    context: dict[str, Any] = {"command": "check", "port": port, "dialect": dialect}
+    run: Callable[[Report], Coroutine[Any, Any, None]]
+    if dialect == "esp-at":
+        if apn or apn_user or apn_password:
+            raise click.BadParameter("APNs are cellular; ESP-AT uses --ssid", param_hint="--apn")
+        run = _wifi_runner(port_options, ssid, wifi_password, target, reach)
+        context["ssid"] = ssid
+    else:
+        if ssid is not None:
+            raise click.BadParameter("--ssid is for --dialect esp-at", param_hint="--ssid")
+        if apn is None and (apn_user or apn_password):
+            raise click.BadParameter("--apn-user/--apn-password need --apn", param_hint="--apn")
+        settings = None
+        if apn is not None:
+            settings = ApnSettings(apn, apn_user, apn_password, _auth(apn_user, apn_auth))
+        options = CheckOptions(port_options, settings, target, wait, reach)
+        context["apn"] = settings.as_json() if settings else None
+
+        async def run(report: Report) -> None:
+            await run_check(options, report)
+
+    context["csms_url"] = target.url if target else None
+    _setup_logging(log_level)
+
+    async def main() -> int:
+        report = Report(_progress, _note)
+        await run(report)
+        result = judge(report.results)
+        if as_json_:
+            click.echo(
+                json.dumps(as_json(report.results, result, **context), indent=2, default=str)
+            )
+        else:
+            click.echo(table(report.results, f"cpsim modem check on {port} ({dialect})"))
+            click.echo("")
+            click.echo(verdict_line(result))
+        return result.exit_code
+
+    _run(main)
+
+
+def _wifi_runner(
+    port: PortOptions,
+    ssid: str | None,
+    password: str,
+    target: CsmsTarget | None,
+    reach: ReachOptions,
+) -> Callable[[Report], Coroutine[Any, Any, None]]:
+    """The ESP-AT check; imported here so the cellular check never needs modem.espat."""
+    try:
+        from chargepoint.fieldtest.espat import WifiOptions, run_wifi_check
+    except ImportError as exc:
+        click.echo(f"cpsim modem check: {ESP_AT_NOT_YET} ({exc})", err=True)
+        sys.exit(2)
+    options = WifiOptions(port, ssid, password, target, reach)
+
+    async def run(report: Report) -> None:
+        await run_wifi_check(options, report)
+
+    return run
+
+
+@click.command("apn-scan")
+@common_options
+@click.option("--apn", "apns", multiple=True, metavar="APN", help="APN to try; repeatable.")
+@click.option(
+    "--apn-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="One APN per line: apn[,user[,password[,none|pap|chap]]]; # comments.",
+)
+def apn_scan(
+    port: str,
+    dialect: str,
+    baud: int,
+    csms_url: str | None,
+    cp_id: str | None,
+    password: str | None,
+    apn_user: str,
+    apn_password: str,
+    apn_auth: str | None,
+    wait: float,
+    as_json_: bool,
+    at_log: Path | None,
+    log_level: str,
+    apns: tuple[str, ...],
+    apn_file: Path | None,
+) -> None:
+    """Try each APN in turn: which give an IP address, and which reach the CSMS?
+
+    The context is deactivated between tries.  Exit 0 when at least one APN
+    works, 1 when none does, 2 for a usage error.
+    """
+    target = _target(csms_url, cp_id, password)
+    if dialect == "esp-at":
+        click.echo(
+            "cpsim modem apn-scan: APNs are a cellular setting; an ESP-AT module "
+            "has none (use --dialect ec200u)",
+            err=True,
+        )
+        sys.exit(2)
+    auth = _auth(apn_user, apn_auth)
+    tries = [ApnSettings(a, apn_user, apn_password, auth) for a in apns]
+    if apn_file is not None:
+        try:
+            tries += parse_apn_file(apn_file)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--apn-file") from exc
+    if not tries:
+        raise click.UsageError("give at least one --apn or an --apn-file")
+    _setup_logging(log_level)
+    options = ScanOptions(PortOptions(port, baud, at_log), tuple(tries), target, wait)
+
+    async def main() -> int:
+        report = Report(_progress, _note)
+        outcome = await run_scan(options, report, lambda text: click.echo(text, err=True))
+        if as_json_:
+            context = {
+                "command": "apn-scan",
+                "port": port,
+                "csms_url": target.url if target else None,
+            }
+            click.echo(json.dumps(scan_json(outcome, **context), indent=2, default=str))
+        else:
+            click.echo(scan_table(outcome, f"cpsim modem apn-scan on {port}"))
+            click.echo("")
+            click.echo(verdict_line(outcome.verdict))
+        return outcome.verdict.exit_code
+
+    _run(main)

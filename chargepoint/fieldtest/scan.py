@@ -1,0 +1,240 @@
+"""``cpsim modem apn-scan`` as a function: one modem, many APNs, one after another.
+
+The SIM and the network are checked once first (no APN can work without
+them); then each APN is configured, activated, optionally used to reach the
+CSMS (DNS, TCP, WebSocket upgrade: enough to prove the path, without sending
+a BootNotification per APN) and deactivated again before the next one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modem.at import ATError, ATPortError
+from modem.diagnostics import (
+    AUTH_NAMES,
+    CELLULAR,
+    ApnSettings,
+    CellularPlan,
+    CheckResult,
+    Report,
+    Status,
+    Verdict,
+    data_check,
+    run_cellular,
+    verdict,
+)
+from modem.quectel import ModemIdentity, QuectelModem
+
+from .check import (
+    PortOptions,
+    ReachOptions,
+    lost,
+    no_data_session,
+    open_quectel,
+    reach,
+    release,
+    why_stopped,
+)
+from .outcome import ALL_FIXES, ALL_WARNINGS, judge, table
+from .target import CsmsTarget
+
+PREREQUISITES = ("port", *(name for name in CELLULAR if name != "data"))
+SCAN_REACH = ReachOptions(steps=("DNS", "TCP", "WebSocket"))
+AUTH_CODES = {name.lower(): code for code, name in AUTH_NAMES.items()}
+
+
+def parse_apn_file(path: Path) -> list[ApnSettings]:
+    """Lines ``apn[,user[,password[,none|pap|chap|0|1|2]]]``; blank lines and ``#`` comments
+    skipped.  A user without an auth type means PAP."""
+    found: list[ApnSettings] = []
+    with path.open(newline="", encoding="utf-8") as handle:
+        for number, row in enumerate(csv.reader(handle), 1):
+            cells = [c.strip() for c in row]
+            if not cells or not cells[0] or cells[0].startswith("#"):
+                continue
+            apn, user, password, auth = (cells + ["", "", ""])[:4]
+            if auth.lower() in AUTH_CODES:
+                code = AUTH_CODES[auth.lower()]
+            elif auth in ("0", "1", "2"):
+                code = int(auth)
+            elif not auth:
+                code = 1 if user else 0
+            else:
+                raise ValueError(f"{path}:{number}: auth type {auth!r} is not none, pap or chap")
+            found.append(ApnSettings(apn, user, password, code))
+    return found
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    port: PortOptions
+    apns: tuple[ApnSettings, ...]
+    csms: CsmsTarget | None = None
+    registration_wait: float = 30.0
+    reach: ReachOptions = field(default_factory=lambda: SCAN_REACH)
+
+
+@dataclass(frozen=True)
+class ApnTry:
+    apn: ApnSettings
+    checks: list[CheckResult]
+    verdict: Verdict
+
+    @property
+    def works(self) -> bool:
+        return self.verdict.works
+
+    def get(self, name: str) -> CheckResult | None:
+        return next((r for r in self.checks if r.name == name), None)
+
+    def as_json(self) -> dict[str, Any]:
+        data = self.get("data")
+        return {
+            **self.apn.as_json(),
+            "works": self.works,
+            "ip": data.data.get("ip") if data else None,
+            "activation_s": data.data.get("seconds") if data else None,
+            "summary": self.verdict.summary,
+            "checks": [r.as_json() for r in self.checks],
+        }
+
+
+@dataclass(frozen=True)
+class ScanOutcome:
+    prerequisites: list[CheckResult]
+    tries: list[ApnTry]
+    verdict: Verdict
+    csms_tested: bool = False
+
+
+def _ms(checks: Sequence[CheckResult], name: str) -> object:
+    row = next((r for r in checks if r.name == name), None)
+    return None if row is None else row.data.get("ms")
+
+
+def _try_success(apn: ApnSettings, checks: Sequence[CheckResult], tested: bool) -> str:
+    data = next(r for r in checks if r.name == "data")
+    text = f"APN {apn.describe()} works: IP {data.data.get('ip')} in {data.data.get('seconds')} s"
+    if not tested:
+        return f"{text} (CSMS not tested)"
+    tcp, ws = _ms(checks, "TCP"), _ms(checks, "WebSocket")
+    upgrade = "wss:// not tested" if ws is None else f"WebSocket {ws} ms"
+    return f"{text}, CSMS reached (TCP {tcp} ms, {upgrade})"
+
+
+async def try_apn(
+    modem: QuectelModem, apn: ApnSettings, options: ScanOptions, ident: ModemIdentity | None
+) -> ApnTry:
+    """Activate ``apn``, reach the CSMS through it, deactivate again."""
+    report = Report()
+    data = report.add(await data_check(modem, apn))
+    try:
+        if options.csms is not None:
+            if data.ok:
+                await reach(modem, options.csms, ident, report, options.reach)
+            else:
+                report.skip(options.reach.steps, no_data_session(data))
+    finally:
+        with contextlib.suppress(ATError):
+            if await modem.address() is not None:
+                await modem.deactivate()
+    result = verdict(
+        report.results,
+        success=_try_success(apn, report.results, options.csms is not None) if data.ok else "",
+        fixes=ALL_FIXES,
+        warnings=ALL_WARNINGS,
+    )
+    return ApnTry(apn, report.results, result)
+
+
+def overall(tries: Sequence[ApnTry], csms: CsmsTarget | None) -> Verdict:
+    working = [t for t in tries if t.works]
+    if working:
+        names = ", ".join(f"'{t.apn.apn}'" for t in working)
+        what = "an IP address and reach the CSMS" if csms else "an IP address (CSMS not tested)"
+        return Verdict(Status.PASS, f"{len(working)} of {len(tries)} APNs give {what}: {names}")
+    reasons = {t.verdict.reason for t in tries}
+    if reasons == {"apn-refused"}:
+        return Verdict(
+            Status.FAIL,
+            f"none of the {len(tries)} APNs was accepted by the network: ask the operator for "
+            "this SIM's APN (and user/password)",
+            "apn-refused",
+        )
+    summaries = "; ".join(f"'{t.apn.apn}': {t.verdict.summary}" for t in tries)
+    return Verdict(Status.FAIL, f"none of the {len(tries)} APNs works: {summaries}", "none-works")
+
+
+async def run_scan(options: ScanOptions, report: Report, say: Callable[[str], None]) -> ScanOutcome:
+    """Prerequisites into ``report``, then each APN; ``say`` gets the progress lines."""
+    tries: list[ApnTry] = []
+    try:
+        modem = await open_quectel(options.port, report)
+    except ATPortError as exc:
+        lost(report, exc, PREREQUISITES)
+        return ScanOutcome(report.results, tries, judge(report.results))
+    if modem is None:
+        report.skip(PREREQUISITES, why_stopped(report))
+        return ScanOutcome(report.results, tries, judge(report.results))
+    try:
+        plan = CellularPlan(registration_wait=options.registration_wait, activate=False)
+        ident = await run_cellular(modem, plan, report)
+        if report.failed:
+            return ScanOutcome(report.results, tries, judge(report.results))
+        total = len(options.apns)
+        for number, apn in enumerate(options.apns, 1):
+            say(f"[{number}/{total}] APN {apn.describe()}: activating...")
+            attempt = await try_apn(modem, apn, options, ident)
+            tries.append(attempt)
+            say(f"[{number}/{total}] {attempt.verdict.summary}")
+    except ATPortError as exc:
+        lost(report, exc, PREREQUISITES)
+        return ScanOutcome(report.results, tries, judge(report.results))
+    finally:
+        await release(modem)
+    tested = options.csms is not None
+    return ScanOutcome(report.results, tries, overall(tries, options.csms), tested)
+
+
+def _csms_cell(attempt: ApnTry, tested: bool) -> str:
+    if not tested:
+        return "not tested"
+    ws = attempt.get("WebSocket")
+    if ws is not None and ws.status is Status.PASS:
+        return f"TCP {_ms(attempt.checks, 'TCP')} ms, WS {ws.data.get('ms')} ms"
+    failed = next((r for r in attempt.checks[1:] if r.status is Status.FAIL), None)
+    return f"{failed.name} failed" if failed else "-"
+
+
+def scan_table(outcome: ScanOutcome, title: str) -> str:
+    lines = [table(outcome.prerequisites, title)]
+    if not outcome.tries:
+        return "\n".join(lines)
+    width = max(len(t.apn.describe()) for t in outcome.tries)
+    lines += ["", f"  {'APN':<{width}}  {'IP':<15}  {'TIME':>7}  {'CSMS':<22}  RESULT"]
+    for attempt in outcome.tries:
+        data = attempt.get("data")
+        ip = str((data.data.get("ip") if data else None) or "-")
+        seconds = data.data.get("seconds") if data else None
+        took = "-" if seconds is None else f"{seconds} s"
+        result = "works" if attempt.works else attempt.verdict.summary
+        csms_cell = _csms_cell(attempt, outcome.csms_tested)
+        lines.append(
+            f"  {attempt.apn.describe():<{width}}  {ip:<15}  {took:>7}  {csms_cell:<22}  {result}"
+        )
+    return "\n".join(lines)
+
+
+def scan_json(outcome: ScanOutcome, **context: Any) -> dict[str, Any]:
+    return {
+        **context,
+        "checks": [r.as_json() for r in outcome.prerequisites],
+        "apns": [t.as_json() for t in outcome.tries],
+        "verdict": outcome.verdict.as_json(),
+    }

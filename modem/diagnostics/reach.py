@@ -1,0 +1,220 @@
+"""Reaching the CSMS host through the modem: DNS (AT+QIDNSGIP), ping (AT+QPING), TCP.
+
+Each answer of DNS and ping arrives as URCs after the command's ``OK``
+(reference A.6, A.9), so the collector is registered before the command is
+sent and removed after.  Ping only warns: many servers drop ICMP, and the TCP
+connect right after it is what a charger needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+from collections.abc import Iterator
+
+from modem.at import ATCommandError, ATDriver, ATError, ATPortError, Urc
+from modem.quectel import QuectelModem, QuectelSocket, SocketOpenError, qi_reason
+
+from .common import guarded
+from .decode import fields, to_int
+from .result import CheckResult, Status
+
+
+def is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def collecting(driver: ATDriver, prefix: str) -> Iterator[asyncio.Queue[str]]:
+    """Queue the text after ``prefix`` of every URC starting with it, while in the block."""
+    queue: asyncio.Queue[str] = asyncio.Queue()
+
+    def put(urc: Urc) -> None:
+        if urc.text.startswith(prefix):
+            queue.put_nowait(urc.text[len(prefix) :].strip())
+
+    remove = driver.add_urc_handler(put)
+    try:
+        yield queue
+    finally:
+        remove()
+
+
+def _ms(seconds: float) -> int:
+    return max(0, round(seconds * 1000))
+
+
+async def dns_check(
+    modem: QuectelModem, host: str, ctx: int = 1, timeout: float = 30.0
+) -> CheckResult:
+    """``AT+QIDNSGIP``: the CSMS host name through the APN's DNS servers."""
+    if is_ip_address(host):
+        return CheckResult(
+            "DNS",
+            Status.SKIP,
+            host,
+            "the CSMS URL gives an IP address: no lookup needed",
+            reason="not-needed",
+            data={"host": host, "addresses": [host]},
+        )
+    driver = modem.driver
+
+    async def run() -> CheckResult:
+        data: dict[str, object] = {"host": host}
+        loop = asyncio.get_running_loop()
+        with collecting(driver, '+QIURC: "dnsgip",') as answers:
+            start = loop.time()
+            try:
+                await driver.command(f'AT+QIDNSGIP={ctx},"{host}"')
+            except ATCommandError as exc:
+                return CheckResult(
+                    "DNS",
+                    Status.FAIL,
+                    f"{host}: lookup refused",
+                    await modem.explain(exc),
+                    reason="dns",
+                    data=data,
+                )
+            try:
+                async with asyncio.timeout(timeout):
+                    head = fields(await answers.get())
+                    while to_int(head[0]) is None:  # an address line of an earlier lookup
+                        head = fields(await answers.get())
+                    err, count = to_int(head[0]), to_int(head[1] if len(head) > 1 else "")
+                    addresses = []
+                    if err == 0:
+                        for _ in range(count or 0):
+                            addresses.append((await answers.get()).strip('"'))
+            except TimeoutError:
+                return CheckResult(
+                    "DNS",
+                    Status.FAIL,
+                    f"{host}: no answer within {timeout:g} s",
+                    "the APN's DNS servers did not answer",
+                    reason="dns",
+                    data=data,
+                )
+        ms = _ms(loop.time() - start)
+        data.update(addresses=addresses, ms=ms, error=err)
+        if err != 0 or not addresses:
+            why = qi_reason(err) if err else "no address in the answer"
+            return CheckResult(
+                "DNS",
+                Status.FAIL,
+                f"{host} does not resolve",
+                f'+QIURC: "dnsgip",{why}',
+                reason="dns",
+                data=data,
+            )
+        figure = f"{host} -> {', '.join(addresses)} in {ms} ms"
+        return CheckResult("DNS", Status.PASS, figure, data=data)
+
+    return await guarded("DNS", run)
+
+
+async def ping_check(
+    modem: QuectelModem, host: str, ctx: int = 1, timeout_s: int = 2, count: int = 3
+) -> CheckResult:
+    """``AT+QPING``: round trips to the CSMS host (replies, loss, min/avg/max)."""
+    driver = modem.driver
+
+    async def run() -> CheckResult:
+        rtts: list[int] = []
+        errors: list[int] = []
+        summary: list[str] | None = None
+        with collecting(driver, "+QPING:") as answers:
+            response = await driver.command(f'AT+QPING={ctx},"{host}",{timeout_s},{count}')
+            for early in response.values("+QPING:"):  # some firmware answers before OK
+                answers.put_nowait(early)
+            try:
+                async with asyncio.timeout(count * (timeout_s + 1) + 30):
+                    while summary is None:
+                        parts = fields(await answers.get())
+                        code = to_int(parts[0])
+                        if len(parts) >= 7:
+                            summary = parts
+                        elif len(parts) >= 4 and code == 0:
+                            rtts.append(to_int(parts[3]) or 0)
+                        elif code:
+                            errors.append(code)
+                            if code != 569:  # 569 = this echo timed out; others end the run
+                                break
+            except TimeoutError:
+                pass
+        sent = to_int(summary[1]) if summary else count
+        received = len(rtts)
+        data: dict[str, object] = {"sent": sent, "received": received, "rtt_ms": rtts}
+        if not rtts:
+            failure = next((e for e in errors if e != 569), None)
+            detail = (
+                f"+QPING: {qi_reason(failure)}"
+                if failure
+                else "no echo reply: many servers and firewalls drop ping; the TCP check decides"
+            )
+            return CheckResult(
+                "ping", Status.WARN, f"0/{sent} replies", detail, reason="no-ping", data=data
+            )
+        lo, hi, avg = min(rtts), max(rtts), sum(rtts) // len(rtts)
+        data.update(min_ms=lo, avg_ms=avg, max_ms=hi)
+        figure = f"{received}/{sent} replies, min/avg/max {lo}/{avg}/{hi} ms"
+        if sent is not None and received < sent:
+            return CheckResult(
+                "ping",
+                Status.WARN,
+                figure,
+                "packet loss: a weak or congested link",
+                reason="packet-loss",
+                data=data,
+            )
+        return CheckResult("ping", Status.PASS, figure, data=data)
+
+    return await guarded("ping", run)
+
+
+_OPEN_REASONS = {
+    565: "dns",
+    566: "tcp-refused",
+    569: "tcp-timeout",
+    561: "pdp-lost",
+    570: "pdp-lost",
+}
+
+
+async def tcp_check(
+    modem: QuectelModem, host: str, port: int, *, ctx: int = 1, timeout: float = 45.0
+) -> tuple[CheckResult, QuectelSocket | None]:
+    """``AT+QIOPEN``: a TCP connection to the CSMS; the open socket is handed back."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    data: dict[str, object] = {"host": host, "port": port}
+    try:
+        sock = await modem.open_tcp(host, port, ctx=ctx, timeout=timeout)
+    except SocketOpenError as exc:
+        data.update(code=exc.code, seconds=round(loop.time() - start, 2))
+        reason = _OPEN_REASONS.get(exc.code or 0, "tcp")
+        return (
+            CheckResult(
+                "TCP",
+                Status.FAIL,
+                f"no connection to {host}:{port}",
+                exc.reason,
+                reason=reason,
+                data=data,
+            ),
+            None,
+        )
+    except ATPortError:
+        raise
+    except ATError as exc:  # no answer, or re-activating the context on the way failed
+        return CheckResult(
+            "TCP", Status.FAIL, "no connection", str(exc), reason="tcp", data=data
+        ), None
+    ms = _ms(loop.time() - start)
+    data["ms"] = ms
+    figure = f"connected to {host}:{port} in {ms} ms"
+    return CheckResult("TCP", Status.PASS, figure, data=data), sock

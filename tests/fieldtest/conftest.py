@@ -1,0 +1,97 @@
+"""Fixtures for the field tests: the EC200U emulator in a given profile, a CSMS,
+ports that are not modems, and the CLI run in a worker thread.
+
+The CLI calls ``asyncio.run`` itself, so it runs in a thread while the emulator
+and the CSMS keep serving on the test's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tty
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import click
+from click.testing import CliRunner, Result
+
+from modem.diagnostics import Report
+from modem.emulator import Emulator, Timing, run_emulator
+
+FAST = Timing().scaled(0.05)
+STEP = 20.0  # no whole check may take longer in a test
+
+
+@contextlib.asynccontextmanager
+async def ec200u(profile: str = "ok", good_apns: Sequence[str] = ()) -> AsyncIterator[Emulator]:
+    async with run_emulator(
+        "ec200u", baud=None, profile=profile, good_apns=good_apns, timing=FAST
+    ) as emu:
+        yield emu
+
+
+@dataclass
+class Seen:
+    """What the progress listener saw, in order."""
+
+    rows: list[str]
+    notes: list[str]
+
+    def report(self) -> Report:
+        return Report(lambda r: self.rows.append(r.name), self.notes.append)
+
+
+def seen() -> Seen:
+    return Seen([], [])
+
+
+async def invoke(command: click.Command, args: list[str]) -> Result:
+    """Run a click command in a thread (it has its own event loop) and wait for it."""
+    runner = CliRunner()
+    return await asyncio.wait_for(
+        asyncio.to_thread(runner.invoke, command, args, catch_exceptions=False), STEP
+    )
+
+
+@contextlib.contextmanager
+def silent_pty() -> Any:
+    """A pty nobody answers on (the slave path is what a user would pass)."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    try:
+        yield os.ttyname(slave)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+Responder = Callable[[bytes], Awaitable[bytes | None]]
+
+
+@contextlib.asynccontextmanager
+async def line_server(respond: Responder, banner: bytes = b"") -> AsyncIterator[str]:
+    """A ``socket://`` port whose answers ``respond(line)`` scripts (None: say nothing).
+
+    Lines end with CR LF, as ESP-AT requires: a CR alone is not a line for it.
+    """
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            if banner:
+                writer.write(banner)
+            while True:
+                line = (await reader.readuntil(b"\r\n"))[:-2]
+                answer = await respond(line)
+                if answer:
+                    writer.write(answer)
+                    await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield f"socket://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        server.close()

@@ -1,0 +1,223 @@
+"""Every field profile's verdict, through the real EC200U emulator over a pty and a
+real local CSMS: what a technician would read, and which checks ran or were skipped."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from chargepoint.csms.handlers import CsmsPolicy
+from chargepoint.csms.server import Credentials, LocalCsms
+from chargepoint.fieldtest import (
+    REACH,
+    CheckOptions,
+    CsmsTarget,
+    PortOptions,
+    ReachOptions,
+    judge,
+    run_check,
+)
+from modem.diagnostics import CELLULAR, RADIO, ApnSettings, CheckResult, Report, Status, Verdict
+
+from .conftest import STEP, ec200u
+
+QUICK_REACH = ReachOptions(ping_count=1, ping_timeout=1, connect_timeout=10)
+
+
+async def check(
+    port: str,
+    csms_url: str | None,
+    *,
+    apn: str | None = "internet",
+    cp_id: str | None = "CP001",
+    password: str | None = None,
+    wait: float = 1.0,
+) -> tuple[list[CheckResult], Verdict]:
+    target = None if csms_url is None else CsmsTarget.parse(csms_url, cp_id, password)
+    options = CheckOptions(
+        PortOptions(port),
+        None if apn is None else ApnSettings(apn),
+        target,
+        registration_wait=wait,
+        reach=QUICK_REACH,
+    )
+    report = Report()
+    await asyncio.wait_for(run_check(options, report), STEP)
+    return report.results, judge(report.results)
+
+
+def rows(results: Sequence[CheckResult]) -> dict[str, CheckResult]:
+    return {r.name: r for r in results}
+
+
+def localhost(csms: LocalCsms) -> str:
+    """The CSMS by name, so the DNS check runs (the emulator resolves through the OS)."""
+    return csms.url.replace("127.0.0.1", "localhost")
+
+
+ALL_ROWS = ["port", *CELLULAR, *REACH]
+
+
+async def test_ok_profile_reaches_the_csms(csms: LocalCsms) -> None:
+    async with ec200u("ok") as emu:
+        results, verdict = await check(emu.port_url, localhost(csms))
+        assert not any(c.active for c in emu.dialect.state.contexts.values())  # left as found
+    assert [r.name for r in results] == ALL_ROWS
+    assert all(r.status is Status.PASS for r in results), [r for r in results if not r.ok]
+    got = rows(results)
+    assert got["signal"].figure == "-65 dBm (CSQ 24, excellent)"
+    assert got["LTE quality"].figure == "RSRP -92 dBm, RSRQ -8 dB, SINR 19.0 dB (raw 195)"
+    assert got["registration"].data["CEREG"] == 1
+    assert got["data"].data["ip"].startswith("10.")
+    assert got["DNS"].data["addresses"] == ["127.0.0.1"]
+    assert got["BootNotification"].data["request"]["iccid"] == "89860012345678901234"
+    assert verdict.status is Status.PASS and verdict.exit_code == 0
+    assert verdict.summary.startswith("the charger will reach its CSMS (BootNotification Accepted")
+    boot = await csms.frames.wait_for(lambda f: f.action == "BootNotification", 5)
+    assert boot.charge_point == "CP001"
+
+
+@pytest.mark.parametrize(
+    ("profile", "status", "reason", "summary"),
+    [
+        ("no-sim", Status.FAIL, "no-sim", "no SIM card detected: insert the SIM"),
+        ("sim-pin", Status.FAIL, "sim-pin", "SIM PIN required: remove the PIN lock in a phone"),
+        (
+            "denied",
+            Status.FAIL,
+            "denied",
+            "registration denied: the SIM has no data plan for this network",
+        ),
+        ("roaming", Status.WARN, "warnings", "registered roaming on Vodafone.de: make sure"),
+        ("weak-signal", Status.WARN, "warnings", "weak signal -107 dBm (CSQ 3, very weak)"),
+        ("bad-apn", Status.FAIL, "apn-refused", "APN 'internet' refused by the network"),
+        (
+            "no-dns",
+            Status.FAIL,
+            "dns",
+            "CSMS host does not resolve: check the host name 'localhost'",
+        ),
+        ("csms-unreachable", Status.FAIL, "tcp-refused", "CSMS unreachable: no TCP connection"),
+    ],
+)
+async def test_profile_verdicts(
+    csms: LocalCsms, profile: str, status: Status, reason: str, summary: str
+) -> None:
+    async with ec200u(profile, good_apns=("iot.op",)) as emu:
+        results, verdict = await check(emu.port_url, localhost(csms))
+    assert [r.name for r in results] == ALL_ROWS  # same rows whatever happened
+    assert (verdict.status, verdict.reason) == (status, reason)
+    assert summary in verdict.summary
+    assert verdict.exit_code == (1 if status is Status.FAIL else 0)
+    for name in RADIO:  # the radio is still measured when the SIM or the network fails
+        assert rows(results)[name].status is not Status.SKIP
+
+
+async def test_bad_apn_profile_accepts_the_good_apn(csms: LocalCsms) -> None:
+    async with ec200u("bad-apn", good_apns=("iot.op",)) as emu:
+        results, verdict = await check(emu.port_url, csms.url, apn="iot.op")
+    assert verdict.status is Status.PASS, verdict
+    assert "APN 'iot.op'" in rows(results)["data"].figure
+
+
+async def test_skipped_checks_name_the_reason(csms: LocalCsms) -> None:
+    async with ec200u("sim-pin") as emu:
+        results, _ = await check(emu.port_url, csms.url)
+    got = rows(results)
+    assert got["SIM"].status is Status.FAIL
+    assert got["registration"].status is Status.FAIL  # still run: it shows the consequence
+    assert got["data"].status is Status.SKIP
+    assert got["data"].detail == "skipped: no usable SIM (SIM PIN)"
+    for name in REACH:
+        assert got[name].detail == "skipped: no data session: no usable SIM (SIM PIN)"
+
+    async with ec200u("no-dns") as emu:
+        results, _ = await check(emu.port_url, localhost(csms))
+    got = rows(results)
+    assert got["data"].status is Status.PASS
+    for name in ("ping", "TCP", "WebSocket", "BootNotification"):
+        assert got[name].detail == "skipped: the CSMS host localhost does not resolve"
+
+
+async def test_denied_rows(csms: LocalCsms) -> None:
+    async with ec200u("denied") as emu:
+        results, _ = await check(emu.port_url, csms.url)
+    got = rows(results)
+    assert got["registration"].figure == "registration denied (CEREG 3, CGREG 3, CREG 3)"
+    assert got["serving cell"].data["state"] == "LIMSRV"
+    assert got["network"].status is Status.WARN
+    assert got["data"].detail == "skipped: not registered on a network (registration denied)"
+
+
+async def test_weak_signal_rows(csms: LocalCsms) -> None:
+    async with ec200u("weak-signal") as emu:
+        results, _ = await check(emu.port_url, csms.url)
+    got = rows(results)
+    assert (got["signal"].status, got["signal"].data["dbm"]) == (Status.WARN, -107)
+    quality = got["LTE quality"]
+    assert quality.status is Status.WARN
+    assert (quality.data["rsrp"], quality.data["sinr_raw"], quality.data["sinr_db"]) == (
+        -120,
+        85,
+        -3.0,
+    )
+    assert got["BootNotification"].status is Status.PASS
+
+
+async def test_no_csms_url_stops_after_the_data_session() -> None:
+    async with ec200u("ok") as emu:
+        results, verdict = await check(emu.port_url, None, apn=None)
+    assert [r.name for r in results] == ["port", *CELLULAR]
+    # no --apn: whatever the modem holds (empty after boot: the network's default)
+    assert "as configured in the modem" in rows(results)["data"].figure
+    assert verdict.status is Status.PASS
+    assert "the CSMS itself was not tested" in verdict.summary
+
+
+async def test_basic_auth(tmp_path) -> None:
+    async with (
+        LocalCsms(port=0, credentials=Credentials(shared="s3cret")) as csms,
+        ec200u("ok") as emu,
+    ):
+        results, verdict = await check(emu.port_url, csms.url, password="wrong")
+        assert (verdict.reason, rows(results)["WebSocket"].data["http_status"]) == ("http-401", 401)
+        assert (
+            "refused the credentials (HTTP 401): check the charge-point id 'CP001'"
+            in verdict.summary
+        )
+        assert rows(results)["BootNotification"].detail == "skipped: the WebSocket upgrade failed"
+        results, verdict = await check(emu.port_url, csms.url, password="s3cret")
+        assert verdict.status is Status.PASS
+        assert "Basic auth as CP001" in rows(results)["WebSocket"].figure
+
+
+@pytest.mark.parametrize(
+    ("boot_status", "status", "summary"),
+    [
+        ("Pending", Status.WARN, "the CSMS answered Pending: accept charge point 'CP9'"),
+        (
+            "Rejected",
+            Status.FAIL,
+            "the CSMS rejected BootNotification: register charge point 'CP9'",
+        ),
+    ],
+)
+async def test_boot_answers(boot_status: str, status: Status, summary: str) -> None:
+    policy = CsmsPolicy(boot_status=boot_status)
+    async with LocalCsms(port=0, policy=policy) as csms, ec200u("ok") as emu:
+        results, verdict = await check(emu.port_url, f"{csms.url}/CP9", cp_id=None)
+    assert verdict.status is status
+    assert summary in verdict.summary
+    assert rows(results)["BootNotification"].data["response"]["status"] == boot_status
+
+
+async def test_wss_is_said_to_be_untested(csms: LocalCsms) -> None:
+    async with ec200u("ok") as emu:
+        results, verdict = await check(emu.port_url, csms.url.replace("ws://", "wss://"))
+    got = rows(results)
+    assert got["TCP"].status is Status.PASS
+    assert (got["WebSocket"].status, got["WebSocket"].reason) == (Status.WARN, "tls-untested")
+    assert got["BootNotification"].reason == "untested"
+    assert verdict.status is Status.WARN and "AT+QSSL" in verdict.summary

@@ -11,8 +11,24 @@ from .model import Scenario, json_schema
 from .steps import STEP_KINDS, STEP_TYPES, Step, StepBase
 
 __all__ = [
-    "STEP_KINDS", "STEP_TYPES", "Charger", "Csms", "DirectLink", "Ec200uLink", "EspAtLink",
-    "MissingEnv", "Position", "Problem", "Scenario", "ScenarioLoadError", "Step", "StepBase",
-    "check_files", "expand_env", "json_schema", "load_scenario", "parse_scenario",
+    "STEP_KINDS",
+    "STEP_TYPES",
+    "Charger",
+    "Csms",
+    "DirectLink",
+    "Ec200uLink",
+    "EspAtLink",
+    "MissingEnv",
+    "Position",
+    "Problem",
+    "Scenario",
+    "ScenarioLoadError",
+    "Step",
+    "StepBase",
+    "check_files",
+    "expand_env",
+    "json_schema",
+    "load_scenario",
+    "parse_scenario",
     "scenario_files",
 ]

@@ -92,9 +92,9 @@ def problems_error(items: Sequence[Located]) -> PydanticCustomError:
     return PydanticCustomError(PROBLEMS, "{text}", {"text": text, "problems": list(items)})
 
 
-def problem(message: str, path: Iterable[str | int] = (), at_key: bool = False) -> (
-    PydanticCustomError
-):
+def problem(
+    message: str, path: Iterable[str | int] = (), at_key: bool = False
+) -> PydanticCustomError:
     return problems_error([Located(tuple(path), message, at_key)])
 
 

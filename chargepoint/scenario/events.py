@@ -11,8 +11,13 @@ from .errors import problem
 from .fields import ConnectorId, ConnectorOrCharger, Duration, Model, OneOf
 from .ocpp_schema import CALL, enum_of
 
-ErrorCode = Annotated[str, OneOf(tuple(c for c in enum_of(CALL, "StatusNotification", "errorCode")
-                                       if c != "NoError"), "connector error code")]
+ErrorCode = Annotated[
+    str,
+    OneOf(
+        tuple(c for c in enum_of(CALL, "StatusNotification", "errorCode") if c != "NoError"),
+        "connector error code",
+    ),
+]
 StopReason = Annotated[str, OneOf(enum_of(CALL, "StopTransaction", "reason"), "stop reason")]
 IdTag = Annotated[str, Field(min_length=1, max_length=20)]
 """An OCPP IdToken: CiString20."""
@@ -66,8 +71,14 @@ class ClearFault(Model):
 
 # --- time and the link ---------------------------------------------------------------------
 
-WaitEvent = Literal["connected", "disconnected", "boot_accepted", "transaction_started",
-                    "transaction_stopped", "queue_empty"]
+WaitEvent = Literal[
+    "connected",
+    "disconnected",
+    "boot_accepted",
+    "transaction_started",
+    "transaction_stopped",
+    "queue_empty",
+]
 
 
 class Wait(Model):
@@ -100,5 +111,3 @@ class LinkFault(Model):
     kind: LinkFaultKind
     duration: Duration = 0
     """How long the network stays unusable afterwards (reconnects fail meanwhile)."""
-
-

@@ -48,10 +48,17 @@ class Model(BaseModel):
             known = [f.alias or name for name, f in cls.model_fields.items()]
             unknown = [k for k in data if k not in known]
             if unknown:
-                raise problems_error([
-                    Located((k,), f"unknown key {brief(k)}{suggest(k, known)} "
-                                  f"(expected {', '.join(known)})", at_key=True)
-                    for k in unknown])
+                raise problems_error(
+                    [
+                        Located(
+                            (k,),
+                            f"unknown key {brief(k)}{suggest(k, known)} "
+                            f"(expected {', '.join(known)})",
+                            at_key=True,
+                        )
+                        for k in unknown
+                    ]
+                )
         return data
 
 
@@ -66,14 +73,17 @@ class Shorthand:
     key: str
     scalar: Any
 
-    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler
-                                     ) -> CoreSchema:
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
         return core_schema.no_info_before_validator_function(self._expand, handler(source))
 
-    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler
-                                     ) -> JsonSchemaValue:
-        short = (self.scalar if isinstance(self.scalar, dict)
-                 else TypeAdapter(self.scalar).json_schema())
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        short = (
+            self.scalar if isinstance(self.scalar, dict) else TypeAdapter(self.scalar).json_schema()
+        )
         return {"anyOf": [short, handler(schema)]}
 
     def _expand(self, value: Any) -> Any:
@@ -94,12 +104,14 @@ class OneOf:
     what: str
     elsewhere: tuple[tuple[str, str], ...] = ()
 
-    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler
-                                     ) -> CoreSchema:
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
         return core_schema.no_info_plain_validator_function(self._check)
 
-    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler
-                                     ) -> JsonSchemaValue:
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
         return {"type": "string", "enum": list(self.choices)}
 
     def _check(self, value: Any) -> str:
@@ -111,19 +123,48 @@ class OneOf:
         raise problem(f"unknown {self.what} {brief(value)}{suggest(value, self.choices)}")
 
 
-CPAction = Annotated[str, OneOf(CP_ACTIONS, "charge-point action", tuple(
-    (a, "is sent by the CSMS, not by the charger (use `csms: {call: ...}` or `expect_call`)")
-    for a in CSMS_ACTIONS if a not in CP_ACTIONS))]
-CsmsAction = Annotated[str, OneOf(CSMS_ACTIONS, "CSMS action", tuple(
-    (a, "is sent by the charger, not by the CSMS (use `send` or `expect_received`)")
-    for a in CP_ACTIONS if a not in CSMS_ACTIONS))]
+CPAction = Annotated[
+    str,
+    OneOf(
+        CP_ACTIONS,
+        "charge-point action",
+        tuple(
+            (
+                a,
+                "is sent by the CSMS, not by the charger (use `csms: {call: ...}` or `expect_call`)",
+            )
+            for a in CSMS_ACTIONS
+            if a not in CP_ACTIONS
+        ),
+    ),
+]
+CsmsAction = Annotated[
+    str,
+    OneOf(
+        CSMS_ACTIONS,
+        "CSMS action",
+        tuple(
+            (a, "is sent by the charger, not by the CSMS (use `send` or `expect_received`)")
+            for a in CP_ACTIONS
+            if a not in CSMS_ACTIONS
+        ),
+    ),
+]
 
 CALL_ERROR_CODES: Final = (
-    "NotImplemented", "NotSupported", "InternalError", "ProtocolError", "SecurityError",
-    "FormationViolation", "PropertyConstraintViolation", "OccurenceConstraintViolation",
-    "TypeConstraintViolation", "GenericError",
+    "NotImplemented",
+    "NotSupported",
+    "InternalError",
+    "ProtocolError",
+    "SecurityError",
+    "FormationViolation",
+    "PropertyConstraintViolation",
+    "OccurenceConstraintViolation",
+    "TypeConstraintViolation",
+    "GenericError",
     # spelled as the ocpp library sends them, which differs from OCPP-J 1.6 §4.2.3
-    "FormatViolation", "OccurrenceConstraintViolation",
+    "FormatViolation",
+    "OccurrenceConstraintViolation",
 )
 CallErrorCode = Annotated[str, OneOf(CALL_ERROR_CODES, "CALLERROR code")]
 
@@ -141,15 +182,26 @@ def _duration(value: Any) -> float:
         parts = _DURATION.findall(text)
         if parts and "".join(n + u for n, u in parts) == text:
             return sum(float(n) * _UNITS[u] for n, u in parts)
-    raise problem(f"expected a duration in seconds (30, 0.5) or with units (90s, 15m, 2h, "
-                  f"1h30m), got {brief(value)}")
+    raise problem(
+        f"expected a duration in seconds (30, 0.5) or with units (90s, 15m, 2h, "
+        f"1h30m), got {brief(value)}"
+    )
 
 
-Duration = Annotated[float, PlainValidator(_duration), WithJsonSchema({
-    "anyOf": [{"type": "number", "minimum": 0},
-              {"type": "string", "pattern": r"^(\d+(\.\d+)?\s*(ms|s|m|h|d)\s*)+$"}],
-    "description": "seconds, or a number with units: 90s, 15m, 2h, 1h30m "
-                   "(charger time: compressed when the time scale is not 1)"})]
+Duration = Annotated[
+    float,
+    PlainValidator(_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": r"^(\d+(\.\d+)?\s*(ms|s|m|h|d)\s*)+$"},
+            ],
+            "description": "seconds, or a number with units: 90s, 15m, 2h, 1h30m "
+            "(charger time: compressed when the time scale is not 1)",
+        }
+    ),
+]
 """Seconds of charger time (virtual when the clock runs faster than real time)."""
 
 ConnectorId = Annotated[int, Field(ge=1, le=99)]
@@ -188,5 +240,6 @@ def _config_value(value: Any) -> str:
     raise problem(f"expected a string, number or true/false, got {brief(value)}")
 
 
-ConfigValue = Annotated[str, PlainValidator(_config_value),
-                        WithJsonSchema({"type": ["string", "number", "boolean"]})]
+ConfigValue = Annotated[
+    str, PlainValidator(_config_value), WithJsonSchema({"type": ["string", "number", "boolean"]})
+]

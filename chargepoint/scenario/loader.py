@@ -60,8 +60,14 @@ def parse_scenario(text: str, file: str = "<string>") -> Scenario:
         raise ScenarioLoadError([Problem(Position(file, 1, 1), str(exc))]) from None
     if not isinstance(tree, CommentedMap):
         what = "the file is empty" if tree is None else f"got {brief(_plain(tree))}"
-        raise ScenarioLoadError([Problem(Position(file, 1, 1), "expected a scenario: a mapping "
-                                         f"with charger, link, csms and steps; {what}")])
+        raise ScenarioLoadError(
+            [
+                Problem(
+                    Position(file, 1, 1),
+                    f"expected a scenario: a mapping with charger, link, csms and steps; {what}",
+                )
+            ]
+        )
     try:
         scenario = Scenario.model_validate(_plain(tree))
     except ValidationError as exc:
@@ -99,8 +105,10 @@ def _yaml_problem(exc: MarkedYAMLError, file: str) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     message = exc.problem or exc.context or "invalid YAML"
     if exc.context and exc.problem and exc.context_mark is not None:
-        message += (f" ({exc.context}, which starts at line {exc.context_mark.line + 1}, "
-                    f"column {exc.context_mark.column + 1})")
+        message += (
+            f" ({exc.context}, which starts at line {exc.context_mark.line + 1}, "
+            f"column {exc.context_mark.column + 1})"
+        )
     line, col = (mark.line, mark.column) if mark is not None else (0, 0)
     return Problem(Position(file, line + 1, col + 1), message)
 
@@ -122,12 +130,15 @@ def _plain(node: Any) -> Any:
 
 # --- pydantic errors -> file:line:col ------------------------------------------------------
 
+
 def _problems(errors: Sequence[ErrorDetails], tree: Any, file: str) -> list[Problem]:
     found: dict[tuple[int, int, str], Problem] = {}
     for error in errors:
         if error["type"] == PROBLEMS:
-            parts = [((*error["loc"], *p.path), p.message, p.at_key)
-                     for p in error.get("ctx", {})["problems"]]
+            parts = [
+                ((*error["loc"], *p.path), p.message, p.at_key)
+                for p in error.get("ctx", {})["problems"]
+            ]
         else:
             parts = [(tuple(error["loc"]), _message(error), error["type"] == "extra_forbidden")]
         for loc, message, at_key in parts:
@@ -171,9 +182,13 @@ def _path_text(parts: Sequence[Any]) -> str:
 
 
 _EXPECTED = {
-    "model_": "expected a mapping", "dict_": "expected a mapping", "list_": "expected a list",
-    "int_": "expected an integer", "float_": "expected a number",
-    "bool_": "expected true or false", "string_type": "expected a string",
+    "model_": "expected a mapping",
+    "dict_": "expected a mapping",
+    "list_": "expected a list",
+    "int_": "expected an integer",
+    "float_": "expected a number",
+    "bool_": "expected true or false",
+    "string_type": "expected a string",
 }
 """Pydantic error types (by prefix) and how to say what was expected."""
 
@@ -187,8 +202,10 @@ def _message(error: ErrorDetails) -> str:
         return f"missing required key {error['loc'][-1]!r}"
     if kind == "union_tag_invalid":
         tags = re.findall(r"'([^']*)'", str(ctx.get("expected_tags", "")))
-        return (f"unknown {ctx.get('discriminator', 'kind').strip(chr(39))} {brief(ctx['tag'])}"
-                f"{suggest(ctx['tag'], tags)} (expected one of {', '.join(tags)})")
+        return (
+            f"unknown {ctx.get('discriminator', 'kind').strip(chr(39))} {brief(ctx['tag'])}"
+            f"{suggest(ctx['tag'], tags)} (expected one of {', '.join(tags)})"
+        )
     if kind == "union_tag_not_found":
         return f"missing required key {str(ctx.get('discriminator', '')).strip(chr(39))!r}"
     if kind == "literal_error":

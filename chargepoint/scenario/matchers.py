@@ -128,8 +128,11 @@ class Range(Matcher):
 
     def mismatches(self, actual: Any, path: str = "") -> list[Mismatch]:
         number = isinstance(actual, int | float) and not isinstance(actual, bool)
-        if (number and (self.min is None or actual >= self.min)
-                and (self.max is None or actual <= self.max)):
+        if (
+            number
+            and (self.min is None or actual >= self.min)
+            and (self.max is None or actual <= self.max)
+        ):
             return []
         return [Mismatch(path, self._text(), actual)]
 
@@ -209,11 +212,17 @@ def equal(expected: Any, actual: Any) -> bool:
     if isinstance(expected, bool) or isinstance(actual, bool):
         return type(expected) is type(actual) and expected == actual
     if isinstance(expected, dict):
-        return (isinstance(actual, dict) and expected.keys() == actual.keys()
-                and all(equal(v, actual[k]) for k, v in expected.items()))
+        return (
+            isinstance(actual, dict)
+            and expected.keys() == actual.keys()
+            and all(equal(v, actual[k]) for k, v in expected.items())
+        )
     if isinstance(expected, list):
-        return (isinstance(actual, list) and len(expected) == len(actual)
-                and all(equal(e, a) for e, a in zip(expected, actual, strict=True)))
+        return (
+            isinstance(actual, list)
+            and len(expected) == len(actual)
+            and all(equal(e, a) for e, a in zip(expected, actual, strict=True))
+        )
     return bool(expected == actual)
 
 
@@ -226,8 +235,11 @@ def parse(data: Any, problems: ProblemList, path: tuple[str | int, ...] = ()) ->
     if isinstance(data, str) and data.startswith("$"):
         if data in WORDS:
             return WORDS[data]
-        problems.add(path, f"unknown matcher {data!r}{suggest(data, WORDS)} (expected one of "
-                           f"{', '.join(WORDS)}; write {{$eq: {data!r}}} for the literal string)")
+        problems.add(
+            path,
+            f"unknown matcher {data!r}{suggest(data, WORDS)} (expected one of "
+            f"{', '.join(WORDS)}; write {{$eq: {data!r}}} for the literal string)",
+        )
         return AnyValue()
     if isinstance(data, list):
         return Items(tuple(parse(d, problems, (*path, i)) for i, d in enumerate(data)))
@@ -237,8 +249,11 @@ def parse(data: Any, problems: ProblemList, path: tuple[str | int, ...] = ()) ->
         bad = [k for k in data if not isinstance(k, str)]
         for k in bad:
             problems.add((*path, k), f"field names are strings, got {brief(k)}", at_key=True)
-        return Fields(tuple((k, parse(v, problems, (*path, k))) for k, v in data.items()
-                            if isinstance(k, str)))
+        return Fields(
+            tuple(
+                (k, parse(v, problems, (*path, k))) for k, v in data.items() if isinstance(k, str)
+            )
+        )
     return Equals(data)
 
 
@@ -248,15 +263,20 @@ def _operator(data: dict[Any, Any], problems: ProblemList, path: tuple[str | int
     if unknown:
         k = unknown[0]
         if isinstance(k, str) and k.startswith("$"):
-            message = (f"unknown matcher {k!r}{suggest(k, OPERATORS)} "
-                       f"(expected one of {', '.join(OPERATORS)})")
+            message = (
+                f"unknown matcher {k!r}{suggest(k, OPERATORS)} "
+                f"(expected one of {', '.join(OPERATORS)})"
+            )
         else:
             message = f"field {brief(k)} mixed with a $ matcher in one mapping"
         problems.add((*path, k), message, at_key=True)
         return AnyValue()
     if len(keys) > 1 and set(keys) != {"$min", "$max"}:
-        problems.add((*path, keys[1]), f"one matcher per mapping, got {', '.join(keys)} "
-                                       "(only $min and $max go together)", at_key=True)
+        problems.add(
+            (*path, keys[1]),
+            f"one matcher per mapping, got {', '.join(keys)} (only $min and $max go together)",
+            at_key=True,
+        )
         return AnyValue()
     key, value = keys[0], data[keys[0]]
     if key == "$regex":
@@ -322,20 +342,32 @@ def parse_fields(data: Any) -> Fields:
 
 
 def _op(key: str, value: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"type": "object", "properties": {key: value}, "required": [key],
-            "additionalProperties": False, "description": description}
+    return {
+        "type": "object",
+        "properties": {key: value},
+        "required": [key],
+        "additionalProperties": False,
+        "description": description,
+    }
 
 
 VALUE_SCHEMA: Final[dict[str, Any]] = {
     "anyOf": [
-        {"enum": list(WORDS), "description": "$any: anything; $present: the field is there; "
-                                             "$absent: the field is not there"},
+        {
+            "enum": list(WORDS),
+            "description": "$any: anything; $present: the field is there; "
+            "$absent: the field is not there",
+        },
         {"type": ["string", "number", "boolean", "null"], "description": "equal to this value"},
         {"type": "array", "description": "a list of exactly these elements (each a matcher)"},
         _op("$regex", {"type": "string"}, "a string matching this regular expression (re.search)"),
-        {"type": "object", "additionalProperties": False, "minProperties": 1,
-         "properties": {"$min": {"type": "number"}, "$max": {"type": "number"}},
-         "description": "a number within these bounds (inclusive)"},
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "minProperties": 1,
+            "properties": {"$min": {"type": "number"}, "$max": {"type": "number"}},
+            "description": "a number within these bounds (inclusive)",
+        },
         _op("$in", {"type": "array", "minItems": 1}, "equal to one of these values"),
         _op("$contains", {}, "a list with at least one element matching this matcher"),
         _op("$eq", {}, "exactly this value (a whole object, a list, or a string starting with $)"),

@@ -32,8 +32,9 @@ TRIGGERABLE = enum_of(CALL, "TriggerMessage", "requestedMessage")
 leave their payload out."""
 
 
-ValueMatcher = Annotated[matchers.Matcher, PlainValidator(matchers.parse_value),
-                         WithJsonSchema(matchers.VALUE_SCHEMA)]
+ValueMatcher = Annotated[
+    matchers.Matcher, PlainValidator(matchers.parse_value), WithJsonSchema(matchers.VALUE_SCHEMA)
+]
 
 
 def _check(found: list[Located], prefix: tuple[str | int, ...] = ()) -> None:
@@ -87,12 +88,18 @@ class Send(Model):
     def _ocpp(self) -> Send:
         _exclusive(self, "result", "error")
         if self.payload is None and self.action not in TRIGGERABLE:
-            raise problem(f"{self.action} needs a payload: the charger builds one by itself only "
-                          f"for {', '.join(TRIGGERABLE)}", ("action",))
+            raise problem(
+                f"{self.action} needs a payload: the charger builds one by itself only "
+                f"for {', '.join(TRIGGERABLE)}",
+                ("action",),
+            )
         if self.payload is not None:
             if self.connector is not None:
-                raise problem("connector is for a payload the charger builds; this step gives "
-                              "the payload", ("connector",), at_key=True)
+                raise problem(
+                    "connector is for a payload the charger builds; this step gives the payload",
+                    ("connector",),
+                    at_key=True,
+                )
             _check(payload_problems(CALL, self.action, self.payload), ("payload",))
         if self.result is not None:
             _check(matcher_problems(RESULT, self.action, self.result), ("result",))
@@ -146,7 +153,7 @@ class CsmsCall(Model):
     def _ocpp(self) -> CsmsCall:
         _exclusive(self, "result", "error", "unanswered")
         _exclusive(self, "charger_reply", "charger_error")
-        _exclusive(self, "result", "charger_error")   # the result could never arrive
+        _exclusive(self, "result", "charger_error")  # the result could never arrive
         _exclusive(self, "error", "charger_reply")
         _check(payload_problems(CALL, self.call, self.payload), ("payload",))
         if self.result is not None:
@@ -192,14 +199,18 @@ def _csms_tag(value: Any) -> str | None:
 def _csms_shape(value: Any) -> Any:
     if _csms_tag(value) is None:
         got = f"keys {', '.join(map(str, value))}" if isinstance(value, dict) else brief(value)
-        raise problem("a csms step has `call:` (the CSMS sends a call) or `answer:` (it answers "
-                      f"a charger message differently from now on); got {got}")
+        raise problem(
+            "a csms step has `call:` (the CSMS sends a call) or `answer:` (it answers "
+            f"a charger message differently from now on); got {got}"
+        )
     return value
 
 
 CsmsSpec = Annotated[
-    Annotated[Annotated[CsmsCall, Tag("csms:call")] | Annotated[CsmsAnswer, Tag("csms:answer")],
-              Discriminator(_csms_tag)],
+    Annotated[
+        Annotated[CsmsCall, Tag("csms:call")] | Annotated[CsmsAnswer, Tag("csms:answer")],
+        Discriminator(_csms_tag),
+    ],
     BeforeValidator(_csms_shape),
 ]
 
@@ -235,8 +246,12 @@ def _actions(value: Any) -> Any:
 
 
 _CP_ENUM = {"type": "string", "enum": list(CP_ACTIONS)}
-Actions = Annotated[list[CPAction], BeforeValidator(_actions), Field(min_length=1),
-                    WithJsonSchema({"anyOf": [_CP_ENUM, {"type": "array", "items": _CP_ENUM}]})]
+Actions = Annotated[
+    list[CPAction],
+    BeforeValidator(_actions),
+    Field(min_length=1),
+    WithJsonSchema({"anyOf": [_CP_ENUM, {"type": "array", "items": _CP_ENUM}]}),
+]
 """One action, or a list of them."""
 
 
@@ -253,9 +268,8 @@ class ExpectNever(Model):
     def _ocpp(self) -> ExpectNever:
         if self.payload is not None:
             if self.action is None or len(self.action) != 1:
-                raise problem("payload needs exactly one action to match against",
-                              ("payload",), at_key=True)
+                raise problem(
+                    "payload needs exactly one action to match against", ("payload",), at_key=True
+                )
             _check(matcher_problems(CALL, self.action[0], self.payload), ("payload",))
         return self
-
-

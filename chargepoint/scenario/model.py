@@ -63,25 +63,40 @@ class Scenario(Model):
         own = getattr(step.spec, "within", None)
         return float(own) if own is not None else float(self.timeout)
 
-    def conflicts(self, csms: Csms | None = None,
-                  link: DirectLink | Ec200uLink | EspAtLink | None = None) -> list[Located]:
+    def conflicts(
+        self, csms: Csms | None = None, link: DirectLink | Ec200uLink | EspAtLink | None = None
+    ) -> list[Located]:
         """Steps that cannot run against this CSMS and link (by default the file's own)."""
         csms = csms or self.csms
         link = link or self.link
         found: list[Located] = []
         for i, step in enumerate(self.steps):
             if isinstance(step, CsmsStep) and not csms.is_local:
-                found.append(Located(("steps", i, "csms"), f"csms steps steer the local CSMS; "
-                                                           f"this run uses {csms.url}"))
+                found.append(
+                    Located(
+                        ("steps", i, "csms"),
+                        f"csms steps steer the local CSMS; this run uses {csms.url}",
+                    )
+                )
             if isinstance(step, LinkFaultStep):
                 kind, where = step.link_fault.kind, ("steps", i, "link_fault", "kind")
                 if link.type not in _FAULT_LINKS[kind]:
-                    found.append(Located(where, f"{kind} needs link "
-                                                f"{' or '.join(_FAULT_LINKS[kind])}; "
-                                                f"this run uses {link.type}"))
+                    found.append(
+                        Located(
+                            where,
+                            f"{kind} needs link "
+                            f"{' or '.join(_FAULT_LINKS[kind])}; "
+                            f"this run uses {link.type}",
+                        )
+                    )
                 elif not isinstance(link, DirectLink) and link.port != "emulator":
-                    found.append(Located(where, f"{kind} is done by the modem emulator; this run "
-                                                f"uses the real port {link.port}"))
+                    found.append(
+                        Located(
+                            where,
+                            f"{kind} is done by the modem emulator; this run "
+                            f"uses the real port {link.port}",
+                        )
+                    )
         return found
 
     def _missing_connectors(self) -> list[Located]:
@@ -89,9 +104,13 @@ class Scenario(Model):
         for i, step in enumerate(self.steps):
             connector = getattr(step.spec, "connector", None)
             if connector is not None and connector > self.charger.connectors:
-                found.append(Located(("steps", i, step.kind, "connector"),
-                                     f"connector {connector} does not exist (the charger has "
-                                     f"{self.charger.connectors})"))
+                found.append(
+                    Located(
+                        ("steps", i, step.kind, "connector"),
+                        f"connector {connector} does not exist (the charger has "
+                        f"{self.charger.connectors})",
+                    )
+                )
         return found
 
     @validates(mode="after")
@@ -104,5 +123,7 @@ class Scenario(Model):
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema editors use to complete and check scenario files."""
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
-            **Scenario.model_json_schema()}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **Scenario.model_json_schema(),
+    }

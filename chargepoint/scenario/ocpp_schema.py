@@ -19,24 +19,52 @@ from . import matchers as m
 from .errors import Located, Path, brief, suggest
 
 CP_ACTIONS: Final = (
-    "Authorize", "BootNotification", "DataTransfer", "DiagnosticsStatusNotification",
-    "FirmwareStatusNotification", "Heartbeat", "MeterValues", "StartTransaction",
-    "StatusNotification", "StopTransaction",
+    "Authorize",
+    "BootNotification",
+    "DataTransfer",
+    "DiagnosticsStatusNotification",
+    "FirmwareStatusNotification",
+    "Heartbeat",
+    "MeterValues",
+    "StartTransaction",
+    "StatusNotification",
+    "StopTransaction",
     # Security whitepaper (edition 3)
-    "LogStatusNotification", "SecurityEventNotification", "SignCertificate",
+    "LogStatusNotification",
+    "SecurityEventNotification",
+    "SignCertificate",
     "SignedFirmwareStatusNotification",
 )
 """Calls a charge point sends (and the CSMS answers)."""
 
 CSMS_ACTIONS: Final = (
-    "CancelReservation", "ChangeAvailability", "ChangeConfiguration", "ClearCache",
-    "ClearChargingProfile", "DataTransfer", "GetCompositeSchedule", "GetConfiguration",
-    "GetDiagnostics", "GetLocalListVersion", "RemoteStartTransaction", "RemoteStopTransaction",
-    "ReserveNow", "Reset", "SendLocalList", "SetChargingProfile", "TriggerMessage",
-    "UnlockConnector", "UpdateFirmware",
+    "CancelReservation",
+    "ChangeAvailability",
+    "ChangeConfiguration",
+    "ClearCache",
+    "ClearChargingProfile",
+    "DataTransfer",
+    "GetCompositeSchedule",
+    "GetConfiguration",
+    "GetDiagnostics",
+    "GetLocalListVersion",
+    "RemoteStartTransaction",
+    "RemoteStopTransaction",
+    "ReserveNow",
+    "Reset",
+    "SendLocalList",
+    "SetChargingProfile",
+    "TriggerMessage",
+    "UnlockConnector",
+    "UpdateFirmware",
     # Security whitepaper (edition 3)
-    "CertificateSigned", "DeleteCertificate", "ExtendedTriggerMessage",
-    "GetInstalledCertificateIds", "GetLog", "InstallCertificate", "SignedUpdateFirmware",
+    "CertificateSigned",
+    "DeleteCertificate",
+    "ExtendedTriggerMessage",
+    "GetInstalledCertificateIds",
+    "GetLog",
+    "InstallCertificate",
+    "SignedUpdateFirmware",
 )
 """Calls a CSMS sends (and the charge point answers)."""
 
@@ -60,8 +88,9 @@ def _partial_validator(kind: int, action: str) -> Draft4Validator:
     return Draft4Validator(relaxed)
 
 
-def payload_problems(kind: int, action: str, payload: dict[str, Any],
-                     partial: bool = False) -> list[Located]:
+def payload_problems(
+    kind: int, action: str, payload: dict[str, Any], partial: bool = False
+) -> list[Located]:
     """Schema errors of ``payload``, paths relative to it.
 
     ``partial``: the payload is merged over a default, so top-level fields may be missing.
@@ -73,8 +102,14 @@ def payload_problems(kind: int, action: str, payload: dict[str, Any],
     return sorted(found, key=lambda p: [str(x) for x in p.path])
 
 
-_TYPE_NAMES: Final = {"integer": "an integer", "number": "a number", "string": "a string",
-                      "boolean": "true or false", "object": "a mapping", "array": "a list"}
+_TYPE_NAMES: Final = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "boolean": "true or false",
+    "object": "a mapping",
+    "array": "a list",
+}
 
 
 def _translate(error: ValidationError, action: str) -> list[Located]:
@@ -82,15 +117,27 @@ def _translate(error: ValidationError, action: str) -> list[Located]:
     inst, rule, arg = error.instance, error.validator, error.validator_value
     if rule == "additionalProperties" and isinstance(inst, dict):
         known = list(error.schema.get("properties", {}))
-        return [Located((*path, k), f"unknown field {k!r} in {action}{suggest(k, known)} "
-                                    f"(expected {', '.join(known) or 'no fields'})", at_key=True)
-                for k in inst if k not in known]
+        return [
+            Located(
+                (*path, k),
+                f"unknown field {k!r} in {action}{suggest(k, known)} "
+                f"(expected {', '.join(known) or 'no fields'})",
+                at_key=True,
+            )
+            for k in inst
+            if k not in known
+        ]
     if rule == "required":
         missing = str(error.message).split("'")[1] if "'" in error.message else error.message
         return [Located(path, f"missing required field {missing!r} in {action}")]
     if rule == "enum":
-        return [Located(path, f"{brief(inst)} is not allowed here{suggest(inst, arg)} "
-                              f"(expected one of {', '.join(map(str, arg))})")]
+        return [
+            Located(
+                path,
+                f"{brief(inst)} is not allowed here{suggest(inst, arg)} "
+                f"(expected one of {', '.join(map(str, arg))})",
+            )
+        ]
     if rule == "type":
         return [Located(path, f"expected {_TYPE_NAMES.get(str(arg), arg)}, got {brief(inst)}")]
     if rule == "maxLength":
@@ -116,8 +163,14 @@ def matcher_problems(kind: int, action: str, matcher: m.Fields) -> list[Located]
     return found
 
 
-def _check(matcher: m.Matcher, node: dict[str, Any], root: dict[str, Any], path: Path,
-           action: str, found: list[Located]) -> None:
+def _check(
+    matcher: m.Matcher,
+    node: dict[str, Any],
+    root: dict[str, Any],
+    path: Path,
+    action: str,
+    found: list[Located],
+) -> None:
     node = _deref(node, root)
     want = node.get("type")
     if isinstance(matcher, m.Fields):
@@ -128,13 +181,21 @@ def _check(matcher: m.Matcher, node: dict[str, Any], root: dict[str, Any], path:
         for name, sub in matcher.fields:
             if name not in props:
                 if node.get("additionalProperties") is False:
-                    found.append(Located((*path, name), f"unknown field {name!r} in {action}"
-                                         f"{suggest(name, props)} (expected {', '.join(props)})",
-                                         at_key=True))
+                    found.append(
+                        Located(
+                            (*path, name),
+                            f"unknown field {name!r} in {action}"
+                            f"{suggest(name, props)} (expected {', '.join(props)})",
+                            at_key=True,
+                        )
+                    )
                 continue
             if isinstance(sub, m.Absent) and name in node.get("required", ()):
-                found.append(Located((*path, name), f"{name!r} is required in {action}, "
-                                                    "so it is never absent"))
+                found.append(
+                    Located(
+                        (*path, name), f"{name!r} is required in {action}, so it is never absent"
+                    )
+                )
             _check(sub, props[name], root, (*path, name), action, found)
     elif isinstance(matcher, m.Items | m.Contains):
         if want not in (None, "array"):
@@ -147,17 +208,30 @@ def _check(matcher: m.Matcher, node: dict[str, Any], root: dict[str, Any], path:
             for i, sub in enumerate(matcher.items):
                 _check(sub, item_schema, root, (*path, i), action, found)
     elif isinstance(matcher, m.Range) and want not in (None, "integer", "number"):
-        found.append(Located(path, f"$min/$max compare numbers, but this field is "
-                                   f"{_TYPE_NAMES.get(want, want)}"))
+        found.append(
+            Located(
+                path, f"$min/$max compare numbers, but this field is {_TYPE_NAMES.get(want, want)}"
+            )
+        )
     elif isinstance(matcher, m.Regex) and want not in (None, "string"):
-        found.append(Located((*path, "$regex"), f"$regex matches strings, but this field is "
-                                                f"{_TYPE_NAMES.get(want, want)}"))
+        found.append(
+            Located(
+                (*path, "$regex"),
+                f"$regex matches strings, but this field is {_TYPE_NAMES.get(want, want)}",
+            )
+        )
     elif isinstance(matcher, m.Equals | m.OneOf):
         _check_literals(matcher, node, root, path, action, found)
 
 
-def _check_literals(matcher: m.Equals | m.OneOf, node: dict[str, Any], root: dict[str, Any],
-                    path: Path, action: str, found: list[Located]) -> None:
+def _check_literals(
+    matcher: m.Equals | m.OneOf,
+    node: dict[str, Any],
+    root: dict[str, Any],
+    path: Path,
+    action: str,
+    found: list[Located],
+) -> None:
     if isinstance(matcher, m.OneOf):
         cases = [((*path, "$in", i), v) for i, v in enumerate(matcher.values)]
     else:
@@ -165,5 +239,6 @@ def _check_literals(matcher: m.Equals | m.OneOf, node: dict[str, Any], root: dic
     validator = Draft4Validator({**node, "definitions": root.get("definitions", {})})
     for where, value in cases:
         for error in validator.iter_errors(value):
-            found += [Located((*where, *p.path), p.message, p.at_key)
-                      for p in _translate(error, action)]
+            found += [
+                Located((*where, *p.path), p.message, p.at_key) for p in _translate(error, action)
+            ]

@@ -63,8 +63,14 @@ class StepBase(Model):
     def describe(self) -> str:
         """One line for a report: ``expect_received StatusNotification {status: Charging}``."""
         data = self.spec.model_dump(mode="json", exclude_unset=True)
-        short = next((m.key for m in type(self).model_fields[self.kind].metadata
-                      if isinstance(m, Shorthand)), None)
+        short = next(
+            (
+                m.key
+                for m in type(self).model_fields[self.kind].metadata
+                if isinstance(m, Shorthand)
+            ),
+            None,
+        )
         head = [self.kind]
         if short in data:
             head.append(flow(data.pop(short)))
@@ -186,9 +192,22 @@ class LinkFaultStep(StepBase):
 
 
 STEP_TYPES: tuple[type[StepBase], ...] = (
-    SendStep, ExpectCallStep, CsmsStep, ExpectReceivedStep, ExpectUnorderedStep, ExpectNeverStep,
-    PlugInStep, UnplugStep, PresentTagStep, StartChargingStep, StopChargingStep, SuspendStep,
-    FaultStep, ClearFaultStep, WaitStep, LinkFaultStep,
+    SendStep,
+    ExpectCallStep,
+    CsmsStep,
+    ExpectReceivedStep,
+    ExpectUnorderedStep,
+    ExpectNeverStep,
+    PlugInStep,
+    UnplugStep,
+    PresentTagStep,
+    StartChargingStep,
+    StopChargingStep,
+    SuspendStep,
+    FaultStep,
+    ClearFaultStep,
+    WaitStep,
+    LinkFaultStep,
 )
 STEP_KINDS: dict[str, type[StepBase]] = {t.kind: t for t in STEP_TYPES}
 
@@ -209,16 +228,24 @@ def _step_shape(value: Any) -> Any:
     if isinstance(value, str) and value in STEP_KINDS:
         raise problem(f"{value} needs a value after a colon, like `- {value}: ...`")
     if not isinstance(value, dict) or not value:
-        raise problem(f"expected a step: a mapping with one key, the step kind ({kinds}), "
-                      f"like `- wait: 5`; got {brief(value)}")
+        raise problem(
+            f"expected a step: a mapping with one key, the step kind ({kinds}), "
+            f"like `- wait: 5`; got {brief(value)}"
+        )
     first, *rest = value
     if first not in STEP_KINDS:
-        raise problem(f"unknown step {brief(first)}{suggest(first, STEP_KINDS)} "
-                      f"(expected one of {kinds})", (first,), at_key=True)
+        raise problem(
+            f"unknown step {brief(first)}{suggest(first, STEP_KINDS)} (expected one of {kinds})",
+            (first,),
+            at_key=True,
+        )
     if rest:
-        raise problem(f"a step has one key, the step kind; {brief(rest[0])} is a second one "
-                      f"(indent it under {first}, or start a new step with '- ')",
-                      (rest[0],), at_key=True)
+        raise problem(
+            f"a step has one key, the step kind; {brief(rest[0])} is a second one "
+            f"(indent it under {first}, or start a new step with '- ')",
+            (rest[0],),
+            at_key=True,
+        )
     return value
 
 

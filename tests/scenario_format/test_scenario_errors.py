@@ -22,8 +22,10 @@ def test_yaml_syntax_error_points_where_the_parser_stopped() -> None:
         steps:
           - send: {action: Heartbeat
           - wait: 5
-        """) == ["s.yaml:3:9: expected ',' or '}', but got ':' (while parsing a flow mapping, "
-                 "which starts at line 2, column 11)"]
+        """) == [
+        "s.yaml:3:9: expected ',' or '}', but got ':' (while parsing a flow mapping, "
+        "which starts at line 2, column 11)"
+    ]
 
 
 def test_duplicate_key_is_an_error() -> None:
@@ -32,8 +34,10 @@ def test_duplicate_key_is_an_error() -> None:
           id: A
           id: B
         steps: [wait: 1]
-        """) == ['s.yaml:3:3: found duplicate key "id" with value "B" (original value: "A") '
-                 "(while constructing a mapping, which starts at line 2, column 3)"]
+        """) == [
+        's.yaml:3:3: found duplicate key "id" with value "B" (original value: "A") '
+        "(while constructing a mapping, which starts at line 2, column 3)"
+    ]
 
 
 def test_unknown_key_points_at_the_key_and_suggests() -> None:
@@ -41,9 +45,11 @@ def test_unknown_key_points_at_the_key_and_suggests() -> None:
         charger:
           idd: CP-1
         steps: [wait: 1]
-        """) == ["s.yaml:2:3: charger.idd: unknown key 'idd'; did you mean id? (expected id, "
-                 "connectors, vendor, model, serial, firmware, configuration, password, "
-                 "time_scale, start_time)"]
+        """) == [
+        "s.yaml:2:3: charger.idd: unknown key 'idd'; did you mean id? (expected id, "
+        "connectors, vendor, model, serial, firmware, configuration, password, "
+        "time_scale, start_time)"
+    ]
 
 
 def test_wrong_type_points_at_the_value() -> None:
@@ -69,7 +75,8 @@ def test_unknown_action_suggests_the_closest() -> None:
 def test_an_action_of_the_other_side_says_where_it_belongs() -> None:
     assert problems("steps:\n  - send: Reset\n") == [
         "s.yaml:2:11: steps[0].send: Reset is sent by the CSMS, not by the charger "
-        "(use `csms: {call: ...}` or `expect_call`)"]
+        "(use `csms: {call: ...}` or `expect_call`)"
+    ]
 
 
 def test_bad_ocpp_payload_fields_are_found_at_load_time() -> None:
@@ -129,21 +136,25 @@ def test_unknown_step_kind_suggests_one() -> None:
         "s.yaml:2:5: steps[0].sned: unknown step 'sned'; did you mean send? (expected one of "
         "send, expect_call, csms, expect_received, expect_unordered, expect_never, plug_in, "
         "unplug, present_tag, start_charging, stop_charging, suspend, fault, clear_fault, wait, "
-        "link_fault)"]
+        "link_fault)"
+    ]
 
 
 def test_a_forgotten_dash_is_explained() -> None:
     assert problems("steps:\n  - plug_in: 1\n    wait: 5\n") == [
         "s.yaml:3:5: steps[0].wait: a step has one key, the step kind; 'wait' is a second one "
-        "(indent it under plug_in, or start a new step with '- ')"]
+        "(indent it under plug_in, or start a new step with '- ')"
+    ]
 
 
 def test_link_type_and_fault_mismatch() -> None:
     assert problems("link: ec200\nsteps: [wait: 1]\n") == [
         "s.yaml:1:7: link: unknown type 'ec200'; did you mean ec200u? (expected one of direct, "
-        "ec200u, esp-at)"]
+        "ec200u, esp-at)"
+    ]
     assert problems("steps:\n  - link_fault: pdp_deactivate\n") == [
-        "s.yaml:2:17: steps[0].link_fault: pdp_deactivate needs link ec200u; this run uses direct"]
+        "s.yaml:2:17: steps[0].link_fault: pdp_deactivate needs link ec200u; this run uses direct"
+    ]
 
 
 def test_cross_section_checks() -> None:
@@ -175,8 +186,10 @@ def test_configuration_keys_and_durations() -> None:
 
 
 def test_not_a_scenario() -> None:
-    assert problems("") == ["s.yaml:1:1: expected a scenario: a mapping with charger, link, "
-                            "csms and steps; the file is empty"]
+    assert problems("") == [
+        "s.yaml:1:1: expected a scenario: a mapping with charger, link, "
+        "csms and steps; the file is empty"
+    ]
     assert problems("charger: {id: X}\n") == ["s.yaml:1:1: missing required key 'steps'"]
 
 
@@ -185,8 +198,10 @@ def test_file_errors_name_the_path(tmp_path: Path) -> None:
     path.write_text("steps:\n  - send: Heartbeet\n")
     with pytest.raises(ScenarioLoadError) as caught:
         load_scenario(path)
-    assert str(caught.value) == (f"{path}:2:11: steps[0].send: unknown charge-point action "
-                                 "'Heartbeet'; did you mean Heartbeat?")
+    assert str(caught.value) == (
+        f"{path}:2:11: steps[0].send: unknown charge-point action "
+        "'Heartbeet'; did you mean Heartbeat?"
+    )
     with pytest.raises(ScenarioLoadError) as caught:
         load_scenario(tmp_path / "missing.yaml")
     missing = tmp_path / "missing.yaml"

@@ -17,7 +17,10 @@ EXAMPLES = sorted(SCENARIOS.glob("*.yaml"))
 
 def test_there_are_examples() -> None:
     assert {p.name for p in EXAMPLES} >= {
-        "boot_accepted.yaml", "boot_pending_trigger.yaml", "remote_start_stop.yaml"}
+        "boot_accepted.yaml",
+        "boot_pending_trigger.yaml",
+        "remote_start_stop.yaml",
+    }
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
@@ -49,8 +52,16 @@ def test_schema_rejects_what_the_loader_rejects() -> None:
     assert not validator.is_valid({"steps": [{"send": "Heartbeat", "wait": 5}]})
     assert not validator.is_valid({"charger": {"idd": "x"}, "steps": [{"wait": 1}]})
     assert not validator.is_valid({"steps": [{"send": "Reset"}]})
-    assert validator.is_valid({"steps": [{"send": "Heartbeat"}, {"wait": "1h30m"},
-                                         {"plug_in": 1}, {"expect_never": ["Heartbeat"]}]})
+    assert validator.is_valid(
+        {
+            "steps": [
+                {"send": "Heartbeat"},
+                {"wait": "1h30m"},
+                {"plug_in": 1},
+                {"expect_never": ["Heartbeat"]},
+            ]
+        }
+    )
 
 
 def test_committed_schema_is_up_to_date() -> None:

@@ -65,13 +65,15 @@ def test_yaml_1_2_and_plain_payloads() -> None:
                         timestamp: 2024-01-01T00:00:00Z}
         """)
     tag, send = (step.spec for step in scenario.steps)
-    assert isinstance(tag, PresentTag) and tag.id_tag == "NO"       # YAML 1.1 would say False
+    assert isinstance(tag, PresentTag) and tag.id_tag == "NO"  # YAML 1.1 would say False
     assert isinstance(send, Send) and send.payload is not None
-    assert send.payload["timestamp"] == "2024-01-01T00:00:00Z"     # a string, as on the wire
+    assert send.payload["timestamp"] == "2024-01-01T00:00:00Z"  # a string, as on the wire
     assert type(send.payload) is dict and type(send.payload["connectorId"]) is int
-    assert scenario.charger.configuration == {"HeartbeatInterval": "60",
-                                              "LocalPreAuthorize": "true",
-                                              "LocalAuthorizeOffline": "true"}
+    assert scenario.charger.configuration == {
+        "HeartbeatInterval": "60",
+        "LocalPreAuthorize": "true",
+        "LocalAuthorizeOffline": "true",
+    }
 
 
 def test_steps_know_where_they_are_and_describe_themselves() -> None:
@@ -86,15 +88,19 @@ def test_steps_know_where_they_are_and_describe_themselves() -> None:
     wait, trigger = scenario.steps
     assert str(wait.where) == "s.yaml:2:5" and str(trigger.where) == "s.yaml:3:5"
     assert wait.describe() == "wait 5"
-    assert trigger.describe() == ("csms {call: TriggerMessage, payload: {requestedMessage: "
-                                  "Heartbeat}, result: {status: Accepted}}")
+    assert trigger.describe() == (
+        "csms {call: TriggerMessage, payload: {requestedMessage: "
+        "Heartbeat}, result: {status: Accepted}}"
+    )
     assert isinstance(trigger.spec, CsmsCall) and trigger.spec.result is not None
     assert trigger.spec.result.matches({"status": "Accepted"})
 
 
 def test_timeouts_are_bounded_by_default() -> None:
-    scenario = load("timeout: 2m\nsteps:\n  - expect_received: Heartbeat\n"
-                    "  - expect_received: {action: Heartbeat, within: 5}\n")
+    scenario = load(
+        "timeout: 2m\nsteps:\n  - expect_received: Heartbeat\n"
+        "  - expect_received: {action: Heartbeat, within: 5}\n"
+    )
     assert [scenario.timeout_of(s) for s in scenario.steps] == [120.0, 5.0]
 
 
@@ -119,22 +125,25 @@ def test_run_options_are_checked_again() -> None:
     assert scenario.conflicts() == []
     remote = scenario.conflicts(csms=Csms(url="ws://elsewhere/ocpp"))
     assert [(p.path, p.message) for p in remote] == [
-        (("steps", 0, "csms"), "csms steps steer the local CSMS; this run uses ws://elsewhere/ocpp")]
+        (("steps", 0, "csms"), "csms steps steer the local CSMS; this run uses ws://elsewhere/ocpp")
+    ]
     real_port = scenario.conflicts(link=Ec200uLink(type="ec200u", port="/dev/ttyUSB2"))
     assert [p.message for p in real_port] == [
-        "drop_tcp is done by the modem emulator; this run uses the real port /dev/ttyUSB2"]
+        "drop_tcp is done by the modem emulator; this run uses the real port /dev/ttyUSB2"
+    ]
 
 
 def test_models_can_be_built_in_python() -> None:
-    scenario = Scenario(steps=[SendStep(send=Send(action="Heartbeat")),
-                               WaitStep(wait=Wait(seconds=1))])
+    scenario = Scenario(
+        steps=[SendStep(send=Send(action="Heartbeat")), WaitStep(wait=Wait(seconds=1))]
+    )
     assert [s.kind for s in scenario.steps] == ["send", "wait"]
     assert scenario.title == "scenario"
 
 
 def test_secrets_come_from_the_environment() -> None:
     scenario = load("charger: {password: '${CPSIM_PASSWORD}'}\nsteps: [wait: 1]\n")
-    assert scenario.charger.password == "${CPSIM_PASSWORD}"      # kept until the run starts
+    assert scenario.charger.password == "${CPSIM_PASSWORD}"  # kept until the run starts
     assert expand_env(scenario.charger.password, {"CPSIM_PASSWORD": "s3cret"}) == "s3cret"
     assert expand_env("a$$b${X}", {"X": "c"}) == "a$bc"
     with pytest.raises(MissingEnv, match="CPSIM_PASSWORD"):
@@ -143,5 +152,6 @@ def test_secrets_come_from_the_environment() -> None:
 
 def test_time_scale() -> None:
     assert load("charger: {time_scale: virtual}\nsteps: [wait: 1]\n").charger.time_scale == (
-        "virtual")
+        "virtual"
+    )
     assert load("charger: {time_scale: 3600}\nsteps: [wait: 1]\n").charger.time_scale == 3600.0

@@ -131,7 +131,8 @@ CPAction = Annotated[
         tuple(
             (
                 a,
-                "is sent by the CSMS, not by the charger (use `csms: {call: ...}` or `expect_call`)",
+                "is sent by the CSMS, not by the charger "
+                "(use `csms: {call: ...}` or `expect_call`)",
             )
             for a in CSMS_ACTIONS
             if a not in CP_ACTIONS

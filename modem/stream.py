@@ -21,6 +21,13 @@ class StreamClosed(Exception):
         self.reason = reason
 
 
+class MessageTooLarge(ValueError):
+    """A message stream cannot carry this message in one piece (e.g. one AT+WSSEND).
+
+    Nothing was sent and the link is still up: the caller decides what to say instead.
+    """
+
+
 class ByteStream(Protocol):
     """An ordered, reliable byte pipe: a TCP socket, or one opened through a modem."""
 
@@ -40,7 +47,9 @@ class ByteStream(Protocol):
 class MessageStream(Protocol):
     """A WebSocket whose framing is done by the modem (ESP-AT)."""
 
-    async def send(self, message: str) -> None: ...
+    async def send(self, message: str) -> None:
+        """Send one text message; may raise :class:`MessageTooLarge` (link still up)."""
+        ...
 
     async def recv(self) -> str:
         """Return the next whole text message; raise :class:`StreamClosed` when the link ends."""

@@ -88,6 +88,26 @@ async def _serve(emulator: Emulator) -> None:
     help=r"QISEND prompt: default '\r\n>' (EC200U), space '\r\n> '.",
 )
 @click.option(
+    "--wifi-ssid",
+    default=None,
+    help="ESP-AT: the access point in range (default: any SSID joins).",
+)
+@click.option(
+    "--wifi-password",
+    default=None,
+    help="ESP-AT: its password (default: any password is accepted).",
+)
+@click.option(
+    "--no-ws",
+    is_flag=True,
+    help="ESP-AT: firmware built without WebSocket commands (AT+WSCFG answers ERROR).",
+)
+@click.option(
+    "--ws-auto-reconnect",
+    is_flag=True,
+    help="ESP-AT: reconnect a dropped link by itself (+WS_CONNECTED again).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="warning",
@@ -103,6 +123,10 @@ def emulate(
     profile: str,
     good_apns: tuple[str, ...],
     prompt_style: str,
+    wifi_ssid: str | None,
+    wifi_password: str | None,
+    no_ws: bool,
+    ws_auto_reconnect: bool,
     log_level: str,
 ) -> None:
     """Emulate an AT-command modem on a pty (or socket://) with real TCP behind it."""
@@ -118,6 +142,10 @@ def emulate(
         profile=profile,
         good_apns=good_apns,
         prompt=PROMPTS[prompt_style],
+        wifi_ssid=wifi_ssid,
+        wifi_password=wifi_password,
+        ws_commands=not no_ws,
+        ws_auto_reconnect=ws_auto_reconnect,
     )
     try:
         asyncio.run(_serve(Emulator(config, listen=listen, control=control)))

@@ -14,6 +14,7 @@ from chargepoint.station.station import Identity, Station, StationOptions
 from chargepoint.transport.base import Link
 from chargepoint.transport.direct import DirectLink
 from chargepoint.transport.ec200u import Ec200uLink, ModemSettings
+from chargepoint.transport.espat import EspAtLink, EspAtSettings
 from chargepoint.transport.handshake import Endpoint, parse_header
 
 from .common import run_until_interrupted
@@ -65,7 +66,7 @@ def parse_headers(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 @click.option(
     "--modem",
     "modem_kind",
-    type=click.Choice(["none", "ec200u"]),
+    type=click.Choice(["none", "ec200u", "esp-at"]),
     default="none",
     show_default=True,
     help="Reach the CSMS through this modem instead of directly.",
@@ -75,6 +76,13 @@ def parse_headers(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 @click.option("--apn", help="EC200U: the APN of the SIM's data plan.")
 @click.option("--apn-user", default="", help="EC200U: APN user (PAP).")
 @click.option("--apn-password", default="", help="EC200U: APN password (PAP).")
+@click.option("--wifi-ssid", help="ESP-AT: the Wi-Fi network to join.")
+@click.option(
+    "--wifi-password",
+    default="",
+    envvar="CPSIM_WIFI_PASSWORD",
+    help="ESP-AT: its password (or $CPSIM_WIFI_PASSWORD).",
+)
 @click.option(
     "--at-log",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -98,6 +106,8 @@ def run(
     apn: str | None,
     apn_user: str,
     apn_password: str,
+    wifi_ssid: str | None,
+    wifi_password: str,
     at_log: Path | None,
     log_level: str,
 ) -> None:
@@ -124,6 +134,17 @@ def run(
             ModemSettings(port, baud, apn, apn_user, apn_password, at_log),
             ping_interval=ping,
         )
+    elif modem_kind == "esp-at":
+        if not port or not wifi_ssid:
+            raise click.UsageError("--modem esp-at needs --port and --wifi-ssid")
+        settings = EspAtSettings(port, wifi_ssid, wifi_password, baud=baud, at_log=at_log)
+        try:
+            # The module reads WebSocketPingInterval at each WSOPEN (AT+WSCFG).
+            link = EspAtLink(
+                endpoint, settings, lambda: station.config.get_int("WebSocketPingInterval")
+            )
+        except ValueError as exc:  # URL or a header over ESP-AT's 256-byte command limit
+            raise click.UsageError(str(exc)) from exc
     else:
         link = DirectLink(
             endpoint,

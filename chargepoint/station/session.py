@@ -20,7 +20,7 @@ from ocpp.v16.enums import Action
 
 from chargepoint.aio import wait_event
 from chargepoint.payloads import call_for, result
-from chargepoint.transport.base import Connection, LinkClosed
+from chargepoint.transport.base import Connection, LinkClosed, MessageTooLarge
 
 from .boot import BootMachine
 from .clock import parse_time
@@ -76,7 +76,16 @@ class ChargerSession(ChargePoint):
     async def _send(self, message: str) -> None:
         frame = self._fix_error_code(message)
         ocpp_log.info("%s -> %s", self.id, mask_secrets(frame))
-        await self._connection.send(frame)
+        try:
+            await self._connection.send(frame)
+        except MessageTooLarge as exc:
+            if not frame.startswith("[3,"):
+                raise  # our own CALL: the caller's request fails, the link stays up
+            # An answer the link cannot carry: tell the CSMS instead of leaving it waiting.
+            unique_id = json.loads(frame)[1]
+            log.error("answer to %s too large for the link: %s", unique_id, exc)
+            error = [4, unique_id, "InternalError", f"answer too large for the link: {exc}", {}]
+            await self._send(json.dumps(error))
 
     @staticmethod
     def _fix_error_code(message: str) -> str:
@@ -188,15 +197,15 @@ class ChargerSession(ChargePoint):
                 continue
             try:
                 response = await self.request(item.action, item.payload)
-            except (OCPPError, TimeoutError) as exc:
+            except (OCPPError, TimeoutError, MessageTooLarge) as exc:
                 if item.volatile:
-                    queue.pop()
+                    queue.done(item)
                     continue
                 item.attempts += 1
                 limit = config.get_int("TransactionMessageAttempts")
                 if item.attempts >= limit:
                     log.error("%s dropped after %d attempts: %s", item.action, item.attempts, exc)
-                    queue.pop()
+                    queue.done(item)
                     continue
                 delay = config.get_int("TransactionMessageRetryInterval") * item.attempts
                 log.warning(
@@ -209,7 +218,7 @@ class ChargerSession(ChargePoint):
                 )
                 await self.station.clock.sleep(delay)
                 continue
-            queue.pop()
+            queue.done(item)
             if item.action == "StartTransaction":
                 self._on_transaction_started(item.local_tx, response)
 

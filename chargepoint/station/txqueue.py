@@ -57,8 +57,10 @@ class TransactionQueue:
             item.payload["transactionId"] = self._ids[item.local_tx]
         return item
 
-    def pop(self) -> None:
-        self._items.pop(0)
+    def done(self, item: QueuedMessage) -> None:
+        """Remove ``item``: delivered or given up (it may already be gone if it was volatile)."""
+        if item in self._items:
+            self._items.remove(item)
 
     def resolve(self, local_tx: int, transaction_id: int) -> None:
         self._ids[local_tx] = transaction_id

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from modem.stream import MessageTooLarge
+
+__all__ = ["Connection", "Link", "LinkClosed", "LinkError", "MessageTooLarge"]
+
 
 class LinkClosed(Exception):
     """The WebSocket to the CSMS is gone; ``code`` follows RFC 6455 (1006: no close frame)."""
@@ -24,7 +28,9 @@ class LinkError(Exception):
 
 
 class Connection(Protocol):
-    async def send(self, message: str) -> None: ...
+    async def send(self, message: str) -> None:
+        """Raises :class:`LinkClosed`, or :class:`MessageTooLarge` (nothing sent, link up)."""
+        ...
 
     async def recv(self) -> str: ...
 

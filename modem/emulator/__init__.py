@@ -57,8 +57,21 @@ fails after a delay, QIGETERROR 561), ``no-dns`` (host names -> 565),
 ``profile denied``) emits the +CREG/+CEREG URCs the host enabled and, when
 registration is lost, ``+QIURC: "pdpdeact"`` for every active context.
 
-Fidelity choices worth knowing
-------------------------------
+ESP-AT (``--dialect esp-at``)
+----------------------------
+An ESP32 with the WebSocket commands (reference B): ``AT+CWJAP`` against the
+access point given with ``--wifi-ssid``/``--wifi-password`` (any network joins
+without them; a wrong one gives ``+CWJAP:2``/``3``), ``AT+WSCFG/WSHEAD/WSOPEN/
+WSSEND/WSCLOSE`` with a real WebSocket client behind each link, ``+WS_DATA``
+chunked at buffer_size, ``busy p...`` during blocking commands.  ``--no-ws``
+emulates a firmware built without them (ERROR); ``--ws-auto-reconnect`` makes a
+dropped link come back by itself.  Faults: ``drop-tcp [id]`` (``+WS_DISCONNECTED``),
+``wifi-drop`` (``WIFI DISCONNECT``, then the AP returns), ``send-fail [n]``
+(WSSEND answers ERROR), ``reboot`` (``ready``).  See
+:mod:`modem.emulator.espat.dialect` for its fidelity choices.
+
+Fidelity choices worth knowing (EC200U)
+---------------------------------------
 * Echo is the command line as received plus CR, emitted when the CR arrives.
 * QISEND prompt is ``\\r\\n>`` (EC200U formatcfg 0); ``prompt=b"\\r\\n> "``
   for other Quectel parts; ``AT+QICFG="formatcfg",1`` gives ``\\r\\n>\\r\\n``.

@@ -22,6 +22,9 @@ class Timing:
     dns: float = 0.02
     dns_fail: float = 2.0  # no-dns: until 565
     connect_timeout: float = 150.0  # default when QIOPEN gives no <connect_timeout>
+    wifi_join: float = 0.5  # ESP-AT: AT+CWJAP until WIFI GOT IP
+    wifi_fail: float = 2.0  # ESP-AT: wrong password / no such AP until +CWJAP:<code>
+    ws_reconnect: float = 10.0  # ESP-AT auto-reconnect after +WS_DISCONNECTED (if enabled)
 
     def scaled(self, factor: float) -> Timing:
         """Every delay multiplied by ``factor`` (tests use 0.1)."""
@@ -38,3 +41,8 @@ class EmulatorConfig:
     prompt: bytes | None = None  # QISEND prompt; None = dialect default
     timing: Timing = field(default_factory=Timing)
     at_port: str = "uart1"  # <AT_port> shown by AT+QISTATE
+    # ESP-AT: the access point in range (None: any SSID and password join).
+    wifi_ssid: str | None = None
+    wifi_password: str | None = None
+    ws_commands: bool = True  # False: firmware built without WebSocket support
+    ws_auto_reconnect: bool = False  # reconnect by itself after +WS_DISCONNECTED

@@ -24,7 +24,8 @@ log = logging.getLogger("modem.emulator.control")
 HELP = """\
 drop-tcp [id]    network drop of one socket (all connected sockets without id)
 pdpdeact [ctx]   network deactivates the PDP context (default 1)
-send-fail [n]    next n sends answer SEND FAIL (default 1)
+send-fail [n]    next n sends fail: SEND FAIL (EC200U) / ERROR (ESP-AT) (default 1)
+wifi-drop        ESP-AT: the access point goes away, then comes back
 garbage <text>   raw bytes to the host now (escapes: \\r \\n \\x1a)
 urc <text>       URC inside the next response, before its final
 urc-now <text>   URC now
@@ -72,6 +73,7 @@ def handle_command(faults: Faults, line: str) -> list[str]:
         "drop-tcp": lambda: faults.drop_tcp(_int_arg(arg, None)),
         "pdpdeact": lambda: faults.pdp_deactivate(_need_int(arg, 1)),
         "send-fail": lambda: faults.send_fail(_need_int(arg, 1)),
+        "wifi-drop": faults.wifi_drop,
         "garbage": lambda: faults.garbage(_need_text(arg)),
         "urc": lambda: faults.urc_in_next_response(_need_text(arg)),
         "urc-now": lambda: faults.urc(_need_text(arg)),

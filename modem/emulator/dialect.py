@@ -12,13 +12,16 @@ from __future__ import annotations
 import abc
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from modem.emulator.atparse import Command
+from modem.emulator.atparse import Command, parse_line
 
 if TYPE_CHECKING:
     from modem.emulator.config import EmulatorConfig
     from modem.emulator.engine import Engine
+
+
+T = TypeVar("T")
 
 
 class FaultError(Exception):
@@ -87,16 +90,32 @@ class CommandIO(abc.ABC):
     def after_reply(self, action: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run ``action`` as a task once the final result is queued (e.g. +QIOPEN)."""
 
+    async def blocking(self, work: Awaitable[T]) -> T:
+        """Await ``work`` (a Wi-Fi join, a WebSocket handshake) as a blocking command.
+
+        A dialect with a :attr:`Dialect.busy_reply` answers input arriving
+        meanwhile with it (ESP-AT's ``busy p...``); others leave it queued.
+        """
+        return await work
+
 
 class Dialect(abc.ABC):
     """One modem's command set and state, driven by an :class:`~modem.emulator.engine.Engine`."""
 
     name: ClassVar[str]
     framing: ClassVar[Framing] = Framing()
+    # What ends a command line: CR (V.250, Quectel) or LF (ESP-AT wants CR LF).
+    line_end: ClassVar[bytes] = b"\r"
+    # Said to input that arrives during CommandIO.blocking(); None: input waits.
+    busy_reply: ClassVar[bytes | None] = None
 
     def __init__(self, engine: Engine, config: EmulatorConfig) -> None:
         self.engine = engine
         self.config = config
+
+    def parse(self, line: str) -> list[Command] | None:
+        """Split a command line (without its terminator); ``None`` answers ``ERROR``."""
+        return parse_line(line)
 
     @abc.abstractmethod
     async def execute(self, cmd: Command, io: CommandIO) -> Reply:
@@ -129,3 +148,6 @@ class Dialect(abc.ABC):
 
     def set_profile(self, name: str) -> None:
         raise FaultError(f"{self.name}: profiles not supported")
+
+    def wifi_drop(self) -> None:
+        raise FaultError(f"{self.name}: no Wi-Fi to drop")

@@ -11,10 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
-from modem.emulator.atparse import parse_line
 from modem.emulator.config import EmulatorConfig
 from modem.emulator.dialect import CommandIO, Dialect, Reply
 from modem.emulator.link import Pacer, SerialLink
@@ -23,6 +22,7 @@ from modem.emulator.wire import InputBuffer, Output, edit_line, pump_input
 log = logging.getLogger("modem.emulator")
 
 DialectFactory = Callable[["Engine", EmulatorConfig], Dialect]
+T = TypeVar("T")
 
 
 class _LineIO(CommandIO):
@@ -50,6 +50,25 @@ class _LineIO(CommandIO):
 
     def after_reply(self, action: Callable[[], Coroutine[Any, Any, None]]) -> None:
         self.deferred.append(action)
+
+    async def blocking(self, work: Awaitable[T]) -> T:
+        engine = self._engine
+        busy = engine.dialect.busy_reply
+        task = asyncio.ensure_future(work)
+        if busy is None:
+            return await task
+        try:
+            while not task.done():
+                arrival = asyncio.ensure_future(engine.inbuf.wait_input())
+                await asyncio.wait({task, arrival}, return_when=asyncio.FIRST_COMPLETED)
+                if arrival.done():
+                    log.info("busy: %d byte(s) of input ignored", engine.inbuf.discard())
+                    engine.output.send(engine.dialect.framing.urc(busy))
+                else:
+                    arrival.cancel()
+            return task.result()
+        finally:
+            task.cancel()
 
 
 class Engine:
@@ -153,7 +172,7 @@ class Engine:
     # -- the loop -----------------------------------------------------------
     async def _command_loop(self) -> None:
         while True:
-            raw = await self.inbuf.read_line()
+            raw = await self.inbuf.read_line(self.dialect.line_end)
             if self.echo:
                 self.output.send(self.dialect.framing.echo(raw))
             line = edit_line(raw).decode("latin-1")
@@ -168,7 +187,7 @@ class Engine:
         io = _LineIO(self)
         blocks: list[list[bytes]] = []
         final: bytes | None = b"ERROR"
-        commands = parse_line(line)
+        commands = self.dialect.parse(line)
         if commands is None:
             log.info("rejected command line %r", line)
         try:

@@ -24,12 +24,19 @@ class Faults:
         self._engine = engine
 
     def drop_tcp(self, id: int | None = None) -> None:
-        """Network drop of one connected socket (all when ``id`` is None): ``+QIURC: "closed"``."""
+        """Network drop of one connected socket (all when ``id`` is None).
+
+        EC200U: ``+QIURC: "closed"``; ESP-AT: ``+WS_DISCONNECTED`` (link kept).
+        """
         self._engine.dialect.drop_tcp(id)
 
     def pdp_deactivate(self, ctx: int = 1) -> None:
         """The network tears down the PDP context: ``+QIURC: "pdpdeact",<ctx>``, sockets dead."""
         self._engine.dialect.pdp_deactivate(ctx)
+
+    def wifi_drop(self) -> None:
+        """ESP-AT: the access point goes away (``WIFI DISCONNECT``, links drop), then is back."""
+        self._engine.dialect.wifi_drop()
 
     def send_fail(self, count: int = 1) -> None:
         """The next ``count`` sends answer ``SEND FAIL`` (payload read, not forwarded)."""

@@ -14,11 +14,12 @@ from modem.emulator.control import ControlServer
 from modem.emulator.dialect import Dialect
 from modem.emulator.ec200u import Ec200u
 from modem.emulator.engine import DialectFactory, Engine
+from modem.emulator.espat import EspAt
 from modem.emulator.faults import Faults
 from modem.emulator.link import SerialLink, open_link
 
-# A second dialect registers its factory here, e.g. DIALECTS["esp-at"] = EspAt.
-DIALECTS: dict[str, DialectFactory] = {"ec200u": Ec200u}
+# Each dialect registers its factory here.
+DIALECTS: dict[str, DialectFactory] = {"ec200u": Ec200u, "esp-at": EspAt}
 
 
 class Emulator:
@@ -97,6 +98,10 @@ class Options(TypedDict, total=False):
     good_apns: Sequence[str]
     prompt: bytes | None
     timing: Timing
+    wifi_ssid: str | None
+    wifi_password: str | None
+    ws_commands: bool
+    ws_auto_reconnect: bool
 
 
 def make_config(dialect: str = "ec200u", **options: Unpack[Options]) -> EmulatorConfig:

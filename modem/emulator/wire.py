@@ -63,12 +63,20 @@ class InputBuffer:
             return False
         return True
 
-    async def read_line(self) -> bytes:
+    async def read_line(self, end: bytes = b"\r") -> bytes:
         """The next command line without its CR, as received (backspaces included).
 
         An LF right after the CR (or any LF at the start of a line) is dropped:
         V.250 only terminates lines on S3 (CR), and LF is tolerated as filler.
+        With ``end=b"\n"`` (ESP-AT: CR LF required) a line ends at LF and
+        loses a trailing CR.
         """
+        if end == b"\n":
+            while (idx := self._buf.find(LF)) < 0:
+                await self._more(None)
+            line = bytes(self._buf[:idx])
+            del self._buf[: idx + 1]
+            return line[:-1] if line.endswith(b"\r") else line
         while True:
             while self._buf[:1] == b"\n":
                 del self._buf[0]
@@ -78,6 +86,17 @@ class InputBuffer:
                 del self._buf[: idx + 1]
                 return line
             await self._more(None)
+
+    async def wait_input(self) -> None:
+        """Return once there is at least one unread byte."""
+        while not self._buf:
+            await self._more(None)
+
+    def discard(self) -> int:
+        """Drop what has arrived (input a busy module ignores); returns how many bytes."""
+        n = len(self._buf)
+        self._buf.clear()
+        return n
 
     async def read_exact(self, n: int, idle_timeout: float | None) -> bytes | None:
         """Exactly ``n`` raw bytes; ``None`` if the host goes quiet for ``idle_timeout``."""

@@ -1,0 +1,141 @@
+"""The charger's link through an ESP32 running ESP-AT: the module does the WebSocket.
+
+Unlike the EC200U path there is no host-side WebSocket: ``AT+WSOPEN`` runs
+the handshake in the module, which then carries whole messages (and answers
+pings itself, at the interval given to ``AT+WSCFG`` from the charger's
+WebSocketPingInterval, read at every connect because WSCFG only applies to
+the next WSOPEN).  The serial port and the Wi-Fi association outlive a
+WebSocket: a drop reopens only the link; Wi-Fi is re-joined if it was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from modem.at import ATError, ATPortError
+from modem.espat import MAX_BUFFER, EspAtModem, EspAtWebSocket, ping_settings
+from modem.stream import StreamClosed
+
+from .base import Connection, LinkClosed, LinkError
+from .handshake import Endpoint
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EspAtSettings:
+    port: str
+    wifi_ssid: str
+    wifi_password: str
+    baud: int = 115200
+    at_log: Path | None = None
+    # AT+WSCFG <buffer_size>: 8192 lifts the send limit to 8182 bytes and cuts the
+    # +WS_DATA records per message; 1024 is the module's default.
+    buffer_size: int = MAX_BUFFER
+    link_id: int = 0
+    open_timeout: float = 20.0  # AT+WSOPEN <timeout_ms>
+
+
+class EspAtConnection:
+    """An :class:`EspAtWebSocket` with the Connection contract: a dead link is LinkClosed.
+
+    A message too long for one AT+WSSEND raises :class:`modem.espat.MessageTooLarge`
+    (a ValueError): nothing was sent and the link is still up.
+    """
+
+    def __init__(self, ws: EspAtWebSocket) -> None:
+        self._ws = ws
+
+    async def send(self, message: str) -> None:
+        try:
+            await self._ws.send(message)
+        except StreamClosed as exc:
+            raise LinkClosed(exc.reason) from exc
+
+    async def recv(self) -> str:
+        try:
+            return await self._ws.recv()
+        except StreamClosed as exc:
+            raise LinkClosed(exc.reason) from exc
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await self._ws.close(code, reason)
+
+
+@dataclass
+class EspAtLink:
+    """``ping_interval``: WebSocketPingInterval in seconds, or a callable giving its current
+    value (a ChangeConfiguration then applies at the next connect).
+
+    The URL and headers are checked against ESP-AT's 256-byte limits here, so a
+    misconfiguration is refused before any port is opened (ValueError).
+    """
+
+    endpoint: Endpoint
+    modem: EspAtSettings
+    ping_interval: float | Callable[[], float] = 0
+    _device: EspAtModem | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        EspAtModem.plan_open(
+            self.endpoint.url,
+            self.endpoint.request_headers(),
+            link_id=self.modem.link_id,
+            timeout=self.modem.open_timeout,
+        )
+
+    @property
+    def description(self) -> str:
+        return (
+            f'{self.endpoint.url} via ESP-AT (Wi-Fi "{self.modem.wifi_ssid}") on {self.modem.port}'
+        )
+
+    async def connect(self) -> Connection:
+        settings = self.modem
+        interval = self.ping_interval() if callable(self.ping_interval) else self.ping_interval
+        ping, pong = ping_settings(interval)
+        try:
+            device = await self._bring_up()
+            ws = await device.open_websocket(
+                self.endpoint.url,
+                headers=self.endpoint.request_headers(),
+                ping_interval=ping,
+                ping_timeout=pong,
+                buffer_size=settings.buffer_size,
+                link_id=settings.link_id,
+                timeout=settings.open_timeout,
+            )
+        except ATPortError as exc:  # its message already names the port
+            await self._drop_device()
+            raise LinkError(str(exc)) from exc
+        except (ATError, ValueError) as exc:
+            raise LinkError(f"{self.description}: {exc}") from exc
+        return EspAtConnection(ws)
+
+    async def _bring_up(self) -> EspAtModem:
+        settings = self.modem
+        if self._device is not None and self._device.driver.lost is not None:
+            await self._drop_device()
+        if self._device is None:
+            self._device = await self._open_device()
+        was_up = self._device.wifi_up
+        await self._device.bring_up(settings.wifi_ssid, settings.wifi_password)
+        if not was_up:
+            log.info('ESP-AT on %s: Wi-Fi "%s" up', settings.port, settings.wifi_ssid)
+        return self._device
+
+    async def _open_device(self) -> EspAtModem:
+        """Open the port (a separate step so a benchmark can count its bytes)."""
+        settings = self.modem
+        return await EspAtModem.open(settings.port, settings.baud, at_log=settings.at_log)
+
+    async def _drop_device(self) -> None:
+        if self._device is not None:
+            device, self._device = self._device, None
+            await device.aclose()
+
+    async def aclose(self) -> None:
+        await self._drop_device()

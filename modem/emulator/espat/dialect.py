@@ -1,0 +1,161 @@
+"""ESP-AT (ESP32 with WebSocket commands): framing, dispatch, reset and faults.
+
+Fidelity choices worth knowing (reference B):
+
+* URCs and information lines have no leading CRLF (``+WS_CONNECTED:0\\r\\n``);
+  final results do (``\\r\\nOK\\r\\n``); the data prompt is ``\\r\\nOK\\r\\n\\r\\n>``.
+* A command line must end with CR LF and be at most 256 bytes, else ERROR.
+* Input arriving while AT+CWJAP, AT+WSOPEN or AT+WSSEND is still working
+  answers ``busy p...`` and is dropped.
+* Each WSSEND is one frame with FIN set (v4.0 ... v5.0.1: no ``<fin>``
+  parameter, a fifth parameter answers ERROR); its length is at most
+  buffer_size - 10.
+* AT+WSCLOSE on a link that is not open answers OK (the reference does not
+  say; OK keeps the host's clean-up idempotent).
+* After a reset the module re-joins the last AP by itself ("flash").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from modem.emulator.atparse import Command, ParamError
+from modem.emulator.dialect import CommandIO, Dialect, FaultError, Framing, Reply, error
+from modem.emulator.espat.parse import parse_line
+from modem.emulator.espat.state import EspState
+from modem.emulator.espat.table import HANDLERS, WS_COMMANDS
+from modem.emulator.espat.wslink import CONNECTED
+
+if TYPE_CHECKING:
+    from modem.emulator.config import EmulatorConfig
+    from modem.emulator.engine import Engine
+
+log = logging.getLogger("modem.emulator.espat")
+
+
+class EspFraming(Framing):
+    """ESP-AT prints lines as ``text\\r\\n``; only final results get a leading CRLF."""
+
+    def echo(self, raw_line: bytes) -> bytes:
+        return raw_line + b"\r\n"
+
+    def info(self, lines: list[bytes]) -> bytes:
+        return b"".join(line + b"\r\n" for line in lines)
+
+    def urc(self, text: bytes) -> bytes:
+        return text + b"\r\n"
+
+
+class EspAt(Dialect):
+    name = "esp-at"
+    framing: ClassVar[Framing] = EspFraming()
+    line_end: ClassVar[bytes] = b"\n"
+    busy_reply: ClassVar[bytes | None] = b"busy p..."
+
+    def __init__(self, engine: Engine, config: EmulatorConfig) -> None:
+        super().__init__(engine, config)
+        self.timing = config.timing
+        self.send_failures = 0  # fault: next N WSSENDs answer ERROR after the payload
+        self.state = EspState()
+
+    def parse(self, line: str) -> list[Command] | None:
+        return parse_line(line)
+
+    async def execute(self, cmd: Command, io: CommandIO) -> Reply:
+        handler = HANDLERS.get(cmd.name)
+        if handler is None or (cmd.name in WS_COMMANDS and not self.config.ws_commands):
+            log.info("unknown command AT%s", cmd.name)
+            return error()
+        try:
+            return await handler(self, cmd, io)
+        except ParamError as exc:
+            log.info("%s", exc)
+            return error()
+
+    # -- Wi-Fi ---------------------------------------------------------------------
+
+    def join_code(self, ssid: str, password: str) -> int:
+        """0, or the +CWJAP:<code> the configured access point gives."""
+        if self.config.wifi_ssid is not None and ssid != self.config.wifi_ssid:
+            return 3  # AP not found
+        if self.config.wifi_password is not None and password != self.config.wifi_password:
+            return 2  # wrong password
+        return 0
+
+    def wifi_up(self, ssid: str, password: str) -> None:
+        self.state.ssid = ssid
+        self.state.ip = "192.168.4.23"
+        self.state.saved = (ssid, password)
+
+    def wifi_down(self) -> None:
+        """Station off the AP: ``WIFI DISCONNECT``, and every link loses its TCP."""
+        if not self.state.online:
+            return
+        self.state.ssid, self.state.ip = None, ""
+        self.engine.urc("WIFI DISCONNECT")
+        for link in self.state.links.values():
+            if link.state == CONNECTED:
+                link.drop()
+
+    async def _rejoin_saved(self) -> None:
+        """Auto-connect to the AP kept in flash (after a reset or a lost AP)."""
+        saved = self.state.saved
+        if saved is None or self.join_code(*saved):
+            return
+        await asyncio.sleep(self.timing.wifi_join)
+        if not self.state.online and self.state.mode in (1, 3):
+            self.wifi_up(*saved)
+            self.engine.urc("WIFI CONNECTED")
+            self.engine.urc("WIFI GOT IP")
+
+    # -- power -----------------------------------------------------------------------
+
+    def power_off(self) -> None:
+        for link in self.state.links.values():
+            link.abort()
+        saved, mode = self.state.saved, self.state.mode
+        self.state = EspState(mode=mode, saved=saved)
+
+    async def boot(self) -> None:
+        await asyncio.sleep(self.timing.boot)
+        self.engine.urc("ready")
+        self.engine.spawn(self._rejoin_saved())
+
+    # -- faults ----------------------------------------------------------------------
+
+    def drop_tcp(self, conn_id: int | None) -> None:
+        links = [
+            link
+            for link in self.state.links.values()
+            if link.state == CONNECTED and conn_id in (None, link.link_id)
+        ]
+        if not links:
+            which = "no WebSocket link is" if conn_id is None else f"link {conn_id} is not"
+            raise FaultError(f"{which} connected")
+        for link in links:
+            link.drop()
+
+    def wifi_drop(self) -> None:
+        if not self.state.online:
+            raise FaultError("Wi-Fi is not connected")
+        self.wifi_down()
+        self.engine.spawn(self._rejoin_saved())
+
+    def send_fail(self, count: int) -> None:
+        if count < 0:
+            raise FaultError("count must be >= 0")
+        self.send_failures += count
+
+    def status(self) -> dict[str, Any]:
+        st = self.state
+        return {
+            "dialect": self.name,
+            "ws_commands": self.config.ws_commands,
+            "wifi": {"mode": st.mode, "ssid": st.ssid, "ip": st.ip},
+            "headers": [h.split(":", 1)[0] for h in st.headers],  # values may be secrets
+            "configs": {str(i): vars(c) for i, c in sorted(st.configs.items())},
+            "links": [st.links[i].as_json() for i in sorted(st.links)],
+            "pending_send_failures": self.send_failures,
+        }

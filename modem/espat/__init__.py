@@ -1,0 +1,37 @@
+"""ESP-AT dialect (ESP32 firmware with WebSocket commands): Wi-Fi and WebSocket links.
+
+Unlike the Quectel path, the module speaks WebSocket itself; the host moves
+whole OCPP messages (``AT+WSSEND`` out, ``+WS_DATA`` chunks in, reassembled
+by :class:`JsonMessageSplitter`).
+"""
+
+from .dialect import ESP_AT, MAX_BUFFER, MAX_COMMAND, ping_settings, quote
+from .errors import (
+    CommandTooLong,
+    EspAtError,
+    MessageTooLarge,
+    NoWebSocketSupport,
+    WebSocketOpenError,
+    WifiError,
+)
+from .modem import EspAtModem
+from .reassembly import JsonMessageSplitter, ReassemblyError
+from .websocket import EspAtWebSocket
+
+__all__ = [
+    "ESP_AT",
+    "MAX_BUFFER",
+    "MAX_COMMAND",
+    "CommandTooLong",
+    "EspAtError",
+    "EspAtModem",
+    "EspAtWebSocket",
+    "JsonMessageSplitter",
+    "MessageTooLarge",
+    "NoWebSocketSupport",
+    "ReassemblyError",
+    "WebSocketOpenError",
+    "WifiError",
+    "ping_settings",
+    "quote",
+]

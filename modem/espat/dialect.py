@@ -1,0 +1,87 @@
+"""The ESP-AT grammar (ESP32 / ESP32-C3 firmware built with WebSocket support).
+
+Differences from the Quectel skeleton that matter to the AT engine
+(shared/reference/modem-at.md, section B): commands end with CR LF; URCs have
+no leading CRLF and no space after the colon; ``+WS_DATA:<id>,<len>,`` carries
+its bytes on the same line; ``busy p...`` ends a command that arrived while
+another one was still running.
+"""
+
+from __future__ import annotations
+
+import re
+
+from modem.at import Dialect, PayloadHeader
+
+MAX_COMMAND = 256  # bytes per command line, CR LF included (reference B.1)
+MAX_BUFFER = 8192  # AT+WSCFG <buffer_size> upper bound on v3.2 ... v5.0.1
+DEFAULT_BUFFER = 1024
+SEND_OVERHEAD = 10  # AT+WSSEND <length> <= buffer_size - 10 on v4.0 ... v5.0.1
+PING_RANGE = (1, 7200)  # AT+WSCFG <ping_intv_sec> and <ping_timeout_sec>
+BUSY = "busy p..."
+
+WS_DATA = PayloadHeader(
+    re.compile(rb"\+WS_DATA:(?P<id>\d+),(?P<len>\d+),"), max_length=16384, unsolicited=True
+)
+
+ESP_AT = Dialect(
+    name="ESP-AT",
+    urc_prefixes=(
+        "+WS_CONNECTED:",
+        "+WS_DISCONNECTED:",
+        "+WS_CLOSED:",
+        "WIFI ",
+        "ready",
+    ),
+    payload_headers=(WS_DATA,),
+    extra_errors=(BUSY,),
+    line_ending=b"\r\n",
+    default_timeout=5.0,
+    timeouts={
+        # <jap_timeout> defaults to 15 s; the host waits a little longer than the module.
+        "AT+CWJAP=": 20.0,
+        # callers pass their own budget (the <timeout_ms> they gave, plus a margin)
+        "AT+WSOPEN=": 20.0,
+        # <timeout_ms> of AT+WSSEND defaults to 10 s
+        "AT+WSSEND=": 15.0,
+        "AT+WSCLOSE=": 10.0,
+        "AT+RST": 5.0,
+    },
+)
+
+# +CWJAP:<code> before ERROR (Wi-Fi_AT_Commands.rst), with what to check on site.
+CWJAP_REASONS: dict[int, str] = {
+    1: "connection timeout: the access point did not answer in time; "
+    "check the signal and that the network is 2.4 GHz",
+    2: "wrong password: check the Wi-Fi password",
+    3: "access point not found: check the SSID (case matters), "
+    "that the access point is on and in range, and that it is a 2.4 GHz network",
+    4: "connection failed: the access point refused this station (MAC filter or client limit?)",
+}
+
+_ESCAPED = re.compile(r'([,"\\])')
+
+
+def quote(value: str) -> str:
+    """A quoted ESP-AT string parameter: ``,`` ``"`` and ``\\`` escaped with a backslash."""
+    if "\r" in value or "\n" in value:
+        raise ValueError(f"AT string parameters cannot hold line breaks: {value!r}")
+    return '"' + _ESCAPED.sub(r"\\\1", value) + '"'
+
+
+def command_bytes(command: str) -> int:
+    """Bytes the command line takes on the wire, CR LF included."""
+    return len(command.encode("utf-8")) + 2
+
+
+def ping_settings(interval: float) -> tuple[int, int]:
+    """AT+WSCFG ``(<ping_intv_sec>, <ping_timeout_sec>)`` from OCPP's WebSocketPingInterval.
+
+    OCPP's 0 means "no pings", which ESP-AT cannot do (1..7200 s): the longest
+    interval is the nearest.  The pong timeout is two intervals, so one lost
+    pong on a noisy Wi-Fi does not drop the link; ESP-AT's own default pair
+    (10 s, 120 s) is gentler still but notices a dead link late.
+    """
+    low, high = PING_RANGE
+    ping = high if interval <= 0 else min(high, max(low, round(interval)))
+    return ping, min(high, 2 * ping)

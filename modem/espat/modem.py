@@ -1,0 +1,418 @@
+"""An ESP32 running ESP-AT (with WebSocket commands): Wi-Fi station and WebSocket links.
+
+The sequence is the reference's OCPP recipe (shared/reference/modem-at.md,
+B.5): ``ATE0``, ``AT+CWMODE=1``, ``AT+CWJAP``, then per connection
+``AT+WSCFG`` (before ``AT+WSOPEN``, or it is ignored), ``AT+WSHEAD`` for each
+header, ``AT+WSOPEN`` with subprotocol ocpp1.6.  What the module leaves to the
+host is handled here: ``+CWJAP:<code>`` turned into a reason, the 256-byte
+command limit checked before anything is written, a link the module keeps
+after ``+WS_DISCONNECTED`` (it may reconnect by itself) released with
+``AT+WSCLOSE``, and ``busy p...`` retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from modem.at import ATCommandError, ATDriver, ATError, ATTimeout, Response, Urc
+from modem.serialport import open_driver
+
+from .dialect import (
+    BUSY,
+    CWJAP_REASONS,
+    ESP_AT,
+    MAX_BUFFER,
+    MAX_COMMAND,
+    SEND_OVERHEAD,
+    command_bytes,
+    quote,
+)
+from .errors import CommandTooLong, NoWebSocketSupport, WebSocketOpenError, WifiError
+from .websocket import EspAtWebSocket
+
+log = logging.getLogger(__name__)
+
+SUBPROTOCOL = "ocpp1.6"
+LINK_IDS = range(3)  # link_id 0..2
+
+
+def _link_id(urc_text: str) -> int | None:
+    """``+WS_DATA:0,12,`` / ``+WS_CLOSED:1`` -> the link id."""
+    value = urc_text.split(":", 1)[1].split(",", 1)[0].strip()
+    return int(value) if value.isdigit() else None
+
+
+def _first_quoted(value: str) -> str | None:
+    """The first quoted string of a response value, backslash escapes undone."""
+    start = value.find('"')
+    if start < 0:
+        return None
+    out: list[str] = []
+    i = start + 1
+    while i < len(value):
+        c = value[i]
+        if c == "\\" and i + 1 < len(value):
+            out.append(value[i + 1])
+            i += 2
+            continue
+        if c == '"':
+            return "".join(out)
+        out.append(c)
+        i += 1
+    return None
+
+
+def _cwjap_code(lines: list[str]) -> int | None:
+    """The reason of a failed join: ``+CWJAP:2`` -> 2 (it comes before ``ERROR``)."""
+    for line in lines:
+        value = line.removeprefix("+CWJAP:").strip()
+        if line.startswith("+CWJAP:") and value.isdigit():
+            return int(value)
+    return None
+
+
+def _is_busy(exc: ATCommandError) -> bool:
+    return exc.final.text == BUSY
+
+
+class EspAtModem:
+    """An ESP-AT module on an :class:`ATDriver`.
+
+    Typical use::
+
+        modem = await EspAtModem.open("/dev/ttyUSB0", at_log="at.log")
+        await modem.bring_up("lab-ap", "secret")
+        ws = await modem.open_websocket("ws://csms:9000/ocpp/CP001", headers=[...])
+        await ws.send('[2,"1","Heartbeat",{}]')
+    """
+
+    def __init__(self, driver: ATDriver, *, busy_backoff: Sequence[float] = (0.2, 0.5, 1.0)):
+        self.driver = driver
+        self.busy_backoff = tuple(busy_backoff)
+        self.needs_init = True  # after open and after a module restart ("ready")
+        self.wifi_up = False
+        self._links: dict[int, EspAtWebSocket] = {}
+        # link ids the module may still hold (unknown after open: a previous run's link)
+        self._maybe_allocated = set(LINK_IDS)
+        self._releasing: dict[int, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        driver.add_urc_handler(self._on_urc)
+        driver.add_lost_handler(self._on_lost)
+        driver.start()
+
+    @classmethod
+    async def open(
+        cls,
+        port: str,
+        baudrate: int = 115200,
+        *,
+        rtscts: bool = False,
+        at_log: str | Path | None = None,
+        timeouts: Mapping[str, float] | None = None,
+    ) -> EspAtModem:
+        """Open ``port`` (device or ``socket://host:port``) and check it answers ``AT``."""
+        driver = await open_driver(
+            port, ESP_AT, baudrate=baudrate, rtscts=rtscts, at_log=at_log, timeouts=timeouts
+        )
+        return cls(driver)
+
+    async def aclose(self) -> None:
+        """Close every link (close frame, ``AT+WSCLOSE``), then the port."""
+        for ws in list(self._links.values()):
+            with contextlib.suppress(ATError):
+                await ws.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.driver.aclose()
+
+    # -- commands ----------------------------------------------------------------
+
+    async def command(self, command: str, timeout: float | None = None) -> Response:
+        """``driver.command`` with the 256-byte limit checked and ``busy p...`` retried."""
+        return await self._submit(command, None, timeout)
+
+    async def command_with_payload(
+        self, command: str, payload: bytes, timeout: float | None = None
+    ) -> Response:
+        return await self._submit(command, payload, timeout)
+
+    async def _submit(self, command: str, payload: bytes | None, timeout: float | None) -> Response:
+        size = command_bytes(command)
+        if size > MAX_COMMAND:
+            raise CommandTooLong(command.split("=", 1)[0], size, "shorten its parameters")
+        retries = iter(self.busy_backoff)
+        while True:
+            try:
+                if payload is None:
+                    return await self.driver.command(command, timeout)
+                return await self.driver.send_payload(command, payload, timeout)
+            except ATCommandError as exc:
+                delay = next(retries, None) if _is_busy(exc) else None
+                if delay is None:
+                    raise
+                log.info("%s; retrying in %g s", exc, delay)
+                await asyncio.sleep(delay)
+
+    # -- Wi-Fi -------------------------------------------------------------------
+
+    async def initialise(self) -> None:
+        """Echo off (ESP-AT has spliced URCs into echoes), station mode."""
+        await self.command("ATE0")
+        await self.command("AT+CWMODE=1")
+        self.needs_init = False
+
+    async def current_ssid(self) -> str | None:
+        """The SSID the station is connected to (``AT+CWJAP?``), ``None`` if none."""
+        value = (await self.command("AT+CWJAP?")).value("+CWJAP:")
+        return None if value is None else _first_quoted(value)
+
+    async def join_wifi(self, ssid: str, password: str) -> None:
+        """``AT+CWJAP``; :class:`WifiError` naming the network and the reason on failure."""
+        try:
+            await self.command(f"AT+CWJAP={quote(ssid)},{quote(password)}")
+        except ATCommandError as exc:
+            code = _cwjap_code(exc.lines)
+            if code is None:
+                reason = f"AT+CWJAP -> {exc.reason} (no +CWJAP:<code> given)"
+            else:
+                reason = f"{CWJAP_REASONS.get(code, 'unknown reason')} (+CWJAP:{code})"
+            raise WifiError(ssid, reason, code) from exc
+        except ATTimeout as exc:
+            raise WifiError(
+                ssid, f"no answer to AT+CWJAP within {exc.seconds:g} s; check the signal"
+            ) from exc
+        self.wifi_up = True
+
+    async def bring_up(self, ssid: str, password: str) -> None:
+        """Initialise after open or a restart, and join ``ssid`` unless already on it."""
+        if self.needs_init:
+            await self.initialise()
+            if await self.current_ssid() == ssid:
+                log.info('Wi-Fi: already connected to "%s"', ssid)
+                self.wifi_up = True
+        if not self.wifi_up:
+            await self.join_wifi(ssid, password)
+
+    # -- WebSocket links -----------------------------------------------------------
+
+    @staticmethod
+    def plan_open(
+        url: str,
+        headers: Sequence[tuple[str, str]] = (),
+        *,
+        subprotocol: str = SUBPROTOCOL,
+        link_id: int = 0,
+        timeout: float = 20.0,
+    ) -> tuple[str, list[bytes]]:
+        """The ``AT+WSOPEN`` command and the ``AT+WSHEAD`` bodies, checked against the limits.
+
+        Pure, so a link can refuse a bad URL or header when it is configured,
+        before any port is opened.
+        """
+        if link_id not in LINK_IDS:
+            raise ValueError(f"link_id must be 0..2, got {link_id}")
+        if not url.startswith(("ws://", "wss://")):
+            raise ValueError(f"{url!r}: ESP-AT opens only ws:// and wss:// URLs")
+        timeout_ms = min(180_000, max(0, round(timeout * 1000)))
+        command = f"AT+WSOPEN={link_id},{quote(url)},{quote(subprotocol)},{timeout_ms}"
+        size = command_bytes(command)
+        if size > MAX_COMMAND:
+            raise CommandTooLong(
+                f"AT+WSOPEN with the URL {url}",
+                size,
+                "shorten the CSMS URL or the charge-point id",
+            )
+        bodies: list[bytes] = []
+        for name, value in headers:
+            body = f"{name}: {value}".encode()
+            if b"\r" in body or b"\n" in body:
+                raise ValueError(f"header {name!r} contains a line break; AT+WSHEAD refuses it")
+            if len(body) > MAX_COMMAND:
+                shown = "Authorization: ***" if name.lower() == "authorization" else body[:40]
+                raise CommandTooLong(
+                    f"the WebSocket header {shown!r}...",
+                    len(body),
+                    "AT+WSHEAD is held to the same limit; shorten the header",
+                )
+            bodies.append(body)
+        return command, bodies
+
+    async def open_websocket(
+        self,
+        url: str,
+        *,
+        headers: Sequence[tuple[str, str]] = (),
+        subprotocol: str = SUBPROTOCOL,
+        ping_interval: int = 10,
+        ping_timeout: int = 120,
+        buffer_size: int = MAX_BUFFER,
+        link_id: int = 0,
+        timeout: float = 20.0,
+    ) -> EspAtWebSocket:
+        """Configure and open link ``link_id``; return it once ``+WS_CONNECTED`` and ``OK``.
+
+        ``headers`` go out with ``AT+WSHEAD`` (they are global in the module:
+        all are cleared first).  Raises :class:`CommandTooLong` before writing
+        anything, :class:`NoWebSocketSupport`, :class:`WebSocketOpenError`.
+        """
+        open_command, bodies = self.plan_open(
+            url, headers, subprotocol=subprotocol, link_id=link_id, timeout=timeout
+        )
+        if not 1 <= buffer_size <= MAX_BUFFER:
+            raise ValueError(f"buffer_size must be 1..{MAX_BUFFER}, got {buffer_size}")
+        if (pending := self._releasing.get(link_id)) is not None:
+            await asyncio.shield(pending)
+        if link_id in self._links:
+            raise WebSocketOpenError(url, f"link {link_id} is already open")
+        if link_id in self._maybe_allocated:
+            await self._free_stale(link_id)
+        configure = f"AT+WSCFG={link_id},{ping_interval},{ping_timeout},{buffer_size}"
+        try:
+            await self.command(configure)
+        except ATCommandError as exc:
+            if _is_busy(exc):
+                raise
+            raise NoWebSocketSupport("AT+WSCFG") from exc
+        await self.command("AT+WSHEAD=0")
+        for body in bodies:
+            await self.command_with_payload(f"AT+WSHEAD={len(body)}", body)
+        ws = EspAtWebSocket(
+            self, link_id, url, buffer_size=buffer_size, max_send=buffer_size - SEND_OVERHEAD
+        )
+        self._links[link_id] = ws
+        self._maybe_allocated.add(link_id)
+        try:
+            await self._open(ws, open_command, timeout)
+        except BaseException:
+            self.forget(ws)
+            raise
+        return ws
+
+    async def _open(self, ws: EspAtWebSocket, command: str, timeout: float) -> None:
+        try:
+            await self.command(command, timeout=timeout + 5.0)
+        except ATCommandError as exc:
+            self._maybe_allocated.discard(ws.link_id)  # "Failure: ERROR, link cleaned up"
+            raise WebSocketOpenError(
+                ws.url,
+                f"AT+WSOPEN -> {exc.reason} within {timeout:g} s. ESP-AT gives no reason; "
+                "the usual ones: the CSMS is not reachable from this Wi-Fi (host, port, "
+                "firewall), it refused the upgrade (unknown charge-point id, or a wrong "
+                "password: ESP-AT does not show the HTTP 401), or it does not speak "
+                f"subprotocol {SUBPROTOCOL}",
+            ) from exc
+        try:
+            async with asyncio.timeout(2.0):  # it precedes OK on the wire: normally set already
+                await ws.connected.wait()
+        except TimeoutError:
+            await self.release(ws.link_id)
+            raise WebSocketOpenError(ws.url, "AT+WSOPEN -> OK without +WS_CONNECTED") from None
+
+    async def _free_stale(self, link_id: int) -> None:
+        """``AT+WSOPEN?``; ``AT+WSCLOSE`` a link still held (a previous run, a lost release)."""
+        try:
+            states = (await self.command("AT+WSOPEN?")).values("+WSOPEN:")
+        except ATCommandError:
+            return  # answered by AT+WSCFG's ERROR next, which says why
+        if any(_link_id("+WSOPEN:" + s) == link_id for s in states):
+            log.info("link %d is still held by the module; closing it", link_id)
+            await self.release(link_id)
+        self._maybe_allocated.discard(link_id)
+
+    async def send_frame(self, link_id: int, data: bytes, opcode: int = 1) -> None:
+        """One frame: ``AT+WSSEND=<id>,<len>[,<opcode>]``, the bytes after the prompt."""
+        command = f"AT+WSSEND={link_id},{len(data)}" + ("" if opcode == 1 else f",{opcode}")
+        await self.command_with_payload(command, data)
+
+    async def release(self, link_id: int) -> None:
+        """``AT+WSCLOSE``: free the link in the module (errors logged: it may be gone)."""
+        try:
+            await self.command(f"AT+WSCLOSE={link_id}")
+        except ATCommandError as exc:
+            log.info("%s (link already gone)", exc)
+        except ATError as exc:
+            log.warning("link %d not released: %s", link_id, exc)
+            return
+        self._maybe_allocated.discard(link_id)
+
+    def release_later(self, ws: EspAtWebSocket | None, link_id: int | None = None) -> None:
+        """Release in the background; the next open of that id waits for it."""
+        if ws is not None:
+            self.forget(ws)
+            link_id = ws.link_id
+        if link_id is None or link_id in self._releasing:
+            return
+        task = self.spawn(self.release(link_id))
+        self._releasing[link_id] = task
+        task.add_done_callback(lambda _: self._releasing.pop(link_id, None))
+
+    def forget(self, ws: EspAtWebSocket) -> None:
+        if self._links.get(ws.link_id) is ws:
+            del self._links[ws.link_id]
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- URCs --------------------------------------------------------------------
+
+    def _on_urc(self, urc: Urc) -> None:
+        text = urc.text
+        if text.startswith("+WS_"):
+            self._on_ws_urc(text, urc.data)
+        elif text == "WIFI DISCONNECT":
+            self.wifi_up = False
+        elif text == "WIFI GOT IP":
+            self.wifi_up = True
+        elif text == "ready":
+            self._restarted()
+
+    def _on_ws_urc(self, text: str, data: bytes | None) -> None:
+        link_id = _link_id(text)
+        if link_id is None:
+            log.warning("%s not understood", text)
+            return
+        ws = self._links.get(link_id)
+        if text.startswith("+WS_DATA:"):
+            if ws is not None and data is not None:
+                ws.on_data(data)
+            else:
+                log.info("%d bytes for link %d, which is not open here", len(data or b""), link_id)
+        elif text.startswith("+WS_CONNECTED:"):
+            if ws is not None:
+                ws.connected.set()
+            else:  # the module reconnected a link we abandoned
+                log.info("%s for a link not open here; releasing it", text)
+                self.release_later(None, link_id)
+        elif text.startswith("+WS_DISCONNECTED:"):
+            # The module keeps the link and may reconnect it by itself: release it.
+            if ws is not None:
+                ws.on_disconnected()
+            self.release_later(ws, link_id)
+        elif text.startswith("+WS_CLOSED:"):
+            self._maybe_allocated.discard(link_id)  # freed by the module
+            if ws is not None:
+                ws.on_closed()
+                self.forget(ws)
+
+    def _restarted(self) -> None:
+        self.needs_init = True
+        self.wifi_up = False
+        self._maybe_allocated.clear()  # a reboot frees every link
+        self._end_links("ESP-AT module restarted (ready): Wi-Fi and WebSocket links are gone")
+
+    def _on_lost(self, reason: str) -> None:
+        self._end_links(f"modem port lost: {reason}")
+
+    def _end_links(self, reason: str) -> None:
+        for ws in list(self._links.values()):
+            ws.end(reason)
+        self._links.clear()

@@ -1,0 +1,66 @@
+"""``cpsim modem emulate --dialect esp-at`` for real: a process, its first line, SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from .helpers import STEP, RawHost
+
+ROOT = Path(__file__).resolve().parents[2]
+OK = b"\r\nOK\r\n"
+
+
+@contextlib.asynccontextmanager
+async def emulate(*args: str) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from chargepoint.cli.emulate import emulate; emulate()",
+        "--dialect",
+        "esp-at",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert proc.stdout is not None
+        first = (await asyncio.wait_for(proc.stdout.readline(), 3 * STEP)).decode().rstrip("\n")
+        yield proc, first
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_pty_path_first_wifi_options_and_sigterm() -> None:
+    async with emulate("--wifi-ssid", "lab", "--wifi-password", "pw") as (proc, first):
+        assert first.startswith("/dev/")
+        host = await RawHost.open(first)
+        await host.cmd("ATE0", b"ATE0\r\n" + OK)
+        await host.cmd('AT+CWJAP="lab","nope"', b"+CWJAP:2\r\n\r\nERROR\r\n")
+        await host.cmd("AT+WSCFG=0,10,20,8192", OK)
+        await host.close()
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), STEP) == 0
+
+
+async def test_socket_listen_and_no_ws_firmware() -> None:
+    async with emulate("--listen", "socket://127.0.0.1:0", "--no-ws", "--baud", "0") as (
+        proc,
+        first,
+    ):
+        assert first.startswith("socket://127.0.0.1:")
+        host = await RawHost.open(first)
+        await host.cmd("AT", b"AT\r\n" + OK)
+        await host.cmd("AT+WSCFG=0,10,20,8192", b"AT+WSCFG=0,10,20,8192\r\n\r\nERROR\r\n")
+        await host.close()
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), STEP) == 0

@@ -1,0 +1,217 @@
+"""The ESP-AT emulator on the wire: exact bytes of reference B, behind it a real WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from modem.emulator import Emulator
+from modem.espat import quote
+
+from .helpers import PASSWORD, SSID, RawHost, WsServer, esp, esp_emulator
+
+PROMPT = b"\r\nOK\r\n\r\n>"
+OK = b"\r\nOK\r\n"
+ERROR = b"\r\nERROR\r\n"
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[WsServer]:
+    async with WsServer().running() as srv:
+        yield srv
+
+
+async def online_host(emu: Emulator) -> RawHost:
+    host = await RawHost.open(emu.port_url)
+    await host.cmd("ATE0", b"ATE0\r\n" + OK)  # echo is on after power-up
+    await host.cmd(
+        f"AT+CWJAP={quote(SSID)},{quote(PASSWORD)}", b"WIFI CONNECTED\r\nWIFI GOT IP\r\n" + OK
+    )
+    return host
+
+
+async def open_link(host: RawHost, server: WsServer, buffer: int = 1024) -> None:
+    await host.cmd(f"AT+WSCFG=0,30,60,{buffer}", OK)
+    await host.cmd(f'AT+WSOPEN=0,"{server.url()}","ocpp1.6",5000', b"+WS_CONNECTED:0\r\n" + OK)
+
+
+async def test_basics_and_wifi_failures() -> None:
+    async with esp_emulator() as emu:
+        host = await RawHost.open(emu.port_url)
+        await host.cmd("AT", b"AT\r\n" + OK)
+        await host.cmd("ATE0", b"ATE0\r\n" + OK)
+        await host.cmd("AT+CWMODE?", b"+CWMODE:1\r\n" + OK)
+        await host.cmd("AT+CWJAP?", b"No AP\r\n" + OK)
+        await host.cmd(f'AT+CWJAP={quote(SSID)},"wrong"', b"+CWJAP:2\r\n" + ERROR)
+        await host.cmd(f'AT+CWJAP="elsewhere",{quote(PASSWORD)}', b"+CWJAP:3\r\n" + ERROR)
+        await host.cmd(
+            f"AT+CWJAP={quote(SSID)},{quote(PASSWORD)}", b"WIFI CONNECTED\r\nWIFI GOT IP\r\n" + OK
+        )
+        host.write("AT+CWJAP?\r\n")
+        await host.expect(f"+CWJAP:{quote(SSID)},".encode())
+        await host.close()
+
+
+async def test_a_session_byte_by_byte(server: WsServer) -> None:
+    async with esp_emulator() as emu:
+        host = await online_host(emu)
+        await host.cmd("AT+WSCFG=0,30,60,1024", OK)
+        header = b"Authorization: Basic Q1AxOnB3"
+        await host.cmd(f"AT+WSHEAD={len(header)}", PROMPT)
+        host.write(header)
+        await host.expect(OK)
+        await host.cmd("AT+WSHEAD?", b'+WSHEAD:0,"Authorization: Basic Q1AxOnB3"\r\n' + OK)
+        await host.cmd(f'AT+WSOPEN=0,"{server.url()}","ocpp1.6",5000', b"+WS_CONNECTED:0\r\n" + OK)
+        peer = await server.accepted()
+        request = server.requests[-1]
+        assert request.headers["Authorization"] == "Basic Q1AxOnB3"
+        assert request.headers["User-Agent"] == "ESP32 Websocket Client"
+        assert peer.subprotocol == "ocpp1.6"
+        await host.cmd("AT+WSSEND=0,5", PROMPT)
+        host.write(b"he\r\nl")  # raw bytes, CR LF included, counted not parsed
+        await host.expect(b"\r\nSEND OK\r\n")
+        assert await asyncio.wait_for(peer.recv(), 5) == "he\r\nl"
+        message = bytes(range(32, 127)) * 26 + b"\r\nOK\r\n"  # 2476 bytes: three records
+        await peer.send(message, text=True)
+        for start in range(0, len(message), 1024):
+            piece = message[start : start + 1024]
+            await host.expect(b"+WS_DATA:0,%d," % len(piece) + piece + b"\r\n")
+        await host.cmd("AT+WSOPEN?", f'+WSOPEN:0,2,"{server.url()}"\r\n'.encode() + OK)
+        await host.close()
+
+
+async def test_send_limits_and_no_fin_parameter(server: WsServer) -> None:
+    async with esp_emulator() as emu:
+        host = await online_host(emu)
+        await host.cmd("AT+WSSEND=0,4", ERROR)  # no link
+        await open_link(host, server)
+        peer = await server.accepted()
+        await host.cmd("AT+WSSEND=0,1015", ERROR)  # buffer_size - 10 = 1014
+        await host.cmd("AT+WSSEND=0,4,1,1000,0", ERROR)  # <fin> is master-only
+        await host.cmd("AT+WSSEND=0,1014", PROMPT)
+        host.write(b"x" * 1014)
+        await host.expect(b"\r\nSEND OK\r\n")
+        assert len(await asyncio.wait_for(peer.recv(), 5)) == 1014
+        await host.cmd("AT+WSOPEN=0," + quote("ws://x/" + "a" * 250), ERROR)  # > 256 bytes
+        await host.close()
+
+
+async def test_busy_while_wsopen_blocks(server: WsServer) -> None:
+    async with esp_emulator() as emu:
+        host = await online_host(emu)
+        server.hold = asyncio.Event()
+        host.write(f'AT+WSOPEN=0,"{server.url()}","ocpp1.6",5000\r\n')
+        await asyncio.wait_for(server.holding.wait(), 5)  # the handshake is under way
+        host.write("AT\r\n")
+        await host.expect(b"busy p...\r\n")
+        server.hold.set()
+        await host.expect(b"+WS_CONNECTED:0\r\n" + OK)
+        await host.cmd("AT", OK)  # the busy AT was dropped, not queued
+        await host.close()
+
+
+async def test_pings_and_pongs_are_silent(server: WsServer) -> None:
+    async with esp_emulator() as emu:
+        host = await online_host(emu)
+        await open_link(host, server)
+        peer = await server.accepted()
+        await asyncio.wait_for(await peer.ping(b"csms"), 5)  # answered by the module
+        await host.cmd("AT+WSSEND=0,4,9", PROMPT)  # the host's own ping
+        host.write(b"host")
+        await host.expect(b"\r\nSEND OK\r\n")
+        await host.cmd("AT", OK)  # nothing printed for either ping or pong
+        await host.close()
+
+
+async def test_server_close_is_ws_closed_and_frees_the_link(server: WsServer) -> None:
+    async with esp_emulator() as emu:
+        host = await online_host(emu)
+        await open_link(host, server)
+        peer = await server.accepted()
+        await peer.close(4000, "bye")
+        await host.expect(b"+WS_CLOSED:0\r\n")
+        await host.cmd("AT+WSOPEN?", OK)
+        await open_link(host, server)  # the id is free again
+        await host.close()
+
+
+async def test_host_close_frame_then_ws_closed(server: WsServer) -> None:
+    async with esp_emulator() as emu:
+        host = await online_host(emu)
+        await open_link(host, server)
+        peer = await server.accepted()
+        await host.cmd("AT+WSSEND=0,2,8", PROMPT)
+        host.write(b"\x03\xe8")
+        await host.expect(b"\r\nSEND OK\r\n+WS_CLOSED:0\r\n")
+        await host.cmd("AT+WSCLOSE=0", OK)
+        await asyncio.wait_for(peer.wait_closed(), 5)
+        assert peer.close_code == 1000
+        await host.close()
+
+
+async def test_drop_keeps_the_link_until_wsclose(server: WsServer) -> None:
+    async with esp_emulator() as emu:
+        host = await online_host(emu)
+        await open_link(host, server)
+        await server.accepted()
+        emu.faults.drop_tcp(0)
+        await host.expect(b"+WS_DISCONNECTED:0\r\n")
+        await host.cmd("AT+WSOPEN?", f'+WSOPEN:0,3,"{server.url()}"\r\n'.encode() + OK)
+        await host.cmd(f'AT+WSOPEN=0,"{server.url()}"', ERROR)  # still allocated
+        await host.cmd("AT+WSCLOSE=0", OK)
+        await open_link(host, server)
+        await host.close()
+
+
+async def test_auto_reconnect_option(server: WsServer) -> None:
+    async with esp_emulator(ws_auto_reconnect=True) as emu:
+        host = await online_host(emu)
+        await open_link(host, server)
+        await server.accepted()
+        emu.faults.drop_tcp()
+        await host.expect(b"+WS_DISCONNECTED:0\r\n+WS_CONNECTED:0\r\n")
+        await server.accepted()
+        await host.close()
+
+
+async def test_wifi_drop_and_reset(server: WsServer) -> None:
+    async with esp_emulator() as emu:
+        host = await online_host(emu)
+        await open_link(host, server)
+        await server.accepted()
+        emu.faults.wifi_drop()
+        await host.expect(b"WIFI DISCONNECT\r\n+WS_DISCONNECTED:0\r\n")
+        await host.expect(b"WIFI CONNECTED\r\nWIFI GOT IP\r\n")  # the AP is back
+        emu.faults.reboot()
+        await host.expect(b"ready\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n")  # AP kept in flash
+        await host.cmd("AT", b"AT\r\n" + OK)  # echo is on again
+        assert esp(emu).state.links == {}
+        await host.close()
+
+
+async def test_firmware_without_websocket_commands() -> None:
+    async with esp_emulator(ws_commands=False) as emu:
+        host = await online_host(emu)
+        await host.cmd("AT+WSCFG=0,30,60,8192", ERROR)
+        await host.cmd("AT+WSOPEN?", ERROR)
+        await host.close()
+
+
+async def test_status_and_control_port(server: WsServer) -> None:
+    async with esp_emulator(control="socket://127.0.0.1:0") as emu:
+        host = await online_host(emu)
+        await open_link(host, server, buffer=4096)
+        status = emu.faults.status()
+        assert status["wifi"]["ssid"] == SSID
+        assert status["links"][0]["buffer_size"] == 4096
+        assert status["links"][0]["ping"] == [30, 60]
+        url = emu.control_url
+        assert url is not None
+        reader, writer = await asyncio.open_connection(*url.removeprefix("socket://").split(":"))
+        writer.write(b"wifi-drop\n")
+        assert await asyncio.wait_for(reader.readline(), 5) == b"ok\n"
+        writer.close()
+        await host.expect(b"WIFI DISCONNECT\r\n+WS_DISCONNECTED:0\r\n")
+        await host.close()

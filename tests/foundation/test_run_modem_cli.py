@@ -1,0 +1,116 @@
+"""``cpsim run --modem ...`` as a user runs it: a process on the emulator's port, then Ctrl+C."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chargepoint.csms.server import LocalCsms
+from modem.emulator import run_emulator
+
+CPSIM = [sys.executable, "-m", "chargepoint"]
+SSID, WIFI_PASSWORD, APN_PASSWORD = "depot-wifi", "wifi-s3cret", "apn-s3cret"
+
+MODEM_ARGS = {
+    "ec200u": ["--apn", "internet", "--apn-user", "u", "--apn-password", APN_PASSWORD],
+    "esp-at": ["--wifi-ssid", SSID, "--wifi-password", WIFI_PASSWORD],
+}
+
+
+@pytest.mark.parametrize("dialect", sorted(MODEM_ARGS))
+async def test_run_through_the_emulated_modem_boots_and_exits_0(
+    dialect: str, csms: LocalCsms, tmp_path: Path
+) -> None:
+    cp_id = f"CP-{dialect.upper()}"
+    at_log = tmp_path / "at.log"
+    async with run_emulator(
+        dialect, baud=115200, wifi_ssid=SSID, wifi_password=WIFI_PASSWORD
+    ) as emu:
+        proc = await asyncio.create_subprocess_exec(
+            *CPSIM,
+            "run",
+            "--id",
+            cp_id,
+            "--url",
+            csms.url,
+            "--password",
+            "0123456789abcdef",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--modem",
+            dialect,
+            "--port",
+            emu.port_url,
+            "--at-log",
+            str(at_log),
+            *MODEM_ARGS[dialect],
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            boot = await csms.frames.wait_for(
+                lambda f: f.action == "BootNotification" and f.charge_point == cp_id, 60
+            )
+            await csms.frames.wait_for(
+                lambda f: f.action == "StatusNotification" and f.charge_point == cp_id, 30
+            )
+        finally:
+            proc.send_signal(signal.SIGINT)
+            _, err = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 0, err.decode()
+    assert b"Traceback" not in err
+    if dialect == "ec200u":  # the SIM's identity travels in BootNotification
+        assert boot.payload["iccid"] and boot.payload["imsi"]
+    trace = at_log.read_text()
+    assert "AT+" in trace
+    basic = base64.b64encode(f"{cp_id}:0123456789abcdef".encode()).decode()
+    for secret in (WIFI_PASSWORD, APN_PASSWORD, "0123456789abcdef", basic):
+        assert secret not in trace
+
+
+def test_run_esp_at_refuses_a_url_over_the_command_limit(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            *CPSIM,
+            "run",
+            "--id",
+            "CP001",
+            "--url",
+            "ws://csms.example.com/" + "x" * 300,
+            "--modem",
+            "esp-at",
+            "--port",
+            "/dev/null",
+            "--wifi-ssid",
+            SSID,
+            "--state-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "256" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("modem", "needs"), [("ec200u", "--port and --apn"), ("esp-at", "--port and --wifi-ssid")]
+)
+def test_run_modem_without_its_settings_is_a_usage_error(
+    modem: str, needs: str, tmp_path: Path
+) -> None:
+    done = subprocess.run(
+        [*CPSIM, "run", "--id", "CP1", "--url", "ws://127.0.0.1:1/ocpp", "--modem", modem],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert needs in done.stderr

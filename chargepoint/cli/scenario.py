@@ -1,21 +1,52 @@
-"""``cpsim scenario``: check scenario files and print their JSON Schema.
+"""``cpsim scenario``: check scenario files, print their JSON Schema, and run them.
 
 ``validate`` prints one ``file:line:col: message`` line per problem, the
-format editors and CI annotate, and exits 2 on any, like ``run`` will when a
-file cannot be loaded.
+format editors and CI annotate, and exits 2 on any.  ``run`` loads every file
+first (any problem: the same lines, exit 2, nothing runs), then runs them one
+after another, printing a line per step as it finishes.  Exit status: 0 all
+passed (skipped ones do not fail a run), 1 a scenario failed, 2 a file could
+not be loaded or a run could not start.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
-from chargepoint.scenario import check_files, json_schema, scenario_files
+from chargepoint import logs
+from chargepoint.scenario import (
+    Scenario,
+    ScenarioLoadError,
+    check_files,
+    json_schema,
+    load_scenario,
+    scenario_files,
+)
+from chargepoint.scenario.report import (
+    ScenarioResult,
+    footer,
+    header,
+    step_line,
+    summary,
+    write_junit,
+    write_report,
+)
+from chargepoint.scenario.runner import (
+    LINK_TYPES,
+    RunError,
+    RunOptions,
+    error_result,
+    new_result,
+    plan,
+    run_planned,
+)
 
-LOAD_ERROR = 2
+PASSED, FAILED, LOAD_ERROR = 0, 1, 2
 
 
 @click.group()
@@ -47,10 +78,113 @@ def schema() -> None:
     click.echo(json.dumps(json_schema(), indent=2))
 
 
-@scenario.command(context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def run(args: tuple[str, ...]) -> None:
-    """Not yet available: the runner comes with the charger station and the local CSMS."""
-    click.echo("cpsim scenario run: not yet available; `cpsim scenario validate` checks files",
-               err=True)
-    sys.exit(LOAD_ERROR)
+def _csms_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None or value == "local" or value.startswith(("ws://", "wss://")):
+        return value
+    raise click.BadParameter("expected `local` or a ws:// or wss:// URL")
+
+
+@scenario.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--csms",
+    "csms_url",
+    metavar="local|URL",
+    callback=_csms_option,
+    help="Run against the local CSMS or this ws:// URL instead of the file's csms.",
+)
+@click.option(
+    "--link",
+    "link_type",
+    type=click.Choice(LINK_TYPES),
+    help="Run over this link instead of the file's (a modem on its emulator).",
+)
+@click.option(
+    "--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here."
+)
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write <name>.json and <name>.frames.jsonl per scenario here.",
+)
+@click.option(
+    "--log-level",
+    default="CRITICAL",
+    show_default=True,
+    help="Log level of the charger and the CSMS on stderr (WARNING or INFO to see "
+    "their own log; the step lines are on stdout).",
+)
+def run(
+    files: tuple[Path, ...],
+    csms_url: str | None,
+    link_type: str | None,
+    junit: Path | None,
+    report_dir: Path | None,
+    log_level: str,
+) -> None:
+    """Run scenario FILES (or directories of them), one line per step.
+
+    Exit 0 when all passed, 1 when a scenario failed, 2 when a file could not
+    be loaded or a run could not start.
+    """
+    paths = scenario_files(files)
+    if not paths:
+        click.echo(f"no scenario files (*.yaml, *.yml) in {', '.join(map(str, files))}", err=True)
+        sys.exit(LOAD_ERROR)
+    scenarios, problems = [], []
+    for path in paths:
+        try:
+            scenarios.append(load_scenario(path))
+        except ScenarioLoadError as exc:
+            problems += exc.problems
+    if problems:
+        for problem in problems:
+            click.echo(str(problem))
+        click.echo(f"{len(problems)} problem(s): nothing was run", err=True)
+        sys.exit(LOAD_ERROR)
+    logs.setup(log_level, ocpp_messages=False)
+    results = asyncio.run(_run_all(scenarios, RunOptions(csms=csms_url, link=link_type)))
+    if report_dir is not None:
+        for stem, result in zip(_stems(scenarios), results, strict=True):
+            write_report(result, report_dir, stem)
+    if junit is not None:
+        write_junit(results, junit)
+    click.echo(summary(results))
+    sys.exit(exit_status(results))
+
+
+async def _run_all(scenarios: Sequence[Scenario], options: RunOptions) -> list[ScenarioResult]:
+    results = []
+    for scenario in scenarios:
+        try:
+            planned = plan(scenario, options)
+        except RunError as exc:
+            result = error_result(scenario, exc)
+        else:
+            options.on_step = lambda step, scale=planned.scale: click.echo(step_line(step, scale))
+            click.echo(header(new_result(scenario, planned)))
+            try:
+                result = await run_planned(scenario, planned, options)
+            except RunError as exc:
+                result = error_result(scenario, exc, planned)
+        click.echo(footer(result) + "\n")
+        results.append(result)
+    return results
+
+
+def exit_status(results: Sequence[ScenarioResult]) -> int:
+    if any(r.status == "error" for r in results):
+        return LOAD_ERROR
+    return FAILED if any(r.status == "failed" for r in results) else PASSED
+
+
+def _stems(scenarios: Sequence[Scenario]) -> list[str]:
+    """Report file names: the scenario file's stem, made unique."""
+    seen: dict[str, int] = {}
+    stems = []
+    for scenario in scenarios:
+        stem = Path(scenario.file or "scenario").stem
+        seen[stem] = seen.get(stem, 0) + 1
+        stems.append(stem if seen[stem] == 1 else f"{stem}-{seen[stem]}")
+    return stems

@@ -23,6 +23,8 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
 
+from chargepoint.station.clock import ocpp_time
+
 log = logging.getLogger("cpsim.csms")
 
 
@@ -66,15 +68,19 @@ class CsmsPolicy:
 
     def set_answer(self, rule: AnswerRule) -> None:
         """Replace the rule for this action and charger; a rule that changes nothing removes it."""
-        self.answers = [r for r in self.answers
-                        if (r.action, r.charge_point) != (rule.action, rule.charge_point)]
+        self.answers = [
+            r
+            for r in self.answers
+            if (r.action, r.charge_point) != (rule.action, rule.charge_point)
+        ]
         if rule.changes_anything:
             self.answers.append(rule)
 
     def take_answer(self, charge_point: str, action: str) -> AnswerRule | None:
         """The rule for this call (a charger's own before one for all), counting it used."""
-        mine = [r for r in self.answers if r.action == action
-                and r.charge_point in (charge_point, None)]
+        mine = [
+            r for r in self.answers if r.action == action and r.charge_point in (charge_point, None)
+        ]
         if not mine:
             return None
         rule = min(mine, key=lambda r: r.charge_point is None)
@@ -85,7 +91,7 @@ class CsmsPolicy:
         return rule
 
     def now(self) -> str:
-        return self.clock().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return ocpp_time(self.clock())
 
 
 class CsmsSession(ChargePoint):

@@ -43,6 +43,7 @@ EnvString = Annotated[str, AfterValidator(_env_refs)]
 
 def expand_env(value: str, environ: Mapping[str, str]) -> str:
     """Replace each ``${NAME}`` with its value and ``$$`` with ``$``; raise MissingEnv if unset."""
+
     def one(match: re.Match[str]) -> str:
         if match.group(0) == "$$":
             return "$"
@@ -56,26 +57,57 @@ def expand_env(value: str, environ: Mapping[str, str]) -> str:
 
 OCPP_KEYS: Final = (
     # Core profile (OCPP 1.6 §9.1), required and optional
-    "AllowOfflineTxForUnknownId", "AuthorizationCacheEnabled", "AuthorizeRemoteTxRequests",
-    "BlinkRepeat", "ClockAlignedDataInterval", "ConnectionTimeOut", "ConnectorPhaseRotation",
-    "ConnectorPhaseRotationMaxLength", "GetConfigurationMaxKeys", "HeartbeatInterval",
-    "LightIntensity", "LocalAuthorizeOffline", "LocalPreAuthorize", "MaxEnergyOnInvalidId",
-    "MeterValuesAlignedData", "MeterValuesAlignedDataMaxLength", "MeterValuesSampledData",
-    "MeterValuesSampledDataMaxLength", "MeterValueSampleInterval", "MinimumStatusDuration",
-    "NumberOfConnectors", "ResetRetries", "StopTransactionOnEVSideDisconnect",
-    "StopTransactionOnInvalidId", "StopTxnAlignedData", "StopTxnAlignedDataMaxLength",
-    "StopTxnSampledData", "StopTxnSampledDataMaxLength", "SupportedFeatureProfiles",
-    "SupportedFeatureProfilesMaxLength", "TransactionMessageAttempts",
-    "TransactionMessageRetryInterval", "UnlockConnectorOnEVSideDisconnect",
+    "AllowOfflineTxForUnknownId",
+    "AuthorizationCacheEnabled",
+    "AuthorizeRemoteTxRequests",
+    "BlinkRepeat",
+    "ClockAlignedDataInterval",
+    "ConnectionTimeOut",
+    "ConnectorPhaseRotation",
+    "ConnectorPhaseRotationMaxLength",
+    "GetConfigurationMaxKeys",
+    "HeartbeatInterval",
+    "LightIntensity",
+    "LocalAuthorizeOffline",
+    "LocalPreAuthorize",
+    "MaxEnergyOnInvalidId",
+    "MeterValuesAlignedData",
+    "MeterValuesAlignedDataMaxLength",
+    "MeterValuesSampledData",
+    "MeterValuesSampledDataMaxLength",
+    "MeterValueSampleInterval",
+    "MinimumStatusDuration",
+    "NumberOfConnectors",
+    "ResetRetries",
+    "StopTransactionOnEVSideDisconnect",
+    "StopTransactionOnInvalidId",
+    "StopTxnAlignedData",
+    "StopTxnAlignedDataMaxLength",
+    "StopTxnSampledData",
+    "StopTxnSampledDataMaxLength",
+    "SupportedFeatureProfiles",
+    "SupportedFeatureProfilesMaxLength",
+    "TransactionMessageAttempts",
+    "TransactionMessageRetryInterval",
+    "UnlockConnectorOnEVSideDisconnect",
     "WebSocketPingInterval",
     # Local Auth List Management, Reservation, Smart Charging (§9.2-9.4)
-    "LocalAuthListEnabled", "LocalAuthListMaxLength", "SendLocalListMaxLength",
-    "ReserveConnectorZeroSupported", "ChargeProfileMaxStackLevel",
-    "ChargingScheduleAllowedChargingRateUnit", "ChargingScheduleMaxPeriods",
-    "ConnectorSwitch3to1PhaseSupported", "MaxChargingProfilesInstalled",
+    "LocalAuthListEnabled",
+    "LocalAuthListMaxLength",
+    "SendLocalListMaxLength",
+    "ReserveConnectorZeroSupported",
+    "ChargeProfileMaxStackLevel",
+    "ChargingScheduleAllowedChargingRateUnit",
+    "ChargingScheduleMaxPeriods",
+    "ConnectorSwitch3to1PhaseSupported",
+    "MaxChargingProfilesInstalled",
     # Security whitepaper (edition 3)
-    "AdditionalRootCertificateCheck", "AuthorizationKey", "CertificateSignedMaxChainSize",
-    "CertificateStoreMaxLength", "CpoName", "SecurityProfile",
+    "AdditionalRootCertificateCheck",
+    "AuthorizationKey",
+    "CertificateSignedMaxChainSize",
+    "CertificateStoreMaxLength",
+    "CpoName",
+    "SecurityProfile",
 )
 _SET_ELSEWHERE: Final = {
     "NumberOfConnectors": "follows `connectors:`; set that instead",
@@ -88,12 +120,17 @@ def _time_scale(value: Any) -> float | str:
         return "virtual"
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
         return float(value)
-    raise problem(f"expected a positive number (60: a minute passes every second) or "
-                  f"'virtual', got {brief(value)}")
+    raise problem(
+        f"expected a positive number (60: a minute passes every second) or "
+        f"'virtual', got {brief(value)}"
+    )
 
 
-TimeScale = Annotated[float | Literal["virtual"], PlainValidator(_time_scale), WithJsonSchema({
-    "anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"const": "virtual"}]})]
+TimeScale = Annotated[
+    float | Literal["virtual"],
+    PlainValidator(_time_scale),
+    WithJsonSchema({"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"const": "virtual"}]}),
+]
 
 
 class Charger(Model):
@@ -112,8 +149,8 @@ class Charger(Model):
     """AuthorizationKey for HTTP Basic auth (security profile 1); ``${ENV_VAR}`` keeps it out
     of the file."""
     time_scale: TimeScale = 1.0
-    """Charger seconds per real second (3600: an hour a second), or ``virtual``: idle time is
-    skipped.  Every duration in the scenario is in charger time."""
+    """Charger seconds per real second (3600: an hour a second); ``virtual`` is 3600.  Every
+    duration in the scenario is in charger time."""
     start_time: AwareDatetime | None = None
     """The charger's clock at start (ISO 8601 with a zone); the CSMS resets it at boot."""
 
@@ -121,15 +158,18 @@ class Charger(Model):
     def _keys(self) -> Charger:
         for key in self.configuration:
             if key in _SET_ELSEWHERE:
-                raise problem(f"{key} {_SET_ELSEWHERE[key]}", ("configuration", key),
-                              at_key=True)
+                raise problem(f"{key} {_SET_ELSEWHERE[key]}", ("configuration", key), at_key=True)
             if key not in OCPP_KEYS:
-                raise problem(f"unknown configuration key {key!r}{suggest(key, OCPP_KEYS)}",
-                              ("configuration", key), at_key=True)
+                raise problem(
+                    f"unknown configuration key {key!r}{suggest(key, OCPP_KEYS)}",
+                    ("configuration", key),
+                    at_key=True,
+                )
         return self
 
 
 # --- links ---------------------------------------------------------------------------------
+
 
 class DirectLink(Model):
     """A WebSocket straight from this machine, no modem."""
@@ -187,6 +227,7 @@ def uses_emulator(link: DirectLink | Ec200uLink | EspAtLink) -> bool:
 
 # --- the CSMS ------------------------------------------------------------------------------
 
+
 class Csms(Model):
     """``local`` (the bundled CSMS, which the scenario can steer) or the URL of another one."""
 
@@ -197,16 +238,22 @@ class Csms(Model):
 
     @validates(mode="after")
     def _url(self) -> Csms:
-        if not self.is_local and "${" not in self.url and not self.url.startswith(
-                ("ws://", "wss://")):
-            raise problem(f"expected `local` or a ws:// or wss:// URL, got {brief(self.url)}",
-                          ("url",))
+        if (
+            not self.is_local
+            and "${" not in self.url
+            and not self.url.startswith(("ws://", "wss://"))
+        ):
+            raise problem(
+                f"expected `local` or a ws:// or wss:// URL, got {brief(self.url)}", ("url",)
+            )
         if self.answers and not self.is_local:
-            raise problem("answers steer the local CSMS; this scenario uses " + self.url,
-                          ("answers",), at_key=True)
+            raise problem(
+                "answers steer the local CSMS; this scenario uses " + self.url,
+                ("answers",),
+                at_key=True,
+            )
         return self
 
     @property
     def is_local(self) -> bool:
         return self.url == "local"
-

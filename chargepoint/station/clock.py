@@ -26,7 +26,7 @@ class Clock:
 
     def timestamp(self) -> str:
         """ISO 8601 UTC with milliseconds, the form CSMSs parse most reliably."""
-        return self.now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return ocpp_time(self.now())
 
     def set(self, when: datetime) -> None:
         """Adopt the CSMS's time (BootNotification.currentTime, Heartbeat)."""
@@ -39,6 +39,11 @@ class Clock:
     def real(self, seconds: float) -> float:
         """Real seconds for a span of charger seconds (for asyncio timeouts)."""
         return seconds / self.scale
+
+
+def ocpp_time(when: datetime) -> str:
+    """``2030-01-01T00:00:00.000Z``: ISO 8601 UTC with milliseconds (for an aware datetime)."""
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_time(text: str) -> datetime | None:

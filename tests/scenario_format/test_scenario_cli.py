@@ -44,8 +44,3 @@ def test_schema_prints_json() -> None:
     assert result.exit_code == 0
     assert json.loads(result.stdout)["$schema"].startswith("https://json-schema.org/")
 
-
-def test_run_says_it_is_not_available_yet() -> None:
-    result = CliRunner().invoke(scenario, ["run", str(SCENARIOS / "boot_accepted.yaml")])
-    assert result.exit_code == 2
-    assert "not yet available" in result.stderr

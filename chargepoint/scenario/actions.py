@@ -1,0 +1,119 @@
+"""Steps that happen to the charger (a cable, a card, the EV, a fault), time passing,
+and the link breaking.  They act and return; expectations check the outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from .context import ScenarioSkipped, StepFailed, StepRunner
+from .events import (
+    ClearFault,
+    ConnectorEvent,
+    Fault,
+    LinkFault,
+    PresentTag,
+    StartCharging,
+    StopCharging,
+    Suspend,
+    Wait,
+)
+from .linkfactory import LinkUnavailable
+from .observe import poll
+
+
+class Actions(StepRunner):
+    async def plug_in(self, spec: ConnectorEvent, timeout: float) -> None:
+        self.ctx.station.plug_in(spec.connector)
+
+    async def unplug(self, spec: ConnectorEvent, timeout: float) -> None:
+        self.ctx.station.unplug(spec.connector)
+
+    async def present_tag(self, spec: PresentTag, timeout: float) -> None:
+        # The card reader does not wait for the CSMS: Authorize goes on in the background,
+        # and the scenario checks its outcome with expectations.
+        station = self.ctx.station
+        station.spawn(station.present_id_tag(spec.connector, spec.id_tag), "present-tag")
+
+    async def start_charging(self, spec: StartCharging, timeout: float) -> None:
+        await self._transaction(spec.connector, timeout, "start charging")
+        station = self.ctx.station
+        if spec.power_w is not None:
+            station.options.ev_power_w = spec.power_w
+        station.suspend(spec.connector, False)  # resumes, at the EV's power
+
+    async def stop_charging(self, spec: StopCharging, timeout: float) -> None:
+        await self._transaction(spec.connector, timeout, "stop")
+        self.ctx.station.stop_transaction(spec.connector, spec.reason)
+
+    async def suspend(self, spec: Suspend, timeout: float) -> None:
+        if spec.by == "ev":
+            raise ScenarioSkipped(
+                "suspend by: ev needs an EV-side suspension (SuspendedEV), "
+                "which the station does not model yet; by: evse works"
+            )
+        await self._transaction(spec.connector, timeout, "suspend")
+        self.ctx.station.suspend(spec.connector, True)
+
+    async def fault(self, spec: Fault, timeout: float) -> None:
+        self.ctx.station.fault(spec.connector, spec.error_code)
+
+    async def clear_fault(self, spec: ClearFault, timeout: float) -> None:
+        self.ctx.station.clear_fault(spec.connector)
+
+    async def wait(self, spec: Wait, timeout: float) -> None:
+        if spec.seconds is not None:
+            await asyncio.sleep(self.ctx.time.real(spec.seconds))
+            return
+        assert spec.until is not None
+        probe = self._event(spec.until, spec.connector)
+        if not await poll(probe, self.ctx.time.window(timeout)):
+            where = f" on connector {spec.connector}" if spec.connector else ""
+            raise StepFailed(
+                f"{spec.until}{where} did not happen {self.within(timeout)}", *self.link_state()
+            )
+
+    def _event(self, until: str, connector: int | None) -> Callable[[], bool]:
+        station = self.ctx.station
+        ids = [connector] if connector else [c for c in station.connectors if c]
+
+        def started() -> bool:
+            return any(
+                (tx := station.connectors[c].transaction) is not None
+                and tx.transaction_id is not None
+                for c in ids
+            )
+
+        def stopped() -> bool:
+            return all(station.connectors[c].transaction is None for c in ids)
+
+        events: dict[str, Callable[[], bool]] = {
+            "connected": lambda: station.session is not None,
+            "disconnected": lambda: station.session is None,
+            "boot_accepted": lambda: station.online,
+            "transaction_started": started,
+            "transaction_stopped": stopped,
+            "queue_empty": lambda: len(station.queue) == 0,
+        }
+        return events[until]
+
+    async def link_fault(self, spec: LinkFault, timeout: float) -> None:
+        # What the CSMS received before the link broke is history: expectations look after it.
+        self.ctx.cursor = max(self.ctx.cursor, self.ctx.observer.last_seq)
+        if spec.duration:
+            self.ctx.tap.network_down_for(self.ctx.time.real(spec.duration))
+        try:
+            await self.ctx.faults.inject(spec.kind)
+        except LinkUnavailable as exc:
+            raise StepFailed(str(exc)) from None
+
+    async def _transaction(self, connector: int, timeout: float, what: str) -> None:
+        station = self.ctx.station
+        if not await poll(
+            lambda: station.connectors[connector].transaction is not None,
+            self.ctx.time.window(timeout),
+        ):
+            raise StepFailed(
+                f"no transaction on connector {connector} to {what} {self.within(timeout)}"
+            )

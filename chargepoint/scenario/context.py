@@ -1,0 +1,89 @@
+"""What every kind of step works with: the run's context, and how a step fails.
+
+A step that is not met raises :class:`StepFailed` with lines saying what was
+expected and what came instead; :class:`ScenarioSkipped` means the setup
+cannot check the scenario at all (not a failure).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from chargepoint.csms.server import LocalCsms
+from chargepoint.station.station import Station
+
+from .errors import flow
+from .linkfactory import LinkFaults
+from .matchers import Fields
+from .messages import ExpectNever
+from .model import Scenario
+from .observe import Observer
+from .report import written
+from .tap import Tap
+from .timebase import TimeBase
+
+
+class StepFailed(Exception):
+    """The step's expectation was not met; ``lines`` say what was expected and what came."""
+
+    def __init__(self, *lines: str) -> None:
+        super().__init__(lines[0] if lines else "failed")
+        self.lines = list(lines)
+
+
+class ScenarioSkipped(Exception):
+    """The scenario cannot be checked in this setup (the reason says why); not a failure."""
+
+
+def message_text(action: str, payload: Fields | None) -> str:
+    return f"{action} {flow(payload.to_data())}" if payload and payload.fields else action
+
+
+@dataclass
+class Watch:
+    """An ``expect_never`` without ``during``: checked again when the scenario ends."""
+
+    index: int
+    since: int
+    spec: ExpectNever
+
+
+@dataclass
+class Context:
+    scenario: Scenario
+    station: Station
+    time: TimeBase
+    observer: Observer
+    tap: Tap
+    faults: LinkFaults
+    csms: LocalCsms | None
+    cursor: int = 0
+    watches: list[Watch] = field(default_factory=list)
+
+    @property
+    def charge_point(self) -> str:
+        return self.station.identity.charge_point_id
+
+
+class StepRunner:
+    """Base of the step implementations: the context, and what their failures say."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def within(self, timeout: float) -> str:
+        """``within 30s`` in charger time, and the real wait when the clock is scaled."""
+        time = self.ctx.time
+        real = f" (waited {time.window(timeout):.2f}s real)" if time.scale != 1 else ""
+        return f"within {written(timeout)}{real}"
+
+    def link_state(self) -> list[str]:
+        """A line on the connection when it explains a failure (not connected, boot not done)."""
+        station, tap = self.ctx.station, self.ctx.tap
+        last = f" (last attempt: {tap.last_error})" if tap.last_error else ""
+        if station.session is None:
+            if tap.connections == 0:
+                return [f"the charger never connected{last}"]
+            return [f"the charger is not connected at the moment{last}"]
+        state = station.session.boot.state
+        return [] if state == "Accepted" else [f"the charger's boot is {state}"]

@@ -1,0 +1,117 @@
+"""Steps that check what the CSMS received: ``expect_received``, ``expect_unordered``,
+``expect_never``.
+
+They look at the charger's CALLs after the *cursor*, the last frame an
+expectation matched (or the last frame before a ``link_fault``), so
+``expect_received`` steps in a row must arrive in that order (other messages
+in between are fine).  ``expect_never`` looks from
+the cursor too, for ``during`` or, without it, until the scenario ends.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from chargepoint.csms.framelog import Frame
+
+from .context import StepFailed, StepRunner, Watch, message_text
+from .messages import ExpectNever, ExpectReceived, ExpectUnordered, MessageMatch
+from .observe import CSMS_TO_CHARGER, assign, describe_frame, explain_missing, matches
+from .report import written
+
+
+class Expectations(StepRunner):
+    async def expect_received(self, spec: ExpectReceived, timeout: float) -> None:
+        obs, start = self.ctx.observer, self.ctx.cursor
+        frame = await obs.until(
+            lambda: next(
+                (f for f in obs.calls_after(start) if matches(spec.action, spec.payload, f)), None
+            ),
+            self.ctx.time.window(timeout),
+        )
+        if frame is None:
+            raise StepFailed(
+                f"no {message_text(spec.action, spec.payload)} {self.within(timeout)}",
+                *explain_missing(spec.action, spec.payload, obs.calls_after(start)),
+                *self.link_state(),
+            )
+        await self._answered(frame)
+        self.ctx.cursor = frame.seq
+
+    async def _answered(self, *frames: Frame) -> None:
+        """Let the CSMS finish answering what was matched before the next step acts.
+
+        The log shows a call as soon as the CSMS reads it; a ``csms`` step right after
+        must not overtake the answer (a CALL ahead of the BootNotification's Rejected
+        would reach a charger that does not know yet it must keep silent).  Bounded by
+        the link's allowance, since an answer rule may hold the answer back for good.
+        """
+        obs = self.ctx.observer
+        for frame in frames:
+            unique_id = str(frame.message[1])
+            await obs.until(
+                partial(obs.answer_to, unique_id, CSMS_TO_CHARGER), self.ctx.time.allowance
+            )
+
+    async def expect_unordered(self, spec: ExpectUnordered, timeout: float) -> None:
+        obs, start = self.ctx.observer, self.ctx.cursor
+        found = await obs.until(
+            lambda: assign(spec.messages, obs.calls_after(start)), self.ctx.time.window(timeout)
+        )
+        if found is None:
+            raise StepFailed(
+                *self._unordered_failure(spec.messages, obs.calls_after(start), timeout),
+                *self.link_state(),
+            )
+        await self._answered(*found)
+        self.ctx.cursor = max(f.seq for f in found)
+
+    def _unordered_failure(
+        self, wanted: list[MessageMatch], frames: list[Frame], timeout: float
+    ) -> list[str]:
+        missing = [w for w in wanted if not any(matches(w.action, w.payload, f) for f in frames)]
+        if not missing:
+            return [
+                f"each of the {len(wanted)} messages arrived, but not as {len(wanted)} "
+                "different messages (two expectations match the same message)"
+            ]
+        lines = [f"{len(missing)} of {len(wanted)} messages did not arrive {self.within(timeout)}:"]
+        for w in missing:
+            lines.append(f"missing {message_text(w.action, w.payload)}")
+            lines += ["  " + line for line in explain_missing(w.action, w.payload, frames)]
+        return lines
+
+    def _never_hit(self, spec: ExpectNever, since: int) -> Frame | None:
+        actions = spec.action
+        for frame in self.ctx.observer.calls_after(since):
+            if (actions is None or frame.action in actions) and (
+                spec.payload is None or spec.payload.matches(frame.payload)
+            ):
+                return frame
+        return None
+
+    async def expect_never(self, index: int, spec: ExpectNever, timeout: float) -> None:
+        since = self.ctx.cursor
+        if spec.during is None:
+            self.ctx.watches.append(Watch(index, since, spec))
+            hit = self._never_hit(spec, since)
+        else:
+            hit = await self.ctx.observer.until(
+                lambda: self._never_hit(spec, since), self.ctx.time.real(spec.during)
+            )
+        if hit is not None:
+            raise StepFailed(*self.never_failure(spec, hit))
+
+    def never_failure(self, spec: ExpectNever, hit: Frame) -> list[str]:
+        what = " or ".join(spec.action) if spec.action else "any message"
+        span = f" for {written(spec.during)}" if spec.during is not None else ""
+        return [f"expected no {what}{span}, but the CSMS received:", "  " + describe_frame(hit)]
+
+    def check_watches(self) -> dict[int, list[str]]:
+        """Standing ``expect_never`` steps that were broken before the end: index -> lines."""
+        broken: dict[int, list[str]] = {}
+        for watch in self.ctx.watches:
+            hit = self._never_hit(watch.spec, watch.since)
+            if hit is not None:
+                broken[watch.index] = self.never_failure(watch.spec, hit)
+        return broken

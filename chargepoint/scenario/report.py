@@ -1,0 +1,221 @@
+"""Results of a scenario run, and the three ways they are shown.
+
+* text: a line per step as it finishes (``  ✓ 0.42s  expect_received ...``),
+  with the file:line, the expectation and what arrived instead on a failure;
+* ``--report DIR``: one JSON file per scenario and its frame log (JSON lines);
+* ``--junit FILE``: JUnit XML for CI dashboards (the pytest plugin leaves this
+  to pytest's own ``--junitxml``).
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import flow
+from .fields import Shorthand
+from .steps import StepBase
+
+StepStatus = Literal["passed", "failed", "skipped"]
+ScenarioStatus = Literal["passed", "failed", "skipped", "error"]
+
+MARKS = {"passed": "✓", "failed": "✗", "skipped": "-"}
+
+
+@dataclass
+class StepResult:
+    index: int
+    kind: str
+    text: str
+    """The step as written, on one line (``StepBase.describe``)."""
+    where: str | None
+    status: StepStatus
+    real_seconds: float
+    charger_seconds: float
+    details: list[str] = field(default_factory=list)
+    """Why it failed or was skipped: the expectation, then what arrived instead."""
+
+
+@dataclass
+class ScenarioResult:
+    file: str
+    title: str
+    status: ScenarioStatus
+    link: str = ""
+    csms: str = ""
+    time_scale: float = 1.0
+    reason: str = ""
+    """For failed/skipped/error: one line."""
+    steps: list[StepResult] = field(default_factory=list)
+    real_seconds: float = 0.0
+    charger_seconds: float = 0.0
+    frames: list[dict[str, Any]] = field(default_factory=list)
+    """The frame log (charger's frames only), each with ``charger_time``."""
+
+    @property
+    def failed_step(self) -> StepResult | None:
+        return next((s for s in self.steps if s.status == "failed"), None)
+
+
+def duration(seconds: float) -> str:
+    """``0.42s``, ``25s``, ``6m``, ``1h30m``: short and exact enough to read."""
+    if seconds < 10:
+        return f"{seconds:.2f}s"
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s" if secs else f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
+
+
+def written(seconds: float) -> str:
+    """A charger-time duration as a scenario author writes it: ``90s``, ``10m``, ``1h30m``."""
+    if seconds < 60 or not float(seconds).is_integer():
+        return f"{seconds:g}s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [
+        f"{hours}h" if hours else "",
+        f"{minutes}m" if minutes else "",
+        f"{secs}s" if secs else "",
+    ]
+    return "".join(parts)
+
+
+_DURATIONS = ("within", "during", "seconds", "duration")
+_SUBJECTS = ("action", "call", "answer")
+
+
+def step_text(step: StepBase) -> str:
+    """A step on one line, subject first: ``expect_received StatusNotification {status: Charging}
+    within 2m``, ``csms call TriggerMessage {requestedMessage: Heartbeat} result {...}``."""
+    data = step.spec.model_dump(mode="json", exclude_unset=True)
+    for key in _DURATIONS:
+        if isinstance(data.get(key), int | float):
+            data[key] = written(data[key])
+    words = [step.kind]
+    for key in _SUBJECTS:
+        if key in data:
+            words += ([key] if key != "action" else []) + [flow(data.pop(key))]
+            break
+    if "payload" in data:
+        words.append(flow(data.pop("payload")))
+    short = next(
+        (m.key for m in type(step).model_fields[step.kind].metadata if isinstance(m, Shorthand)),
+        None,
+    )
+    if short in data:
+        words.append(flow(data.pop(short)))
+    words += [f"{key} {flow(value)}" for key, value in data.items()]
+    return " ".join(words)
+
+
+def header(result: ScenarioResult) -> str:
+    scale = (
+        ""
+        if result.time_scale == 1
+        else (f", time x{result.time_scale:g} (charger time in [brackets])")
+    )
+    return f"{result.title} ({result.file}) - {result.link} link, CSMS {result.csms}{scale}"
+
+
+def step_line(step: StepResult, time_scale: float = 1.0) -> str:
+    clock = "" if time_scale == 1 else f" [{duration(step.charger_seconds)}]"
+    lines = [f"  {MARKS[step.status]} {duration(step.real_seconds)}{clock}  {step.text}"]
+    if step.status != "passed":
+        if step.where:
+            lines.append(f"      at {step.where}")
+        lines += [f"      {line}" for line in step.details]
+    return "\n".join(lines)
+
+
+def footer(result: ScenarioResult) -> str:
+    word = result.status.upper()
+    charger = (
+        "" if result.time_scale == 1 else f" (charger time {duration(result.charger_seconds)})"
+    )
+    text = f"{word} {result.title} in {duration(result.real_seconds)}{charger}"
+    return f"{text}: {result.reason}" if result.reason else text
+
+
+def render(result: ScenarioResult) -> str:
+    """The whole scenario as text (what the CLI prints step by step)."""
+    return "\n".join(
+        [header(result), *(step_line(s, result.time_scale) for s in result.steps), footer(result)]
+    )
+
+
+def summary(results: Sequence[ScenarioResult]) -> str:
+    counts = {
+        s: sum(r.status == s for r in results) for s in ("passed", "failed", "skipped", "error")
+    }
+    total = sum(r.real_seconds for r in results)
+    parts = [f"{n} {s}" for s, n in counts.items() if n or s in ("passed", "failed")]
+    return f"{', '.join(parts)} in {duration(total)}"
+
+
+# --- files --------------------------------------------------------------------------------
+
+
+def write_report(result: ScenarioResult, directory: Path, stem: str) -> Path:
+    """``DIR/<stem>.json`` (the result) and ``DIR/<stem>.frames.jsonl`` (the frame log)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    frames_path = directory / f"{stem}.frames.jsonl"
+    with frames_path.open("w", encoding="utf-8") as out:
+        for frame in result.frames:
+            out.write(json.dumps(frame, separators=(",", ":")) + "\n")
+    data = asdict(result)
+    data.pop("frames")
+    data["frames_file"] = frames_path.name
+    path = directory / f"{stem}.json"
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def junit_xml(results: Sequence[ScenarioResult], suite: str = "cpsim scenarios") -> ET.Element:
+    root = ET.Element("testsuites")
+    counts = {s: str(sum(r.status == s for r in results)) for s in ("failed", "skipped", "error")}
+    element = ET.SubElement(
+        root,
+        "testsuite",
+        {
+            "name": suite,
+            "tests": str(len(results)),
+            "failures": counts["failed"],
+            "errors": counts["error"],
+            "skipped": counts["skipped"],
+            "time": f"{sum(r.real_seconds for r in results):.3f}",
+        },
+    )
+    for result in results:
+        case = ET.SubElement(
+            element,
+            "testcase",
+            {
+                "classname": Path(result.file).stem,
+                "name": result.title,
+                "file": result.file,
+                "time": f"{result.real_seconds:.3f}",
+            },
+        )
+        text = render(result)
+        if result.status in ("failed", "error"):
+            tag = "failure" if result.status == "failed" else "error"
+            ET.SubElement(case, tag, {"message": result.reason}).text = text
+        elif result.status == "skipped":
+            ET.SubElement(case, "skipped", {"message": result.reason})
+        ET.SubElement(case, "system-out").text = text
+    return root
+
+
+def write_junit(results: Sequence[ScenarioResult], path: Path) -> None:
+    tree = ET.ElementTree(junit_xml(results))
+    ET.indent(tree)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tree.write(path, encoding="utf-8", xml_declaration=True)

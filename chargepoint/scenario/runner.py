@@ -1,0 +1,370 @@
+"""Run one scenario: a local CSMS (or a remote one), a link, a charger, then the steps.
+
+The charger is the real station (:class:`~chargepoint.station.station.Station`
+run by :func:`~chargepoint.station.runner.run_station`), so it boots,
+heartbeats, reconnects and answers every CSMS call by its own behaviour; the
+steps only act on it and check what the CSMS received.
+
+``run_scenario`` raises :class:`RunError` when the run cannot start (a link
+this build cannot make, an unset ``${ENV}``, a ``--csms``/``--link`` override
+that conflicts with the steps); a run that starts always ends in a
+:class:`~.report.ScenarioResult`, within the scenario's ``time_limit``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from chargepoint.csms.handlers import CsmsPolicy
+from chargepoint.csms.server import Credentials, LocalCsms
+from chargepoint.station.clock import Clock, ocpp_time
+from chargepoint.station.runner import Backoff, run_station
+from chargepoint.station.station import Identity, Station, StationOptions
+from chargepoint.transport.handshake import Endpoint
+
+from .config import Csms, DirectLink, Ec200uLink, EspAtLink, MissingEnv, expand_env
+from .errors import Located
+from .execute import Context, Executor, ScenarioSkipped, StepFailed, answer_rule
+from .linkfactory import (
+    LinkConfig,
+    LinkFaults,
+    LinkUnavailable,
+    allowance,
+    emulator_for,
+    make_link,
+    unavailable_reason,
+)
+from .model import Scenario
+from .observe import Observer
+from .report import ScenarioResult, StepResult, duration, step_text
+from .steps import StepBase
+from .tap import Tap, TappedLink
+from .timebase import TimeBase, scale_of
+
+log = logging.getLogger("cpsim.scenario")
+
+LINK_TYPES = ("direct", "ec200u", "esp-at")
+STOP_TIMEOUT = 10.0
+"""Real seconds the charger gets to close its link when the scenario ends."""
+
+
+class RunError(Exception):
+    """The run could not start; ``unavailable`` when this build or machine lacks the link."""
+
+    def __init__(self, message: str, unavailable: bool = False) -> None:
+        super().__init__(message)
+        self.unavailable = unavailable
+
+
+@dataclass
+class RunOptions:
+    csms: str | None = None
+    """``local`` or a ws:// URL instead of the file's ``csms``."""
+    link: str | None = None
+    """``direct``, ``ec200u`` or ``esp-at`` instead of the file's ``link``."""
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    on_step: Callable[[StepResult], None] | None = None
+    """Called as each step finishes (the CLI prints it)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run will use once the command-line overrides are applied."""
+
+    csms: Csms
+    link: LinkConfig
+    scale: float
+
+
+def plan(scenario: Scenario, options: RunOptions) -> Plan:
+    """Apply the overrides and check the scenario can run with them; raise RunError if not."""
+    link: LinkConfig = scenario.link
+    if options.link is not None and options.link != link.type:
+        link = _default_link(options.link)
+    csms = scenario.csms
+    if options.csms is not None and options.csms != csms.url:
+        if options.csms != "local" and csms.answers:
+            raise RunError(
+                f"{scenario.file}: csms.answers steer the local CSMS, so this "
+                f"scenario cannot run against {options.csms}"
+            )
+        csms = Csms(url=options.csms)
+    conflicts = scenario.conflicts(csms, link)
+    if conflicts:
+        # A link fault this link cannot have makes the scenario not apply to it (pytest skips);
+        # csms steps against a remote CSMS are a mistake in the command line.
+        only_faults = all("link_fault" in c.path for c in conflicts)
+        raise RunError(
+            "\n".join(_where(scenario, c) + c.message for c in conflicts), unavailable=only_faults
+        )
+    reason = unavailable_reason(link)
+    if reason is not None:
+        raise RunError(reason, unavailable=True)
+    return Plan(csms, link, scale_of(scenario.charger.time_scale))
+
+
+def _default_link(link_type: str) -> LinkConfig:
+    """A link of this type with its defaults (a modem on the bundled emulator)."""
+    if link_type == "ec200u":
+        return Ec200uLink(type="ec200u")
+    if link_type == "esp-at":
+        return EspAtLink(type="esp-at")
+    if link_type == "direct":
+        return DirectLink()
+    raise RunError(f"unknown link {link_type!r} (expected {', '.join(LINK_TYPES)})")
+
+
+def _where(scenario: Scenario, found: Located) -> str:
+    index = found.path[1] if len(found.path) > 1 and found.path[0] == "steps" else None
+    step = scenario.steps[index] if isinstance(index, int) else None
+    if step is not None and step.where is not None:
+        return f"{step.where}: "
+    return f"{scenario.file}: " if scenario.file else ""
+
+
+def new_result(scenario: Scenario, planned: Plan | None) -> ScenarioResult:
+    return ScenarioResult(
+        file=scenario.file or "<scenario>",
+        title=scenario.title,
+        status="passed",
+        link=planned.link.type if planned else scenario.link.type,
+        csms=(planned.csms if planned else scenario.csms).url,
+        time_scale=planned.scale if planned else scale_of(scenario.charger.time_scale),
+    )
+
+
+def error_result(scenario: Scenario, exc: RunError, planned: Plan | None = None) -> ScenarioResult:
+    """The result of a run that could not start (the pytest plugin skips it when the link is
+    unavailable; the CLI exits 2)."""
+    result = new_result(scenario, planned)
+    result.status = "error"
+    result.reason = str(exc)
+    return result
+
+
+async def run_scenario(scenario: Scenario, options: RunOptions | None = None) -> ScenarioResult:
+    """Run ``scenario``; raises RunError when it cannot start."""
+    options = options or RunOptions()
+    planned = plan(scenario, options)
+    return await run_planned(scenario, planned, options)
+
+
+async def run_planned(scenario: Scenario, planned: Plan, options: RunOptions) -> ScenarioResult:
+    result = new_result(scenario, planned)
+    started = time.monotonic()
+    try:
+        await _run(scenario, planned, options, result)
+    finally:
+        result.real_seconds = time.monotonic() - started
+    return result
+
+
+# --- setting up -----------------------------------------------------------------------------
+
+
+def _expand(value: str | None, what: str, environ: Mapping[str, str]) -> str | None:
+    if value is None:
+        return None
+    try:
+        return expand_env(value, environ)
+    except MissingEnv as exc:
+        raise RunError(f"{what}: {exc}") from None
+
+
+def _station(scenario: Scenario, state_dir: Path, scale: float, password: str | None) -> Station:
+    charger = scenario.charger
+    extra = {"firmware": charger.firmware} if charger.firmware else {}
+    identity = Identity(charger.id, charger.vendor, charger.model, charger.serial, **extra)
+    try:
+        station = Station(
+            identity,
+            StationOptions(
+                connectors=charger.connectors,
+                state_dir=state_dir,
+                time_scale=scale,
+                config_overrides=dict(charger.configuration),
+            ),
+        )
+    except (KeyError, ValueError) as exc:
+        raise RunError(f"charger.configuration: the station cannot take it: {exc}") from None
+    if charger.start_time is not None:
+        station.clock.set(charger.start_time)
+    if password:
+        station.config.set_internal("AuthorizationKey", password)
+    return station
+
+
+def _local_csms(config: Csms, clock: Clock, cp_id: str, password: str | None) -> LocalCsms:
+    """The scenario's own CSMS: on a free port, on the scenario's clock, answering as told."""
+    policy = CsmsPolicy(clock=clock.now)
+    for answer in config.answers:
+        policy.set_answer(answer_rule(answer, cp_id))
+    credentials = Credentials(shared=password) if password else None
+    return LocalCsms(port=0, credentials=credentials, policy=policy)
+
+
+async def _run(
+    scenario: Scenario, planned: Plan, options: RunOptions, result: ScenarioResult
+) -> None:
+    env = options.environ
+    password = _expand(scenario.charger.password, "charger.password", env)
+    url = _expand(planned.csms.url, "csms.url", env) or "local"
+    clock = Clock(planned.scale)
+    if scenario.charger.start_time is not None:
+        clock.set(scenario.charger.start_time)
+    cp_id = scenario.charger.id
+    async with contextlib.AsyncExitStack() as stack:
+        csms: LocalCsms | None = None
+        if planned.csms.is_local:
+            csms = await stack.enter_async_context(
+                _local_csms(planned.csms, clock, cp_id, password)
+            )
+            url = csms.url
+        try:
+            emulator = await stack.enter_async_context(emulator_for(planned.link))
+        except (OSError, ValueError) as exc:
+            raise RunError(f"the {planned.link.type} emulator could not start: {exc}") from None
+        state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cpsim-scn-")))
+        station = _station(scenario, state_dir, planned.scale, password)
+        tap = Tap(cp_id)
+        try:
+            inner = make_link(
+                planned.link,
+                Endpoint(url, cp_id, password),
+                emulator,
+                env,
+                station.config.get_int("WebSocketPingInterval"),
+            )
+        except LinkUnavailable as exc:
+            raise RunError(str(exc), unavailable=True) from None
+        except ValueError as exc:
+            raise RunError(f"link: {exc}") from None
+        observer = Observer(csms.frames if csms else tap.log, cp_id, clock)
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            run_station(station, TappedLink(inner, tap), stop, Backoff(0.1, 1.0)),
+            name=f"station-{cp_id}",
+        )
+        stack.push_async_callback(_stop, stop, task)
+        ctx = Context(
+            scenario,
+            station,
+            TimeBase(planned.scale, allowance(planned.link)),
+            observer,
+            tap,
+            LinkFaults(planned.link, tap, emulator, csms),
+            csms,
+        )
+        await _steps(ctx, clock, options, result)
+        result.frames = [
+            {**f.as_dict(), "charger_time": _iso(observer, f.seq)} for f in observer.after(0)
+        ]
+
+
+def _iso(observer: Observer, seq: int) -> str | None:
+    when = observer.charger_times.get(seq)
+    return ocpp_time(when) if when else None
+
+
+async def _stop(stop: asyncio.Event, task: asyncio.Task[None]) -> None:
+    stop.set()
+    try:
+        async with asyncio.timeout(STOP_TIMEOUT):
+            await asyncio.shield(task)
+    except TimeoutError:
+        log.warning("the charger did not stop within %ss; cancelled", STOP_TIMEOUT)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    except Exception:  # the run's verdict is already made; a crash on the way out is logged
+        log.exception("the charger failed while stopping")
+
+
+# --- the steps ------------------------------------------------------------------------------
+
+
+async def _steps(ctx: Context, clock: Clock, options: RunOptions, result: ScenarioResult) -> None:
+    executor = Executor(ctx)
+    began = clock.now()
+    running: StepResult | None = None
+    marks = (time.monotonic(), began)
+    try:
+        async with asyncio.timeout(ctx.scenario.time_limit):
+            for index, step in enumerate(ctx.scenario.steps):
+                where = f"{step.where.file}:{step.where.line}" if step.where else None
+                running = StepResult(index, step.kind, step_text(step), where, "passed", 0, 0)
+                marks = (time.monotonic(), clock.now())
+                await _one(executor, index, step, running)
+                _finish(running, marks, clock, result, options)
+                if running.status != "passed":
+                    break
+                running = None
+    except TimeoutError:
+        if running is None:
+            raise
+        running.status = "failed"
+        running.details = [
+            f"the scenario's time_limit ({duration(ctx.scenario.time_limit)} "
+            "real time) ran out during this step"
+        ]
+        _finish(running, marks, clock, result, options)
+    if all(s.status == "passed" for s in result.steps):
+        for index, lines in executor.check_watches().items():
+            broken = result.steps[index]
+            broken.status = "failed"
+            broken.details = [*lines, "(checked when the scenario ended)"]
+            if options.on_step:
+                options.on_step(broken)
+    result.charger_seconds = (clock.now() - began).total_seconds()
+    _verdict(ctx, result)
+
+
+async def _one(executor: Executor, index: int, step: StepBase, outcome: StepResult) -> None:
+    try:
+        await executor.run(index, step)
+    except StepFailed as exc:
+        outcome.status, outcome.details = "failed", exc.lines
+    except ScenarioSkipped as exc:
+        outcome.status, outcome.details = "skipped", [str(exc)]
+    except Exception as exc:  # a bug in the runner or the station: the step fails, the run ends
+        log.exception("step %d (%s) crashed", index + 1, step.kind)
+        outcome.status = "failed"
+        outcome.details = [f"internal error: {type(exc).__name__}: {exc}"]
+
+
+def _finish(
+    outcome: StepResult,
+    marks: tuple[float, datetime],
+    clock: Clock,
+    result: ScenarioResult,
+    options: RunOptions,
+) -> None:
+    outcome.real_seconds = time.monotonic() - marks[0]
+    outcome.charger_seconds = (clock.now() - marks[1]).total_seconds()
+    result.steps.append(outcome)
+    if options.on_step:
+        options.on_step(outcome)
+
+
+def _verdict(ctx: Context, result: ScenarioResult) -> None:
+    failed = result.failed_step
+    skipped = next((s for s in result.steps if s.status == "skipped"), None)
+    if failed is not None:
+        where = f" ({failed.where})" if failed.where else ""
+        result.status = "failed"
+        result.reason = f"step {failed.index + 1} {failed.kind}{where}: {failed.details[0]}"
+        if ctx.tap.connections == 0:
+            last = f": {ctx.tap.last_error}" if ctx.tap.last_error else ""
+            result.status = "error"
+            result.reason = f"the charger never connected{last}"
+    elif skipped is not None:
+        result.status, result.reason = "skipped", skipped.details[0]

@@ -1,0 +1,101 @@
+"""Virtual time, and waits that always end: a step's timeout, the scenario's time_limit."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from chargepoint.scenario.timebase import VIRTUAL_SCALE, TimeBase
+
+from .frames import answer_to, received
+
+
+def when(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+async def test_two_hours_of_heartbeats_in_virtual_time(run_text: Callable[..., Any]) -> None:
+    result = await run_text("""\
+        charger: {id: CP-VIRTUAL, time_scale: virtual, start_time: "2030-01-01T00:00:00Z"}
+        csms:
+          answers:
+            - {answer: BootNotification, result: {status: Accepted, interval: 600}}
+        steps:
+          - wait: {until: boot_accepted}
+          - wait: 2h
+        """)
+    assert result.status == "passed", result.reason
+    assert result.time_scale == VIRTUAL_SCALE
+    # The CSMS runs on the scenario's clock: its answers carry charger time.
+    boot_time = when(
+        answer_to(result, received(result, "BootNotification")[0])["message"][2]["currentTime"]
+    )
+    assert boot_time.isoformat().startswith("2030-01-01T00:0")
+    beats = [
+        when(answer_to(result, hb)["message"][2]["currentTime"])
+        for hb in received(result, "Heartbeat")
+    ]
+    assert 10 <= len(beats) <= 12
+    gaps = [(b - a).total_seconds() for a, b in zip(beats, beats[1:], strict=False)]
+    assert all(590 <= gap <= 720 for gap in gaps), gaps
+    # The charger adopted that clock: its StatusNotification timestamps are charger time too.
+    statuses = [when(f["message"][3]["timestamp"]) for f in received(result, "StatusNotification")]
+    assert all(boot_time <= t <= beats[0] for t in statuses)
+
+
+async def test_waiting_for_what_never_comes_fails_at_the_default_timeout(
+    run_text: Callable[..., Any],
+) -> None:
+    async with asyncio.timeout(30):  # bounded: the scenario must end by itself long before
+        result = await run_text("""\
+            charger: {time_scale: 60}
+            steps:
+              - wait: {until: boot_accepted}
+              - expect_received: DataTransfer
+              - expect_received: Heartbeat
+            """)
+    assert result.status == "failed"
+    assert [s.status for s in result.steps] == ["passed", "failed"]
+    failed = result.steps[1]
+    assert failed.details[0] == "no DataTransfer within 30s (waited 0.50s real)"
+    assert failed.details[1].startswith("no DataTransfer arrived; the charger sent: ")
+    assert failed.charger_seconds >= 30
+
+
+async def test_a_step_timeout_at_real_time(run_text: Callable[..., Any]) -> None:
+    async with asyncio.timeout(30):
+        result = await run_text("""\
+            timeout: 1
+            steps:
+              - wait: {until: transaction_started}
+            """)
+    assert result.status == "failed"
+    assert result.steps[0].details == ["transaction_started did not happen within 1s"]
+    assert result.steps[0].real_seconds >= 1
+
+
+async def test_time_limit_ends_a_long_run(run_text: Callable[..., Any]) -> None:
+    async with asyncio.timeout(30):
+        result = await run_text("""\
+            time_limit: 1
+            steps:
+              - wait: {until: boot_accepted}
+              - wait: 1h
+              - expect_received: Heartbeat
+            """)
+    assert result.status == "failed"
+    assert [s.status for s in result.steps] == ["passed", "failed"]
+    assert result.steps[1].details == [
+        "the scenario's time_limit (1.00s real time) ran out during this step"
+    ]
+
+
+def test_time_base_waits_never_shrink_below_the_links_allowance() -> None:
+    fast = TimeBase(3600, allowance=0.5)
+    assert fast.real(7200) == 2.0
+    assert fast.window(30) == 0.5  # 30 s at 3600x would be 8 ms
+    assert fast.window(0.1) == 0.1  # but a step asking for less gets less
+    assert fast.window(7200) == 2.0
+    assert TimeBase(1).window(30) == 30

@@ -1,0 +1,312 @@
+"""What the modem path costs: serial bytes, AT commands and latency per OCPP message.
+
+Boot + 100 Heartbeats + a GetConfiguration answer of about 3 kB (8 connectors,
+every measurand enabled), through the
+bundled EC200U emulator at 115200 baud (real pty, real TCP to the local CSMS).
+Serial bytes are counted on the host side of the port; the floor is what the
+line rate alone allows for the bytes one exchange really puts on the wire.
+
+    python benchmarks/modem_path.py [--heartbeats 100] [--baud 115200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chargepoint.csms.server import LocalCsms
+from chargepoint.station.config import MEASURANDS
+from chargepoint.station.runner import run_station
+from chargepoint.station.station import Identity, Station, StationOptions
+from chargepoint.transport.base import Link
+from chargepoint.transport.ec200u import Ec200uLink, ModemSettings
+from chargepoint.transport.espat import EspAtLink, EspAtSettings
+from chargepoint.transport.handshake import Endpoint
+from modem.at import ATDriver, ATTrace
+from modem.at.dialect import Dialect
+from modem.emulator import run_emulator
+from modem.espat import ESP_AT, EspAtModem
+from modem.quectel import QuectelModem
+from modem.quectel.dialect import QUECTEL
+from modem.serialport import open_port
+
+CONNECTORS = 8
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.tx = 0  # host -> modem
+        self.rx = 0  # modem -> host
+
+    def snapshot(self) -> tuple[int, int]:
+        return self.tx, self.rx
+
+
+class CountingReader:
+    def __init__(self, inner: asyncio.StreamReader, counter: Counter) -> None:
+        self._inner, self._counter = inner, counter
+
+    async def read(self, n: int = -1) -> bytes:
+        data = await self._inner.read(n)
+        self._counter.rx += len(data)
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class CountingWriter:
+    def __init__(self, inner: asyncio.StreamWriter, counter: Counter) -> None:
+        self._inner, self._counter = inner, counter
+
+    def write(self, data: bytes) -> None:
+        self._counter.tx += len(data)
+        self._inner.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+async def counted_driver(
+    port: str, baud: int, dialect: Dialect, trace: Path | None, counter: Counter
+) -> ATDriver:
+    """The driver the real links build, on a port whose bytes are counted."""
+    reader, writer = await open_port(port, baud)
+    driver = ATDriver(
+        CountingReader(reader, counter),  # type: ignore[arg-type]
+        CountingWriter(writer, counter),  # type: ignore[arg-type]
+        dialect=dialect,
+        port=port,
+        trace=ATTrace(port, trace),
+    )
+    driver.start()
+    await driver.probe()
+    return driver
+
+
+@dataclass
+class CountedEc200uLink(Ec200uLink):
+    counter: Counter | None = None
+
+    async def _bring_up(self) -> QuectelModem:
+        if self._device is None:
+            assert self.counter is not None
+            settings = self.modem
+            device = QuectelModem(
+                await counted_driver(
+                    settings.port, settings.baud, QUECTEL, settings.at_log, self.counter
+                )
+            )
+            await device.bring_up(settings.apn)
+            self._device = device
+        return self._device
+
+
+@dataclass
+class CountedEspAtLink(EspAtLink):
+    counter: Counter | None = None
+
+    async def _open_device(self) -> EspAtModem:
+        assert self.counter is not None
+        settings = self.modem
+        return EspAtModem(
+            await counted_driver(
+                settings.port, settings.baud, ESP_AT, settings.at_log, self.counter
+            )
+        )
+
+
+SSID, WIFI_PASSWORD = "bench-ap", "bench-pw"
+
+
+@contextlib.asynccontextmanager
+async def counted_link(
+    path: str, csms: LocalCsms, baud: int, buffer_size: int, trace: Path, counter: Counter
+) -> AsyncIterator[Link]:
+    endpoint = Endpoint(csms.url, "BENCH01")
+    if path == "ec200u":
+        async with run_emulator("ec200u", baud=baud) as emu:
+            yield CountedEc200uLink(
+                endpoint, ModemSettings(emu.port_url, baud, at_log=trace), counter=counter
+            )
+        return
+    async with run_emulator(
+        "esp-at", baud=baud, wifi_ssid=SSID, wifi_password=WIFI_PASSWORD
+    ) as emu:
+        yield CountedEspAtLink(
+            endpoint,
+            EspAtSettings(emu.port_url, SSID, WIFI_PASSWORD, baud, trace, buffer_size),
+            counter=counter,
+        )
+
+
+def at_commands(trace: Path) -> int:
+    return sum(1 for line in trace.read_text().splitlines() if " >> AT" in line)
+
+
+def histogram(samples_ms: list[float], bins: int = 8, width: int = 40) -> list[str]:
+    low, high = min(samples_ms), max(samples_ms)
+    step = (high - low) / bins or 1.0
+    counts = [0] * bins
+    for value in samples_ms:
+        counts[min(bins - 1, int((value - low) / step))] += 1
+    top = max(counts)
+    return [
+        f"  {low + i * step:7.1f} ms | {'#' * round(width * c / top):<{width}} {c}"
+        for i, c in enumerate(counts)
+    ]
+
+
+def pct(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def bench(path: str, heartbeats: int, baud: int, buffer_size: int) -> dict[str, float]:
+    """Run the workload over one path; print its figures and return the headline ones."""
+    line_rate = baud / 10  # bytes per second, 8N1
+    with tempfile.TemporaryDirectory() as tmp:
+        trace = Path(tmp) / "at.log"
+        counter = Counter()
+        async with (
+            LocalCsms(port=0) as csms,
+            counted_link(path, csms, baud, buffer_size, trace, counter) as link,
+        ):
+            every = ",".join(sorted(MEASURANDS))  # a heavy, real-world configuration:
+            config = {
+                key: every
+                for key in (
+                    "MeterValuesSampledData",
+                    "MeterValuesAlignedData",
+                    "StopTxnSampledData",
+                    "StopTxnAlignedData",
+                )
+            }
+            station = Station(
+                Identity("BENCH01"),
+                StationOptions(connectors=CONNECTORS, state_dir=Path(tmp), config_overrides=config),
+            )
+            stop = asyncio.Event()
+            started = time.perf_counter()
+            task = asyncio.create_task(run_station(station, link, stop))
+            last = await csms.frames.wait_for(
+                lambda f: (
+                    f.action == "StatusNotification" and f.payload["connectorId"] == CONNECTORS
+                ),
+                120,
+            )
+            await csms.frames.wait_for(
+                lambda f: f.direction == "sent" and f.message[1] == last.message[1], 10
+            )
+            boot_s = time.perf_counter() - started
+            boot_bytes, boot_cmds = sum(counter.snapshot()), at_commands(trace)
+            boot_payload = sum(len(_text(f.message)) for f in csms.frames.frames)
+            boot_msgs = len(csms.frames.frames)
+            print(
+                f"boot (modem bring-up, TCP, upgrade, Boot + {CONNECTORS + 1} "
+                "StatusNotification): "
+                f"{boot_s:.2f}s, {boot_msgs} OCPP messages, {boot_cmds} AT commands, "
+                f"{boot_bytes} serial bytes for {boot_payload} payload bytes"
+            )
+
+            session = station.session
+            assert session is not None
+            tx0, rx0 = counter.snapshot()
+            cmds0, seq0 = at_commands(trace), len(csms.frames.frames)
+            latencies = []
+            for _ in range(heartbeats):
+                t0 = time.perf_counter()
+                await session.request("Heartbeat", {})
+                latencies.append((time.perf_counter() - t0) * 1000)
+            tx1, rx1 = counter.snapshot()
+            frames = csms.frames.frames[seq0:]
+            payload = sum(len(_text(f.message)) for f in frames)
+            serial = (tx1 - tx0) + (rx1 - rx0)
+            cmds = at_commands(trace) - cmds0
+            floor_ms = serial / heartbeats / line_rate * 1000
+            print(f"\n{heartbeats} Heartbeats ({len(frames)} OCPP messages, CALL + CALLRESULT):")
+            print(f"  payload bytes per message   {payload / len(frames):8.1f}")
+            print(
+                f"  serial bytes per message    {serial / len(frames):8.1f}   "
+                f"(x{serial / payload:.2f} the payload; "
+                f"host->modem {(tx1 - tx0) / len(frames):.1f}, "
+                f"modem->host {(rx1 - rx0) / len(frames):.1f})"
+            )
+            print(f"  AT commands per message     {cmds / len(frames):8.2f}")
+            print(
+                f"  CALL->CALLRESULT latency    median {statistics.median(latencies):.1f} ms, "
+                f"p95 {pct(latencies, 95):.1f} ms; line-rate floor {floor_ms:.1f} ms "
+                f"(median / floor = {statistics.median(latencies) / floor_ms:.1f})"
+            )
+            for row in histogram(latencies):
+                print(row)
+
+            hb_tx0, hb_rx0 = tx0, rx0
+            tx0, rx0 = counter.snapshot()
+            cmds0 = at_commands(trace)
+            t0 = time.perf_counter()
+            await csms.call("BENCH01", "GetConfiguration", {}, timeout=60)
+            elapsed = (time.perf_counter() - t0) * 1000
+            answer = csms.frames.frames[-1]
+            request = csms.frames.frames[-2]
+            size = len(_text(answer.message))
+            serial = (counter.tx - tx0) + (counter.rx - rx0)
+            print(
+                f"\nGetConfiguration answer of {size} bytes (request {len(_text(request.message))}"
+                f" bytes):"
+            )
+            print(
+                f"  serial bytes {serial} (x{serial / (size + len(_text(request.message))):.2f} "
+                f"the payload), AT commands {at_commands(trace) - cmds0}, "
+                f"round trip {elapsed:.0f} ms; line-rate floor {serial / line_rate * 1000:.0f} ms"
+            )
+            stop.set()
+            await task
+            hb_serial = (tx1 - hb_tx0) + (rx1 - hb_rx0)
+            return {
+                "serial bytes / message": hb_serial / len(frames),
+                "payload bytes / message": payload / len(frames),
+                "AT commands / message": cmds / len(frames),
+                "latency median (ms)": statistics.median(latencies),
+                "latency p95 (ms)": pct(latencies, 95),
+                "line-rate floor (ms)": floor_ms,
+                "3 kB answer round trip (ms)": elapsed,
+            }
+
+
+def _text(message: Any) -> str:
+    import json
+
+    return message if isinstance(message, str) else json.dumps(message, separators=(",", ":"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--path", choices=["ec200u", "esp-at", "both"], default="both")
+    parser.add_argument("--heartbeats", type=int, default=100)
+    parser.add_argument("--baud", type=int, default=115200)
+    parser.add_argument("--buffer", type=int, default=8192, help="ESP-AT AT+WSCFG buffer size")
+    args = parser.parse_args()
+    paths = ["ec200u", "esp-at"] if args.path == "both" else [args.path]
+    figures = {}
+    for path in paths:
+        print(f"=== {path} at {args.baud} baud, Python {sys.version.split()[0]}\n")
+        figures[path] = asyncio.run(bench(path, args.heartbeats, args.baud, args.buffer))
+        print()
+    if len(figures) > 1:
+        print(f"{'Heartbeat exchange':<30}" + "".join(f"{p:>12}" for p in figures))
+        for name in figures[paths[0]]:
+            print(f"{name:<30}" + "".join(f"{figures[p][name]:>12.1f}" for p in figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -63,7 +63,9 @@ An ESP32 with the WebSocket commands (reference B): ``AT+CWJAP`` against the
 access point given with ``--wifi-ssid``/``--wifi-password`` (any network joins
 without them; a wrong one gives ``+CWJAP:2``/``3``), ``AT+WSCFG/WSHEAD/WSOPEN/
 WSSEND/WSCLOSE`` with a real WebSocket client behind each link, ``+WS_DATA``
-chunked at buffer_size, ``busy p...`` during blocking commands.  ``--no-ws``
+chunked at buffer_size, ``busy p...`` during blocking commands, ``AT+CIPSTA?``,
+``AT+CIPDOMAIN`` (real lookup by the host OS resolver) and ``AT+PING`` (a timed
+TCP connect to port 80, not ICMP).  ``--no-ws``
 emulates a firmware built without them (ERROR); ``--ws-auto-reconnect`` makes a
 dropped link come back by itself.  Faults: ``drop-tcp [id]`` (``+WS_DISCONNECTED``),
 ``wifi-drop`` (``WIFI DISCONNECT``, then the AP returns), ``send-fail [n]``

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 
 import pytest
@@ -214,4 +215,30 @@ async def test_status_and_control_port(server: WsServer) -> None:
         assert await asyncio.wait_for(reader.readline(), 5) == b"ok\n"
         writer.close()
         await host.expect(b"WIFI DISCONNECT\r\n+WS_DISCONNECTED:0\r\n")
+        await host.close()
+
+
+async def test_station_address_dns_and_ping() -> None:
+    """The IP-level commands a field test sends, in Espressif's formats, resolved for real."""
+    async with esp_emulator() as emu:
+        host = await RawHost.open(emu.port_url)
+        await host.cmd("ATE0", b"ATE0\r\n" + OK)
+        offline = b'+CIPSTA:ip:"0.0.0.0"\r\n+CIPSTA:gateway:"0.0.0.0"\r\n'
+        await host.cmd("AT+CIPSTA?", offline + b'+CIPSTA:netmask:"0.0.0.0"\r\n' + OK)
+        await host.cmd('AT+CIPDOMAIN="localhost"', ERROR)  # no Wi-Fi, no DNS
+        await host.cmd(
+            f"AT+CWJAP={quote(SSID)},{quote(PASSWORD)}", b"WIFI CONNECTED\r\nWIFI GOT IP\r\n" + OK
+        )
+        await host.cmd(
+            "AT+CIPSTA?",
+            b'+CIPSTA:ip:"192.168.4.23"\r\n+CIPSTA:gateway:"192.168.4.1"\r\n'
+            b'+CIPSTA:netmask:"255.255.255.0"\r\n' + OK,
+        )
+        await host.cmd('AT+CIPDOMAIN="localhost",2', b'+CIPDOMAIN:"127.0.0.1"\r\n' + OK)
+        await host.cmd('AT+CIPDOMAIN="10.1.2.3"', b'+CIPDOMAIN:"10.1.2.3"\r\n' + OK)
+        await host.cmd('AT+CIPDOMAIN="csms.example.invalid"', ERROR)  # RFC 6761: never resolves
+        host.write('AT+PING="localhost"\r\n')
+        reply = await asyncio.wait_for(host.reader.readuntil(OK), 5)
+        assert re.fullmatch(rb"\+PING:\d+\r\n" + re.escape(OK), reply), reply
+        await host.cmd('AT+PING="csms.example.invalid"', b"+PING:TIMEOUT\r\n" + ERROR)
         await host.close()

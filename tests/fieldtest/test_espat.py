@@ -31,26 +31,27 @@ def by_name(stdout: str) -> dict[str, dict[str, object]]:
     return {row["name"]: row for row in json.loads(stdout)["checks"]}
 
 
+def wifi_check_args(emu: Emulator, csms_url: str) -> list[str]:
+    return [
+        "--port",
+        emu.port_url,
+        "--dialect",
+        "esp-at",
+        "--ssid",
+        "lab",
+        "--wifi-password",
+        "pw",
+        "--csms-url",
+        csms_url,
+        "--id",
+        "CPW",
+        "--json",
+    ]
+
+
 async def test_wifi_path_reaches_the_csms(csms: LocalCsms) -> None:
     async with esp() as emu:
-        result = await invoke(
-            check,
-            [
-                "--port",
-                emu.port_url,
-                "--dialect",
-                "esp-at",
-                "--ssid",
-                "lab",
-                "--wifi-password",
-                "pw",
-                "--csms-url",
-                csms.url,
-                "--id",
-                "CPW",
-                "--json",
-            ],
-        )
+        result = await invoke(check, wifi_check_args(emu, csms.url))
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert [c["name"] for c in report["checks"]] == [
@@ -69,9 +70,40 @@ async def test_wifi_path_reaches_the_csms(csms: LocalCsms) -> None:
     assert rows["Wi-Fi"]["figure"].startswith("joined 'lab' in")
     assert rows["Wi-Fi signal"]["data"] == {"rssi": -52, "channel": 6, "bssid": "24:0a:c4:00:c0:de"}
     assert rows["DNS"]["reason"] == "not-needed"  # an IP address in the URL
+    assert (rows["IP"]["status"], rows["IP"]["figure"]) == (
+        "pass",
+        "192.168.4.23, gateway 192.168.4.1",
+    )
+    assert rows["ping"]["status"] == "pass"
+    assert rows["ping"]["figure"].startswith("1 reply in ")
     assert rows["BootNotification"]["status"] == "pass"
     assert report["verdict"]["summary"].startswith("the charger will reach its CSMS")
     assert report["ssid"] == "lab"
+
+
+async def test_a_host_name_is_resolved_by_the_module(csms: LocalCsms) -> None:
+    """AT+CIPDOMAIN and AT+PING by name: ``localhost`` resolves as through the AP's DNS."""
+    url = csms.url.replace("127.0.0.1", "localhost")
+    assert "localhost" in url
+    async with esp() as emu:
+        result = await invoke(check, wifi_check_args(emu, url))
+    assert result.exit_code == 0, result.output
+    rows = by_name(result.stdout)
+    assert rows["DNS"]["status"] == "pass"
+    assert rows["DNS"]["figure"].startswith("localhost -> 127.0.0.1 in ")
+    assert rows["DNS"]["data"]["addresses"] == ["127.0.0.1"]
+    assert rows["ping"]["status"] == "pass"
+    assert rows["BootNotification"]["status"] == "pass"
+
+
+async def test_a_host_that_does_not_resolve_fails_dns() -> None:
+    async with esp() as emu:
+        result = await invoke(check, wifi_check_args(emu, "ws://csms.example.invalid/ocpp"))
+    assert result.exit_code == 1
+    rows = by_name(result.stdout)
+    assert (rows["IP"]["status"], rows["DNS"]["status"]) == ("pass", "fail")
+    assert rows["DNS"]["figure"] == "csms.example.invalid does not resolve"
+    assert rows["WebSocket"]["status"] == "skip"
 
 
 @pytest.mark.parametrize(
@@ -92,26 +124,7 @@ async def test_wifi_failures(args: list[str], summary: str) -> None:
 
 async def test_websocket_refused_over_wifi() -> None:
     async with LocalCsms(port=0, credentials=Credentials(shared="right")) as csms, esp() as emu:
-        result = await invoke(
-            check,
-            [
-                "--port",
-                emu.port_url,
-                "--dialect",
-                "esp-at",
-                "--ssid",
-                "lab",
-                "--wifi-password",
-                "pw",
-                "--csms-url",
-                csms.url,
-                "--id",
-                "CPW",
-                "--password",
-                "wrong",
-                "--json",
-            ],
-        )
+        result = await invoke(check, [*wifi_check_args(emu, csms.url), "--password", "wrong"])
     assert result.exit_code == 1
     rows = by_name(result.stdout)
     assert (rows["WebSocket"]["status"], rows["WebSocket"]["reason"]) == ("fail", "ws-esp")

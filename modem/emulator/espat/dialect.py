@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from modem.emulator.atparse import Command, ParamError
 from modem.emulator.dialect import CommandIO, Dialect, FaultError, Framing, Reply, error
 from modem.emulator.espat.parse import parse_line
-from modem.emulator.espat.state import EspState
+from modem.emulator.espat.state import STATION_IP, EspState
 from modem.emulator.espat.table import HANDLERS, WS_COMMANDS
 from modem.emulator.espat.wslink import CONNECTED
 
@@ -86,7 +86,7 @@ class EspAt(Dialect):
 
     def wifi_up(self, ssid: str, password: str) -> None:
         self.state.ssid = ssid
-        self.state.ip = "192.168.4.23"
+        self.state.ip = STATION_IP
         self.state.saved = (ssid, password)
 
     def wifi_down(self) -> None:

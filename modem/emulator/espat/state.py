@@ -14,6 +14,8 @@ SEND_OVERHEAD = 10  # AT+WSSEND <length> <= buffer_size - 10
 PROMPT = b"\r\nOK\r\n\r\n>"  # at_port.c: OK, blank line, '>' and nothing after it
 BSSID = "24:0a:c4:00:c0:de"
 CHANNEL, RSSI = 6, -52
+# What the emulated access point's DHCP hands out (AT+CIPSTA?).
+STATION_IP, GATEWAY, NETMASK = "192.168.4.23", "192.168.4.1", "255.255.255.0"
 
 
 @dataclass

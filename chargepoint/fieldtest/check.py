@@ -233,10 +233,26 @@ async def release(modem: QuectelModem, ctx: int = 1) -> None:
         await modem.aclose()
 
 
-def lost(report: Report, exc: ATPortError, planned: Iterable[str]) -> None:
-    """The port went away mid-run: one failing row, every later check skipped."""
-    report.add(CheckResult("modem link", Status.FAIL, "lost", exc.reason, reason="port-lost"))
-    report.skip(planned, "the modem stopped answering")
+def lost(
+    report: Report, exc: ATPortError, planned: Iterable[str], during: str | None = None
+) -> None:
+    """The port went away mid-run: one failing row naming the check it cut short
+    (``during``, else the first planned one not reported), every later check skipped."""
+    names = list(planned)
+    done = {r.name for r in report.results}
+    during = during or next((name for name in names if name not in done), None)
+    figure = f"lost during {during}" if during else "lost"
+    report.add(
+        CheckResult(
+            "modem link",
+            Status.FAIL,
+            figure,
+            exc.reason,
+            reason="port-lost",
+            data={"during": during, "port": exc.port},
+        )
+    )
+    report.skip(names, "the modem link was lost")
 
 
 async def run_check(options: CheckOptions, report: Report) -> None:

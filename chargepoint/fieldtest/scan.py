@@ -182,6 +182,7 @@ async def run_scan(options: ScanOptions, report: Report, say: Callable[[str], No
     if modem is None:
         report.skip(PREREQUISITES, why_stopped(report))
         return ScanOutcome(report.results, tries, judge(report.results))
+    trying: str | None = None  # the APN being tried, for a lost port
     try:
         plan = CellularPlan(registration_wait=options.registration_wait, activate=False)
         ident = await run_cellular(modem, plan, report)
@@ -189,12 +190,13 @@ async def run_scan(options: ScanOptions, report: Report, say: Callable[[str], No
             return ScanOutcome(report.results, tries, judge(report.results))
         total = len(options.apns)
         for number, apn in enumerate(options.apns, 1):
+            trying = f"APN {apn.describe()}"
             say(f"[{number}/{total}] APN {apn.describe()}: activating...")
             attempt = await try_apn(modem, apn, options, ident)
             tries.append(attempt)
             say(f"[{number}/{total}] {attempt.verdict.summary}")
     except ATPortError as exc:
-        lost(report, exc, PREREQUISITES)
+        lost(report, exc, PREREQUISITES, trying)
         return ScanOutcome(report.results, tries, judge(report.results))
     finally:
         await release(modem)

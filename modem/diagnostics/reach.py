@@ -29,19 +29,54 @@ def is_ip_address(host: str) -> bool:
     return True
 
 
+class UrcInbox:
+    """The URCs of one pending answer, ended early when the port goes away.
+
+    DNS and ping answer after ``OK`` (reference A.9), up to a minute later; a
+    modem unplugged meanwhile must end the wait at once with the port error,
+    not after the timeout with a row that blames the CSMS host.
+    """
+
+    def __init__(self, driver: ATDriver) -> None:
+        self._driver = driver
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue()  # None: the port was lost
+
+    def put(self, text: str) -> None:
+        self._queue.put_nowait(text)
+
+    def port_lost(self) -> None:
+        self._queue.put_nowait(None)
+
+    async def get(self) -> str:
+        """The next answer; :class:`ATPortError` once the driver has lost the port."""
+        if self._queue.empty() and self._driver.lost is not None:
+            raise ATPortError(self._driver.port, self._driver.lost)
+        text = await self._queue.get()
+        if text is None:
+            raise ATPortError(self._driver.port, self._driver.lost or "port lost")
+        return text
+
+
 @contextlib.contextmanager
-def collecting(driver: ATDriver, prefix: str) -> Iterator[asyncio.Queue[str]]:
-    """Queue the text after ``prefix`` of every URC starting with it, while in the block."""
-    queue: asyncio.Queue[str] = asyncio.Queue()
+def collecting(driver: ATDriver, prefix: str) -> Iterator[UrcInbox]:
+    """Collect the text after ``prefix`` of every URC starting with it, while in the block."""
+    inbox = UrcInbox(driver)
+    active = True
 
     def put(urc: Urc) -> None:
-        if urc.text.startswith(prefix):
-            queue.put_nowait(urc.text[len(prefix) :].strip())
+        if active and urc.text.startswith(prefix):
+            inbox.put(urc.text[len(prefix) :].strip())
+
+    def lost(_reason: str) -> None:
+        if active:  # the driver keeps lost handlers for good: inert after the block
+            inbox.port_lost()
 
     remove = driver.add_urc_handler(put)
+    driver.add_lost_handler(lost)
     try:
-        yield queue
+        yield inbox
     finally:
+        active = False
         remove()
 
 
@@ -130,7 +165,7 @@ async def ping_check(
         with collecting(driver, "+QPING:") as answers:
             response = await driver.command(f'AT+QPING={ctx},"{host}",{timeout_s},{count}')
             for early in response.values("+QPING:"):  # some firmware answers before OK
-                answers.put_nowait(early)
+                answers.put(early)
             try:
                 async with asyncio.timeout(count * (timeout_s + 1) + 30):
                     while summary is None:

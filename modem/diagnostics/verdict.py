@@ -39,7 +39,9 @@ FIXES: dict[str, Fix] = {
     "wrong-dialect": lambda r, _: r.detail,
     "not-this-dialect": lambda r, _: r.detail,
     "port-lost": lambda r, _: (
-        f"the modem stopped answering ({r.detail}): check the USB cable and the power supply"
+        "the modem link was lost"
+        + (f" during {r.data['during']}" if r.data.get("during") else "")
+        + f" ({r.detail}): check the USB cable and the power supply"
     ),
     "no-sim": lambda r, _: (
         "no SIM card detected: insert the SIM (contacts down) and power-cycle the modem"

@@ -13,6 +13,7 @@ import os
 import tty
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -95,3 +96,22 @@ async def line_server(respond: Responder, banner: bytes = b"") -> AsyncIterator[
         yield f"socket://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     finally:
         server.close()
+
+
+def _lines_of(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+async def answered_in_log(at_log: Path, command: str, timeout: float = STEP) -> None:
+    """Wait until the ``--at-log`` trace shows ``command`` sent and answered ``OK``.
+
+    For DNS and ping that is the moment the check starts waiting for URCs: the
+    place a test stops the modem to see the wait end.
+    """
+    async with asyncio.timeout(timeout):
+        while True:
+            lines = await asyncio.to_thread(_lines_of, at_log)
+            sent = [i for i, line in enumerate(lines) if f" >> {command}" in line]
+            if sent and any(line.endswith(" << OK") for line in lines[sent[-1] :]):
+                return
+            await asyncio.sleep(0.02)

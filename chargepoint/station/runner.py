@@ -67,7 +67,7 @@ async def _session(
     identity = getattr(link, "sim_identity", {}) or {}
     station.identity.iccid = identity.get("iccid") or station.identity.iccid
     station.identity.imsi = identity.get("imsi") or station.identity.imsi
-    session = ChargerSession(station, connection)
+    session = ChargerSession(station, connection, station.options.response_timeout)
     station.session = session
     log.info("connected to %s", link.description)
     task = asyncio.create_task(session.run(), name="session")

@@ -159,11 +159,23 @@ class ChargerSession(ChargePoint):
         except* LinkClosed as eg:
             raise eg.exceptions[0] from None
 
+    async def request_once(self, action: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """A non-transaction request: a CALLERROR or no answer is one log line, not a retry.
+
+        OCPP 1.6 retries only transaction messages (§4.10); Heartbeat and
+        StatusNotification are simply sent again at their next occasion.
+        """
+        try:
+            return await self.request(action, payload)
+        except (OCPPError, TimeoutError) as exc:
+            log.warning("%s failed (%s); not retried", action, _one_line(exc))
+            return None
+
     async def send_all_statuses(self) -> None:
         station = self.station
         for connector in station.connectors.values():
             station.reported[connector.id] = connector.status
-            await self.request("StatusNotification", station.status_payload(connector))
+            await self.request_once("StatusNotification", station.status_payload(connector))
 
     async def heartbeat_loop(self) -> None:
         config = self.station.config
@@ -177,7 +189,10 @@ class ChargerSession(ChargePoint):
                 interval = config.get_int("HeartbeatInterval")
                 if await wait_event(changed, self.station.clock.real(interval)):
                     continue  # new interval: restart the wait
-                await self.send_heartbeat()
+                try:
+                    await self.send_heartbeat()
+                except (OCPPError, TimeoutError) as exc:
+                    log.warning("Heartbeat failed (%s); next one in %ss", _one_line(exc), interval)
         finally:
             unsubscribe()
 
@@ -407,6 +422,15 @@ class ChargerSession(ChargePoint):
         tx = self.station.transaction_by_id(transaction_id)
         if tx is not None:
             self.station.stop_transaction(tx.connector_id, "Remote")
+
+
+def _one_line(exc: BaseException) -> str:
+    """ocpp's errors carry the whole frame; a log line wants the gist."""
+    if isinstance(exc, OCPPError):
+        return f"CALLERROR {getattr(exc, 'code', type(exc).__name__)}: {exc.description}"
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    return str(exc) or type(exc).__name__
 
 
 def result_payload(action: str, **fields: Any) -> Any:

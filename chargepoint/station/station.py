@@ -51,6 +51,7 @@ class StationOptions:
     time_scale: float = 1.0
     ev_power_w: float = EV_POWER_W
     auto_unplug_s: float = 2.0  # a remotely started EV leaves this long after its stop
+    response_timeout: float = 30.0  # real seconds to wait for the CSMS's answer to a CALL
 
 
 class Station:

@@ -69,6 +69,10 @@ class _Context:
     needs_recovery: bool = False
 
 
+# +QIOPEN codes meaning the PDP context is not usable: 561 opening failed, 570 broken down.
+_CONTEXT_DOWN = (561, 570)
+
+
 def _args(urc_text: str) -> list[str]:
     """``+QIURC: "recv",1`` -> ``["recv", "1"]``."""
     return [a.strip().strip('"') for a in urc_text.split(":", 1)[1].split(",")]
@@ -108,6 +112,10 @@ class QuectelModem:
         # recv/closed URCs that beat open_tcp() to registering the socket
         self._early: dict[int, set[str]] = {}
         self.restarted = False
+        # How long recover() waits for the network after a reboot or a lost
+        # registration (bring_up() sets it from its own argument).
+        self.registration_timeout = 120.0
+        self.registration_poll = 2.0
         driver.add_urc_handler(self._on_urc)
         driver.add_lost_handler(self._on_lost)
         driver.start()
@@ -267,20 +275,27 @@ class QuectelModem:
         """
         settings = f"{_quoted('apn', apn)},{_quoted('user', user)},{_quoted('password', password)}"
         previous = self._contexts.get(ctx)
-        self._contexts[ctx] = _Context(ctx, apn, user, password, auth)
-        if previous is not None and previous.needs_recovery:
+        # The recovery mark stays until AT+QIACT has worked: a failed attempt (the
+        # modem still registering after a reboot) must be retried on the next open.
+        context = _Context(
+            ctx, apn, user, password, auth, previous is not None and previous.needs_recovery
+        )
+        self._contexts[ctx] = context
+        if context.needs_recovery:
             await self._deactivate_quietly(ctx)
         await self.driver.command(f"AT+QICSGP={ctx},1,{settings},{auth}")
         address = await self.address(ctx)
-        if address is not None:
-            return address
-        try:
-            await self.driver.command(f"AT+QIACT={ctx}")
-        except ATCommandError as exc:
-            raise ActivationError(apn, await self.explain(exc)) from exc
-        address = await self.address(ctx)
         if address is None:
-            raise ActivationError(apn, f"AT+QIACT={ctx} -> OK but AT+QIACT? lists no context {ctx}")
+            try:
+                await self.driver.command(f"AT+QIACT={ctx}")
+            except ATCommandError as exc:
+                raise ActivationError(apn, await self.explain(exc)) from exc
+            address = await self.address(ctx)
+            if address is None:
+                raise ActivationError(
+                    apn, f"AT+QIACT={ctx} -> OK but AT+QIACT? lists no context {ctx}"
+                )
+        context.needs_recovery = False
         return address
 
     async def address(self, ctx: int = 1) -> str | None:
@@ -299,13 +314,21 @@ class QuectelModem:
             self._contexts[ctx].needs_recovery = False
 
     async def recover(self, ctx: int = 1) -> str:
-        """After ``pdpdeact`` or a modem restart: ``AT+QIDEACT`` then ``AT+QIACT`` again."""
+        """After ``pdpdeact``, a modem restart or a ``+QIOPEN`` 561/570: activate ``ctx`` again.
+
+        Re-initialises a restarted modem, waits (up to ``registration_timeout``)
+        for the network, since after a reboot or a lost registration AT+QIACT
+        fails until the modem is registered again, then ``AT+QIDEACT`` and
+        ``AT+QIACT``.  If any step fails the context stays marked, so the next
+        :meth:`open_tcp` tries again instead of opening on a dead context.
+        """
         context = self._contexts.get(ctx)
         if context is None:
             raise ActivationError("?", f"context {ctx} was never activated; call activate() first")
+        context.needs_recovery = True
         if self.restarted:
             await self.initialise()
-        context.needs_recovery = True
+        await self.wait_registered(self.registration_timeout, self.registration_poll)
         return await self.activate(ctx, context.apn, context.user, context.password, context.auth)
 
     async def _deactivate_quietly(self, ctx: int) -> None:
@@ -328,6 +351,7 @@ class QuectelModem:
         registration_timeout: float = 120.0,
     ) -> str:
         """``initialise`` + ``wait_registered`` + ``activate``; returns the IP address."""
+        self.registration_timeout = registration_timeout
         await self.initialise()
         await self.wait_registered(registration_timeout)
         return await self.activate(ctx, apn, user, password, auth)
@@ -351,15 +375,24 @@ class QuectelModem:
             await self.recover(ctx)
         await self._free_id(connect_id)
         self._early.pop(connect_id, None)
-        for attempt in range(2):
-            code = await self._qiopen(command, connect_id, host, port, timeout)
-            if code == 0:
-                break
+        recovered = freed = False
+        while (code := await self._qiopen(command, connect_id, host, port, timeout)) != 0:
             with contextlib.suppress(ATError):
                 await self.close_id(connect_id)
-            if code == 563 and attempt == 0:
-                continue  # the ID was still allocated; it is free now
-            raise SocketOpenError(host, port, f"+QIOPEN: {connect_id},{qi_reason(code)}", code)
+            reason = f"+QIOPEN: {connect_id},{qi_reason(code)}"
+            if code in _CONTEXT_DOWN and ctx in self._contexts:
+                # The modem says the data session is gone (no pdpdeact URC seen, or a
+                # recovery that failed earlier): re-activate it, now or on the next open.
+                self._contexts[ctx].needs_recovery = True
+                if recovered:
+                    raise SocketOpenError(host, port, reason, code)
+                log.warning("%s; re-activating PDP context %d", reason, ctx)
+                await self.recover(ctx)
+                recovered = True
+            elif code == 563 and not freed:
+                freed = True  # the ID was still allocated; AT+QICLOSE has freed it
+            else:
+                raise SocketOpenError(host, port, reason, code)
         sock = QuectelSocket(
             self,
             connect_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -196,6 +197,60 @@ async def test_modem_reboot_ends_the_socket_and_reopen_reinitialises(online) -> 
         await again.write(b"x" * 3000)
         assert await read_exactly(again, 3000) == b"x" * 3000
         await again.close()
+
+
+async def test_open_right_after_a_reboot_waits_for_the_network(tmp_path: Path) -> None:
+    """No waiting for registration here: the charger reopens as soon as RDY ends its socket.
+
+    AT+QIACT fails while the rebooted modem is still registering; the recovery
+    must wait for the network instead of spending its one attempt too early.
+    """
+    slow_network = dataclasses.replace(FAST, register=1.0, qiact_fail=0.05)
+    async with tcp_server() as port, modem_on(tmp_path, timing=slow_network) as (modem, emu):
+        modem.registration_poll = 0.05
+        await asyncio.wait_for(modem.bring_up(apn="internet"), STEP)
+        sock = await asyncio.wait_for(modem.open_tcp("127.0.0.1", port), STEP)
+        emu.faults.reboot()
+        with pytest.raises(StreamClosed, match="modem restarted"):
+            await asyncio.wait_for(sock.read(), STEP)
+        again = await asyncio.wait_for(modem.open_tcp("127.0.0.1", port), STEP)
+        await again.write(b"back")
+        assert await read_exactly(again, 4) == b"back"
+        assert not modem.needs_recovery(1)
+        await again.close()
+
+
+async def test_a_failed_recovery_is_retried_on_the_next_open(online) -> None:
+    """Registration lost (profile denied): the open fails naming it; once the network is
+    back the next open re-activates the context instead of failing with 561 forever."""
+    modem, emu = online
+    modem.registration_poll = 0.05
+    async with tcp_server() as port:
+        sock = await asyncio.wait_for(modem.open_tcp("127.0.0.1", port), STEP)
+        emu.faults.profile("denied")
+        with pytest.raises(StreamClosed, match="pdpdeact"):
+            await asyncio.wait_for(sock.read(), STEP)
+        await sock.close()
+        with pytest.raises(RegistrationError, match="registration denied"):
+            await asyncio.wait_for(modem.open_tcp("127.0.0.1", port), STEP)
+        assert modem.needs_recovery(1)
+        emu.faults.profile("ok")
+        again = await asyncio.wait_for(modem.open_tcp("127.0.0.1", port), STEP)
+        await again.write(b"after denial")
+        assert await read_exactly(again, 12) == b"after denial"
+        await again.close()
+
+
+async def test_qiopen_561_reactivates_the_context(online) -> None:
+    """The context went down without a pdpdeact URC: +QIOPEN: 0,561 means re-activate."""
+    modem, emu = online
+    await modem.driver.command("AT+QIDEACT=1")  # behind the modem object's back
+    async with tcp_server() as port:
+        sock = await asyncio.wait_for(modem.open_tcp("127.0.0.1", port), STEP)
+        await sock.write(b"reactivated")
+        assert await read_exactly(sock, 11) == b"reactivated"
+        assert emu.dialect.state.contexts[1].active
+        await sock.close()
 
 
 async def test_an_id_left_open_by_an_earlier_run_is_closed_first(tmp_path: Path) -> None:

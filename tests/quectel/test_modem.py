@@ -234,7 +234,8 @@ async def test_pdpdeact_ends_the_socket_and_reopen_recovers(rig) -> None:
     assert modem.needs_recovery(1)
     fake.modem.commands.clear()
     again = await modem.open_tcp("h", 80)
-    assert fake.modem.commands[:5] == [
+    assert fake.modem.commands[:6] == [
+        "AT+CEREG?",  # registered again before AT+QIACT is worth trying
         "AT+QIDEACT=1",
         'AT+QICSGP=1,1,"internet","","",0',
         "AT+QIACT?",

@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
 from pathlib import Path
 
 import click
 
 from chargepoint import logs
-from chargepoint.csms.control import BOOT_STATUSES, remote_call
+from chargepoint.csms.control import BOOT_STATUSES, describe_error, remote_call
 from chargepoint.csms.framelog import format_frame
 from chargepoint.csms.handlers import CsmsPolicy
 from chargepoint.csms.server import Credentials, LocalCsms
@@ -107,6 +106,7 @@ def call(url: str, timeout: float, charge_point_id: str, action: str, payload: s
         status, answer = remote_call(url, charge_point_id, action, body, timeout)
     except OSError as exc:
         raise click.ClickException(f"{url}: {exc}") from exc
-    click.echo(json.dumps(answer.get("result", answer), indent=2))
-    if status != 200:
-        sys.exit(1)
+    if status != 200 or "result" not in answer:
+        error = describe_error(answer.get("error", answer))
+        raise click.ClickException(f"{charge_point_id} {action}: {error}")
+    click.echo(json.dumps(answer["result"], indent=2))

@@ -4,7 +4,8 @@ websockets parses only GET requests, so every endpoint is a GET:
 
 * ``/api/chargers``: ids of the connected chargers;
 * ``/api/call/<chargePointId>/<Action>?payload=<JSON>&timeout=<s>``: send a CSMS-initiated
-  1.6 call and return its result (200), CALLERROR (502), timeout (504), not connected (404);
+  1.6 call and return its result (200), CALLERROR (502), timeout (504), not connected (404),
+  a call the CSMS will not send (unknown action, payload off the 1.6 schema: 400);
 * ``/api/log?since=<seq>&charge_point=<id>``: the frame log;
 * ``/api/policy?boot_status=Pending&charge_point=<id>&heartbeat_interval=<s>``: change
   how the CSMS answers BootNotification (for one charger or all).
@@ -12,14 +13,19 @@ websockets parses only GET requests, so every endpoint is a GET:
 
 from __future__ import annotations
 
+import decimal
 import json
+import logging
 import urllib.error
 import urllib.parse
 import urllib.request
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+from jsonschema.exceptions import best_match
 from ocpp.exceptions import OCPPError
+from ocpp.messages import MessageType, get_validator
+from ocpp.v16 import call as v16_call
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
@@ -27,6 +33,7 @@ if TYPE_CHECKING:
     from .server import LocalCsms
 
 BOOT_STATUSES = ("Accepted", "Pending", "Rejected")
+log = logging.getLogger("cpsim.csms")
 
 
 def _json(connection: ServerConnection, status: HTTPStatus, body: Any) -> Response:
@@ -36,6 +43,21 @@ def _json(connection: ServerConnection, status: HTTPStatus, body: Any) -> Respon
 
 
 async def handle(csms: LocalCsms, connection: ServerConnection, request: Request) -> Response:
+    """Every answer is JSON with an ``error`` naming the problem, never a bare HTTP 500."""
+    try:
+        return await _route(csms, connection, request)
+    except ValueError as exc:  # a query value that is not a number
+        return _json(connection, HTTPStatus.BAD_REQUEST, {"error": str(exc)})
+    except Exception as exc:  # a bug here must still tell the client what happened
+        log.exception("control API: %s failed", request.path)
+        return _json(
+            connection,
+            HTTPStatus.INTERNAL_SERVER_ERROR,
+            {"error": f"{request.path}: {type(exc).__name__}: {exc}"},
+        )
+
+
+async def _route(csms: LocalCsms, connection: ServerConnection, request: Request) -> Response:
     url = urllib.parse.urlsplit(request.path)
     query = dict(urllib.parse.parse_qsl(url.query))
     parts = [urllib.parse.unquote(p) for p in url.path.strip("/").split("/")]
@@ -96,15 +118,26 @@ async def _call(
         timeout = float(query.get("timeout", "30"))
     except ValueError as exc:
         return _json(connection, HTTPStatus.BAD_REQUEST, {"error": f"bad payload: {exc}"})
+    if not isinstance(payload, dict):
+        return _json(connection, HTTPStatus.BAD_REQUEST, {"error": "payload must be a JSON object"})
+    problem = invalid_call(action, payload)
+    if problem is not None:
+        return _json(connection, HTTPStatus.BAD_REQUEST, {"error": problem})
     try:
         answer = await csms.call(charge_point_id, action, payload, timeout)
     except NotConnected as exc:
         return _json(connection, HTTPStatus.NOT_FOUND, {"error": str(exc)})
-    except OCPPError as exc:
+    except OCPPError as exc:  # the charger's CALLERROR, or an answer that breaks the schema
+        details = {
+            key: value if _serialisable(value) else str(value)
+            for key, value in (exc.details or {}).items()
+            if key != "ocpp_message"  # ocpp's own copy of the frame: in the log already
+        }
+        code = getattr(exc, "code", type(exc).__name__)
         return _json(
             connection,
             HTTPStatus.BAD_GATEWAY,
-            {"error": {"code": exc.code, "description": exc.description, "details": exc.details}},
+            {"error": {"code": code, "description": exc.description, "details": details}},
         )
     except TimeoutError:
         return _json(
@@ -117,6 +150,31 @@ async def _call(
     return _json(connection, HTTPStatus.OK, {"result": answer})
 
 
+def invalid_call(action: str, payload: dict[str, Any]) -> str | None:
+    """Why the CSMS must not send this call: an unknown action, a payload off the 1.6 schema."""
+    if not action.isidentifier() or not hasattr(v16_call, action):
+        return f"{action!r} is not an OCPP 1.6 action"
+    try:
+        # Decimal, as ocpp does for the schemas with multipleOf on floats.
+        validator = get_validator(MessageType.Call, action, "1.6", parse_float=decimal.Decimal)
+    except OSError:
+        return f"{action!r}: no OCPP 1.6 schema for it"
+    instance = json.loads(json.dumps(payload), parse_float=decimal.Decimal)
+    error = best_match(validator.iter_errors(instance))
+    if error is None:
+        return None
+    where = "/".join(str(part) for part in error.absolute_path)
+    return f"payload not valid for OCPP 1.6: {where + ': ' if where else ''}{error.message}"
+
+
+def _serialisable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def remote_call(
     api_url: str, charge_point_id: str, action: str, payload: dict[str, Any], timeout: float = 30
 ) -> tuple[int, dict[str, Any]]:
@@ -126,6 +184,27 @@ def remote_call(
     url = api_url.rstrip("/") + path + "?" + query
     try:
         with urllib.request.urlopen(url, timeout=timeout + 5) as response:
-            return response.status, json.loads(response.read())
+            return response.status, _body(response.status, response.reason, response.read())
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
+        return exc.code, _body(exc.code, exc.reason, exc.read())
+
+
+def _body(status: int, reason: str, raw: bytes) -> dict[str, Any]:
+    """The JSON answer; something else (not this CSMS?) becomes an ``error`` naming it."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        return body
+    text = raw.decode("utf-8", "replace").strip()[:200]
+    return {"error": f"HTTP {status} {reason}: not a JSON answer: {text!r}"}
+
+
+def describe_error(error: Any) -> str:
+    """One line for the ``error`` of a control API answer (a string, or a CALLERROR dict)."""
+    if isinstance(error, dict) and "code" in error:
+        line = f"CALLERROR {error['code']}: {error.get('description') or ''}".rstrip(": ")
+        details = error.get("details")
+        return f"{line} {json.dumps(details)}" if details else line
+    return str(error)

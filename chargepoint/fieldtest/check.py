@@ -10,7 +10,7 @@ context is deactivated and the port closed at the end.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,9 +41,13 @@ FAMILY_NAMES = {"quectel": "ec200u", "esp-at": "esp-at"}
 
 @dataclass(frozen=True)
 class PortOptions:
+    """``timeouts`` overrides AT command budgets (``{"AT+QIACT=": 60}``) for a network
+    known to be slow, or a test that must not wait the standard 150 s."""
+
     port: str
     baudrate: int = 115200
     at_log: Path | None = None
+    timeouts: Mapping[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class ReachOptions:
     ping_count: int = 3
     ping_timeout: int = 2
     connect_timeout: float = 45.0
+    boot_timeout: float = 30.0  # for the CSMS's answer to BootNotification
     vendor: str = "cpsim"
     model: str = "cpsim-fieldtest"
 
@@ -134,7 +139,9 @@ async def open_quectel(options: PortOptions, report: Report) -> QuectelModem | N
     """:func:`check_port`, then the port opened as a Quectel (None if it is not one)."""
     if not await check_port(options, report, "ec200u"):
         return None
-    return await QuectelModem.open(options.port, options.baudrate, at_log=options.at_log)
+    return await QuectelModem.open(
+        options.port, options.baudrate, at_log=options.at_log, timeouts=options.timeouts
+    )
 
 
 def ping_turned_off() -> CheckResult:
@@ -201,7 +208,7 @@ async def reach(
         if "BootNotification" in steps:
             iccid, imsi = (ident.iccid, ident.imsi) if ident else (None, None)
             payload = boot_payload(options.vendor, options.model, iccid, imsi)
-            report.add(await boot_check(conn, payload))
+            report.add(await boot_check(conn, payload, options.boot_timeout))
     finally:
         with contextlib.suppress(LinkClosed, StreamClosed, ATError):
             await conn.close()

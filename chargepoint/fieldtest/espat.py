@@ -106,7 +106,7 @@ async def reach_over_wifi(
         return stop("the WebSocket was not opened")
     try:
         payload = boot_payload(options.vendor, options.model, None, None)
-        report.add(await boot_check(ws, payload))
+        report.add(await boot_check(ws, payload, options.boot_timeout))
     finally:
         with contextlib.suppress(ATError, StreamClosed):
             await ws.close()

@@ -150,14 +150,14 @@ def judge_registration(states: list[RegState]) -> CheckResult:
                 reason=reason,
                 data=data,
             )
-    worst = "searching" if 2 in stats else "not-registered"
-    text = REG_STAT[2] if worst == "searching" else REG_STAT[0]
-    detail = _REG_DETAIL[worst]
+    reason = "searching" if 2 in stats else "not-registered"
+    text = REG_STAT[2] if reason == "searching" else REG_STAT[0]
+    detail = _REG_DETAIL[reason]
     if any(s.data_ok for s in states):  # CREG only: calls, but no packet data
         detail = "registered for calls (CREG) but not for packet data: is data enabled on the SIM?"
     data["state"] = text
     return CheckResult(
-        "registration", Status.FAIL, f"{text} ({shown})", detail, reason=worst, data=data
+        "registration", Status.FAIL, f"{text} ({shown})", detail, reason=reason, data=data
     )
 
 

@@ -230,8 +230,12 @@ async def tcp_check(
     try:
         sock = await modem.open_tcp(host, port, ctx=ctx, timeout=timeout)
     except SocketOpenError as exc:
-        data.update(code=exc.code, seconds=round(loop.time() - start, 2))
-        reason = _OPEN_REASONS.get(exc.code or 0, "tcp")
+        waited = loop.time() - start
+        data.update(code=exc.code, seconds=round(waited, 2))
+        if exc.code is None and waited >= timeout:  # no +QIOPEN at all: SYNs unanswered
+            reason = "tcp-timeout"
+        else:
+            reason = _OPEN_REASONS.get(exc.code or 0, "tcp")
         return (
             CheckResult(
                 "TCP",

@@ -27,7 +27,12 @@ def _find(results: Sequence[CheckResult], name: str) -> CheckResult | None:
 
 def _no_network(result: CheckResult, results: Sequence[CheckResult]) -> str:
     signal = _find(results, "signal")
-    if signal is not None and signal.status is Status.WARN:
+    if signal is not None and signal.reason == "no-signal":
+        hint = (
+            f"no cell heard at all (AT+CSQ {_get(signal, 'csq')}): check that the antenna "
+            "is connected and that there is coverage here"
+        )
+    elif signal is not None and signal.status is Status.WARN:
         hint = f"the signal is {signal.figure}: check the antenna or move it"
     else:
         hint = "check the antenna, the coverage here and that the SIM is activated"
@@ -101,7 +106,8 @@ FIXES: dict[str, Fix] = {
         "and that it is a 2.4 GHz network"
     ),
     "wifi-refused": lambda r, _: (
-        f"the access point '{_get(r, 'ssid')}' refused the charger: MAC filter or client limit?"
+        f"the access point '{_get(r, 'ssid')}' refused the charger: "
+        "check its MAC filter and client limit"
     ),
     "wifi": lambda r, _: f"Wi-Fi not joined: {r.detail}",
     "wifi-no-ip": lambda r, _: "the access point gave no IP address: check its DHCP server",

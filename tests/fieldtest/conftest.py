@@ -19,11 +19,21 @@ from typing import Any
 import click
 from click.testing import CliRunner, Result
 
-from modem.diagnostics import Report
+from chargepoint.csms.server import LocalCsms
+from chargepoint.fieldtest import (
+    CheckOptions,
+    CsmsTarget,
+    PortOptions,
+    ReachOptions,
+    judge,
+    run_check,
+)
+from modem.diagnostics import ApnSettings, CheckResult, Report, Verdict
 from modem.emulator import Emulator, Timing, run_emulator
 
 FAST = Timing().scaled(0.05)
 STEP = 20.0  # no whole check may take longer in a test
+QUICK_REACH = ReachOptions(ping_count=1, ping_timeout=1, connect_timeout=10)
 
 
 @contextlib.asynccontextmanager
@@ -32,6 +42,40 @@ async def ec200u(profile: str = "ok", good_apns: Sequence[str] = ()) -> AsyncIte
         "ec200u", baud=None, profile=profile, good_apns=good_apns, timing=FAST
     ) as emu:
         yield emu
+
+
+async def run_field_check(
+    port: str | PortOptions,
+    csms_url: str | None,
+    *,
+    apn: str | None = "internet",
+    cp_id: str | None = "CP001",
+    password: str | None = None,
+    wait: float = 1.0,
+    reach: ReachOptions = QUICK_REACH,
+    report: Report | None = None,
+) -> tuple[list[CheckResult], Verdict]:
+    """``cpsim modem check`` as a function: the rows and the verdict."""
+    target = None if csms_url is None else CsmsTarget.parse(csms_url, cp_id, password)
+    options = CheckOptions(
+        port if isinstance(port, PortOptions) else PortOptions(port),
+        None if apn is None else ApnSettings(apn),
+        target,
+        registration_wait=wait,
+        reach=reach,
+    )
+    report = report or Report()
+    await asyncio.wait_for(run_check(options, report), STEP)
+    return report.results, judge(report.results)
+
+
+def rows(results: Sequence[CheckResult]) -> dict[str, CheckResult]:
+    return {r.name: r for r in results}
+
+
+def localhost(csms: LocalCsms) -> str:
+    """The CSMS by name, so the DNS check runs (the emulator resolves through the OS)."""
+    return csms.url.replace("127.0.0.1", "localhost")
 
 
 @dataclass

@@ -3,59 +3,15 @@ real local CSMS: what a technician would read, and which checks ran or were skip
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
-
 import pytest
 
 from chargepoint.csms.handlers import CsmsPolicy
 from chargepoint.csms.server import Credentials, LocalCsms
-from chargepoint.fieldtest import (
-    REACH,
-    CheckOptions,
-    CsmsTarget,
-    PortOptions,
-    ReachOptions,
-    judge,
-    run_check,
-)
-from modem.diagnostics import CELLULAR, RADIO, ApnSettings, CheckResult, Report, Status, Verdict
+from chargepoint.fieldtest import REACH
+from modem.diagnostics import CELLULAR, RADIO, Status
 
-from .conftest import STEP, ec200u
-
-QUICK_REACH = ReachOptions(ping_count=1, ping_timeout=1, connect_timeout=10)
-
-
-async def check(
-    port: str,
-    csms_url: str | None,
-    *,
-    apn: str | None = "internet",
-    cp_id: str | None = "CP001",
-    password: str | None = None,
-    wait: float = 1.0,
-) -> tuple[list[CheckResult], Verdict]:
-    target = None if csms_url is None else CsmsTarget.parse(csms_url, cp_id, password)
-    options = CheckOptions(
-        PortOptions(port),
-        None if apn is None else ApnSettings(apn),
-        target,
-        registration_wait=wait,
-        reach=QUICK_REACH,
-    )
-    report = Report()
-    await asyncio.wait_for(run_check(options, report), STEP)
-    return report.results, judge(report.results)
-
-
-def rows(results: Sequence[CheckResult]) -> dict[str, CheckResult]:
-    return {r.name: r for r in results}
-
-
-def localhost(csms: LocalCsms) -> str:
-    """The CSMS by name, so the DNS check runs (the emulator resolves through the OS)."""
-    return csms.url.replace("127.0.0.1", "localhost")
-
+from .conftest import ec200u, localhost, rows
+from .conftest import run_field_check as check
 
 ALL_ROWS = ["port", *CELLULAR, *REACH]
 
@@ -84,6 +40,14 @@ async def test_ok_profile_reaches_the_csms(csms: LocalCsms) -> None:
     [
         ("no-sim", Status.FAIL, "no-sim", "no SIM card detected: insert the SIM"),
         ("sim-pin", Status.FAIL, "sim-pin", "SIM PIN required: remove the PIN lock in a phone"),
+        ("sim-puk", Status.FAIL, "sim-puk", "SIM blocked (PUK required): unblock it with its PUK"),
+        (
+            "no-signal",
+            Status.FAIL,
+            "searching",
+            "not registered on any network (not registered, searching): no cell heard at all "
+            "(AT+CSQ 99): check that the antenna is connected",
+        ),
         (
             "denied",
             Status.FAIL,

@@ -12,8 +12,9 @@ if TYPE_CHECKING:
     from modem.emulator.ec200u.dialect import Ec200u
 
 
-def _radio_on(m: Ec200u) -> bool:
-    return m.state.cfun == 1
+def _hears_cell(m: Ec200u) -> bool:
+    """The radio is on and hears a cell (the ``no-signal`` profile hears none)."""
+    return m.state.cfun == 1 and m.profile.coverage
 
 
 @command("+CSQ")
@@ -22,7 +23,7 @@ async def csq(m: Ec200u, cmd: Command, io: CommandIO) -> Reply:
         return ok("+CSQ: (0-31,99),(0-7,99)")
     if cmd.kind is not Kind.EXEC:
         return error()
-    rssi = m.state.cell.csq if _radio_on(m) else 99
+    rssi = m.state.cell.csq if _hears_cell(m) else 99
     return ok(f"+CSQ: {rssi},99")
 
 
@@ -30,7 +31,7 @@ async def csq(m: Ec200u, cmd: Command, io: CommandIO) -> Reply:
 async def qcsq(m: Ec200u, cmd: Command, io: CommandIO) -> Reply:
     if cmd.kind is not Kind.EXEC:
         return ok() if cmd.kind is Kind.TEST else error()
-    if not _radio_on(m):
+    if not _hears_cell(m):
         return ok('+QCSQ: "NOSERVICE"')
     c = m.state.cell
     return ok(f'+QCSQ: "LTE",{c.rssi},{c.rsrp},{c.sinr_raw},{c.rsrq}')
@@ -56,6 +57,8 @@ async def cops(m: Ec200u, cmd: Command, io: CommandIO) -> Reply:
             return ok("+COPS: 0")
         return ok(f'+COPS: 0,0,"{st.cell.oper_long}",7')
     if cmd.kind is Kind.TEST:
+        if not _hears_cell(m):
+            return ok("+COPS: ,,(0-4),(0-2)")  # the scan finds no network
         c = st.cell
         return ok(f'+COPS: (2,"{c.oper_long}","{c.oper_short}","{c.plmn}",7),,(0-4),(0-2)')
     if cmd.kind is Kind.WRITE:
@@ -103,7 +106,7 @@ async def qeng(m: Ec200u, cmd: Command, io: CommandIO) -> Reply:
     if cmd.kind is not Kind.WRITE or cmd.str_param(0).lower() != "servingcell":
         return error()
     st = m.state
-    if not _radio_on(m):
+    if not _hears_cell(m):
         return ok('+QENG: "servingcell","SEARCH"')
     if st.registered:
         busy = any(s.state == 2 for s in st.sockets.values())

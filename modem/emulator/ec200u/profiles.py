@@ -22,6 +22,7 @@ class Profile:
     dns_ok: bool = True
     reachable: bool = True  # TCP connects are carried out for real
     slowdown: float = 1.0  # multiplies network delays (weak signal retransmits)
+    coverage: bool = True  # False: no cell heard at all (antenna off, basement)
 
 
 _ROAMING_CELL = Cell(
@@ -43,6 +44,8 @@ PROFILES: dict[str, Profile] = {
         Profile("ok"),
         Profile("no-sim", sim_status="ABSENT", reg_stat=0),
         Profile("sim-pin", sim_status="SIM PIN"),
+        Profile("sim-puk", sim_status="SIM PUK"),
+        Profile("no-signal", reg_stat=2, coverage=False),
         Profile("denied", reg_stat=3),
         Profile("roaming", reg_stat=5, cell=_ROAMING_CELL),
         Profile("weak-signal", cell=_WEAK_CELL, slowdown=4.0),
@@ -59,7 +62,7 @@ def initial_state(profile: Profile, booted: bool) -> ModemState:
     A SIM that waits for its PIN keeps the module unregistered until
     ``AT+CPIN`` succeeds, whatever the network would otherwise allow.
     """
-    sim = Sim(status=profile.sim_status)
+    sim = Sim(status=profile.sim_status, pin_tries=0 if "PUK" in profile.sim_status else 3)
     usable = sim.status == "READY"
     reg = (profile.reg_stat if usable else 0) if booted else (2 if usable else 0)
     return ModemState(sim=sim, cell=replace(profile.cell), reg_stat=reg)

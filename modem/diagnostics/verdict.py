@@ -111,6 +111,10 @@ FIXES: dict[str, Fix] = {
     ),
     "wifi": lambda r, _: f"Wi-Fi not joined: {r.detail}",
     "wifi-no-ip": lambda r, _: "the access point gave no IP address: check its DHCP server",
+    "wifi-dns": lambda r, _: (
+        f"CSMS host does not resolve over Wi-Fi: check the host name '{_get(r, 'host')}' in "
+        "the URL, and the access point's DHCP/DNS settings (the DNS server it hands out)"
+    ),
 }
 
 

@@ -168,7 +168,7 @@ async def esp_dns_check(modem: EspAtModem, host: str, timeout: float = 20.0) -> 
         response = await modem.command(f'AT+CIPDOMAIN="{host}"', timeout=timeout)
     except (ATCommandError, ATTimeout) as exc:
         return CheckResult(
-            "DNS", Status.FAIL, f"{host} does not resolve", str(exc), reason="dns", data=data
+            "DNS", Status.FAIL, f"{host} does not resolve", str(exc), reason="wifi-dns", data=data
         )
     address = (response.value("+CIPDOMAIN:") or "").strip('"')
     ms = round((loop.time() - start) * 1000)

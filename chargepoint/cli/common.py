@@ -8,6 +8,20 @@ import signal
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import click
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def log_level_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--log-level``: one of the logging levels, in any case (a typo is a usage error)."""
+    return click.option(
+        "--log-level",
+        type=click.Choice(LOG_LEVELS, case_sensitive=False),
+        default="INFO",
+        show_default=True,
+    )
+
 
 def run_until_interrupted(main: Callable[[asyncio.Event], Coroutine[Any, Any, Any]]) -> Any:
     """Run ``main(stop)``; SIGINT/SIGTERM set ``stop`` so it can close links cleanly."""

@@ -15,7 +15,7 @@ from chargepoint.csms.framelog import format_frame
 from chargepoint.csms.handlers import CsmsPolicy
 from chargepoint.csms.server import Credentials, LocalCsms
 
-from .common import run_until_interrupted
+from .common import log_level_option, run_until_interrupted
 
 
 @click.group(invoke_without_command=True)
@@ -37,7 +37,7 @@ from .common import run_until_interrupted
     "--boot-status", type=click.Choice(BOOT_STATUSES), default="Accepted", show_default=True
 )
 @click.option("--heartbeat-interval", default=300, show_default=True, type=click.IntRange(0))
-@click.option("--log-level", default="INFO", show_default=True)
+@log_level_option()
 @click.pass_context
 def csms(
     ctx: click.Context,

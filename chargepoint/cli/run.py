@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -15,9 +16,14 @@ from chargepoint.transport.base import Link
 from chargepoint.transport.direct import DirectLink
 from chargepoint.transport.ec200u import Ec200uLink, ModemSettings
 from chargepoint.transport.espat import EspAtLink, EspAtSettings
-from chargepoint.transport.handshake import Endpoint, parse_header
+from chargepoint.transport.handshake import (
+    Endpoint,
+    check_base_url,
+    check_charge_point_id,
+    parse_header,
+)
 
-from .common import run_until_interrupted
+from .common import log_level_option, run_until_interrupted
 
 
 def default_state_dir(charge_point_id: str) -> Path:
@@ -32,9 +38,33 @@ def parse_headers(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
         raise click.BadParameter(str(exc), param_hint="--header") from exc
 
 
+def _checked(check: Callable[[str], str]) -> Callable[[click.Context, click.Parameter, str], str]:
+    """A click callback: ``check``'s ValueError becomes a usage error naming the option."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: str) -> str:
+        try:
+            return check(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return callback
+
+
 @click.command()
-@click.option("--id", "charge_point_id", required=True, help="Charge-point id (end of the URL).")
-@click.option("--url", required=True, help="CSMS base URL, e.g. ws://HOST:PORT/ocpp.")
+@click.option(
+    "--id",
+    "charge_point_id",
+    required=True,
+    callback=_checked(check_charge_point_id),
+    help="Charge-point id (end of the URL): 1-48 printable ASCII characters, "
+    "no spaces, none of / ? # % :.",
+)
+@click.option(
+    "--url",
+    required=True,
+    callback=_checked(check_base_url),
+    help="CSMS base URL, e.g. ws://HOST:PORT/ocpp.",
+)
 @click.option(
     "--password",
     envvar="CPSIM_PASSWORD",
@@ -88,7 +118,7 @@ def parse_headers(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write an AT trace (commands, responses, URCs; secrets masked).",
 )
-@click.option("--log-level", default="INFO", show_default=True)
+@log_level_option()
 def run(
     charge_point_id: str,
     url: str,
@@ -112,8 +142,6 @@ def run(
     log_level: str,
 ) -> None:
     """Run one simulated charger until Ctrl+C (closes the WebSocket with 1000, exits 0)."""
-    if not url.startswith(("ws://", "wss://")):
-        raise click.BadParameter("must start with ws:// or wss://", param_hint="--url")
     logs.setup(log_level)
     station = Station(
         Identity(charge_point_id, vendor, model, serial),

@@ -10,11 +10,12 @@ tested against the same CSMS as websockets' own client:
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from typing import Literal
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
@@ -91,7 +92,12 @@ class DirectLink:
             hint = " (check the charge-point id and password)" if status == 401 else ""
             raise LinkError(f"{url}: HTTP {status} {exc.response.reason_phrase}{hint}") from exc
         except (OSError, TimeoutError, InvalidHandshake) as exc:
-            raise LinkError(f"{url}: {exc or type(exc).__name__}") from exc
+            reason = str(exc) or type(exc).__name__
+            if url.startswith("wss://") and isinstance(exc, ssl.SSLError | ConnectionResetError):
+                reason += " in the TLS handshake (is the server plain ws://?)"
+            raise LinkError(f"{url}: {reason}") from exc
+        except (InvalidURI, ValueError) as exc:  # a port out of range, an unbalanced [
+            raise LinkError(f"{url}: not a valid WebSocket URL: {exc}") from exc
         if ws.subprotocol != SUBPROTOCOL:
             await ws.close(1002, "ocpp1.6 required")
             raise LinkError(
@@ -102,11 +108,14 @@ class DirectLink:
 
     async def _connect_sansio(self) -> Connection:
         url = self.endpoint.url
-        uri = parse_uri(url)
+        try:
+            uri = parse_uri(url)
+        except (InvalidURI, ValueError) as exc:
+            raise LinkError(f"{url}: not a valid WebSocket URL: {exc}") from exc
         try:
             stream = await TcpByteStream.open(uri.host, uri.port, timeout=self.open_timeout)
         except (OSError, TimeoutError) as exc:
-            raise LinkError(f"{url}: {exc or type(exc).__name__}") from exc
+            raise LinkError(f"{url}: {str(exc) or type(exc).__name__}") from exc
         if uri.secure:
             raise LinkError(f"{url}: wss:// over a raw byte stream is not supported yet")
         try:

@@ -10,8 +10,60 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from websockets.exceptions import InvalidURI
+from websockets.uri import parse_uri
 
 SUBPROTOCOL = "ocpp1.6"
+
+
+MAX_ID_LENGTH = 48
+_ID_FORBIDDEN = set("/?#%:")
+
+
+def check_charge_point_id(text: str) -> str:
+    """The id goes at the end of the URL path and is the Basic auth user, so it must be
+    1 to 48 printable ASCII characters without spaces and without ``/ ? # % :``
+    (``:`` ends the user in HTTP Basic auth, RFC 7617; 48 is the limit OCPP 2.0.1
+    made explicit).  Raises ValueError naming the problem.
+    """
+    if not text:
+        raise ValueError("the charge-point id must not be empty")
+    if len(text) > MAX_ID_LENGTH:
+        raise ValueError(f"the charge-point id is {len(text)} characters; at most {MAX_ID_LENGTH}")
+    for char in text:
+        if not (char.isascii() and char.isprintable()) or char.isspace() or char in _ID_FORBIDDEN:
+            raise ValueError(
+                f"the charge-point id {text!r} contains {char!r}: use printable ASCII "
+                "without spaces and without / ? # % :"
+            )
+    return text
+
+
+def check_base_url(url: str) -> str:
+    """A ws:// or wss:// URL with a host and a valid port, the charger's id to be appended.
+
+    Raises ValueError naming the problem (websockets' own errors do not name the URL).
+    """
+    if not url.startswith(("ws://", "wss://")):
+        raise ValueError(f"{url!r}: must start with ws:// or wss://")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # bad port, unbalanced [ in an IPv6 host
+        raise ValueError(f"{url!r}: {exc}") from None
+    if not parts.hostname:
+        raise ValueError(f"{url!r}: no host")
+    if port == 0:
+        raise ValueError(f"{url!r}: port 0 cannot be connected to")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{url!r}: no ?query or #fragment: the charge-point id ends the path")
+    try:
+        parse_uri(url)
+    except InvalidURI as exc:
+        raise ValueError(str(exc)) from None
+    return url
 
 
 def parse_header(text: str) -> tuple[str, str]:

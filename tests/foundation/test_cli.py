@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from chargepoint.cli import main
 from chargepoint.csms.server import LocalCsms
 
 CPSIM = [sys.executable, "-m", "chargepoint"]
@@ -62,10 +64,36 @@ def test_unknown_cli_values_are_usage_errors() -> None:
         assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["run", "--id", "X", "--url", "ws://"], "no host"),
+        (["run", "--id", "X", "--url", "ws://h:99999/x"], "Port out of range"),
+        (["run", "--id", "X", "--url", "ws://[::1/x"], "Invalid IPv6 URL"),
+        (["run", "--id", "X", "--url", "ws://h:0/x"], "port 0"),
+        (["run", "--id", "X", "--url", "ws://h/x?a=1"], "no ?query"),
+        (["run", "--id", "X", "--url", "ws://h/x", "--log-level", "FOO"], "'FOO' is not one of"),
+        (["csms", "--log-level", "loud"], "'loud' is not one of"),
+        (["run", "--id", "", "--url", "ws://h/x"], "must not be empty"),
+        (["run", "--id", "a/b", "--url", "ws://h/x"], "contains '/'"),
+        (["run", "--id", "a b", "--url", "ws://h/x"], "contains ' '"),
+        (["run", "--id", "CP:1", "--url", "ws://h/x"], "contains ':'"),
+        (["run", "--id", "C" * 49, "--url", "ws://h/x"], "at most 48"),
+    ],
+)
+def test_bad_values_are_usage_errors_naming_the_option(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for" in result.output and message in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_unreachable_csms_is_one_line_and_retries(tmp_path: Path) -> None:
     url = f"ws://127.0.0.1:{_free_port()}/ocpp"
     proc = subprocess.Popen(
-        CPSIM + ["run", "--id", "CP7", "--url", url, "--state-dir", str(tmp_path)],
+        CPSIM
+        + ["run", "--id", "CP7", "--url", url, "--state-dir", str(tmp_path)]
+        + ["--log-level", "warning"],  # any case
         stderr=subprocess.PIPE,
         text=True,
     )

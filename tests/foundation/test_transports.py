@@ -116,3 +116,21 @@ async def test_unreachable_csms_names_the_url(flavour: str) -> None:
     endpoint = Endpoint("ws://127.0.0.1:1/ocpp", "CP1")
     with pytest.raises(LinkError, match=r"ws://127\.0\.0\.1:1/ocpp/CP1"):
         await DirectLink(endpoint, flavour=flavour).connect()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("url", ["ws://127.0.0.1:99999/ocpp", "ws://[::1/ocpp"])
+async def test_invalid_url_is_a_link_error_naming_it(flavour: str, url: str) -> None:
+    with pytest.raises(LinkError, match="not a valid WebSocket URL") as info:
+        await DirectLink(Endpoint(url, "CP1"), flavour=flavour).connect()  # type: ignore[arg-type]
+    assert str(info.value).startswith(url + "/CP1: ")
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+async def test_wss_to_a_plain_server_gives_a_reason(flavour: str) -> None:
+    async with LocalCsms(port=0) as csms:
+        url = csms.url.replace("ws://", "wss://")
+        with pytest.raises(LinkError) as info:
+            await DirectLink(Endpoint(url, "CP1"), flavour=flavour, open_timeout=5).connect()  # type: ignore[arg-type]
+    reason = str(info.value).removeprefix(url + "/CP1:").strip()
+    assert len(reason) > 3, f"no reason in {str(info.value)!r}"

@@ -25,8 +25,10 @@ from modem.diagnostics import (
     Report,
     Status,
     Verdict,
+    data_blocker,
     data_check,
     run_cellular,
+    skipped,
     verdict,
 )
 from modem.quectel import ModemIdentity, QuectelModem
@@ -88,7 +90,7 @@ class ApnTry:
 
     @property
     def works(self) -> bool:
-        return self.verdict.works
+        return self.verdict.status in (Status.PASS, Status.WARN)  # SKIP: never tried
 
     def get(self, name: str) -> CheckResult | None:
         return next((r for r in self.checks if r.name == name), None)
@@ -153,6 +155,11 @@ async def try_apn(
     return ApnTry(apn, report.results, result)
 
 
+def not_tried(apn: ApnSettings, why: str) -> ApnTry:
+    """An APN the scan could not try, listed with the reason (a SIM or network failure)."""
+    return ApnTry(apn, [skipped("data", why)], Verdict(Status.SKIP, f"skipped: {why}", "skipped"))
+
+
 def overall(tries: Sequence[ApnTry], csms: CsmsTarget | None) -> Verdict:
     working = [t for t in tries if t.works]
     if working:
@@ -187,6 +194,8 @@ async def run_scan(options: ScanOptions, report: Report, say: Callable[[str], No
         plan = CellularPlan(registration_wait=options.registration_wait, activate=False)
         ident = await run_cellular(modem, plan, report)
         if report.failed:
+            why = data_blocker(report) or "an earlier check failed"
+            tries = [not_tried(apn, why) for apn in options.apns]
             return ScanOutcome(report.results, tries, judge(report.results))
         total = len(options.apns)
         for number, apn in enumerate(options.apns, 1):

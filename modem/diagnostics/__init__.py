@@ -16,7 +16,7 @@ from .port import PortIdentity, identify
 from .radio import lte_quality_check, network_check, serving_cell_check, signal_check
 from .reach import dns_check, is_ip_address, ping_check, tcp_check
 from .result import CheckResult, Report, Status, skipped
-from .sequence import CELLULAR, RADIO, CellularPlan, run_cellular
+from .sequence import CELLULAR, RADIO, CellularPlan, data_blocker, run_cellular
 from .verdict import FIXES, WARNINGS, Fix, Verdict, verdict
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "Report",
     "Status",
     "Verdict",
+    "data_blocker",
     "data_check",
     "dns_check",
     "identify",

@@ -47,15 +47,24 @@ async def run_cellular(
     for check in (signal_check, lte_quality_check, network_check, serving_cell_check):
         report.add(await check(driver))
     wait = plan.registration_wait if sim.ok else 0.0  # a locked SIM never registers
-    registration = report.add(await registration_check(driver, wait, note=report.note))
+    report.add(await registration_check(driver, wait, note=report.note))
     report.add(await operator_check(driver))
     if not plan.activate:
         return ident
-    if not sim.ok:
-        report.skip(["data"], f"no usable SIM ({sim.data.get('state') or sim.figure})")
-    elif not registration.ok:
-        state = registration.data.get("state") or registration.figure
-        report.skip(["data"], f"not registered on a network ({state})")
+    blocker = data_blocker(report)
+    if blocker is not None:
+        report.skip(["data"], blocker)
     else:
         report.add(await data_check(modem, plan.apn, plan.ctx))
     return ident
+
+
+def data_blocker(report: Report) -> str | None:
+    """Why no APN can be tried (no usable SIM, no network), or None when one can."""
+    sim, registration = report.get("SIM"), report.get("registration")
+    if sim is not None and not sim.ok:
+        return f"no usable SIM ({sim.data.get('state') or sim.figure})"
+    if registration is not None and not registration.ok:
+        state = registration.data.get("state") or registration.figure
+        return f"not registered on a network ({state})"
+    return None

@@ -104,8 +104,27 @@ async def test_a_locked_sim_stops_before_any_apn() -> None:
     async with ec200u("sim-pin") as emu:
         result = await invoke(apn_scan, ["--port", emu.port_url, "--apn", "internet"])
     assert result.exit_code == 1
-    assert "[1/1]" not in result.stderr
+    assert "[1/1]" not in result.stderr  # nothing was tried
+    assert re.search(
+        r"'internet'\s+-\s+-\s+not tested\s+skipped: no usable SIM \(SIM PIN\)", result.stdout
+    )
     assert "FAIL: SIM PIN required" in result.stdout
+
+
+async def test_apns_skipped_after_a_registration_failure_are_listed() -> None:
+    async with ec200u("denied") as emu:
+        args = ["--port", emu.port_url, "--apn", "a.one", "--apn", "b.two", "--wait", "0"]
+        result = await invoke(apn_scan, [*args, "--json"])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert [(a["apn"], a["works"], a["activation_s"]) for a in report["apns"]] == [
+        ("a.one", False, None),
+        ("b.two", False, None),
+    ]
+    why = "not registered on a network (registration denied)"
+    assert {a["summary"] for a in report["apns"]} == {f"skipped: {why}"}
+    assert report["apns"][0]["checks"][0]["detail"] == f"skipped: {why}"
+    assert report["verdict"]["summary"].startswith("registration denied")
 
 
 async def test_csms_unreachable_through_every_apn(csms: LocalCsms) -> None:

@@ -44,10 +44,14 @@ async def run_cellular(
     module, ident = await module_check(modem)
     report.add(module)
     sim = report.add(await sim_check(driver, ident))
+    # Registration first (it may wait while the module searches, e.g. after a reboot),
+    # then the radio: read before the wait, QNWINFO and QENG would still say "no
+    # service" next to "registered".  The rows keep the table order all the same.
+    wait = plan.registration_wait if sim.ok else 0.0  # a locked SIM never registers
+    registration = await registration_check(driver, wait, note=report.note)
     for check in (signal_check, lte_quality_check, network_check, serving_cell_check):
         report.add(await check(driver))
-    wait = plan.registration_wait if sim.ok else 0.0  # a locked SIM never registers
-    report.add(await registration_check(driver, wait, note=report.note))
+    report.add(registration)
     report.add(await operator_check(driver))
     if not plan.activate:
         return ident

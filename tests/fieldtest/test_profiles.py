@@ -3,14 +3,17 @@ real local CSMS: what a technician would read, and which checks ran or were skip
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from chargepoint.csms.handlers import CsmsPolicy
 from chargepoint.csms.server import Credentials, LocalCsms
 from chargepoint.fieldtest import REACH
 from modem.diagnostics import CELLULAR, RADIO, Status
+from modem.emulator import run_emulator
 
-from .conftest import ec200u, localhost, rows
+from .conftest import FAST, ec200u, localhost, rows
 from .conftest import run_field_check as check
 
 ALL_ROWS = ["port", *CELLULAR, *REACH]
@@ -185,3 +188,22 @@ async def test_wss_is_said_to_be_untested(csms: LocalCsms) -> None:
     assert (got["WebSocket"].status, got["WebSocket"].reason) == (Status.WARN, "tls-untested")
     assert got["BootNotification"].reason == "untested"
     assert verdict.status is Status.WARN and "AT+QSSL" in verdict.summary
+
+
+async def test_radio_rows_agree_with_registration_after_a_reboot() -> None:
+    """Right after power-on the module searches for a few seconds; the radio rows are
+    read once registration has settled, so they describe the same network."""
+    slow_attach = dataclasses.replace(FAST, register=1.5)
+    async with run_emulator("ec200u", baud=None, timing=slow_attach) as emu:
+        emu.faults.reboot()
+        results, verdict = await check(emu.port_url, None, wait=10.0)
+    got = rows(results)
+    assert got["registration"].figure.startswith("registered, home network")
+    assert got["registration"].data["waited_s"] > 0  # it did have to wait
+    assert got["network"].figure == "FDD LTE, PLMN 46000, LTE BAND 3, channel 1650"
+    assert (got["serving cell"].status, got["serving cell"].data["state"]) == (
+        Status.PASS,
+        "NOCONN",
+    )
+    assert [r.name for r in results] == ["port", *CELLULAR]  # the table order is kept
+    assert verdict.status is Status.PASS

@@ -8,7 +8,9 @@ cannot check the scenario at all (not a failure).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
+from chargepoint.csms.framelog import Frame
 from chargepoint.csms.server import LocalCsms
 from chargepoint.station.station import Station
 
@@ -18,7 +20,7 @@ from .matchers import Fields
 from .messages import ExpectNever
 from .model import Scenario
 from .observe import Observer
-from .report import written
+from .report import span, written
 from .tap import Tap
 from .timebase import TimeBase
 
@@ -59,6 +61,10 @@ class Context:
     csms: LocalCsms | None
     cursor: int = 0
     watches: list[Watch] = field(default_factory=list)
+    began: datetime = field(default_factory=lambda: datetime.now(UTC))
+    """The running step's start on the scenario's clock (the runner sets it)."""
+    sent_after: float | None = None
+    """Charger seconds from the step's start to when the charger sent what it matched."""
 
     @property
     def charge_point(self) -> str:
@@ -76,6 +82,22 @@ class StepRunner:
         time = self.ctx.time
         real = f" (waited {time.window(timeout):.2f}s real)" if time.scale != 1 else ""
         return f"within {written(timeout)}{real}"
+
+    def timed(self, frames: list[Frame], within: float | None, what: str) -> None:
+        """Note when the charger sent ``frames`` (the last of them), and fail the step when
+        that is later than ``within`` (plus the time base's tolerance) after the step began.
+
+        Judged at the charger's end of the link, so the link's latency does not count.
+        """
+        sent = max(self.ctx.observer.at_charger(f) for f in frames)
+        after = (sent - self.ctx.began).total_seconds()
+        self.ctx.sent_after = after
+        tolerance = self.ctx.time.tolerance
+        if within is not None and after > within + tolerance:
+            raise StepFailed(
+                f"{what} arrived, but not within {written(within)}: the charger sent it "
+                f"{span(after)} after this step began (charger time; tolerance {span(tolerance)})"
+            )
 
     def link_state(self) -> list[str]:
         """A line on the connection when it explains a failure (not connected, boot not done)."""

@@ -6,18 +6,26 @@ expectation matched (or the last frame before a ``link_fault``), so
 ``expect_received`` steps in a row must arrive in that order (other messages
 in between are fine).  ``expect_never`` looks from
 the cursor too, for ``during`` or, without it, until the scenario ends.
+
+``within`` and ``during`` are judged in charger time at the charger's end of
+the link (:meth:`~.observe.Observer.at_charger`): a message counts as sent
+when the charger sent it, not when a slow modem delivered it.  The real wait
+is longer (the link's allowance, :mod:`.timebase`) only so that a message
+sent in time has time to arrive.  Without ``within`` a step just waits up to
+the scenario's ``timeout``: a bound on waiting, not a timing claim.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from functools import partial
 
 from chargepoint.csms.framelog import Frame
 
 from .context import StepFailed, StepRunner, Watch, message_text
 from .messages import ExpectNever, ExpectReceived, ExpectUnordered, MessageMatch
-from .observe import CSMS_TO_CHARGER, assign, describe_frame, explain_missing, matches
-from .report import written
+from .observe import assign, describe_frame, explain_missing, matches
+from .report import offset, written
 
 
 class Expectations(StepRunner):
@@ -35,23 +43,27 @@ class Expectations(StepRunner):
                 *explain_missing(spec.action, spec.payload, obs.calls_after(start)),
                 *self.link_state(),
             )
+        self.timed([frame], spec.within, message_text(spec.action, spec.payload))
         await self._answered(frame)
         self.ctx.cursor = frame.seq
 
     async def _answered(self, *frames: Frame) -> None:
-        """Let the CSMS finish answering what was matched before the next step acts.
+        """Let the answer to what was matched reach the charger before the next step acts.
 
         The log shows a call as soon as the CSMS reads it; a ``csms`` step right after
         must not overtake the answer (a CALL ahead of the BootNotification's Rejected
-        would reach a charger that does not know yet it must keep silent).  Bounded by
-        the link's allowance, since an answer rule may hold the answer back for good.
+        would reach a charger that does not know yet it must keep silent), and the next
+        step's clock must start where the charger's own timers start: when the charger
+        got the answer, not when the CSMS sent it.  Bounded by the link's allowance,
+        since an answer rule may hold the answer back for good.
         """
         obs = self.ctx.observer
+
+        def reached(unique_id: str) -> bool | None:
+            return obs.reached_charger(unique_id) or None
+
         for frame in frames:
-            unique_id = str(frame.message[1])
-            await obs.until(
-                partial(obs.answer_to, unique_id, CSMS_TO_CHARGER), self.ctx.time.allowance
-            )
+            await obs.until(partial(reached, str(frame.message[1])), self.ctx.time.allowance)
 
     async def expect_unordered(self, spec: ExpectUnordered, timeout: float) -> None:
         obs, start = self.ctx.observer, self.ctx.cursor
@@ -63,6 +75,7 @@ class Expectations(StepRunner):
                 *self._unordered_failure(spec.messages, obs.calls_after(start), timeout),
                 *self.link_state(),
             )
+        self.timed(found, spec.within, f"each of the {len(found)} messages")
         await self._answered(*found)
         self.ctx.cursor = max(f.seq for f in found)
 
@@ -81,31 +94,47 @@ class Expectations(StepRunner):
             lines += ["  " + line for line in explain_missing(w.action, w.payload, frames)]
         return lines
 
-    def _never_hit(self, spec: ExpectNever, since: int) -> Frame | None:
-        actions = spec.action
-        for frame in self.ctx.observer.calls_after(since):
-            if (actions is None or frame.action in actions) and (
-                spec.payload is None or spec.payload.matches(frame.payload)
+    def _never_hit(
+        self, spec: ExpectNever, since: int, sent_by: datetime | None = None
+    ) -> Frame | None:
+        """The first frame after ``since`` that breaks ``spec`` (sent by ``sent_by``)."""
+        actions, obs = spec.action, self.ctx.observer
+        for frame in obs.calls_after(since):
+            if (
+                (actions is None or frame.action in actions)
+                and (spec.payload is None or spec.payload.matches(frame.payload))
+                and (sent_by is None or obs.at_charger(frame) <= sent_by)
             ):
                 return frame
         return None
 
     async def expect_never(self, index: int, spec: ExpectNever, timeout: float) -> None:
-        since = self.ctx.cursor
+        since, obs, time = self.ctx.cursor, self.ctx.observer, self.ctx.time
         if spec.during is None:
             self.ctx.watches.append(Watch(index, since, spec))
             hit = self._never_hit(spec, since)
         else:
-            hit = await self.ctx.observer.until(
-                lambda: self._never_hit(spec, since), self.ctx.time.real(spec.during)
+            # What the charger sends after the window (less the tolerance) does not count,
+            # however early it reaches the CSMS; what it sent inside may still be on its way.
+            sent_by = self.ctx.began + timedelta(seconds=max(0.0, spec.during - time.tolerance))
+            hit = await obs.until(
+                lambda: self._never_hit(spec, since, sent_by), time.real(spec.during)
             )
+            if hit is None:
+                await obs.until(lambda: not obs.in_flight(sent_by) or None, time.allowance)
+                hit = self._never_hit(spec, since, sent_by)
         if hit is not None:
             raise StepFailed(*self.never_failure(spec, hit))
 
     def never_failure(self, spec: ExpectNever, hit: Frame) -> list[str]:
         what = " or ".join(spec.action) if spec.action else "any message"
-        span = f" for {written(spec.during)}" if spec.during is not None else ""
-        return [f"expected no {what}{span}, but the CSMS received:", "  " + describe_frame(hit)]
+        during = f" for {written(spec.during)}" if spec.during is not None else ""
+        after = (self.ctx.observer.at_charger(hit) - self.ctx.began).total_seconds()
+        sent = f" (sent at {offset(after)} charger time)" if spec.during is not None else ""
+        return [
+            f"expected no {what}{during}, but the CSMS received{sent}:",
+            "  " + describe_frame(hit),
+        ]
 
     def check_watches(self) -> dict[int, list[str]]:
         """Standing ``expect_never`` steps that were broken before the end: index -> lines."""

@@ -232,6 +232,8 @@ class ExpectReceived(MessageMatch):
     """The CSMS receives this message after whatever the previous expectation matched."""
 
     within: Duration | None = None
+    """A timing check: the charger sent the message at most this long (charger time) after
+    the step began.  Left out, the step only waits up to the scenario's ``timeout``."""
 
 
 class ExpectUnordered(Model):
@@ -239,6 +241,8 @@ class ExpectUnordered(Model):
 
     messages: list[Annotated[MessageMatch, Shorthand("action", CPAction)]] = Field(min_length=1)
     within: Duration | None = None
+    """A timing check: the charger sent the last of them at most this long (charger time)
+    after the step began.  Left out, the step only waits up to the scenario's ``timeout``."""
 
 
 def _actions(value: Any) -> Any:
@@ -263,6 +267,8 @@ class ExpectNever(Model):
     payload: PayloadMatcher | None = None
     """Only with a single action."""
     during: Duration | None = None
+    """Charger time from the step's start in which the charger sends no such message (what
+    it sends later does not count, even if a fast link delivers it early)."""
 
     @validates(mode="after")
     def _ocpp(self) -> ExpectNever:

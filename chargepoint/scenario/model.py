@@ -40,7 +40,8 @@ class Scenario(Model):
     csms: Annotated[Csms, Shorthand("url", str)] = Csms()
     """``local`` (default) or a ws:// URL."""
     timeout: Duration = 30
-    """How long a step waits when it gives no ``within``: nothing waits forever."""
+    """How long a step waits when it gives no ``within``: nothing waits forever.  A bound on
+    waiting (stretched to the link's real allowance), not a timing check."""
     time_limit: Duration = 600
     """Real seconds the whole run may take, whatever the time scale."""
     steps: list[Step] = Field(min_length=1)

@@ -5,6 +5,10 @@ the local CSMS's own log (what it really received), or, against a remote
 CSMS, the log the charger's tapped link keeps (what the charger sent).  Either
 way ``direction == "received"`` means charger -> CSMS.
 
+Timing is judged at the charger's end of the link (:meth:`Observer.sent_at`):
+the charger time at which the charger sent a frame, as the tap noted it, not
+when the CSMS read it, so a modem's latency is not counted as the charger's.
+
 When an expectation fails, the person reading the report needs the message
 that came instead, not just "timeout": :func:`explain_missing` picks the
 closest frames and says field by field why they did not match.
@@ -24,11 +28,11 @@ from chargepoint.station.clock import Clock
 from .errors import brief, flow
 from .matchers import Fields
 from .messages import MessageMatch
+from .tap import CHARGER_TO_CSMS as CHARGER_TO_CSMS
+from .tap import CSMS_TO_CHARGER as CSMS_TO_CHARGER
+from .tap import Tap, key_of
 
 T = TypeVar("T")
-
-CHARGER_TO_CSMS = "received"
-CSMS_TO_CHARGER = "sent"
 
 
 def is_call(frame: Frame, direction: str, action: str | None = None) -> bool:
@@ -47,20 +51,53 @@ class Observer:
     """One charger's frames in a log, and a way to wait until one of them shows up.
 
     It also notes the charger-time at which each frame was logged (by the
-    scenario's clock), since the log's own timestamps are real time.
+    scenario's clock), since the log's own timestamps are real time, and finds
+    in the ``tap`` when the charger itself sent or received a frame.
     """
 
-    def __init__(self, log: FrameLog, charge_point: str, clock: Clock) -> None:
+    def __init__(self, log: FrameLog, charge_point: str, clock: Clock, tap: Tap) -> None:
         self.log = log
         self.charge_point = charge_point
         self.clock = clock
+        self.tap = tap
         self.charger_times: dict[int, datetime] = {}
         self._new = asyncio.Event()
         log.listeners.append(self._on_frame)
+        if tap.log is not log:  # waits also end when something reaches the charger's end
+            tap.log.listeners.append(lambda frame: self._new.set())
 
     def _on_frame(self, frame: Frame) -> None:
         self.charger_times[frame.seq] = self.clock.now()
         self._new.set()
+
+    def at_charger(self, frame: Frame) -> datetime:
+        """The charger time at which ``frame`` passed the charger's end of the link: when the
+        charger sent it (charger -> CSMS) or received it (CSMS -> charger).
+
+        Falls back to when it was logged, for a frame the tap never saw (not an OCPP-J
+        array), and to now for one logged before this observer existed.
+        """
+        key = key_of(frame)
+        mark = self.tap.marks.get(key) if key is not None else None
+        if mark is not None:
+            return mark.charger
+        return self.charger_times.get(frame.seq) or self.clock.now()
+
+    def reached_charger(self, unique_id: str) -> bool:
+        """Whether the charger has received the answer to its call ``unique_id``."""
+        return any((CSMS_TO_CHARGER, kind, unique_id) in self.tap.marks for kind in (3, 4))
+
+    def in_flight(self, sent_by: datetime) -> list[str]:
+        """Ids of the calls the charger sent by ``sent_by`` that this log has not shown yet."""
+        logged = {key_of(f) for f in self.after(0)}
+        return [
+            key[2]
+            for key, mark in self.tap.marks.items()
+            if key[0] == CHARGER_TO_CSMS
+            and key[1] == 2
+            and mark.charger <= sent_by
+            and key not in logged
+        ]
 
     @property
     def last_seq(self) -> int:

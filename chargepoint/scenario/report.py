@@ -38,6 +38,10 @@ class StepResult:
     charger_seconds: float
     details: list[str] = field(default_factory=list)
     """Why it failed or was skipped: the expectation, then what arrived instead."""
+    sent_after: float | None = None
+    """For an expectation that matched: charger seconds from the step's start to when the
+    charger sent the message (the last one, for ``expect_unordered``); negative when it was
+    sent before the step began."""
 
 
 @dataclass
@@ -72,6 +76,18 @@ def duration(seconds: float) -> str:
         return f"{minutes}m{secs:02d}s" if secs else f"{minutes}m"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
+
+
+def span(seconds: float) -> str:
+    """A measured span of charger time: ``14.9s``, ``-2.0s``, ``6m03s``."""
+    if abs(seconds) < 60:
+        return f"{seconds:.1f}s"
+    return ("-" if seconds < 0 else "") + duration(abs(seconds))
+
+
+def offset(seconds: float) -> str:
+    """A charger-time offset from a step's start: ``+14.9s``, ``-2.0s``."""
+    return ("+" if seconds >= 0 else "") + span(seconds)
 
 
 def written(seconds: float) -> str:
@@ -127,7 +143,10 @@ def header(result: ScenarioResult) -> str:
 
 def step_line(step: StepResult, time_scale: float = 1.0) -> str:
     clock = "" if time_scale == 1 else f" [{duration(step.charger_seconds)}]"
-    lines = [f"  {MARKS[step.status]} {duration(step.real_seconds)}{clock}  {step.text}"]
+    sent = ""
+    if step.sent_after is not None:  # charger time, from the step's start to the charger's send
+        sent = f"  (sent at {offset(step.sent_after)})"
+    lines = [f"  {MARKS[step.status]} {duration(step.real_seconds)}{clock}  {step.text}{sent}"]
     if step.status != "passed":
         if step.where:
             lines.append(f"      at {step.where}")

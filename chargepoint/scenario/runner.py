@@ -235,7 +235,7 @@ async def _run(
             raise RunError(f"the {planned.link.type} emulator could not start: {exc}") from None
         state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cpsim-scn-")))
         station = _station(scenario, state_dir, planned.scale, password)
-        tap = Tap(cp_id)
+        tap = Tap(cp_id, clock)
         try:
             inner = make_link(
                 planned.link,
@@ -248,7 +248,7 @@ async def _run(
             raise RunError(str(exc), unavailable=True) from None
         except ValueError as exc:
             raise RunError(f"link: {exc}") from None
-        observer = Observer(csms.frames if csms else tap.log, cp_id, clock)
+        observer = Observer(csms.frames if csms else tap.log, cp_id, clock, tap)
         stop = asyncio.Event()
         task = asyncio.create_task(
             run_station(station, TappedLink(inner, tap), stop, Backoff(0.1, 1.0)),
@@ -266,12 +266,16 @@ async def _run(
         )
         await _steps(ctx, clock, options, result)
         result.frames = [
-            {**f.as_dict(), "charger_time": _iso(observer, f.seq)} for f in observer.after(0)
+            {
+                **f.as_dict(),
+                "charger_time": _iso(observer.charger_times.get(f.seq)),
+                "at_charger": ocpp_time(observer.at_charger(f)),
+            }
+            for f in observer.after(0)
         ]
 
 
-def _iso(observer: Observer, seq: int) -> str | None:
-    when = observer.charger_times.get(seq)
+def _iso(when: datetime | None) -> str | None:
     return ocpp_time(when) if when else None
 
 
@@ -303,7 +307,9 @@ async def _steps(ctx: Context, clock: Clock, options: RunOptions, result: Scenar
                 where = f"{step.where.file}:{step.where.line}" if step.where else None
                 running = StepResult(index, step.kind, step_text(step), where, "passed", 0, 0)
                 marks = (time.monotonic(), clock.now())
+                ctx.began, ctx.sent_after = marks[1], None
                 await _one(executor, index, step, running)
+                running.sent_after = ctx.sent_after
                 _finish(running, marks, clock, result, options)
                 if running.status != "passed":
                     break

@@ -5,6 +5,10 @@ it works the same over a direct link and through a modem:
 
 * it logs every frame on the charger's side, which is what expectations are
   checked on when the CSMS is not the local one;
+* it notes, for each frame, the charger time (the scenario's clock) at which the
+  charger handed it to the link or got it from the link: timing checks are judged
+  there, so the link's own latency never counts as the charger's (see
+  :mod:`.timebase`), and the real round trips give the link's latency;
 * it can answer one CSMS call in the charger's place (``reply`` on an
   ``expect_call`` step, ``charger_reply`` on a ``csms`` step): the call never
   reaches the charger's handlers, so the charger does not act on it either;
@@ -18,14 +22,20 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
+from statistics import median
 from typing import Any
 
-from chargepoint.csms.framelog import FrameLog
+from chargepoint.csms.framelog import Frame, FrameLog
+from chargepoint.station.clock import Clock
 from chargepoint.transport.base import Connection, Link, LinkError
 
 from .matchers import Fields
 from .messages import ErrorReply
-from .observe import CHARGER_TO_CSMS, CSMS_TO_CHARGER
+
+CHARGER_TO_CSMS = "received"
+"""A frame's direction in a log: the CSMS received it (the charger sent it)."""
+CSMS_TO_CHARGER = "sent"
 
 
 @dataclass
@@ -47,12 +57,37 @@ class Override:
         return [3, unique_id, self.reply or {}]
 
 
+@dataclass(frozen=True)
+class Mark:
+    """When a frame passed the charger's end of the link."""
+
+    charger: datetime
+    """On the scenario's clock (charger time)."""
+    real: float
+    """``time.monotonic()``."""
+
+
+FrameKey = tuple[str, int, str]
+"""(direction, message type, unique id): the same frame in the CSMS's log and the tap's."""
+
+
+def key_of(frame: Frame) -> FrameKey | None:
+    msg = frame.message
+    if frame.message_type is None or len(msg) < 2 or not isinstance(msg[1], str):
+        return None
+    return frame.direction, frame.message_type, msg[1]
+
+
 @dataclass
 class Tap:
     """State shared by the tapped link and each connection it opens."""
 
     charge_point: str
+    clock: Clock | None = None
+    """The scenario's clock; without it frames get no charger time (only real time)."""
     log: FrameLog = field(default_factory=FrameLog)
+    marks: dict[FrameKey, Mark] = field(default_factory=dict)
+    """Each frame the charger sent or received, by key: when it passed the charger's end."""
     overrides: list[Override] = field(default_factory=list)
     connections: int = 0
     last_error: str | None = None
@@ -79,6 +114,32 @@ class Tap:
     def network_down_for(self, real_seconds: float) -> None:
         self.down_until = max(self.down_until, time.monotonic() + real_seconds)
 
+    def record(self, direction: str, message: str) -> Frame:
+        """Log a frame at the charger's end of the link, with its charger time."""
+        frame = self.log.record(direction, self.charge_point, message)
+        key = key_of(frame)
+        if key is not None and self.clock is not None:
+            self.marks.setdefault(key, Mark(self.clock.now(), time.monotonic()))
+        return frame
+
+    def round_trips(self) -> list[float]:
+        """Real seconds from each charger CALL leaving to its answer arriving, oldest first."""
+        trips = []
+        for (direction, kind, unique_id), sent in self.marks.items():
+            if direction != CHARGER_TO_CSMS or kind != 2:
+                continue
+            answer = self.marks.get((CSMS_TO_CHARGER, 3, unique_id)) or self.marks.get(
+                (CSMS_TO_CHARGER, 4, unique_id)
+            )
+            if answer is not None:
+                trips.append(answer.real - sent.real)
+        return trips
+
+    def round_trip(self) -> float | None:
+        """The link's typical round trip (median), or None before any call was answered."""
+        trips = self.round_trips()
+        return median(trips) if trips else None
+
 
 class TappedConnection:
     def __init__(self, inner: Connection, tap: Tap) -> None:
@@ -86,13 +147,13 @@ class TappedConnection:
 
     async def send(self, message: str) -> None:
         async with self.tap.send_lock:  # the tap's own answers go out between the charger's
-            self.tap.log.record(CHARGER_TO_CSMS, self.tap.charge_point, message)
+            self.tap.record(CHARGER_TO_CSMS, message)
             await self.inner.send(message)
 
     async def recv(self) -> str:
         while True:
             message = await self.inner.recv()
-            self.tap.log.record(CSMS_TO_CHARGER, self.tap.charge_point, message)
+            self.tap.record(CSMS_TO_CHARGER, message)
             taken = self.tap.take_override(message)
             if taken is None:
                 return message

@@ -8,7 +8,13 @@ the same way, so the CSMS sees the same messages in the same order.
 
 Network round trips do not get faster with the clock, so a step that waits
 *for* something never waits less than a small real allowance; a step that
-checks that something does *not* happen waits exactly the scaled time.
+checks that something does *not* happen waits exactly the scaled time.  The
+allowance only gives a message time to arrive: a timing check (``within`` on
+an expectation, ``during`` on ``expect_never``) is judged in charger time at
+the charger's end of the link, from the step's start to the moment the charger
+sent the message, so a modem's real latency is not counted as the charger's.
+What is left is the event loop's own jitter, real time that the scale
+multiplies too: :attr:`TimeBase.tolerance`.
 
 ``time_scale: virtual`` is implemented as a fixed, large scale
 (:data:`VIRTUAL_SCALE`: an hour of charger time per real second) rather than
@@ -30,6 +36,11 @@ DIRECT_ALLOWANCE: Final = 0.5
 
 MODEM_ALLOWANCE: Final = 5.0
 """The same through a modem, where each message is several AT exchanges on a serial port."""
+
+JITTER: Final = 0.05
+"""Real seconds by which the runner and the charger's timers may disagree (both run on one
+event loop, which is late by a few milliseconds under load); times the scale, it is the
+tolerance of every timing check."""
 
 
 def scale_of(time_scale: float | str) -> float:
@@ -56,3 +67,9 @@ class TimeBase:
 
     def charger(self, real_seconds: float) -> float:
         return real_seconds * self.scale
+
+    @property
+    def tolerance(self) -> float:
+        """Charger seconds a timing check allows past its limit: :data:`JITTER`, scaled
+        (1.5 s at x30, 3 min at x3600)."""
+        return JITTER * self.scale

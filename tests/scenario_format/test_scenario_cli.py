@@ -43,4 +43,3 @@ def test_schema_prints_json() -> None:
     result = CliRunner().invoke(scenario, ["schema"])
     assert result.exit_code == 0
     assert json.loads(result.stdout)["$schema"].startswith("https://json-schema.org/")
-

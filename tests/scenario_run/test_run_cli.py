@@ -50,9 +50,11 @@ def test_passing_file_exits_0_with_a_line_per_step(write_scenario: Callable[...,
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"passes ({path}) - direct link, CSMS local, time x60")
     assert [line.split()[0] for line in lines[1:3]] == ["✓", "✓"]
-    assert lines[1].endswith("expect_received BootNotification")
-    assert lines[2].endswith(
-        "expect_received StatusNotification {connectorId: 1, status: Available}"
+    # each expectation says when (charger time from the step's start) the charger sent it
+    assert "  expect_received BootNotification  (sent at +" in lines[1]
+    assert (
+        "  expect_received StatusNotification {connectorId: 1, status: Available}  (sent at "
+        in lines[2]
     )
     assert lines[3].startswith("PASSED passes in ")
     assert lines[-1].startswith("1 passed, 0 failed in ")

@@ -7,6 +7,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import pytest
+
+from chargepoint.scenario.report import ScenarioResult, render, step_line
+from chargepoint.scenario.runner import RunError
 from chargepoint.scenario.timebase import VIRTUAL_SCALE, TimeBase
 
 from .frames import answer_to, received
@@ -99,3 +103,68 @@ def test_time_base_waits_never_shrink_below_the_links_allowance() -> None:
     assert fast.window(0.1) == 0.1  # but a step asking for less gets less
     assert fast.window(7200) == 2.0
     assert TimeBase(1).window(30) == 30
+    assert TimeBase(30).tolerance == 1.5  # the event loop's jitter, in charger time
+
+
+WRONG_INTERVAL = """\
+    charger: {id: CP-HB45, time_scale: 30}
+    steps:
+      - wait: {until: boot_accepted}
+      - csms:
+          call: ChangeConfiguration
+          payload: {key: HeartbeatInterval, value: "45"}
+          result: {status: Accepted}
+      # the scenario claims 25 s; the charger heartbeats every 45 s
+      - expect_received: {action: Heartbeat, within: 25s}
+    """
+
+
+@pytest.mark.parametrize("link", ["ec200u", "esp-at"])
+async def test_within_is_judged_where_the_charger_sent_not_stretched_by_the_modem(
+    run_text: Callable[..., Any], link: str
+) -> None:
+    """Over a modem a waiting step gets 5 s real (150 s at x30) for the message to arrive,
+    but the verdict is when the charger sent it: 45 s after the step began, not within 25 s."""
+    result = await run_on(run_text, WRONG_INTERVAL, link)
+    assert result.status == "failed", render(result)
+    step = result.steps[-1]
+    assert step.details[0].startswith(
+        "Heartbeat arrived, but not within 25s: the charger sent it 4"
+    ), step.details
+    assert step.sent_after is not None and 40 <= step.sent_after <= 50
+    assert "(sent at +4" in step_line(step, result.time_scale)
+
+
+@pytest.mark.parametrize("link", ["direct", "ec200u", "esp-at"])
+async def test_expect_never_over_each_link_says_when_the_charger_sent_it(
+    run_text: Callable[..., Any], link: str
+) -> None:
+    result = await run_on(
+        run_text,
+        """\
+        charger: {id: CP-HB-NEVER, time_scale: 30}
+        csms: {answers: [{answer: BootNotification, result: {status: Accepted, interval: 15}}]}
+        steps:
+          - expect_received: Heartbeat
+          - expect_never: {action: Heartbeat, during: 12s}
+          - expect_never: {action: Heartbeat, during: 8s}  # the next one comes at +3 s
+        """,
+        link,
+    )
+    assert result.status == "failed", render(result)
+    assert [s.status for s in result.steps] == ["passed", "passed", "failed"]
+    assert (
+        result.steps[-1]
+        .details[0]
+        .startswith("expected no Heartbeat for 8s, but the CSMS received (sent at +")
+    )
+
+
+async def run_on(run_text: Callable[..., Any], text: str, link: str) -> ScenarioResult:
+    try:
+        result: ScenarioResult = await run_text(text, link=link)
+    except RunError as exc:
+        if exc.unavailable:
+            pytest.skip(str(exc))
+        raise
+    return result

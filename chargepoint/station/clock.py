@@ -3,6 +3,8 @@
 Scenarios with hours of heartbeats and meter values must run in seconds while
 the CSMS still sees consistent timestamps, so every timer and timestamp in the
 station goes through one :class:`Clock` instead of ``asyncio.sleep``/``datetime.now``.
+Timestamps follow the CSMS's time (:meth:`Clock.set`); durations use
+:meth:`Clock.elapsed`, which no currentTime can move.
 """
 
 from __future__ import annotations
@@ -17,8 +19,17 @@ class Clock:
         if scale <= 0:
             raise ValueError("time scale must be positive")
         self.scale = scale
-        self._start_mono = time.monotonic()
+        self._origin = time.monotonic()
+        self._start_mono = self._origin
         self._start_wall = datetime.now(UTC)
+
+    def elapsed(self) -> float:
+        """Charger seconds since start-up, on a clock the CSMS cannot move.
+
+        What measures durations (the energy register) uses this: the wall clock
+        jumps whenever the CSMS's currentTime is adopted.
+        """
+        return (time.monotonic() - self._origin) * self.scale
 
     def now(self) -> datetime:
         elapsed = (time.monotonic() - self._start_mono) * self.scale

@@ -8,24 +8,26 @@ whatever the sample interval or time scale.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 
 VOLTAGE = 230.0
 
 
 @dataclass
 class Meter:
+    """Times are :meth:`Clock.elapsed` seconds: monotonic, so a CSMS that moves the
+    charger's wall clock (Boot/Heartbeat currentTime) cannot add or remove energy."""
+
     energy_wh: float = 0.0
     power_w: float = 0.0
-    _since: datetime | None = None
+    _since: float | None = None
 
-    def advance(self, now: datetime) -> None:
+    def advance(self, now: float) -> None:
         if self._since is not None:
-            hours = max(0.0, (now - self._since).total_seconds()) / 3600
+            hours = max(0.0, now - self._since) / 3600
             self.energy_wh += self.power_w * hours
         self._since = now
 
-    def set_power(self, watts: float, now: datetime) -> None:
+    def set_power(self, watts: float, now: float) -> None:
         self.advance(now)
         self.power_w = watts
 

@@ -150,7 +150,7 @@ class Station:
     def suspend(self, connector_id: int, suspended: bool = True) -> None:
         connector = self.connector(connector_id)
         connector.suspended = suspended
-        now = self.clock.now()
+        now = self.clock.elapsed()
         has_tx = connector.transaction is not None
         connector.meter.set_power(0 if suspended or not has_tx else self.options.ev_power_w, now)
         self.refresh_status(connector)
@@ -193,7 +193,7 @@ class Station:
         connector = self.connector(connector_id)
         if connector.transaction is not None:
             raise ValueError(f"connector {connector_id} already has a transaction")
-        now = self.clock.now()
+        now = self.clock.elapsed()
         if not connector.plugged:
             connector.plugged = True
             connector.auto_plugged = True
@@ -233,7 +233,7 @@ class Station:
         task = self._meter_tasks.pop(connector_id, None)
         if task is not None:
             task.cancel()
-        now = self.clock.now()
+        now = self.clock.elapsed()
         connector.meter.set_power(0, now)
         tx.stop_reason = reason
         payload: dict[str, Any] = {
@@ -278,7 +278,7 @@ class Station:
     def meter_value(
         self, connector: Connector, context: str, measurands: list[str] | None = None
     ) -> dict[str, Any]:
-        connector.meter.advance(self.clock.now())
+        connector.meter.advance(self.clock.elapsed())
         wanted = (
             measurands if measurands is not None else self.config.get_list("MeterValuesSampledData")
         )

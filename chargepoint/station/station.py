@@ -253,12 +253,12 @@ class Station:
         if connector.pending_operative is not None:
             connector.operative = connector.pending_operative
             connector.pending_operative = None
-        if connector.plugged:
+        if connector.plugged and connector.operative:
             connector.status = "Finishing"
+        self._apply_scheduled_availability()  # connector 0's change: may include this one
         self.refresh_status(connector)
         if connector.auto_plugged and self.options.auto_unplug_s >= 0:
             self.spawn(self._auto_unplug(connector), f"unplug-{connector_id}")
-        self._apply_scheduled_availability()
         return tx
 
     async def _auto_unplug(self, connector: Connector) -> None:
@@ -316,28 +316,40 @@ class Station:
     # --- availability --------------------------------------------------------------------
 
     def change_availability(self, connector_id: int, operative: bool) -> str:
+        """ChangeAvailability (§5.2): connector 0 is the charger and every connector.
+
+        A change that would touch a connector with a transaction is answered
+        Scheduled and made, whole, when the transaction ends (for connector 0: when
+        the last one ends); a change to the state already in force is Accepted.
+        """
         targets = (
             list(self.connectors.values()) if connector_id == 0 else [self.connectors[connector_id]]
         )
-        scheduled = False
+        if all(c.operative == operative for c in targets):
+            for connector in targets:
+                connector.pending_operative = None  # cancels an opposite scheduled change
+            return "Accepted"
+        if any(c.transaction is not None for c in targets):
+            targets[0].pending_operative = operative
+            return "Scheduled"
         for connector in targets:
-            if connector.transaction is not None:
-                connector.pending_operative = operative
-                scheduled = True
-            else:
-                connector.operative = operative
-                connector.pending_operative = None
-                self.refresh_status(connector)
-        return "Scheduled" if scheduled else "Accepted"
+            connector.operative = operative
+            connector.pending_operative = None
+            self.refresh_status(connector)
+        return "Accepted"
 
     def _apply_scheduled_availability(self) -> None:
+        """Make connector 0's scheduled change once no transaction runs any more."""
         zero = self.connectors[0]
-        if zero.pending_operative is not None and all(
-            c.transaction is None for c in self.connectors.values()
+        if zero.pending_operative is None or any(
+            c.transaction is not None for c in self.connectors.values()
         ):
-            zero.operative = zero.pending_operative
-            zero.pending_operative = None
-            self.refresh_status(zero)
+            return
+        operative, zero.pending_operative = zero.pending_operative, None
+        for connector in self.connectors.values():
+            connector.operative = operative
+            connector.pending_operative = None
+            self.refresh_status(connector)
 
     async def shutdown(self) -> None:
         for task in list(self._tasks):

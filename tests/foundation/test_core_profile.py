@@ -222,6 +222,45 @@ async def test_change_availability_scheduled_during_transaction(
     assert rejected == {"status": "Rejected"}
 
 
+async def test_change_availability_of_the_charger_waits_for_the_transaction(
+    csms: LocalCsms, start_charger
+) -> None:
+    charger = await start_charger(connectors=2)
+    await charger.booted()
+    await charger.call("RemoteStartTransaction", {"idTag": "TAG1", "connectorId": 1})
+    start = await charger.received("StartTransaction")
+    await charger.received("StatusNotification", where=lambda p: p["status"] == "Charging")
+    answer = await charger.call("ChangeAvailability", {"connectorId": 0, "type": "Inoperative"})
+    assert answer == {"status": "Scheduled"}
+    tx_id = (await charger.answer_to(start)).payload["transactionId"]
+    await charger.call("RemoteStopTransaction", {"transactionId": tx_id})
+    stop = await charger.received("StopTransaction", after=start.seq)
+    for cid in (0, 1, 2):
+        await charger.received(
+            "StatusNotification",
+            after=start.seq,
+            where=lambda p, cid=cid: p["connectorId"] == cid and p["status"] == "Unavailable",
+        )
+    unavailable = [
+        f
+        for f in csms.frames.calls("CP001", "StatusNotification")
+        if f.seq > start.seq and f.payload["status"] == "Unavailable"
+    ]
+    assert sorted(f.payload["connectorId"] for f in unavailable) == [0, 1, 2]
+    assert all(f.seq > stop.seq for f in unavailable), "made before the transaction ended"
+    refused = await charger.call("RemoteStartTransaction", {"idTag": "TAG1", "connectorId": 2})
+    assert refused == {"status": "Rejected"}
+    answer = await charger.call("ChangeAvailability", {"connectorId": 0, "type": "Operative"})
+    assert answer == {"status": "Accepted"}
+    mark = unavailable[-1].seq
+    for cid in (0, 1, 2):
+        await charger.received(
+            "StatusNotification",
+            after=mark,
+            where=lambda p, cid=cid: p["connectorId"] == cid and p["status"] == "Available",
+        )
+
+
 async def test_reset_soft_and_hard_reboot(csms: LocalCsms, start_charger) -> None:
     charger = await start_charger()
     await charger.booted()

@@ -1,12 +1,15 @@
 """What the modem path costs: serial bytes, AT commands and latency per OCPP message.
 
 Boot + 100 Heartbeats + a GetConfiguration answer of about 3 kB (8 connectors,
-every measurand enabled), through the
-bundled EC200U emulator at 115200 baud (real pty, real TCP to the local CSMS).
-Serial bytes are counted on the host side of the port; the floor is what the
-line rate alone allows for the bytes one exchange really puts on the wire.
+every measurand enabled), through the bundled EC200U and ESP-AT emulators at
+115200 baud (real pty, real TCP to the local CSMS).  Serial bytes are counted
+on the host side of the port; the floor is what the line rate alone allows for
+the bytes one exchange really puts on the wire.  Over ESP-AT the 3 kB answer
+must fit one AT+WSSEND (buffer_size - 10 bytes): with ``--buffer 1024`` the
+charger refuses it (a CALLERROR), and the benchmark says so.
 
-    python benchmarks/modem_path.py [--heartbeats 100] [--baud 115200]
+    python benchmarks/modem_path.py [--path ec200u|esp-at|both] [--heartbeats 100]
+                                    [--baud 115200] [--buffer 8192]
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
+import re
 import statistics
 import sys
 import tempfile
@@ -22,6 +27,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ocpp.exceptions import OCPPError
 
 from chargepoint.csms.server import LocalCsms
 from chargepoint.station.config import MEASURANDS
@@ -198,95 +205,134 @@ async def bench(path: str, heartbeats: int, baud: int, buffer_size: int) -> dict
             stop = asyncio.Event()
             started = time.perf_counter()
             task = asyncio.create_task(run_station(station, link, stop))
-            last = await csms.frames.wait_for(
-                lambda f: (
-                    f.action == "StatusNotification" and f.payload["connectorId"] == CONNECTORS
-                ),
-                120,
-            )
-            await csms.frames.wait_for(
-                lambda f: f.direction == "sent" and f.message[1] == last.message[1], 10
-            )
-            boot_s = time.perf_counter() - started
-            boot_bytes, boot_cmds = sum(counter.snapshot()), at_commands(trace)
-            boot_payload = sum(len(_text(f.message)) for f in csms.frames.frames)
-            boot_msgs = len(csms.frames.frames)
-            print(
-                f"boot (modem bring-up, TCP, upgrade, Boot + {CONNECTORS + 1} "
-                "StatusNotification): "
-                f"{boot_s:.2f}s, {boot_msgs} OCPP messages, {boot_cmds} AT commands, "
-                f"{boot_bytes} serial bytes for {boot_payload} payload bytes"
-            )
+            try:
+                figures = await measure(
+                    csms, station, counter, trace, started, heartbeats, line_rate
+                )
+                figures["3 kB answer round trip (ms)"] = await big_answer(
+                    path, csms, counter, trace, line_rate, buffer_size
+                )
+            finally:  # stop the charger while its modem and the CSMS are still there
+                stop.set()
+                await task
+            return figures
 
-            session = station.session
-            assert session is not None
-            tx0, rx0 = counter.snapshot()
-            cmds0, seq0 = at_commands(trace), len(csms.frames.frames)
-            latencies = []
-            for _ in range(heartbeats):
-                t0 = time.perf_counter()
-                await session.request("Heartbeat", {})
-                latencies.append((time.perf_counter() - t0) * 1000)
-            tx1, rx1 = counter.snapshot()
-            frames = csms.frames.frames[seq0:]
-            payload = sum(len(_text(f.message)) for f in frames)
-            serial = (tx1 - tx0) + (rx1 - rx0)
-            cmds = at_commands(trace) - cmds0
-            floor_ms = serial / heartbeats / line_rate * 1000
-            print(f"\n{heartbeats} Heartbeats ({len(frames)} OCPP messages, CALL + CALLRESULT):")
-            print(f"  payload bytes per message   {payload / len(frames):8.1f}")
-            print(
-                f"  serial bytes per message    {serial / len(frames):8.1f}   "
-                f"(x{serial / payload:.2f} the payload; "
-                f"host->modem {(tx1 - tx0) / len(frames):.1f}, "
-                f"modem->host {(rx1 - rx0) / len(frames):.1f})"
-            )
-            print(f"  AT commands per message     {cmds / len(frames):8.2f}")
-            print(
-                f"  CALL->CALLRESULT latency    median {statistics.median(latencies):.1f} ms, "
-                f"p95 {pct(latencies, 95):.1f} ms; line-rate floor {floor_ms:.1f} ms "
-                f"(median / floor = {statistics.median(latencies) / floor_ms:.1f})"
-            )
-            for row in histogram(latencies):
-                print(row)
 
-            hb_tx0, hb_rx0 = tx0, rx0
-            tx0, rx0 = counter.snapshot()
-            cmds0 = at_commands(trace)
-            t0 = time.perf_counter()
-            await csms.call("BENCH01", "GetConfiguration", {}, timeout=60)
-            elapsed = (time.perf_counter() - t0) * 1000
-            answer = csms.frames.frames[-1]
-            request = csms.frames.frames[-2]
-            size = len(_text(answer.message))
-            serial = (counter.tx - tx0) + (counter.rx - rx0)
-            print(
-                f"\nGetConfiguration answer of {size} bytes (request {len(_text(request.message))}"
-                f" bytes):"
-            )
-            print(
-                f"  serial bytes {serial} (x{serial / (size + len(_text(request.message))):.2f} "
-                f"the payload), AT commands {at_commands(trace) - cmds0}, "
-                f"round trip {elapsed:.0f} ms; line-rate floor {serial / line_rate * 1000:.0f} ms"
-            )
-            stop.set()
-            await task
-            hb_serial = (tx1 - hb_tx0) + (rx1 - hb_rx0)
-            return {
-                "serial bytes / message": hb_serial / len(frames),
-                "payload bytes / message": payload / len(frames),
-                "AT commands / message": cmds / len(frames),
-                "latency median (ms)": statistics.median(latencies),
-                "latency p95 (ms)": pct(latencies, 95),
-                "line-rate floor (ms)": floor_ms,
-                "3 kB answer round trip (ms)": elapsed,
-            }
+async def measure(
+    csms: LocalCsms,
+    station: Station,
+    counter: Counter,
+    trace: Path,
+    started: float,
+    heartbeats: int,
+    line_rate: float,
+) -> dict[str, float]:
+    """Boot, then ``heartbeats`` Heartbeats: print the figures, return the headline ones."""
+    last = await csms.frames.wait_for(
+        lambda f: f.action == "StatusNotification" and f.payload["connectorId"] == CONNECTORS,
+        120,
+    )
+    await csms.frames.wait_for(
+        lambda f: f.direction == "sent" and f.message[1] == last.message[1], 10
+    )
+    boot_s = time.perf_counter() - started
+    boot_bytes, boot_cmds = sum(counter.snapshot()), at_commands(trace)
+    boot_payload = sum(len(_text(f.message)) for f in csms.frames.frames)
+    boot_msgs = len(csms.frames.frames)
+    print(
+        f"boot (modem bring-up, TCP, upgrade, Boot + {CONNECTORS + 1} "
+        "StatusNotification): "
+        f"{boot_s:.2f}s, {boot_msgs} OCPP messages, {boot_cmds} AT commands, "
+        f"{boot_bytes} serial bytes for {boot_payload} payload bytes"
+    )
+
+    session = station.session
+    assert session is not None
+    tx0, rx0 = counter.snapshot()
+    cmds0, seq0 = at_commands(trace), len(csms.frames.frames)
+    latencies = []
+    for _ in range(heartbeats):
+        t0 = time.perf_counter()
+        await session.request("Heartbeat", {})
+        latencies.append((time.perf_counter() - t0) * 1000)
+    tx1, rx1 = counter.snapshot()
+    frames = csms.frames.frames[seq0:]
+    payload = sum(len(_text(f.message)) for f in frames)
+    serial = (tx1 - tx0) + (rx1 - rx0)
+    cmds = at_commands(trace) - cmds0
+    floor_ms = serial / heartbeats / line_rate * 1000
+    print(f"\n{heartbeats} Heartbeats ({len(frames)} OCPP messages, CALL + CALLRESULT):")
+    print(f"  payload bytes per message   {payload / len(frames):8.1f}")
+    print(
+        f"  serial bytes per message    {serial / len(frames):8.1f}   "
+        f"(x{serial / payload:.2f} the payload; "
+        f"host->modem {(tx1 - tx0) / len(frames):.1f}, "
+        f"modem->host {(rx1 - rx0) / len(frames):.1f})"
+    )
+    print(f"  AT commands per message     {cmds / len(frames):8.2f}")
+    print(
+        f"  CALL->CALLRESULT latency    median {statistics.median(latencies):.1f} ms, "
+        f"p95 {pct(latencies, 95):.1f} ms; line-rate floor {floor_ms:.1f} ms "
+        f"(median / floor = {statistics.median(latencies) / floor_ms:.1f})"
+    )
+    for row in histogram(latencies):
+        print(row)
+
+    return {
+        "serial bytes / message": serial / len(frames),
+        "payload bytes / message": payload / len(frames),
+        "AT commands / message": cmds / len(frames),
+        "latency median (ms)": statistics.median(latencies),
+        "latency p95 (ms)": pct(latencies, 95),
+        "line-rate floor (ms)": floor_ms,
+    }
+
+
+async def big_answer(
+    path: str, csms: LocalCsms, counter: Counter, trace: Path, line_rate: float, buffer_size: int
+) -> float:
+    """GetConfiguration's answer of about 3 kB; its round trip in ms, NaN if it was refused.
+
+    Over ESP-AT it must fit one AT+WSSEND (buffer_size - 10 bytes): with a
+    smaller buffer the charger refuses to send it and answers a CALLERROR.
+    """
+    tx0, rx0 = counter.snapshot()
+    cmds0 = at_commands(trace)
+    t0 = time.perf_counter()
+    try:
+        await csms.call("BENCH01", "GetConfiguration", {}, timeout=60)
+    except OCPPError as exc:
+        size = re.search(r"(\d+)-byte message", exc.description)
+        what = f"{int(size[1]) / 1000:.1f} kB answer" if size else "answer"
+        print(
+            f"\nGetConfiguration: the charger refused its {what} as too large for one "
+            f"AT+WSSEND at buffer size {buffer_size} (at most {buffer_size - 10} bytes; "
+            f"CALLERROR {exc.code}). Run with --buffer 4096 or more to measure it."
+            if "AT+WSSEND" in exc.description
+            else f"\nGetConfiguration: CALLERROR {exc.code}: {exc.description}"
+        )
+        return math.nan
+    elapsed = (time.perf_counter() - t0) * 1000
+    answer, request = csms.frames.frames[-1], csms.frames.frames[-2]
+    size, asked = len(_text(answer.message)), len(_text(request.message))
+    serial = (counter.tx - tx0) + (counter.rx - rx0)
+    print(f"\nGetConfiguration answer of {size} bytes (request {asked} bytes):")
+    print(
+        f"  serial bytes {serial} (x{serial / (size + asked):.2f} the payload), "
+        f"AT commands {at_commands(trace) - cmds0}, round trip {elapsed:.0f} ms; "
+        f"line-rate floor {serial / line_rate * 1000:.0f} ms"
+    )
+    return elapsed
 
 
 def _text(message: Any) -> str:
     import json
 
     return message if isinstance(message, str) else json.dumps(message, separators=(",", ":"))
+
+
+def _cell(value: float) -> str:
+    return f"{'refused':>12}" if math.isnan(value) else f"{value:>12.1f}"
 
 
 def main() -> None:
@@ -305,7 +351,7 @@ def main() -> None:
     if len(figures) > 1:
         print(f"{'Heartbeat exchange':<30}" + "".join(f"{p:>12}" for p in figures))
         for name in figures[paths[0]]:
-            print(f"{name:<30}" + "".join(f"{figures[p][name]:>12.1f}" for p in figures))
+            print(f"{name:<30}" + "".join(_cell(figures[p][name]) for p in figures))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from chargepoint.fieldtest.check import CheckOptions, PortOptions, ReachOptions,
 from chargepoint.fieldtest.outcome import as_json, judge, progress_line, table, verdict_line
 from chargepoint.fieldtest.scan import ScanOptions, parse_apn_file, run_scan, scan_json, scan_table
 from chargepoint.fieldtest.target import CsmsTarget
-from modem.diagnostics import AUTH_NAMES, ApnSettings, Report
+from modem.diagnostics import AUTH_NAMES, ApnSettings, Report, apn_name_problem
 
 AUTH_CODES = {name.lower(): code for code, name in AUTH_NAMES.items()}
 
@@ -48,6 +48,14 @@ def _target(url: str | None, cp_id: str | None, password: str | None) -> CsmsTar
         return CsmsTarget.parse(url, cp_id, password or None)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--csms-url") from exc
+
+
+def _apn_names(apns: tuple[str, ...]) -> None:
+    """A usage error for ``--apn "m2m.op,x"`` and the like, before any modem is opened."""
+    for apn in apns:
+        problem = apn_name_problem(apn)
+        if problem is not None:
+            raise click.BadParameter(problem, param_hint="--apn")
 
 
 def _setup_logging(level: str) -> None:
@@ -195,6 +203,7 @@ def check(
             raise click.BadParameter("--apn-user/--apn-password need --apn", param_hint="--apn")
         settings = None
         if apn is not None:
+            _apn_names((apn,))
             settings = ApnSettings(apn, apn_user, apn_password, _auth(apn_user, apn_auth))
         options = CheckOptions(port_options, settings, target, wait, reach)
         context["apn"] = settings.as_json() if settings else None
@@ -281,6 +290,7 @@ def apn_scan(
             err=True,
         )
         sys.exit(2)
+    _apn_names(apns)
     auth = _auth(apn_user, apn_auth)
     tries = [ApnSettings(a, apn_user, apn_password, auth) for a in apns]
     if apn_file is not None:

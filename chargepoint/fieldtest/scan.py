@@ -25,6 +25,7 @@ from modem.diagnostics import (
     Report,
     Status,
     Verdict,
+    apn_name_problem,
     data_blocker,
     data_check,
     run_cellular,
@@ -61,6 +62,9 @@ def parse_apn_file(path: Path) -> list[ApnSettings]:
             if not cells or not cells[0] or cells[0].startswith("#"):
                 continue
             apn, user, password, auth = (cells + ["", "", ""])[:4]
+            problem = apn_name_problem(apn)
+            if problem is not None:
+                raise ValueError(f"{path}:{number}: {problem}")
             if auth.lower() in AUTH_CODES:
                 code = AUTH_CODES[auth.lower()]
             elif auth in ("0", "1", "2"):
@@ -122,7 +126,7 @@ def _ms(checks: Sequence[CheckResult], name: str) -> object:
 
 def _try_success(apn: ApnSettings, checks: Sequence[CheckResult], tested: bool) -> str:
     data = next(r for r in checks if r.name == "data")
-    text = f"APN {apn.describe()} works: IP {data.data.get('ip')} in {data.data.get('seconds')} s"
+    text = f"{apn.label()} works: IP {data.data.get('ip')} in {data.data.get('seconds')} s"
     if not tested:
         return f"{text} (CSMS not tested)"
     tcp, ws = _ms(checks, "TCP"), _ms(checks, "WebSocket")
@@ -161,21 +165,32 @@ def not_tried(apn: ApnSettings, why: str) -> ApnTry:
 
 
 def overall(tries: Sequence[ApnTry], csms: CsmsTarget | None) -> Verdict:
+    """One line over all tries; APNs that failed with the same sentence share it."""
     working = [t for t in tries if t.works]
+    total = len(tries)
     if working:
-        names = ", ".join(f"'{t.apn.apn}'" for t in working)
+        names = ", ".join(t.apn.describe() for t in working)
         what = "an IP address and reach the CSMS" if csms else "an IP address (CSMS not tested)"
-        return Verdict(Status.PASS, f"{len(working)} of {len(tries)} APNs give {what}: {names}")
-    reasons = {t.verdict.reason for t in tries}
-    if reasons == {"apn-refused"}:
+        return Verdict(Status.PASS, f"{len(working)} of {total} APNs give {what}: {names}")
+    if {t.verdict.reason for t in tries} <= {"apn-refused", "no-apn"}:
         return Verdict(
             Status.FAIL,
-            f"none of the {len(tries)} APNs was accepted by the network: ask the operator for "
+            f"none of the {total} APNs was accepted by the network: ask the operator for "
             "this SIM's APN (and user/password)",
             "apn-refused",
         )
-    summaries = "; ".join(f"'{t.apn.apn}': {t.verdict.summary}" for t in tries)
-    return Verdict(Status.FAIL, f"none of the {len(tries)} APNs works: {summaries}", "none-works")
+    groups: dict[str, list[str]] = {}
+    for attempt in tries:
+        groups.setdefault(attempt.verdict.summary, []).append(attempt.apn.describe())
+    if total == 1:
+        text = f"{tries[0].apn.label()} does not work: {tries[0].verdict.summary}"
+    elif len(groups) == 1:
+        text = f"none of the {total} APNs works, each for the same reason: {next(iter(groups))}"
+    else:
+        text = f"none of the {total} APNs works: " + "; ".join(
+            f"{', '.join(names)}: {summary}" for summary, names in groups.items()
+        )
+    return Verdict(Status.FAIL, text, "none-works")
 
 
 async def run_scan(options: ScanOptions, report: Report, say: Callable[[str], None]) -> ScanOutcome:
@@ -199,8 +214,8 @@ async def run_scan(options: ScanOptions, report: Report, say: Callable[[str], No
             return ScanOutcome(report.results, tries, judge(report.results))
         total = len(options.apns)
         for number, apn in enumerate(options.apns, 1):
-            trying = f"APN {apn.describe()}"
-            say(f"[{number}/{total}] APN {apn.describe()}: activating...")
+            trying = apn.label()
+            say(f"[{number}/{total}] {trying}: activating...")
             attempt = await try_apn(modem, apn, options, ident)
             tries.append(attempt)
             say(f"[{number}/{total}] {attempt.verdict.summary}")

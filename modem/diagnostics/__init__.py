@@ -11,7 +11,7 @@ checks never depend on :mod:`modem.espat`.
 """
 
 from .cellular import module_check, operator_check, registration_check, sim_check
-from .data import AUTH_NAMES, ApnSettings, data_check
+from .data import AUTH_NAMES, ApnSettings, apn_name_problem, data_check
 from .port import PortIdentity, identify
 from .radio import lte_quality_check, network_check, serving_cell_check, signal_check
 from .reach import dns_check, is_ip_address, ping_check, tcp_check
@@ -33,6 +33,7 @@ __all__ = [
     "Report",
     "Status",
     "Verdict",
+    "apn_name_problem",
     "data_blocker",
     "data_check",
     "dns_check",

@@ -18,6 +18,19 @@ from .decode import fields
 from .result import CheckResult, Status
 
 AUTH_NAMES = {0: "none", 1: "PAP", 2: "CHAP"}
+_NOT_IN_AN_APN = ",\"'" + "".join(map(chr, range(33)))  # 3GPP TS 23.003: labels and dots
+
+
+def apn_name_problem(apn: str) -> str | None:
+    """Why ``apn`` cannot be an APN name (``'m2m.op,x'``: two APNs in one), or None."""
+    bad = sorted({c for c in apn if c in _NOT_IN_AN_APN})
+    if not bad:
+        return None
+    shown = " ".join(repr(c) for c in bad)
+    return (
+        f"APN {apn!r} contains {shown}: an APN is letters, digits, '-' and '.' "
+        "(give each APN on its own)"
+    )
 
 
 @dataclass(frozen=True)
@@ -30,11 +43,16 @@ class ApnSettings:
     auth: int = 0
 
     def describe(self) -> str:
-        """``'iot.op' (user 'u', PAP)``; never the password."""
+        """``'iot.op' (user 'u', PAP)``, ``(no APN)``; never the password."""
         extra = [f"user '{self.user}'"] if self.user else []
         if self.auth:
             extra.append(AUTH_NAMES.get(self.auth, f"auth {self.auth}"))
-        return f"'{self.apn}'" + (f" ({', '.join(extra)})" if extra else "")
+        name = f"'{self.apn}'" if self.apn else "(no APN)"
+        return name + (f" ({', '.join(extra)})" if extra else "")
+
+    def label(self) -> str:
+        """``APN 'iot.op' (user 'u', PAP)`` or ``no APN``, to start a sentence with."""
+        return f"APN {self.describe()}" if self.apn else "no APN"
 
     def as_json(self) -> dict[str, object]:
         return {"apn": self.apn, "user": self.user, "auth": AUTH_NAMES.get(self.auth, self.auth)}
@@ -68,9 +86,9 @@ async def data_check(
             return CheckResult(
                 "data",
                 Status.FAIL,
-                f"APN {apn.describe()} refused after {data['seconds']} s",
+                f"{apn.label()} refused after {data['seconds']} s",
                 exc.reason,
-                reason="apn-refused",
+                reason="apn-refused" if apn.apn else "no-apn",  # no default APN on this network
                 data=data,
             )
         except ATTimeout as exc:
@@ -78,7 +96,7 @@ async def data_check(
             return CheckResult(
                 "data",
                 Status.FAIL,
-                f"APN {apn.describe()}: no answer",
+                f"{apn.label()}: no answer",
                 str(exc),
                 reason="apn-timeout",
                 data=data,
@@ -87,14 +105,14 @@ async def data_check(
             return CheckResult(
                 "data",
                 Status.FAIL,
-                f"APN {apn.describe()} not accepted by the modem",
+                f"{apn.label()} not accepted by the modem",
                 str(exc),
                 reason="apn-invalid",
                 data=data,
             )
         seconds = round(loop.time() - start, 2)
         data.update(ip=address, seconds=seconds)
-        figure = f"IP {address or '?'} in {seconds} s (APN {apn.describe()}{origin})"
+        figure = f"IP {address or '?'} in {seconds} s ({apn.label()}{origin})"
         if not address or address.startswith("0."):
             return CheckResult(
                 "data",

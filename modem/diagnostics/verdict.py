@@ -74,6 +74,10 @@ FIXES: dict[str, Fix] = {
         + (" and its user/password" if r.data.get("user") else "")
         + " with the operator"
     ),
+    "no-apn": lambda r, _: (
+        "no APN set in the modem, and the network gives none by default: give --apn "
+        "(the operator tells which APN this SIM needs)"
+    ),
     "apn-invalid": lambda r, _: f"APN '{_get(r, 'apn')}' not accepted by the modem: {r.detail}",
     "apn-timeout": lambda r, _: (
         f"activating APN '{_get(r, 'apn')}' got no answer: check the signal and the APN"

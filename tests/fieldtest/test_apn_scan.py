@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chargepoint.cli.fieldtest import apn_scan
+from chargepoint.cli.fieldtest import apn_scan, check
 from chargepoint.csms.server import LocalCsms
 from chargepoint.fieldtest import parse_apn_file
 from modem.diagnostics import ApnSettings
@@ -59,7 +59,7 @@ async def test_progress_table_and_the_apn_that_works(csms: LocalCsms, tmp_path: 
     out = result.stdout
     assert re.search(r"'iot.op' \(user 'user1', CHAP\)\s+10\.\S+\s+[\d.]+ s\s+TCP \d+ ms", out)
     assert out.rstrip().endswith(
-        "PASS: 1 of 3 APNs give an IP address and reach the CSMS: 'iot.op'"
+        "PASS: 1 of 3 APNs give an IP address and reach the CSMS: 'iot.op' (user 'user1', CHAP)"
     )
     # deactivated between tries: a QIDEACT after the working APN, before the next QICSGP
     trace = at_log.read_text()
@@ -135,7 +135,33 @@ async def test_csms_unreachable_through_every_apn(csms: LocalCsms) -> None:
         )
     assert result.exit_code == 1
     assert "TCP failed" in result.stdout
-    assert "none of the 1 APNs works: 'internet': CSMS unreachable" in result.stdout
+    assert "FAIL: APN 'internet' does not work: CSMS unreachable" in result.stdout
+
+
+async def test_apns_failing_the_same_way_share_one_sentence(csms: LocalCsms) -> None:
+    url = csms.url.replace("127.0.0.1", "localhost") + "/CP1"
+    async with ec200u("no-dns") as emu:
+        args = ["--port", emu.port_url, "--apn", "a.one", "--apn", "b.two", "--csms-url", url]
+        result = await invoke(apn_scan, args)
+    assert result.exit_code == 1
+    verdict = result.stdout.rstrip().splitlines()[-1]
+    assert verdict == (
+        "FAIL: none of the 2 APNs works, each for the same reason: CSMS host does not "
+        "resolve: check the host name 'localhost' in the URL, or ask the operator whether "
+        "this APN gives DNS"
+    )
+
+
+async def test_the_pass_line_tells_credential_sets_apart(tmp_path: Path) -> None:
+    apns = tmp_path / "apns.csv"
+    apns.write_text("iot.op,user1,pw\niot.op\n")
+    async with ec200u("bad-apn", good_apns=("iot.op",)) as emu:
+        result = await invoke(apn_scan, ["--port", emu.port_url, "--apn-file", str(apns)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.rstrip().endswith(
+        "PASS: 2 of 2 APNs give an IP address (CSMS not tested): "
+        "'iot.op' (user 'user1', PAP), 'iot.op'"
+    )
 
 
 async def test_usage() -> None:
@@ -148,13 +174,25 @@ async def test_usage() -> None:
 
 def test_apn_file(tmp_path: Path) -> None:
     path = tmp_path / "apns.csv"
-    path.write_text('internet\n# comment\n"with,comma",u,p\nm2m,u2,p2,CHAP\nplain,,,none\n')
+    path.write_text('internet\n# comment\n"iot.op",u,"p,w"\nm2m,u2,p2,CHAP\nplain,,,none\n')
     assert parse_apn_file(path) == [
         ApnSettings("internet"),
-        ApnSettings("with,comma", "u", "p", 1),  # a user without an auth type: PAP
+        ApnSettings("iot.op", "u", "p,w", 1),  # a user without an auth type: PAP
         ApnSettings("m2m", "u2", "p2", 2),
         ApnSettings("plain", "", "", 0),
     ]
     path.write_text("x,u,p,kerberos\n")
     with pytest.raises(ValueError, match=r"apns.csv:1: auth type 'kerberos'"):
         parse_apn_file(path)
+    path.write_text('internet\n"m2m.op,x"\n')
+    with pytest.raises(ValueError, match=r"apns.csv:2: APN 'm2m.op,x' contains ','"):
+        parse_apn_file(path)
+
+
+@pytest.mark.parametrize("apn", ["m2m.op,x", 'iot"op', "iot op"])
+async def test_an_apn_name_with_a_comma_or_quote_is_a_usage_error(apn: str) -> None:
+    for command in (apn_scan, check):
+        result = await invoke(command, ["--port", "/dev/null", "--apn", apn])
+        assert result.exit_code == 2
+        assert f"APN {apn!r} contains" in result.output
+        assert "an APN is letters, digits, '-' and '.'" in result.output

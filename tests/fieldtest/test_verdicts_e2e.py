@@ -43,6 +43,16 @@ async def test_no_signal_rows() -> None:
     assert verdict.exit_code == 1
 
 
+async def test_no_apn_on_a_network_without_a_default() -> None:
+    """No --apn, a fresh modem (empty APN) and a network that has no default APN."""
+    async with ec200u("bad-apn", good_apns=("iot.op",)) as emu:
+        results, verdict = await run_field_check(emu.port_url, None, apn=None)
+    data = rows(results)["data"]
+    assert (data.reason, data.figure.split(" after ")[0]) == ("no-apn", "no APN refused")
+    assert verdict.summary.startswith("no APN set in the modem, and the network gives none")
+    assert "give --apn" in verdict.summary and "''" not in verdict.summary
+
+
 async def test_apn_activation_without_an_answer() -> None:
     """The network takes longer to activate than the budget: apn-timeout, not refused."""
     slow = dataclasses.replace(FAST, qiact=2.0)

@@ -183,3 +183,5 @@ class EspAtWebSocket:
     def _check_open(self) -> None:
         if self._ended is not None:
             raise StreamClosed(self._ended.reason)
+        if self._closing:  # no data frame may follow our close frame (RFC 6455 5.5.1)
+            raise StreamClosed(f"link {self.link_id} is closing: nothing more is sent")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from modem.at import ATCommandError, Error
 from modem.espat import (
@@ -295,3 +297,31 @@ async def test_busy_is_retried_then_reported() -> None:
     driver.busy = 5
     with pytest.raises(ATCommandError, match="busy"):
         await modem.command("AT")
+
+
+async def test_closing_mid_traffic_ends_promptly(tmp_path: Path, server: WsServer) -> None:
+    """A close while the CSMS streams and the host sends: close frame, +WS_CLOSED, AT+WSCLOSE."""
+    async with esp_modem(tmp_path, baud=115200) as (modem, emu):
+        ws = await modem.open_websocket(server.url(), buffer_size=1024)
+        peer = await server.accepted()
+
+        async def flood() -> None:
+            with contextlib.suppress(ConnectionClosed):
+                for i in range(10_000):
+                    await peer.send(data_transfer(3000))
+                    await peer.send(json.dumps([2, str(i), "Heartbeat", {}]))
+
+        async def chatter() -> None:
+            with contextlib.suppress(StreamClosed):
+                while True:
+                    await ws.send('[2,"h","Heartbeat",{}]')
+
+        tasks = [asyncio.create_task(flood()), asyncio.create_task(chatter())]
+        assert "DataTransfer" in await asyncio.wait_for(ws.recv(), STEP)  # traffic flows
+        await asyncio.wait_for(ws.close(), STEP)
+        await asyncio.wait_for(asyncio.gather(*tasks), STEP)
+        assert peer.close_code == 1000
+        assert not esp(emu).state.links
+    log = (tmp_path / "at.log").read_text()
+    after_close_frame = log[log.index(">> AT+WSSEND=0,2,8") :]
+    assert ">> AT+WSSEND=0,22" not in after_close_frame  # no data after our close frame

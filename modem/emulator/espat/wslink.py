@@ -141,7 +141,7 @@ class WsLink:
         close_frame = False
         try:
             while True:
-                self._emit(await ws.recv(decode=False))
+                await self._emit(await ws.recv(decode=False))
         except ConnectionClosed as exc:
             close_frame = exc.rcvd is not None
         if not self.current:
@@ -155,12 +155,21 @@ class WsLink:
         if self.m.config.ws_auto_reconnect:
             self._task = self.m.engine.spawn(self._reconnect())
 
-    def _emit(self, message: bytes) -> None:
+    async def _emit(self, message: bytes) -> None:
+        """One ``+WS_DATA`` record per piece, each written out before the next is read.
+
+        The module has a small UART buffer, not an unbounded queue: while the
+        host reads slowly, the WebSocket client stops reading and TCP pushes
+        back on the CSMS.  Without that wait a flood from the server would queue
+        megabytes ahead of the next prompt, and a close (AT+WSSEND opcode 8)
+        would wait for all of it.
+        """
+        output = self.m.engine.output
         size = self.config.buffer_size
         for start in range(0, max(len(message), 1), size):
             piece = message[start : start + size]
-            record = b"+WS_DATA:%d,%d," % (self.link_id, len(piece)) + piece + b"\r\n"
-            self.m.engine.output.send(record)
+            output.send(b"+WS_DATA:%d,%d," % (self.link_id, len(piece)) + piece + b"\r\n")
+            await output.drain()
 
     async def _reconnect(self) -> None:
         """esp_websocket_client's auto-reconnect (WEBSOCKET_RECONNECT_TIMEOUT_MS)."""

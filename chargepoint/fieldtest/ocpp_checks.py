@@ -193,7 +193,6 @@ FIXES: dict[str, Fix] = {
         "the server at this URL does not speak OCPP 1.6 (no ocpp1.6 subprotocol): check the URL"
     ),
     "ws": lambda r, _: f"WebSocket upgrade failed: {r.detail}",
-    "tls-untested": lambda r, _: r.detail,
     "boot-rejected": lambda r, rs: (
         f"the CSMS rejected BootNotification: register charge point '{_cp(r, rs)}' in the CSMS"
     ),
@@ -214,5 +213,4 @@ WARNINGS: dict[str, Fix] = {
     "boot-pending": lambda r, rs: (
         f"the CSMS answered Pending: accept charge point '{_cp(r, rs)}' in the CSMS"
     ),
-    "tls-untested": lambda r, _: r.detail,
 }

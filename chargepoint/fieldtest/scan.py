@@ -130,8 +130,7 @@ def _try_success(apn: ApnSettings, checks: Sequence[CheckResult], tested: bool) 
     if not tested:
         return f"{text} (CSMS not tested)"
     tcp, ws = _ms(checks, "TCP"), _ms(checks, "WebSocket")
-    upgrade = "wss:// not tested" if ws is None else f"WebSocket {ws} ms"
-    return f"{text}, CSMS reached (TCP {tcp} ms, {upgrade})"
+    return f"{text}, CSMS reached (TCP {tcp} ms, WebSocket {ws} ms)"
 
 
 async def try_apn(
@@ -182,15 +181,17 @@ def overall(tries: Sequence[ApnTry], csms: CsmsTarget | None) -> Verdict:
     groups: dict[str, list[str]] = {}
     for attempt in tries:
         groups.setdefault(attempt.verdict.summary, []).append(attempt.apn.describe())
+    unproven = all(t.verdict.reason == "incomplete" for t in tries)  # wss://: TCP only
     if total == 1:
-        text = f"{tries[0].apn.label()} does not work: {tries[0].verdict.summary}"
+        verb = ":" if unproven else " does not work:"
+        text = f"{tries[0].apn.label()}{verb} {tries[0].verdict.summary}"
     elif len(groups) == 1:
         text = f"none of the {total} APNs works, each for the same reason: {next(iter(groups))}"
     else:
         text = f"none of the {total} APNs works: " + "; ".join(
             f"{', '.join(names)}: {summary}" for summary, names in groups.items()
         )
-    return Verdict(Status.FAIL, text, "none-works")
+    return Verdict(Status.FAIL, text, "incomplete" if unproven else "none-works")
 
 
 async def run_scan(options: ScanOptions, report: Report, say: Callable[[str], None]) -> ScanOutcome:
@@ -235,7 +236,12 @@ def _csms_cell(attempt: ApnTry, tested: bool) -> str:
     if ws is not None and ws.status is Status.PASS:
         return f"TCP {_ms(attempt.checks, 'TCP')} ms, WS {ws.data.get('ms')} ms"
     failed = next((r for r in attempt.checks[1:] if r.status is Status.FAIL), None)
-    return f"{failed.name} failed" if failed else "-"
+    if failed is not None:
+        return f"{failed.name} failed"
+    tcp = attempt.get("TCP")
+    if tcp is not None and tcp.status is Status.PASS:  # wss://: the upgrade was not run
+        return f"TCP {_ms(attempt.checks, 'TCP')} ms, WS not run"
+    return "-"
 
 
 def scan_table(outcome: ScanOutcome, title: str) -> str:

@@ -164,6 +164,20 @@ async def test_the_pass_line_tells_credential_sets_apart(tmp_path: Path) -> None
     )
 
 
+async def test_wss_through_an_apn_is_not_proven(csms: LocalCsms) -> None:
+    url = csms.url.replace("ws://", "wss://") + "/CP1"
+    async with ec200u("ok") as emu:
+        result = await invoke(
+            apn_scan, ["--port", emu.port_url, "--apn", "internet", "--csms-url", url]
+        )
+    assert result.exit_code == 1
+    assert re.search(r"'internet'\s+10\.\S+\s+[\d.]+ s\s+TCP \d+ ms, WS not run", result.stdout)
+    assert result.stdout.rstrip().endswith(
+        "FAIL: APN 'internet': not proven: WebSocket could not run (wss:// through the "
+        "modem's TLS is not checked yet; the TCP connect worked)"
+    )
+
+
 async def test_usage() -> None:
     result = await invoke(apn_scan, ["--port", "/dev/null"])
     assert result.exit_code == 2

@@ -24,7 +24,6 @@ NOT_A_CAUSE = {
     "skipped",  # held back by an earlier failure: the verdict says "not proven"
     "turned-off",
     "not-needed",
-    "untested",
     "unsupported",  # guarded(): the firmware lacks the command
     "timeout",
     "malformed",

@@ -50,17 +50,29 @@ class Response:
 @dataclass
 class _Pending:
     command: str
-    wants_prompt: bool
+    payload: bytes | None
+    seconds: float
     loop: asyncio.AbstractEventLoop
     lines: list[str] = field(default_factory=list)
     payloads: list[Payload] = field(default_factory=list)
     echo_possible: bool = True
+    prompted: bool = False  # the futures may be cancelled by a timeout; this is not
     prompt: asyncio.Future[bool] = field(init=False)
     done: asyncio.Future[Final] = field(init=False)
 
     def __post_init__(self) -> None:
         self.prompt = self.loop.create_future()
         self.done = self.loop.create_future()
+
+    @property
+    def wants_prompt(self) -> bool:
+        return self.payload is not None
+
+    def fail(self, exc: Exception) -> None:
+        for fut in (self.prompt, self.done):
+            if not fut.done():
+                fut.set_exception(exc)
+                fut.exception()  # the other one may never be awaited
 
     def owns(self, urc_text: str) -> bool:
         """``+CPIN: READY`` answers ``AT+CPIN?`` even though ``+CPIN:`` is also a URC."""
@@ -96,6 +108,11 @@ class ATDriver:
         self._lost_handlers: list[LostHandler] = []
         self._read_task: asyncio.Task[None] | None = None
         self._exchanges: set[asyncio.Task[Response]] = set()
+        # A command that timed out and whose answer has not come yet: its late
+        # output must not be taken as the answer of the next command.
+        self._stale: _Pending | None = None
+        self._finals_seen = 0  # finals received, for the resynchronisation
+        self._last_rx = 0.0  # loop time of the last bytes read
         self.lost: str | None = None
 
     # -- life cycle --------------------------------------------------------
@@ -171,14 +188,20 @@ class ATDriver:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         garbage_before = self.garbage_bytes
+        sent = 0
         while (left := deadline - loop.time()) > 0:
             try:
-                await self.command("AT", timeout=min(attempt, left))
-                return
+                sent += 1
+                await self._submit("AT", None, min(attempt, left), resync=False)
             except ATTimeout:
                 continue
             except ATCommandError:
-                return  # something that speaks AT is there
+                pass  # something that speaks AT is there
+            self._stale = None
+            if sent > 1:  # answers to the earlier ATs may still be on their way
+                await self._quiet(attempt, deadline=loop.time() + 2 * attempt)
+            return
+        self._stale = None
         junk = self.garbage_bytes - garbage_before
         heard = (
             f"only {junk} unreadable bytes came back (wrong baud rate?)"
@@ -191,12 +214,16 @@ class ATDriver:
             "the baud rate and that the modem is powered",
         )
 
-    async def _submit(self, command: str, payload: bytes | None, timeout: float | None) -> Response:
+    async def _submit(
+        self, command: str, payload: bytes | None, timeout: float | None, resync: bool = True
+    ) -> Response:
         if self.lost is not None:
             raise ATPortError(self.port, self.lost)
         self.start()
         seconds = self.timeout_for(command) if timeout is None else timeout
-        task = asyncio.get_running_loop().create_task(self._exchange(command, payload, seconds))
+        task = asyncio.get_running_loop().create_task(
+            self._exchange(command, payload, seconds, resync)
+        )
         self._exchanges.add(task)
         task.add_done_callback(self._exchange_done)
         return await asyncio.shield(task)
@@ -206,11 +233,17 @@ class ATDriver:
         if not task.cancelled():
             task.exception()  # retrieved here in case the caller was cancelled
 
-    async def _exchange(self, command: str, payload: bytes | None, seconds: float) -> Response:
+    async def _exchange(
+        self, command: str, payload: bytes | None, seconds: float, resync: bool
+    ) -> Response:
         async with self._lock:
             if self.lost is not None:
                 raise ATPortError(self.port, self.lost)
-            pending = _Pending(command, payload is not None, asyncio.get_running_loop())
+            if not resync:
+                self._stale = None
+            elif self._stale is not None:
+                await self._resync(command)
+            pending = _Pending(command, payload, seconds, asyncio.get_running_loop())
             self._pending = pending
             try:
                 async with asyncio.timeout(seconds):
@@ -221,7 +254,11 @@ class ATDriver:
                         await self._write(payload)
                     final = await pending.done
             except TimeoutError:
-                self.trace.note(f"timeout after {seconds:g} s waiting for {command}")
+                self._stale = pending
+                self.trace.note(
+                    f"timeout after {seconds:g} s waiting for {command}; a late answer "
+                    "will be discarded"
+                )
                 raise ATTimeout(command, seconds, self.port) from None
             finally:
                 self._pending = None
@@ -230,6 +267,56 @@ class ATDriver:
         raise ATCommandError(
             command, final, describe(final, self.dialect.cme_texts), lines=pending.lines
         )
+
+    async def _resync(self, before: str) -> None:
+        """After a timeout, make sure the next command gets its own answer.
+
+        The modem answers in order, so the timed-out command's late output (still
+        routed to it) comes before the answer to an ``AT`` sent now; that ``AT``
+        is in sync once its ``OK`` is followed by a quiet line.  A single ``AT``
+        only: a second one would leave an answer behind if the modem is slow.
+        """
+        stale = self._stale
+        assert stale is not None
+        loop = asyncio.get_running_loop()
+        base = self.dialect.default_timeout
+        budget = base + min(stale.seconds, 2 * base)
+        self.trace.note(
+            f"resynchronising before {before}: {stale.command} timed out and its answer "
+            f"has not come; AT until a quiet OK (at most {budget:g} s)"
+        )
+        finals_before = self._finals_seen
+        probe = _Pending("AT", None, budget, loop)
+        self._pending = probe
+        try:
+            async with asyncio.timeout(budget):
+                self.trace.sent("AT")
+                await self._write(b"AT" + self.dialect.line_ending)
+                while not isinstance(await probe.done, Ok):
+                    self.trace.note("that final is not the OK to AT; still waiting")
+                    probe = _Pending("AT", None, budget, loop)
+                    self._pending = probe
+            await self._quiet(0.2, deadline=loop.time() + base)
+            self._stale = None
+            self.trace.note(f"in sync again; sending {before}")
+        except TimeoutError:
+            if self._finals_seen > finals_before:
+                # Output came, then silence: whatever was outstanding has answered or
+                # was lost (an AT eaten as payload); nothing is left to arrive.
+                self._stale = None
+                self.trace.note(f"line quiet after the late answers; sending {before}")
+                return
+            self._stale = probe
+            raise ATTimeout(f"AT (resynchronising before {before})", budget, self.port) from None
+        finally:
+            self._pending = None
+
+    async def _quiet(self, seconds: float, deadline: float) -> None:
+        """Wait until nothing has been read for ``seconds`` (or until ``deadline``)."""
+        loop = asyncio.get_running_loop()
+        # A timer restarted by every read, not an event: polling is the plain form.
+        while (now := loop.time()) < deadline and now - self._last_rx < seconds:  # noqa: ASYNC110
+            await asyncio.sleep(min(seconds - (now - self._last_rx), deadline - now))
 
     async def _write(self, data: bytes) -> None:
         try:
@@ -243,8 +330,10 @@ class ATDriver:
 
     async def _read_loop(self) -> None:
         reason = "port closed (EOF): modem unplugged, reset or port taken?"
+        loop = asyncio.get_running_loop()
         try:
             while data := await self._reader.read(4096):
+                self._last_rx = loop.time()
                 self._parser.receive_data(data)
                 for event in self._parser.events():
                     self._dispatch(event)
@@ -260,12 +349,8 @@ class ATDriver:
             return
         self.lost = reason
         self.trace.note(f"port lost: {reason}")
-        pending = self._pending
-        if pending is not None:
-            for fut in (pending.prompt, pending.done):
-                if not fut.done():
-                    fut.set_exception(ATPortError(self.port, reason))
-                    fut.exception()  # the other one may never be awaited
+        if self._pending is not None:
+            self._pending.fail(ATPortError(self.port, reason))
         for handler in list(self._lost_handlers):
             try:
                 handler(reason)
@@ -273,14 +358,21 @@ class ATDriver:
                 log.exception("lost-port handler failed on %s", self.port)
 
     def _dispatch(self, event: Event) -> None:
-        pending = self._pending
-        if pending is not None and pending.done.done():
-            pending = None
+        if isinstance(event, Ok | Error | SendResult):
+            self._finals_seen += 1
         match event:
             case Garbage(data=data, reason=reason):
                 self.garbage_bytes += len(data)
                 self.trace.received(event)
                 log.warning("%s: skipped %d bytes: %s", self.port, len(data), reason)
+                return
+        stale = self._stale
+        if stale is not None and self._late(stale, event):
+            return
+        pending = self._pending
+        if pending is not None and pending.done.done():
+            pending = None
+        match event:
             case Urc(data=None, text=text) if pending is not None and pending.owns(text):
                 self.trace.received(Line(text))  # a response here, not a URC
                 pending.lines.append(text)
@@ -302,6 +394,7 @@ class ATDriver:
                 pending.payloads.append(event)
             case Prompt() if pending is not None and pending.wants_prompt:
                 self.trace.received(event)
+                pending.prompted = True
                 if not pending.prompt.done():
                     pending.prompt.set_result(True)
             case Ok() | Error() | SendResult() if pending is not None:
@@ -315,6 +408,36 @@ class ATDriver:
                 pending.done.set_result(event)
             case _:
                 self.trace.received(event, "no command waiting for it; dropped")
+
+    def _late(self, stale: _Pending, event: Event) -> bool:
+        """Output of the timed-out ``stale`` command: consumed here (True), never passed on.
+
+        A late prompt still gets the payload: the modem would otherwise read the
+        next command line as payload bytes.
+        """
+        why = f"late answer to {stale.command}, which timed out; discarded"
+        match event:
+            case Urc(data=None, text=text) if stale.owns(text):
+                self.trace.received(Line(text), why)
+            case Urc():
+                return False
+            case Line() | Payload():
+                self.trace.received(event, why)
+            case Prompt() if stale.payload is not None and not stale.prompted:
+                stale.prompted = True
+                self.trace.received(event, f"late prompt for {stale.command}")
+                self.trace.sent_payload(stale.payload)
+                self.trace.note("payload written anyway, or the modem takes the next command as it")
+                with contextlib.suppress(OSError, RuntimeError):
+                    self._writer.write(stale.payload)
+            case Ok() if stale.wants_prompt and not stale.prompted:
+                self.trace.received(event, f"{why} (before its prompt)")
+            case Ok() | Error() | SendResult():
+                self.trace.received(event, why)
+                self._stale = None
+            case _:
+                return False
+        return True
 
     def _deliver(self, urc: Urc) -> None:
         for handler in list(self._urc_handlers):

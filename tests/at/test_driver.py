@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 
 import pytest
@@ -97,6 +98,53 @@ async def test_timeout_names_command_seconds_and_port(pair) -> None:
     await modem.expect("AT+CSQ")
     modem.send(b"\r\n+CSQ: 5,99\r\n\r\nOK\r\n")
     assert (await task).lines == ["+CSQ: 5,99"]
+
+
+async def test_after_a_timeout_a_late_answer_is_not_taken_by_the_next_command(pair) -> None:
+    modem, driver, _ = pair
+    with pytest.raises(ATTimeout):
+        await driver.command("AT+QICLOSE=0", timeout=0.2)
+    task = asyncio.create_task(driver.command("AT+CSQ"))
+    await modem.expect("AT+QICLOSE=0")
+    await modem.expect("AT")  # the driver resynchronises before AT+CSQ
+    modem.send(b"\r\nERROR\r\n")  # the late answer to AT+QICLOSE
+    await modem.nothing_more()  # that ERROR did not answer AT
+    modem.send(b"\r\nOK\r\n")
+    await modem.expect("AT+CSQ")
+    modem.send(b"\r\n+CSQ: 5,99\r\n\r\nOK\r\n")
+    assert (await task).lines == ["+CSQ: 5,99"]
+
+
+async def test_a_late_prompt_still_gets_its_payload(pair) -> None:
+    """Otherwise the modem reads the next command line as payload bytes."""
+    modem, driver, _ = pair
+    with pytest.raises(ATTimeout):
+        await driver.send_payload("AT+QISEND=0,5", b"hello", timeout=0.2)
+    task = asyncio.create_task(driver.command("AT+CGSN"))
+    await modem.expect("AT+QISEND=0,5")
+    await modem.expect("AT")
+    modem.send(b"\r\n>")
+    assert await modem.read_exact(5) == b"hello"
+    modem.send(b"\r\nSEND OK\r\n\r\nOK\r\n")
+    await modem.expect("AT+CGSN")
+    modem.send(b"\r\n864508030000001\r\n\r\nOK\r\n")
+    assert (await task).lines == ["864508030000001"]
+
+
+async def test_resync_gives_up_naming_both_commands() -> None:
+    quick = dataclasses.replace(QUECTEL, default_timeout=0.2)
+    async with socket_pair() as (modem, reader, writer):
+        driver = ATDriver(reader, writer, dialect=quick, port="test-port")
+        with pytest.raises(ATTimeout):
+            await driver.command("AT+QIDEACT=1", timeout=0.1)
+        with pytest.raises(ATTimeout) as info:
+            await driver.command("AT+CSQ")  # the modem answers nothing at all
+        message = str(info.value)
+        assert message.startswith("AT (resynchronising before AT+CSQ) -> no final result")
+        await modem.expect("AT+QIDEACT=1")
+        await modem.expect("AT")
+        await modem.nothing_more()  # AT+CSQ was never sent into the confusion
+        await driver.aclose()
 
 
 def test_timeout_table() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from modem.emulator import Emulator, Timing, run_emulator
+from modem.emulator.ec200u.cmd_general import IMEI
 from modem.quectel import (
     ActivationError,
     QuectelModem,
@@ -251,6 +252,32 @@ async def test_qiopen_561_reactivates_the_context(online) -> None:
         assert await read_exactly(sock, 11) == b"reactivated"
         assert emu.dialect.state.contexts[1].active
         await sock.close()
+
+
+async def test_slow_modem_late_answers_do_not_answer_later_commands(tmp_path: Path) -> None:
+    """Emulator fault ``slow``: AT+QISEND times out; its late prompt and SEND OK must not
+    be read as the answers to the commands that follow (AT+CSQ, AT+CGSN, AT+QICLOSE)."""
+    at_log = tmp_path / "at.log"
+    async with tcp_server() as port, run_emulator("ec200u", baud=None, timing=FAST) as emu:
+        modem = await QuectelModem.open(emu.port_url, at_log=at_log, timeouts={"AT+QISEND=": 0.5})
+        try:
+            await asyncio.wait_for(modem.bring_up(apn="internet"), STEP)
+            sock = await asyncio.wait_for(modem.open_tcp("127.0.0.1", port), STEP)
+            emu.faults.slow(800)
+            with pytest.raises(StreamClosed, match=r"AT\+QISEND=0,5 -> no final result"):
+                await asyncio.wait_for(sock.write(b"hello"), STEP)
+            csq = await asyncio.wait_for(modem.driver.command("AT+CSQ"), STEP)
+            assert csq.lines == [f"+CSQ: {emu.dialect.state.cell.csq},99"]
+            imei = await asyncio.wait_for(modem.driver.command("AT+CGSN"), STEP)
+            assert imei.lines == [IMEI]
+            emu.faults.slow(0)
+            await asyncio.wait_for(sock.close(), STEP)
+            assert 0 not in emu.dialect.state.sockets  # AT+QICLOSE got its own OK
+        finally:
+            await modem.aclose()
+    trace = at_log.read_text()
+    assert "late answer to AT+QISEND=0,5, which timed out; discarded" in trace
+    assert "resynchronising before AT+CSQ" in trace
 
 
 async def test_an_id_left_open_by_an_earlier_run_is_closed_first(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ Modem dialects (Quectel QI, ESP-AT) are built on top by giving a
 
 from .dialect import GENERIC, Dialect, PayloadHeader
 from .driver import ATDriver, Response
-from .errors import ATCommandError, ATError, ATPortError, ATTimeout
+from .errors import ATCommandError, ATError, ATPortError, ATRestarted, ATTimeout
 from .events import Error, Event, Final, Garbage, Line, Ok, Payload, Prompt, SendResult, Urc
 from .parser import ATParser
 from .trace import ATTrace
@@ -18,6 +18,7 @@ __all__ = [
     "ATError",
     "ATParser",
     "ATPortError",
+    "ATRestarted",
     "ATTimeout",
     "ATTrace",
     "Dialect",

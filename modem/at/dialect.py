@@ -50,6 +50,9 @@ class Dialect:
     # Texts for numeric +CME ERROR codes beyond 3GPP TS 27.007 (vendor blocks).
     cme_texts: Mapping[int, str] = field(default_factory=dict)
     max_line: int = 4096
+    # Unsolicited lines saying the modem has just (re)started: the command in
+    # flight will never be answered, so the driver fails it at once.
+    restart_urcs: tuple[str, ...] = ()
 
     def timeout_for(self, command: str) -> float:
         best = ""

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .dialect import GENERIC, Dialect
-from .errors import ATCommandError, ATPortError, ATTimeout, describe
+from .errors import ATCommandError, ATPortError, ATRestarted, ATTimeout, describe
 from .events import Error, Event, Final, Garbage, Line, Ok, Payload, Prompt, SendResult, Urc
 from .parser import ATParser
 from .trace import ATTrace
@@ -193,7 +193,7 @@ class ATDriver:
             try:
                 sent += 1
                 await self._submit("AT", None, min(attempt, left), resync=False)
-            except ATTimeout:
+            except (ATTimeout, ATRestarted):
                 continue
             except ATCommandError:
                 pass  # something that speaks AT is there
@@ -299,6 +299,8 @@ class ATDriver:
             await self._quiet(0.2, deadline=loop.time() + base)
             self._stale = None
             self.trace.note(f"in sync again; sending {before}")
+        except ATRestarted as exc:  # nothing is outstanding after a restart
+            raise ATRestarted(before, exc.urc, self.port) from None
         except TimeoutError:
             if self._finals_seen > finals_before:
                 # Output came, then silence: whatever was outstanding has answered or
@@ -357,6 +359,14 @@ class ATDriver:
             except Exception:
                 log.exception("lost-port handler failed on %s", self.port)
 
+    def _restarted(self, urc: str) -> None:
+        """The modem rebooted: nothing sent before will be answered."""
+        self._stale = None
+        pending = self._pending
+        if pending is not None and not pending.done.done():
+            self.trace.note(f"{pending.command} abandoned: the modem restarted ({urc})")
+            pending.fail(ATRestarted(pending.command, urc, self.port))
+
     def _dispatch(self, event: Event) -> None:
         if isinstance(event, Ok | Error | SendResult):
             self._finals_seen += 1
@@ -366,6 +376,8 @@ class ATDriver:
                 self.trace.received(event)
                 log.warning("%s: skipped %d bytes: %s", self.port, len(data), reason)
                 return
+            case Urc(data=None, text=text) if text in self.dialect.restart_urcs:
+                self._restarted(text)
         stale = self._stale
         if stale is not None and self._late(stale, event):
             return

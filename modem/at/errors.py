@@ -107,3 +107,16 @@ class ATCommandError(ATError):
     def send_failed(self) -> bool:
         """``SEND FAIL``: the modem's send buffer is full; worth a retry."""
         return isinstance(self.final, SendResult) and not self.final.ok
+
+
+class ATRestarted(ATError):
+    """The modem restarted (``RDY``) while a command was waiting: it will never be answered."""
+
+    def __init__(self, command: str, urc: str, port: str) -> None:
+        super().__init__(
+            f"{command} -> modem restarted ({urc}) on {port} before answering; "
+            "everything it had set up (echo off, PDP context, sockets) is gone"
+        )
+        self.command = command
+        self.urc = urc
+        self.port = port

@@ -83,6 +83,7 @@ QUECTEL = Dialect(
     ),
     payload_headers=(QIRD_HEADER, QSSLRECV_HEADER),
     extra_errors=("NO CARRIER",),
+    restart_urcs=("RDY", "POWERED DOWN"),
     line_ending=b"\r",
     default_timeout=5.0,
     timeouts={

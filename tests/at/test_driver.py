@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -13,6 +13,7 @@ from modem.at import (
     ATCommandError,
     ATDriver,
     ATPortError,
+    ATRestarted,
     ATTimeout,
     Dialect,
     Urc,
@@ -20,7 +21,14 @@ from modem.at import (
 from modem.quectel import QUECTEL
 from modem.serialport import open_driver, open_port
 
-from .scripted import ScriptedModem, pty_modem, socket_pair
+from .scripted import STEP, ScriptedModem, pty_modem, socket_pair
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait (bounded) for driver state that offers no event to wait on."""
+    async with asyncio.timeout(STEP):
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
 
 
 @pytest.fixture
@@ -67,6 +75,7 @@ async def test_a_urc_prefix_answering_the_pending_command_is_its_response(pair) 
 async def test_line_with_no_command_waiting_is_unsolicited(pair) -> None:
     modem, driver, urcs = pair
     modem.send(b"\r\nRDY\r\n\r\n+QIND: PB DONE\r\n")
+    await until(lambda: len(urcs) == 2)  # before the command: RDY would abandon it
     task = asyncio.create_task(driver.command("AT"))
     await modem.expect("AT")
     modem.send(b"\r\nOK\r\n")
@@ -145,6 +154,21 @@ async def test_resync_gives_up_naming_both_commands() -> None:
         await modem.expect("AT")
         await modem.nothing_more()  # AT+CSQ was never sent into the confusion
         await driver.aclose()
+
+
+async def test_restart_fails_the_command_in_flight_at_once(pair) -> None:
+    modem, driver, urcs = pair
+    task = asyncio.create_task(driver.command("AT+QIACT=1"))  # 150 s budget
+    await modem.expect("AT+QIACT=1")
+    modem.send(b"\r\nRDY\r\n")
+    with pytest.raises(ATRestarted) as info:
+        await asyncio.wait_for(task, STEP)
+    assert str(info.value).startswith("AT+QIACT=1 -> modem restarted (RDY) on test-port")
+    assert urcs == [Urc("RDY")]  # the dialect above still hears about it
+    follow = asyncio.create_task(driver.command("AT"))
+    await modem.expect("AT")  # no resynchronisation: a restarted modem owes nothing
+    modem.send(b"\r\nOK\r\n")
+    await follow
 
 
 def test_timeout_table() -> None:

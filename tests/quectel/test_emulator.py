@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from modem.at import ATRestarted
 from modem.emulator import Emulator, Timing, run_emulator
 from modem.emulator.ec200u.cmd_general import IMEI
 from modem.quectel import (
@@ -278,6 +279,27 @@ async def test_slow_modem_late_answers_do_not_answer_later_commands(tmp_path: Pa
     trace = at_log.read_text()
     assert "late answer to AT+QISEND=0,5, which timed out; discarded" in trace
     assert "resynchronising before AT+CSQ" in trace
+
+
+async def test_reboot_during_qiact_fails_it_at_once(tmp_path: Path) -> None:
+    """AT+QIACT may block 150 s; a reboot (RDY) ends the wait at once, naming the command."""
+    async with (
+        tcp_server() as port,
+        modem_on(tmp_path, timing=dataclasses.replace(FAST, qiact=60.0)) as (modem, emu),
+    ):
+        modem.registration_poll = 0.05
+        await modem.initialise()
+        await asyncio.wait_for(modem.wait_registered(STEP, 0.05), STEP)
+        activation = asyncio.create_task(modem.activate(1, "internet"))
+        await until(lambda: ">> AT+QIACT=1" in (tmp_path / "at.log").read_text())
+        emu.faults.reboot()
+        with pytest.raises(ATRestarted, match=r"AT\+QIACT=1 -> modem restarted \(RDY\)"):
+            await asyncio.wait_for(activation, STEP)
+        emu.dialect.timing = FAST  # the network answers normally after the reboot
+        sock = await asyncio.wait_for(modem.open_tcp("127.0.0.1", port), STEP)
+        await sock.write(b"up")
+        assert await read_exactly(sock, 2) == b"up"
+        await sock.close()
 
 
 async def test_an_id_left_open_by_an_earlier_run_is_closed_first(tmp_path: Path) -> None:

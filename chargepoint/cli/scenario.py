@@ -33,6 +33,7 @@ from chargepoint.scenario.report import (
     header,
     step_line,
     summary,
+    warning_lines,
     write_junit,
     write_report,
 )
@@ -168,6 +169,8 @@ async def _run_all(scenarios: Sequence[Scenario], options: RunOptions) -> list[S
                 result = await run_planned(scenario, planned, options)
             except RunError as exc:
                 result = error_result(scenario, exc, planned)
+        for line in warning_lines(result):
+            click.echo(line)
         click.echo(footer(result) + "\n")
         results.append(result)
     return results

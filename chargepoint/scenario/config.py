@@ -121,16 +121,24 @@ def _time_scale(value: Any) -> float | str:
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
         return float(value)
     raise problem(
-        f"expected a positive number (60: a minute passes every second) or "
-        f"'virtual', got {brief(value)}"
+        f"expected a positive number, the speed-up (60: a minute passes every second), "
+        f"got {brief(value)}"
     )
 
 
 TimeScale = Annotated[
     float | Literal["virtual"],
     PlainValidator(_time_scale),
-    WithJsonSchema({"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"const": "virtual"}]}),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                {"const": "virtual", "description": "an old alias of 3600 (a speed-up)"},
+            ]
+        }
+    ),
 ]
+"""A speed-up of the charger's clock; ``virtual`` is an alias of 3600 kept for old files."""
 
 
 class Charger(Model):
@@ -149,8 +157,10 @@ class Charger(Model):
     """AuthorizationKey for HTTP Basic auth (security profile 1); ``${ENV_VAR}`` keeps it out
     of the file."""
     time_scale: TimeScale = 1.0
-    """Charger seconds per real second (3600: an hour a second); ``virtual`` is 3600.  Every
-    duration in the scenario is in charger time."""
+    """A speed-up: charger seconds per real second (3600: an hour a second).  Every duration
+    in the scenario is in charger time.  Real delays (a modem's round trips) are sped up too,
+    so a run warns when they become a large part of the intervals it checks.  ``virtual`` is
+    an old alias of 3600, not a clock that skips idle time."""
     start_time: AwareDatetime | None = None
     """The charger's clock at start (ISO 8601 with a zone); the CSMS resets it at boot."""
 

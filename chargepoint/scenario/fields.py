@@ -203,7 +203,7 @@ Duration = Annotated[
         }
     ),
 ]
-"""Seconds of charger time (virtual when the clock runs faster than real time)."""
+"""Seconds of charger time (the scenario's clock, sped up by its ``time_scale``)."""
 
 ConnectorId = Annotated[int, Field(ge=1, le=99)]
 """A connector; 0 (the whole charger) is not allowed here."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,10 @@ class ScenarioFile(pytest.File):
             yield ScenarioItem.from_parent(self, name=name, scenario=scenario, link=link)
 
 
+class ScenarioTimingWarning(UserWarning):
+    """The time scale is too coarse for the intervals the scenario checks over this link."""
+
+
 class ScenarioFailed(Exception):
     def __init__(self, result: ScenarioResult) -> None:
         super().__init__(result.reason)
@@ -108,6 +113,8 @@ class ScenarioItem(pytest.Item):
                 pytest.skip(str(exc))
             raise ScenarioNotRun(str(exc)) from None
         self.add_report_section("call", "scenario", render(result))
+        for text in result.warnings:
+            warnings.warn(ScenarioTimingWarning(f"{self.path.name}: {text}"), stacklevel=1)
         if result.status == "skipped":
             pytest.skip(result.reason)
         if result.status != "passed":

@@ -59,6 +59,8 @@ class ScenarioResult:
     charger_seconds: float = 0.0
     frames: list[dict[str, Any]] = field(default_factory=list)
     """The frame log (charger's frames only), each with ``charger_time``."""
+    warnings: list[str] = field(default_factory=list)
+    """Why the run's timing checks are coarse (the time scale against the link), if they are."""
 
     @property
     def failed_step(self) -> StepResult | None:
@@ -163,10 +165,19 @@ def footer(result: ScenarioResult) -> str:
     return f"{text}: {result.reason}" if result.reason else text
 
 
+def warning_lines(result: ScenarioResult) -> list[str]:
+    return [f"  ! warning: {w}" for w in result.warnings]
+
+
 def render(result: ScenarioResult) -> str:
     """The whole scenario as text (what the CLI prints step by step)."""
     return "\n".join(
-        [header(result), *(step_line(s, result.time_scale) for s in result.steps), footer(result)]
+        [
+            header(result),
+            *(step_line(s, result.time_scale) for s in result.steps),
+            *warning_lines(result),
+            footer(result),
+        ]
     )
 
 

@@ -43,12 +43,13 @@ from .linkfactory import (
     make_link,
     unavailable_reason,
 )
+from .messages import ExpectNever, ExpectReceived, ExpectUnordered
 from .model import Scenario
 from .observe import Observer
 from .report import ScenarioResult, StepResult, duration, step_text
 from .steps import StepBase
 from .tap import Tap, TappedLink
-from .timebase import TimeBase, scale_of
+from .timebase import TimeBase, scale_of, timing_warnings
 
 log = logging.getLogger("cpsim.scenario")
 
@@ -265,6 +266,7 @@ async def _run(
             csms,
         )
         await _steps(ctx, clock, options, result)
+        result.warnings = timing_warnings(ctx.time, tap.round_trip(), shortest_check(scenario))
         result.frames = [
             {
                 **f.as_dict(),
@@ -273,6 +275,21 @@ async def _run(
             }
             for f in observer.after(0)
         ]
+
+
+def shortest_check(scenario: Scenario) -> tuple[float, str] | None:
+    """The shortest ``within``/``during`` the scenario checks (charger seconds), and where."""
+    found: list[tuple[float, str]] = []
+    for index, step in enumerate(scenario.steps):
+        spec = step.spec
+        limit = None
+        if isinstance(spec, ExpectReceived | ExpectUnordered):
+            limit = spec.within
+        elif isinstance(spec, ExpectNever):
+            limit = spec.during
+        if limit:
+            found.append((limit, str(step.where) if step.where else f"step {index + 1}"))
+    return min(found, key=lambda f: f[0]) if found else None
 
 
 def _iso(when: datetime | None) -> str | None:

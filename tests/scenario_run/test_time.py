@@ -1,4 +1,5 @@
-"""Virtual time, and waits that always end: a step's timeout, the scenario's time_limit."""
+"""The time scale (a speed-up), timing checks in charger time, and waits that always end: a
+step's timeout, the scenario's time_limit."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from chargepoint.cli.scenario import scenario
+from chargepoint.scenario.config import Ec200uLink
+from chargepoint.scenario.linkfactory import unavailable_reason
 from chargepoint.scenario.report import ScenarioResult, render, step_line
 from chargepoint.scenario.runner import RunError
-from chargepoint.scenario.timebase import VIRTUAL_SCALE, TimeBase
+from chargepoint.scenario.timebase import VIRTUAL_SCALE, TimeBase, timing_warnings
 
 from .frames import answer_to, received
 
@@ -20,7 +25,8 @@ def when(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-async def test_two_hours_of_heartbeats_in_virtual_time(run_text: Callable[..., Any]) -> None:
+async def test_two_hours_of_heartbeats_at_x3600(run_text: Callable[..., Any]) -> None:
+    """``virtual`` is the old alias of a 3600 speed-up."""
     result = await run_text("""\
         charger: {id: CP-VIRTUAL, time_scale: virtual, start_time: "2030-01-01T00:00:00Z"}
         csms:
@@ -168,3 +174,32 @@ async def run_on(run_text: Callable[..., Any], text: str, link: str) -> Scenario
             pytest.skip(str(exc))
         raise
     return result
+
+
+def test_timing_warnings_when_the_scale_makes_latency_or_jitter_large() -> None:
+    assert timing_warnings(TimeBase(30), 0.035, (10, "f.yaml:9")) == []  # 1 s and 1.5 s of 10
+    assert timing_warnings(TimeBase(30), 0.035, None) == []  # nothing timed
+    slow, coarse = timing_warnings(TimeBase(3600), 0.035, (60, "f.yaml:9"))
+    assert slow.startswith("at x3600 the link's round trip (35 ms real) is 126.0s of charger time")
+    assert "(60s at f.yaml:9)" in slow
+    assert coarse.startswith("at x3600 timing checks are only accurate to 180.0s")
+
+
+def test_a_run_warns_when_its_scale_is_too_coarse_for_its_checks(
+    write_scenario: Callable[..., Any],
+) -> None:
+    path = write_scenario("""\
+        charger: {id: CP-COARSE, time_scale: 3600}
+        link: ec200u
+        steps:
+          - expect_received: BootNotification
+          - expect_never: {action: DataTransfer, during: 60s}
+        """)
+    if unavailable_reason(Ec200uLink(type="ec200u")):
+        pytest.skip("no ec200u link in this build")
+    result = CliRunner().invoke(scenario, ["run", str(path)])
+    assert result.exit_code == 0, result.output  # a warning, not a failure
+    warnings = [line for line in result.stdout.splitlines() if "! warning:" in line]
+    assert len(warnings) == 2, result.stdout
+    assert "the link's round trip" in warnings[0] and f"(60s at {path}:5:5)" in warnings[0]
+    assert "timing checks are only accurate to 180.0s" in warnings[1]

@@ -183,8 +183,12 @@ class ATDriver:
         """Send a command that answers ``>``, then ``payload`` (only after the prompt)."""
         return await self._submit(command, payload, timeout)
 
-    async def probe(self, within: float = 5.0, attempt: float = 0.5) -> None:
-        """Send ``AT`` until ``OK``; raise :class:`ATPortError` if nothing sensible answers."""
+    async def probe(self, within: float = 4.0, attempt: float = 0.5) -> None:
+        """Send ``AT`` until ``OK``; raise :class:`ATPortError` if nothing sensible answers.
+
+        ``within`` stays under the 5 s in which a wrong port or baud rate must be
+        reported.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         garbage_before = self.garbage_bytes

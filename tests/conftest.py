@@ -100,7 +100,12 @@ async def start_charger(csms: LocalCsms, tmp_path: Path) -> AsyncIterator[Callab
                 connectors=connectors, state_dir=state_dir or tmp_path / cp_id, **options
             ),
         )
-        link = link or DirectLink(Endpoint(csms.url, cp_id), flavour=flavour)  # type: ignore[arg-type]
+        # As cpsim run does: the key and the ping interval come from the station's configuration.
+        link = link or DirectLink(
+            Endpoint(csms.url, cp_id, station.authorization_key),
+            flavour=flavour,  # type: ignore[arg-type]
+            ping_interval=station.ping_interval,
+        )
         stop = asyncio.Event()
         task = asyncio.create_task(run_station(station, link, stop, Backoff(0.2, 1.0)))
         charger = RunningCharger(station, stop, task, csms)

@@ -6,10 +6,12 @@ import asyncio
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from chargepoint import logs
+from chargepoint.station.config import check_authorization_key
 from chargepoint.station.runner import run_station
 from chargepoint.station.station import Identity, Station, StationOptions
 from chargepoint.transport.base import Link
@@ -38,10 +40,14 @@ def parse_headers(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
         raise click.BadParameter(str(exc), param_hint="--header") from exc
 
 
-def _checked(check: Callable[[str], str]) -> Callable[[click.Context, click.Parameter, str], str]:
+def _checked(
+    check: Callable[[str], str], optional: bool = False
+) -> Callable[[click.Context, click.Parameter, Any], Any]:
     """A click callback: ``check``'s ValueError becomes a usage error naming the option."""
 
-    def callback(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if optional and value is None:
+            return None
         try:
             return check(value)
         except ValueError as exc:
@@ -68,7 +74,9 @@ def _checked(check: Callable[[str], str]) -> Callable[[click.Context, click.Para
 @click.option(
     "--password",
     envvar="CPSIM_PASSWORD",
-    help="AuthorizationKey for HTTP Basic auth (or $CPSIM_PASSWORD).",
+    callback=_checked(check_authorization_key, optional=True),
+    help="Set AuthorizationKey, the HTTP Basic auth password (or $CPSIM_PASSWORD): "
+    "16-20 bytes as 32-40 hex digits. Kept in the state dir, so later runs need not repeat it.",
 )
 @click.option(
     "--header",
@@ -149,10 +157,12 @@ def run(
             connectors=connectors, state_dir=state_dir or default_state_dir(charge_point_id)
         ),
     )
-    if password:
+    if password is not None:
         station.config.set_internal("AuthorizationKey", password)
-    endpoint = Endpoint(url, charge_point_id, password or None, parse_headers(headers))
-    ping = station.config.get_int("WebSocketPingInterval")
+    # Links read the key and the ping interval at every connect: a ChangeConfiguration
+    # applies from the next connection, and a key kept in the state dir needs no --password.
+    endpoint = Endpoint(url, charge_point_id, station.authorization_key, parse_headers(headers))
+    ping = station.ping_interval
     link: Link
     if modem_kind == "ec200u":
         if not port or not apn:
@@ -167,10 +177,7 @@ def run(
             raise click.UsageError("--modem esp-at needs --port and --wifi-ssid")
         settings = EspAtSettings(port, wifi_ssid, wifi_password, baud=baud, at_log=at_log)
         try:
-            # The module reads WebSocketPingInterval at each WSOPEN (AT+WSCFG).
-            link = EspAtLink(
-                endpoint, settings, lambda: station.config.get_int("WebSocketPingInterval")
-            )
+            link = EspAtLink(endpoint, settings, ping)
         except ValueError as exc:  # URL or a header over ESP-AT's 256-byte command limit
             raise click.UsageError(str(exc)) from exc
     else:

@@ -82,7 +82,7 @@ def _phase_rotation(text: str) -> str:
     return text
 
 
-def _authorization_key(text: str) -> str:
+def check_authorization_key(text: str) -> str:
     # Security whitepaper: 16-20 bytes, which a CSMS sends as up to 40 hex digits.
     if not 16 <= len(text) <= 40 or not text.isprintable():
         raise InvalidValue("AuthorizationKey must be 16 to 40 printable characters")
@@ -127,7 +127,7 @@ def _specs(connectors: int) -> list[KeySpec]:
         KeySpec("TransactionMessageRetryInterval", "60", _uint),
         KeySpec("UnlockConnectorOnEVSideDisconnect", "true", _bool),
         KeySpec("WebSocketPingInterval", "60", _uint),
-        KeySpec("AuthorizationKey", "", _authorization_key, write_only=True),
+        KeySpec("AuthorizationKey", "", check_authorization_key, write_only=True),
     ]
 
 

@@ -90,6 +90,18 @@ class Station:
             )
         return self.connectors[connector_id]
 
+    def authorization_key(self) -> str | None:
+        """The Basic auth password for the next connect: AuthorizationKey, None when unset.
+
+        Links call this at every connect (Endpoint(password=station.authorization_key)),
+        so a key the CSMS sets with ChangeConfiguration is used from the next link on.
+        """
+        return self.config.get("AuthorizationKey") or None
+
+    def ping_interval(self) -> float:
+        """WebSocketPingInterval for the next connect (0: no pings); links read it likewise."""
+        return float(self.config.get_int("WebSocketPingInterval"))
+
     @property
     def online(self) -> bool:
         return self.session is not None and self.session.accepted

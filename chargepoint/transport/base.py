@@ -7,11 +7,28 @@ both calls.  That exception is what ends a session and starts the reconnect.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from modem.stream import MessageTooLarge
 
-__all__ = ["Connection", "Link", "LinkClosed", "LinkError", "MessageTooLarge"]
+__all__ = [
+    "Connection",
+    "Link",
+    "LinkClosed",
+    "LinkError",
+    "MessageTooLarge",
+    "Seconds",
+    "seconds",
+]
+
+Seconds = float | Callable[[], float]
+"""A link setting in seconds (WebSocketPingInterval): fixed, or read at every connect
+so a ChangeConfiguration applies from the next connection on."""
+
+
+def seconds(setting: Seconds) -> float:
+    return float(setting() if callable(setting) else setting)
 
 
 class LinkClosed(Exception):

@@ -21,7 +21,7 @@ from websockets.uri import parse_uri
 
 from modem.stream import StreamClosed
 
-from .base import Connection, LinkClosed, LinkError
+from .base import Connection, LinkClosed, LinkError, Seconds, seconds
 from .handshake import SUBPROTOCOL, Endpoint
 from .tcp import TcpByteStream
 from .websocket import MAX_MESSAGE, WebSocketOverStream
@@ -62,7 +62,7 @@ class WebsocketsConnection:
 class DirectLink:
     endpoint: Endpoint
     flavour: Flavour = "websockets"
-    ping_interval: float = 0
+    ping_interval: Seconds = 0  # WebSocketPingInterval, read at each connect
     open_timeout: float = 15.0
 
     @property
@@ -76,13 +76,14 @@ class DirectLink:
 
     async def _connect_websockets(self) -> Connection:
         url = self.endpoint.url
+        ping = seconds(self.ping_interval) or None
         try:
             ws = await connect(
                 url,
                 subprotocols=[Subprotocol(SUBPROTOCOL)],
                 additional_headers=self.endpoint.request_headers(),
-                ping_interval=self.ping_interval or None,
-                ping_timeout=self.ping_interval or None,
+                ping_interval=ping,
+                ping_timeout=ping,
                 open_timeout=self.open_timeout,
                 max_size=MAX_MESSAGE,
                 close_timeout=5,
@@ -123,7 +124,7 @@ class DirectLink:
                 stream,
                 url,
                 self.endpoint.request_headers(),
-                self.ping_interval,
+                seconds(self.ping_interval),
                 timeout=self.open_timeout,
             )
         except StreamClosed as exc:

@@ -20,7 +20,7 @@ from modem.at import ATError, ATPortError
 from modem.quectel import QuectelModem
 from modem.stream import StreamClosed
 
-from .base import Connection, LinkError
+from .base import Connection, LinkError, Seconds, seconds
 from .handshake import Endpoint
 from .websocket import WebSocketOverStream
 
@@ -41,7 +41,7 @@ class ModemSettings:
 class Ec200uLink:
     endpoint: Endpoint
     modem: ModemSettings
-    ping_interval: float = 0
+    ping_interval: Seconds = 0  # WebSocketPingInterval, read at each connect
     connect_id: int = 0
     sim_identity: dict[str, str] = field(default_factory=dict)
     _device: QuectelModem | None = None
@@ -70,7 +70,10 @@ class Ec200uLink:
             raise LinkError(f"{self.description}: {exc}") from exc
         try:
             return await WebSocketOverStream.open(
-                sock, self.endpoint.url, self.endpoint.request_headers(), self.ping_interval
+                sock,
+                self.endpoint.url,
+                self.endpoint.request_headers(),
+                seconds(self.ping_interval),
             )
         except StreamClosed as exc:
             raise LinkError(f"{self.description}: {exc.reason}") from exc

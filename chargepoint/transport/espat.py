@@ -11,7 +11,6 @@ WebSocket: a drop reopens only the link; Wi-Fi is re-joined if it was lost.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from modem.at import ATError, ATPortError
 from modem.espat import MAX_BUFFER, EspAtModem, EspAtWebSocket, ping_settings
 from modem.stream import StreamClosed
 
-from .base import Connection, LinkClosed, LinkError
+from .base import Connection, LinkClosed, LinkError, Seconds, seconds
 from .handshake import Endpoint
 
 log = logging.getLogger(__name__)
@@ -68,7 +67,8 @@ class EspAtConnection:
 @dataclass
 class EspAtLink:
     """``ping_interval``: WebSocketPingInterval in seconds, or a callable giving its current
-    value (a ChangeConfiguration then applies at the next connect).
+    value; like the endpoint's password it is read at every connect, so a
+    ChangeConfiguration applies from the next WebSocket on.
 
     The URL and headers are checked against ESP-AT's 256-byte limits here, so a
     misconfiguration is refused before any port is opened (ValueError).
@@ -76,7 +76,7 @@ class EspAtLink:
 
     endpoint: Endpoint
     modem: EspAtSettings
-    ping_interval: float | Callable[[], float] = 0
+    ping_interval: Seconds = 0
     _device: EspAtModem | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -95,8 +95,7 @@ class EspAtLink:
 
     async def connect(self) -> Connection:
         settings = self.modem
-        interval = self.ping_interval() if callable(self.ping_interval) else self.ping_interval
-        ping, pong = ping_settings(interval)
+        ping, pong = ping_settings(seconds(self.ping_interval))
         try:
             device = await self._bring_up()
             ws = await device.open_websocket(

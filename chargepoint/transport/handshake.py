@@ -9,6 +9,7 @@ explicit headers and win over the computed Basic header.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -79,23 +80,36 @@ def basic_auth(user: str, password: str) -> str:
     return f"Basic {token}"
 
 
+PasswordSource = str | Callable[[], str | None] | None
+"""A fixed password, or a function giving the current one (the station's AuthorizationKey,
+which the CSMS may change with ChangeConfiguration), or None for no Basic auth."""
+
+
 @dataclass(frozen=True)
 class Endpoint:
-    """The CSMS as one charger sees it: base URL + its id, and its credentials."""
+    """The CSMS as one charger sees it: base URL + its id, and its credentials.
+
+    ``password`` may be a function: links build the upgrade request at every
+    connect, so a key changed over OCPP is used from the next connection on.
+    """
 
     base_url: str
     charge_point_id: str
-    password: str | None = None
+    password: PasswordSource = None
     headers: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def url(self) -> str:
         return self.base_url.rstrip("/") + "/" + self.charge_point_id
 
+    def current_password(self) -> str | None:
+        return self.password() if callable(self.password) else self.password
+
     def request_headers(self) -> list[tuple[str, str]]:
         """Extra headers for the upgrade; Basic auth unless an Authorization header is given."""
         headers = list(self.headers)
         has_auth = any(name.lower() == "authorization" for name, _ in headers)
-        if self.password is not None and not has_auth:
-            headers.append(("Authorization", basic_auth(self.charge_point_id, self.password)))
+        password = self.current_password()
+        if password is not None and not has_auth:
+            headers.append(("Authorization", basic_auth(self.charge_point_id, password)))
         return headers

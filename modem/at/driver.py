@@ -99,6 +99,7 @@ class ATDriver:
         self.port = port
         self.trace = trace or ATTrace(port)
         self.garbage_bytes = 0
+        self.bytes_received = 0
         self._reader = reader
         self._writer = writer
         self._parser = ATParser(dialect)
@@ -187,11 +188,12 @@ class ATDriver:
         """Send ``AT`` until ``OK``; raise :class:`ATPortError` if nothing sensible answers.
 
         ``within`` stays under the 5 s in which a wrong port or baud rate must be
-        reported.
+        reported.  Any byte received counts: a port that talks but never says
+        ``OK`` is blamed on the baud rate rather than called silent.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
-        garbage_before = self.garbage_bytes
+        received_before = self.bytes_received
         sent = 0
         while (left := deadline - loop.time()) > 0:
             try:
@@ -206,16 +208,20 @@ class ATDriver:
                 await self._quiet(attempt, deadline=loop.time() + 2 * attempt)
             return
         self._stale = None
-        junk = self.garbage_bytes - garbage_before
-        heard = (
-            f"only {junk} unreadable bytes came back (wrong baud rate?)"
-            if junk
-            else "nothing answered"
-        )
+        heard = self.bytes_received - received_before
+        held = self._parser.held()
+        if held:  # noise without a line end never became an event: show it now
+            self.trace.received(Garbage(held, "no line end: not AT output"))
         raise ATPortError(
             self.port,
-            f"no OK to AT within {within:g} s: {heard}; check the port name, "
-            "the baud rate and that the modem is powered",
+            f"no OK to AT within {within:g} s: "
+            + (
+                f"the port answers with unreadable bytes: wrong baud rate? ({heard} bytes "
+                "received, no OK among them)"
+                if heard
+                else "nothing answered; check the port name, the baud rate and that "
+                "the modem is powered"
+            ),
         )
 
     async def _submit(
@@ -339,6 +345,7 @@ class ATDriver:
         loop = asyncio.get_running_loop()
         try:
             while data := await self._reader.read(4096):
+                self.bytes_received += len(data)
                 self._last_rx = loop.time()
                 self._parser.receive_data(data)
                 for event in self._parser.events():
@@ -376,9 +383,7 @@ class ATDriver:
             self._finals_seen += 1
         match event:
             case Garbage(data=data, reason=reason):
-                self.garbage_bytes += len(data)
-                self.trace.received(event)
-                log.warning("%s: skipped %d bytes: %s", self.port, len(data), reason)
+                self._skip(event, data, reason, "skipped")
                 return
             case Urc(data=None, text=text) if text in self.dialect.restart_urcs:
                 self._restarted(text)
@@ -396,8 +401,10 @@ class ATDriver:
                 self.trace.received(event)
                 self._deliver(event)
             case Line(text=text) if pending is None:
-                self.trace.received(event, "unsolicited")
-                self._deliver(Urc(text))
+                # Not a known URC and no command asked: line noise that happened to be
+                # printable (wrong baud rate, a glitch), or a URC this dialect lacks.
+                reason = "unsolicited line that is no known URC"
+                self._skip(event, text.encode(), reason, f"skipped as garbage: {reason}")
             case Line(text=text) if pending is not None:
                 if pending.echo_possible and text == pending.command:
                     self.trace.received(event, "echo")
@@ -424,6 +431,11 @@ class ATDriver:
                 pending.done.set_result(event)
             case _:
                 self.trace.received(event, "no command waiting for it; dropped")
+
+    def _skip(self, event: Event, data: bytes, reason: str, note: str) -> None:
+        self.garbage_bytes += len(data)
+        self.trace.received(event, note)
+        log.warning("%s: skipped %d bytes: %s: %r", self.port, len(data), reason, data[:64])
 
     def _late(self, stale: _Pending, event: Event) -> bool:
         """Output of the timed-out ``stale`` command: consumed here (True), never passed on.

@@ -50,6 +50,14 @@ class ATParser:
         self._eof = True
         self._step()
 
+    def held(self) -> bytes:
+        """Bytes received but not yet parsed (a line without its end, a partial payload).
+
+        A driver shows them when it gives up: noise with no line feed never
+        becomes an event, yet it is what tells a wrong baud rate apart from silence.
+        """
+        return bytes(self._buf)
+
     def events(self) -> list[Event]:
         """Return and forget the events parsed so far."""
         out, self._events = self._events, []

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,7 @@ from modem.at import (
     ATPortError,
     ATRestarted,
     ATTimeout,
+    ATTrace,
     Dialect,
     Urc,
 )
@@ -319,8 +322,36 @@ async def test_probe_fails_naming_the_port_when_nothing_answers(pair) -> None:
 async def test_probe_blames_the_baud_rate_for_noise(pair) -> None:
     modem, driver, _ = pair
     modem.send(b"\xf8\x80\x00\xfe\r\n")
-    with pytest.raises(ATPortError, match=r"unreadable bytes came back \(wrong baud rate\?\)"):
+    with pytest.raises(ATPortError, match=r"answers with unreadable bytes: wrong baud rate\?"):
         await driver.probe(within=0.6, attempt=0.2)
+
+
+async def test_probe_blames_the_baud_rate_for_noise_without_line_ends(pair, caplog) -> None:
+    caplog.set_level(logging.DEBUG, logger="modem.at")
+    modem, driver, _ = pair
+    modem.send(b"\x1c\xe3x\x8f~\x06")  # what 9600 baud looks like at 115200: no LF ever
+    with pytest.raises(ATPortError, match=r"answers with unreadable bytes: wrong baud rate\?"):
+        await driver.probe(within=0.6, attempt=0.2)
+    assert r"<< ?? [6 bytes] \x1c\xe3x\x8f~\x06  (garbage: no line end" in caplog.text
+
+
+async def test_unknown_unsolicited_line_is_skipped_as_garbage(tmp_path: Path, caplog) -> None:
+    caplog.set_level(logging.WARNING)
+    async with socket_pair() as (modem, reader, writer):
+        trace = ATTrace("test-port", tmp_path / "at.log")
+        driver = ATDriver(reader, writer, dialect=QUECTEL, port="test-port", trace=trace)
+        urcs: list[Urc] = []
+        driver.add_urc_handler(urcs.append)
+        modem.send(b'\r\nx#Kq~e\r\n\r\n+QIURC: "recv",0\r\n')
+        task = asyncio.create_task(driver.command("AT+CGSN"))
+        await modem.expect("AT+CGSN")
+        modem.send(b"\r\n864508030000001\r\n\r\nOK\r\n")
+        assert (await task).lines == ["864508030000001"]  # an info line is still one
+        await driver.aclose()
+    assert urcs == [Urc('+QIURC: "recv",0')]
+    assert driver.garbage_bytes == 6
+    assert "skipped 6 bytes: unsolicited line that is no known URC" in caplog.text
+    assert "<< x#Kq~e  (skipped as garbage: unsolicited line" in (tmp_path / "at.log").read_text()
 
 
 async def test_driver_over_a_real_pty_with_pyserial() -> None:

@@ -96,6 +96,7 @@ class EspAtModem:
         self.busy_backoff = tuple(busy_backoff)
         self.needs_init = True  # after open and after a module restart ("ready")
         self.wifi_up = False
+        self._joined: tuple[str, str] | None = None  # credentials an AT+CWJAP here confirmed
         self._links: dict[int, EspAtWebSocket] = {}
         # link ids the module may still hold (unknown after open: a previous run's link)
         self._maybe_allocated = set(LINK_IDS)
@@ -174,6 +175,7 @@ class EspAtModem:
 
     async def join_wifi(self, ssid: str, password: str) -> None:
         """``AT+CWJAP``; :class:`WifiError` naming the network and the reason on failure."""
+        self._joined = None  # the module leaves its AP first: nothing is confirmed until OK
         try:
             await self.command(f"AT+CWJAP={quote(ssid)},{quote(password)}")
         except ATCommandError as exc:
@@ -188,15 +190,25 @@ class EspAtModem:
                 ssid, f"no answer to AT+CWJAP within {exc.seconds:g} s; check the signal"
             ) from exc
         self.wifi_up = True
+        self._joined = (ssid, password)
 
     async def bring_up(self, ssid: str, password: str) -> None:
-        """Initialise after open or a restart, and join ``ssid`` unless already on it."""
+        """Initialise after open or a restart; join ``ssid`` with ``password``.
+
+        The first bring-up of this object always sends ``AT+CWJAP``, even if
+        the module is already on ``ssid`` (it keeps its AP in flash): only a
+        join checks the password, and a charger given credentials must find
+        out at once when they are wrong.  Later bring-ups (after a module
+        restart or a dropped link) keep an association those same credentials
+        made, which spares a Wi-Fi re-join on every reconnect.
+        """
+        confirmed = self._joined == (ssid, password)
         if self.needs_init:
             await self.initialise()
-            if await self.current_ssid() == ssid:
-                log.info('Wi-Fi: already connected to "%s"', ssid)
+            if confirmed and await self.current_ssid() == ssid:
+                log.info('Wi-Fi: still connected to "%s"', ssid)
                 self.wifi_up = True
-        if not self.wifi_up:
+        if not (confirmed and self.wifi_up):
             await self.join_wifi(ssid, password)
 
     # -- WebSocket links -----------------------------------------------------------

@@ -23,7 +23,17 @@ from modem.espat import (
 )
 from modem.stream import StreamClosed
 
-from .helpers import PASSWORD, SSID, STEP, WsServer, esp, esp_emulator, esp_modem, eventually
+from .helpers import (
+    PASSWORD,
+    SSID,
+    STEP,
+    RawHost,
+    WsServer,
+    esp,
+    esp_emulator,
+    esp_modem,
+    eventually,
+)
 
 AUTH = [("Authorization", "Basic Q1AxOnB3")]
 
@@ -61,8 +71,9 @@ async def test_bring_up_open_and_exchange(tmp_path: Path, server: WsServer) -> N
         await ws.close()
     log = (tmp_path / "at.log").read_text()
     commands = re.findall(r">> (AT\S*)", log)
-    assert commands[:4] == ["AT", "ATE0", "AT+CWMODE=1", "AT+CWJAP?"]  # AT: the probe
-    assert 'AT+CWJAP="cpsim-lab","***"' in log and "s3cret" not in log
+    # AT: the probe; the first bring-up of a run always joins (it checks the password)
+    assert commands[:4] == ["AT", "ATE0", "AT+CWMODE=1", 'AT+CWJAP="cpsim-lab","***"']
+    assert "s3cret" not in log
     assert "AT+WSCFG=0,30,60,8192" in commands
     assert "Authorization: ***" in log and "Q1AxOnB3" not in log
     assert f'AT+WSOPEN=0,"{server.url()}","ocpp1.6",20000' in log
@@ -216,6 +227,10 @@ async def test_a_link_left_open_by_a_previous_run_is_closed_first(
         await first.bring_up(SSID, PASSWORD)
         await first.open_websocket(server.url())
         await first.driver.aclose()  # the host dies; the module keeps the link
+        emu.faults.drop_tcp(0)  # and loses its TCP while nobody listens: held in state 3
+        nobody = await RawHost.open(emu.port_url)
+        await nobody.expect(b"+WS_DISCONNECTED:0\r\n")  # the URC went nowhere
+        await nobody.close()
         assert 0 in esp(emu).state.links
         second = await EspAtModem.open(emu.port_url, at_log=tmp_path / "at.log")
         await second.bring_up(SSID, PASSWORD)
@@ -223,8 +238,37 @@ async def test_a_link_left_open_by_a_previous_run_is_closed_first(
         await ws.close()
         await second.aclose()
     log = (tmp_path / "at.log").read_text()
-    assert "CWJAP=" not in log  # already on the AP: not re-joined
+    assert log.count(">> AT+CWJAP=") == 1  # a new run joins with its own credentials
     assert log.index(">> AT+WSOPEN?") < log.index(">> AT+WSCLOSE=0") < log.index(">> AT+WSCFG")
+
+
+async def test_a_wrong_password_is_noticed_on_the_ap_the_module_is_on(
+    tmp_path: Path, server: WsServer
+) -> None:
+    """The module still holds the AP from an earlier run; new credentials are still checked."""
+    async with esp_emulator() as emu:
+        earlier = await EspAtModem.open(emu.port_url)
+        await earlier.bring_up(SSID, PASSWORD)
+        await earlier.aclose()
+        assert esp(emu).state.ssid == SSID
+        modem = await EspAtModem.open(emu.port_url, at_log=tmp_path / "at.log")
+        try:
+            with pytest.raises(WifiError, match=r'Wi-Fi "cpsim-lab": wrong password') as info:
+                await modem.bring_up(SSID, "wrong")
+            assert info.value.code == 2
+            await modem.bring_up(SSID, PASSWORD)
+            emu.faults.reboot()  # a later bring-up of the same run: the association is kept
+            await eventually(lambda: modem.needs_init, "ready seen")
+            await eventually(lambda: modem.wifi_up, "the module re-joined its AP by itself")
+            await modem.bring_up(SSID, PASSWORD)
+            ws = await modem.open_websocket(server.url())
+            await server.accepted()
+            await ws.close()
+        finally:
+            await modem.aclose()
+    log = (tmp_path / "at.log").read_text()
+    assert log.count(">> AT+CWJAP=") == 2  # the wrong password, then the right one; not after
+    assert log.count(">> ATE0") == 2
 
 
 async def test_wrong_password_and_missing_ap_are_named(tmp_path: Path) -> None:

@@ -12,6 +12,24 @@ if TYPE_CHECKING:
     from modem.emulator.ec200u.dialect import Ec200u
 
 
+# Lowest SINR (dB) at which each CQI 1..15 is reported (about 10 % BLER, 36.213 table
+# 7.2.3-1 with the usual link-level curves): the CQI follows the SINR, never a constant.
+CQI_SINR = (-6.7, -4.7, -2.3, 0.2, 2.4, 4.3, 5.9, 8.1, 10.3, 11.7, 14.1, 16.3, 18.7, 21.0, 22.7)
+MAX_TX_DBM = 23  # power class 3
+
+
+def cqi_for(sinr_db: float) -> int:
+    """The CQI a UE reports at ``sinr_db`` (0: out of range)."""
+    return sum(1 for threshold in CQI_SINR if sinr_db >= threshold)
+
+
+def tx_power_for(rsrp: int) -> int:
+    """Uplink power (dBm) by open-loop power control (36.213 5.1.1.1): alpha 0.8 of the
+    path loss from a 15 dBm reference signal, P0 + 10 log10(M) = -77 dBm; the handset's
+    maximum at the cell edge."""
+    return max(-40, min(MAX_TX_DBM, round(0.8 * (15 - rsrp) - 77)))
+
+
 def _hears_cell(m: Ec200u) -> bool:
     """The radio is on and hears a cell (the ``no-signal`` profile hears none)."""
     return m.state.cfun == 1 and m.profile.coverage
@@ -100,7 +118,10 @@ async def qspn(m: Ec200u, cmd: Command, io: CommandIO) -> Reply:
 
 @command("+QENG")
 async def qeng(m: Ec200u, cmd: Command, io: CommandIO) -> Reply:
-    """LTE serving cell, 20-field form: state SEARCH / LIMSRV / NOCONN / CONNECT."""
+    """LTE serving cell, 20-field form: state SEARCH / LIMSRV / NOCONN / CONNECT.
+
+    CQI follows the SINR and the transmit power the path loss (shown only while
+    connected, ``-`` when idle), so each profile's figures tell one story."""
     if cmd.kind is Kind.TEST:
         return ok('+QENG: "servingcell","neighbourcell"')
     if cmd.kind is not Kind.WRITE or cmd.str_param(0).lower() != "servingcell":
@@ -110,12 +131,13 @@ async def qeng(m: Ec200u, cmd: Command, io: CommandIO) -> Reply:
         return ok('+QENG: "servingcell","SEARCH"')
     if st.registered:
         busy = any(s.state == 2 for s in st.sockets.values())
-        state, txpwr = ("CONNECT", "-32") if busy else ("NOCONN", "-")
+        state = "CONNECT" if busy else "NOCONN"
     else:
-        state, txpwr = "LIMSRV", "-"
+        state = "LIMSRV"
     c = st.cell
+    txpwr = str(tx_power_for(c.rsrp)) if state == "CONNECT" else "-"
     return ok(
         f'+QENG: "servingcell","{state}","LTE","{c.duplex}",{c.mcc},{c.mnc:02d},{c.cell_id},'
         f"{c.pci},{c.earfcn},{c.band},{c.bandwidth},{c.bandwidth},{c.tac},{c.rsrp},{c.rsrq},"
-        f"{c.rssi},{c.sinr},12,{txpwr},{c.srxlev}"
+        f"{c.rssi},{c.sinr},{cqi_for(c.sinr)},{txpwr},{c.srxlev}"
     )

@@ -34,9 +34,13 @@ _ROAMING_CELL = Cell(
     earfcn=6300,
     cell_id="2B1C0F3",
     tac="C35A",
-    bandwidth=3,
+    bandwidth=3,  # 10 MHz, 50 resource blocks: RSRQ = 10 log10(50) + RSRP - RSSI
+    rssi=-67,
 )
-_WEAK_CELL = Cell(rssi=-107, rsrp=-120, rsrq=-17, sinr=-3, srxlev=2)
+# srxlev = RSRP - Qrxlevmin (-140 dBm).  RSSI, RSRQ and SINR stay as
+# tests/emulator/test_emu_profiles.py pins them (CSQ 3), though -107 dBm RSSI is too
+# low for RSRP -120 dBm over 20 MHz (RSRQ would be -5 dB, not -17).
+_WEAK_CELL = Cell(rssi=-107, rsrp=-120, rsrq=-17, sinr=-3, srxlev=20)
 
 PROFILES: dict[str, Profile] = {
     p.name: p

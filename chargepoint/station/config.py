@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,13 +50,20 @@ def _bool(text: str) -> str:
     return text.lower()
 
 
+MAX_INTEGER = 2**31 - 1  # OCPP integers are 32-bit; anything larger is a typo or an attack
+_DIGITS = re.compile(r"[0-9]+")
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
 def _uint(text: str) -> str:
-    try:
-        value = int(text)
-    except ValueError:
-        raise InvalidValue("expected an integer") from None
-    if value < 0:
-        raise InvalidValue("must not be negative")
+    """Plain decimal digits only: int() would also take " 10 ", "1_0" and non-ASCII digits."""
+    if not _DIGITS.fullmatch(text):
+        if text.startswith("-") and _DIGITS.fullmatch(text[1:]):
+            raise InvalidValue("must not be negative")
+        raise InvalidValue("expected a whole number in decimal digits")
+    value = int(text)
+    if value > MAX_INTEGER:
+        raise InvalidValue(f"must be at most {MAX_INTEGER}")
     return str(value)
 
 
@@ -74,18 +82,32 @@ def _measurands(text: str) -> str:
     return ",".join(items)
 
 
-def _phase_rotation(text: str) -> str:
-    for item in text.split(","):
-        connector, _, rotation = item.strip().partition(".")
-        if not connector.isdigit() or rotation not in PHASE_ROTATIONS:
-            raise InvalidValue(f"{item!r} is not <connector>.<rotation>")
-    return text
+def _phase_rotation(connectors: int) -> Callable[[str], str]:
+    """``0.RST,1.RTS``: one entry per connector of this charger (0 is the grid connection)."""
+
+    def check(text: str) -> str:
+        for item in text.split(","):
+            connector, _, rotation = item.strip().partition(".")
+            if not _DIGITS.fullmatch(connector) or rotation not in PHASE_ROTATIONS:
+                raise InvalidValue(f"{item!r} is not <connector>.<rotation>")
+            if int(connector) > connectors:
+                raise InvalidValue(f"{item!r}: this charger has connectors 0 to {connectors}")
+        return text
+
+    return check
 
 
 def check_authorization_key(text: str) -> str:
-    # Security whitepaper: 16-20 bytes, which a CSMS sends as up to 40 hex digits.
-    if not 16 <= len(text) <= 40 or not text.isprintable():
-        raise InvalidValue("AuthorizationKey must be 16 to 40 printable characters")
+    """OCPP 1.6 Security Whitepaper: at least 16 bytes, at most 20, written in hexadecimal
+    ("a string of up to 40 hexadecimal digits"), i.e. 32 to 40 hex digits, an even count.
+
+    The hex text itself is what goes into HTTP Basic auth as the password.
+    """
+    if not _HEX.fullmatch(text) or len(text) % 2 or not 32 <= len(text) <= 40:
+        raise InvalidValue(
+            "AuthorizationKey must be 16 to 20 bytes written as 32 to 40 hexadecimal digits "
+            f"(got {len(text)} characters{'' if _HEX.fullmatch(text or '0') else ', not all hex'})"
+        )
     return text
 
 
@@ -107,7 +129,7 @@ def _specs(connectors: int) -> list[KeySpec]:
         KeySpec(
             "ConnectorPhaseRotation",
             f"{','.join(f'{i}.RST' for i in range(connectors + 1))}",
-            _phase_rotation,
+            _phase_rotation(connectors),
         ),
         KeySpec("GetConfigurationMaxKeys", "50", _uint, readonly=True),
         KeySpec("HeartbeatInterval", "300", _positive),

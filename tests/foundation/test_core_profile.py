@@ -114,7 +114,22 @@ async def test_get_configuration_all_and_unknown(csms: LocalCsms, start_charger)
         ("MeterValuesSampledData", "Energy.Bogus", "Rejected"),
         ("NumberOfConnectors", "4", "Rejected"),
         ("NoSuchKey", "1", "NotSupported"),
-        ("AuthorizationKey", "0123456789abcdef0123", "Accepted"),
+        # plain decimal digits within 32 bits, nothing int() would also take
+        ("HeartbeatInterval", "010", "Accepted"),
+        ("HeartbeatInterval", "1_0", "Rejected"),
+        ("HeartbeatInterval", " 10 ", "Rejected"),
+        ("HeartbeatInterval", "\u0663", "Rejected"),  # ARABIC-INDIC DIGIT THREE
+        ("MeterValueSampleInterval", str(10**23), "Rejected"),
+        ("MeterValueSampleInterval", str(2**31 - 1), "Accepted"),
+        ("ConnectorPhaseRotation", "0.RST, 1.RTS", "Accepted"),
+        ("ConnectorPhaseRotation", "0.RST,2.RST", "Rejected"),  # this charger has 1 connector
+        # Security whitepaper: 16-20 bytes as up to 40 hex digits
+        ("AuthorizationKey", "0123456789abcdef0123456789ABCDEF", "Accepted"),
+        ("AuthorizationKey", "0123456789abcdef0123456789abcdef01234567", "Accepted"),
+        ("AuthorizationKey", "0123456789abcdef0123", "Rejected"),  # 10 bytes
+        ("AuthorizationKey", "0123456789abcdef0123456789abcdef012345678", "Rejected"),  # 41
+        ("AuthorizationKey", "0123456789abcdef0123456789abcdef0", "Rejected"),  # odd count
+        ("AuthorizationKey", "not-hex-but-thirty-two-characters", "Rejected"),
     ],
 )
 async def test_change_configuration(

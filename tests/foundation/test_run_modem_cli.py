@@ -15,6 +15,7 @@ from chargepoint.csms.server import LocalCsms
 from modem.emulator import run_emulator
 
 CPSIM = [sys.executable, "-m", "chargepoint"]
+KEY = "0123456789abcdef0123456789abcdef"  # AuthorizationKey: 16 bytes as 32 hex digits
 SSID, WIFI_PASSWORD, APN_PASSWORD = "depot-wifi", "wifi-s3cret", "apn-s3cret"
 
 MODEM_ARGS = {
@@ -40,7 +41,7 @@ async def test_run_through_the_emulated_modem_boots_and_exits_0(
             "--url",
             csms.url,
             "--password",
-            "0123456789abcdef",
+            KEY,
             "--state-dir",
             str(tmp_path / "state"),
             "--modem",
@@ -68,8 +69,8 @@ async def test_run_through_the_emulated_modem_boots_and_exits_0(
         assert boot.payload["iccid"] and boot.payload["imsi"]
     trace = at_log.read_text()
     assert "AT+" in trace
-    basic = base64.b64encode(f"{cp_id}:0123456789abcdef".encode()).decode()
-    for secret in (WIFI_PASSWORD, APN_PASSWORD, "0123456789abcdef", basic):
+    basic = base64.b64encode(f"{cp_id}:{KEY}".encode()).decode()
+    for secret in (WIFI_PASSWORD, APN_PASSWORD, KEY, basic):
         assert secret not in trace
 
 

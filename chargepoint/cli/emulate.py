@@ -108,6 +108,14 @@ async def _serve(emulator: Emulator) -> None:
     help="ESP-AT: reconnect a dropped link by itself (+WS_CONNECTED again).",
 )
 @click.option(
+    "--ws-short-pieces",
+    "ws_piece_seed",
+    type=int,
+    default=None,
+    metavar="SEED",
+    help="ESP-AT: cut +WS_DATA into random 1..buffer_size pieces (seeded), as a slow link does.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="warning",
@@ -127,6 +135,7 @@ def emulate(
     wifi_password: str | None,
     no_ws: bool,
     ws_auto_reconnect: bool,
+    ws_piece_seed: int | None,
     log_level: str,
 ) -> None:
     """Emulate an AT-command modem on a pty (or socket://) with real TCP behind it."""
@@ -146,6 +155,7 @@ def emulate(
         wifi_password=wifi_password,
         ws_commands=not no_ws,
         ws_auto_reconnect=ws_auto_reconnect,
+        ws_piece_seed=ws_piece_seed,
     )
     try:
         asyncio.run(_serve(Emulator(config, listen=listen, control=control)))

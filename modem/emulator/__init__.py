@@ -67,7 +67,9 @@ chunked at buffer_size, ``busy p...`` during blocking commands, ``AT+CIPSTA?``,
 ``AT+CIPDOMAIN`` (real lookup by the host OS resolver) and ``AT+PING`` (a timed
 TCP connect to port 80, not ICMP).  ``--no-ws``
 emulates a firmware built without them (ERROR); ``--ws-auto-reconnect`` makes a
-dropped link come back by itself.  Faults: ``drop-tcp [id]`` (``+WS_DISCONNECTED``),
+dropped link come back by itself; ``--ws-short-pieces SEED`` cuts ``+WS_DATA``
+into random 1..buffer_size pieces (one frame at a time, as always), as a slow
+link does.  Faults: ``drop-tcp [id]`` (``+WS_DISCONNECTED``),
 ``wifi-drop`` (``WIFI DISCONNECT``, then the AP returns), ``send-fail [n]``
 (WSSEND answers ERROR), ``reboot`` (``ready``).  See
 :mod:`modem.emulator.espat.dialect` for its fidelity choices.

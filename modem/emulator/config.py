@@ -46,3 +46,5 @@ class EmulatorConfig:
     wifi_password: str | None = None
     ws_commands: bool = True  # False: firmware built without WebSocket support
     ws_auto_reconnect: bool = False  # reconnect by itself after +WS_DISCONNECTED
+    # Seed for +WS_DATA pieces of random length 1..buffer_size (None: full pieces)
+    ws_piece_seed: int | None = None

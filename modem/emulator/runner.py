@@ -102,6 +102,7 @@ class Options(TypedDict, total=False):
     wifi_password: str | None
     ws_commands: bool
     ws_auto_reconnect: bool
+    ws_piece_seed: int | None
 
 
 def make_config(dialect: str = "ec200u", **options: Unpack[Options]) -> EmulatorConfig:

@@ -242,3 +242,42 @@ async def test_station_address_dns_and_ping() -> None:
         assert re.fullmatch(rb"\+PING:\d+\r\n" + re.escape(OK), reply), reply
         await host.cmd('AT+PING="csms.example.invalid"', b"+PING:TIMEOUT\r\n" + ERROR)
         await host.close()
+
+
+async def test_each_frame_of_a_fragmented_message_is_cut_on_its_own(server: WsServer) -> None:
+    """A piece never spans two frames: fragments of 100, 2000 and 50 bytes at buffer 1024."""
+    async with esp_emulator() as emu:
+        host = await online_host(emu)
+        await open_link(host, server)
+        peer = await server.accepted()
+        await peer.send(["a" * 100, "b" * 2000, "c" * 50])  # one message, three frames
+        for piece in (b"a" * 100, b"b" * 1024, b"b" * 976, b"c" * 50):
+            await host.expect(b"+WS_DATA:0,%d," % len(piece) + piece + b"\r\n")
+        await host.close()
+
+
+async def test_short_pieces_option(server: WsServer) -> None:
+    """``ws_piece_seed``: pieces of random length, same bytes, reproducible."""
+
+    async def records(seed: int) -> list[int]:
+        async with esp_emulator(ws_piece_seed=seed) as emu:
+            host = await online_host(emu)
+            await open_link(host, server)
+            peer = await server.accepted()
+            message = bytes(range(48, 48 + 64)) * 50  # 3200 bytes
+            await peer.send(message, text=True)
+            sizes, got = [], b""
+            while len(got) < len(message):
+                header = await asyncio.wait_for(host.reader.readuntil(b","), 5)
+                assert header.startswith(b"+WS_DATA:0,")
+                size = int((await asyncio.wait_for(host.reader.readuntil(b","), 5))[:-1])
+                got += await host.reader.readexactly(size)
+                await host.expect(b"\r\n")
+                sizes.append(size)
+            assert got == message
+            await host.close()
+            return sizes
+
+    sizes = await records(7)
+    assert len(sizes) > 4 and max(sizes) <= 1024  # full pieces would be 1024, 1024, 1024, 128
+    assert await records(7) == sizes

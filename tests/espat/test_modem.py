@@ -97,6 +97,29 @@ async def test_messages_longer_than_a_chunk_and_the_buffer(
     assert max(int(n) for n in records) == buffer_size
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_short_and_fragmented_pieces_are_reassembled(
+    tmp_path: Path, server: WsServer, seed: int
+) -> None:
+    """Pieces shorter than the buffer (a slow link), and a message sent as several frames."""
+    async with esp_modem(tmp_path, ws_piece_seed=seed) as (modem, _):
+        ws = await modem.open_websocket(server.url(), buffer_size=1024)
+        peer = await server.accepted()
+        big = data_transfer(5000)
+        sent = [big, '[2,"43","Heartbeat",{}]', *(json.dumps([3, str(i), {}]) for i in range(20))]
+        for message in sent:
+            await peer.send(message)
+        cut = len(big) // 3
+        await peer.send([big[:cut], big[cut : 2 * cut], big[2 * cut :]])  # three frames
+        for message in [*sent, big]:
+            assert await asyncio.wait_for(ws.recv(), STEP) == message
+        await ws.close()
+    records = re.findall(r"<< \+WS_DATA:0,(\d+),", (tmp_path / "at.log").read_text())
+    frames = [*sent, big[:cut], big[cut : 2 * cut], big[2 * cut :]]
+    full_pieces = sum(-(-len(frame.encode()) // 1024) for frame in frames)
+    assert len(records) > full_pieces  # short pieces did occur
+
+
 async def test_many_messages_back_to_back(tmp_path: Path, server: WsServer) -> None:
     async with esp_modem(tmp_path, baud=115200) as (modem, _):
         ws = await modem.open_websocket(server.url(), buffer_size=1024)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from modem.emulator.atparse import Command, ParamError
@@ -58,6 +59,9 @@ class EspAt(Dialect):
         super().__init__(engine, config)
         self.timing = config.timing
         self.send_failures = 0  # fault: next N WSSENDs answer ERROR after the payload
+        # ws_piece_seed: +WS_DATA pieces of random length, as when TCP delivers less
+        seed = config.ws_piece_seed
+        self.piece_sizes = None if seed is None else random.Random(seed)
         self.state = EspState()
 
     def parse(self, line: str) -> list[Command] | None:

@@ -1,10 +1,17 @@
 """A real WebSocket client behind one ESP-AT link id, with esp_websocket_client's habits.
 
 What the host sees is what ESP-AT prints (reference B.4): every received
-message cut into ``+WS_DATA`` records of at most ``buffer_size`` bytes with
-no boundary marks; pings and pongs answered and tracked silently; a close
-frame from the server as ``+WS_CLOSED`` (link freed); any other loss as
-``+WS_DISCONNECTED`` (link kept, optionally reconnected by itself).
+frame (each fragment of a fragmented message on its own) cut into
+``+WS_DATA`` records of at most ``buffer_size`` bytes with no boundary marks;
+pings and pongs answered and tracked silently; a close frame from the server
+as ``+WS_CLOSED`` (link freed); any other loss as ``+WS_DISCONNECTED`` (link
+kept, optionally reconnected by itself).
+
+esp_websocket_client reads a frame in pieces of up to ``buffer_size`` and a
+piece is shorter when TCP delivered less.  Loopback TCP nearly always delivers
+everything, so ``ws_piece_seed`` (``--ws-short-pieces SEED``) makes every
+piece a random 1..buffer_size bytes, reproducibly, to exercise the host's
+reassembly the way a slow Wi-Fi link would.
 """
 
 from __future__ import annotations
@@ -141,7 +148,9 @@ class WsLink:
         close_frame = False
         try:
             while True:
-                await self._emit(await ws.recv(decode=False))
+                async for frame in ws.recv_streaming(decode=False):
+                    assert isinstance(frame, bytes)  # decode=False
+                    await self._emit(frame)
         except ConnectionClosed as exc:
             close_frame = exc.rcvd is not None
         if not self.current:
@@ -155,8 +164,8 @@ class WsLink:
         if self.m.config.ws_auto_reconnect:
             self._task = self.m.engine.spawn(self._reconnect())
 
-    async def _emit(self, message: bytes) -> None:
-        """One ``+WS_DATA`` record per piece, each written out before the next is read.
+    async def _emit(self, frame: bytes) -> None:
+        """One ``+WS_DATA`` record per piece of ``frame``, each written out before the next.
 
         The module has a small UART buffer, not an unbounded queue: while the
         host reads slowly, the WebSocket client stops reading and TCP pushes
@@ -166,10 +175,16 @@ class WsLink:
         """
         output = self.m.engine.output
         size = self.config.buffer_size
-        for start in range(0, max(len(message), 1), size):
-            piece = message[start : start + size]
+        short = self.m.piece_sizes
+        start = 0
+        while True:  # an empty frame still gives one (empty) record
+            end = start + (size if short is None else short.randint(1, size))
+            piece = frame[start:end]
             output.send(b"+WS_DATA:%d,%d," % (self.link_id, len(piece)) + piece + b"\r\n")
             await output.drain()
+            if end >= len(frame):
+                return
+            start = end
 
     async def _reconnect(self) -> None:
         """esp_websocket_client's auto-reconnect (WEBSOCKET_RECONNECT_TIMEOUT_MS)."""

@@ -4,8 +4,14 @@
 format editors and CI annotate, and exits 2 on any.  ``run`` loads every file
 first (any problem: the same lines, exit 2, nothing runs), then runs them one
 after another, printing a line per step as it finishes.  Exit status: 0 all
-passed (skipped ones do not fail a run), 1 a scenario failed, 2 a file could
-not be loaded or a run could not start.
+passed, 1 a scenario failed, 2 a file could not be loaded, a run could not
+start, or a scenario was skipped.
+
+A skipped scenario (this build or machine cannot check it: a link it lacks, a
+link fault the link cannot have) was not checked, so it does not pass a run
+silently: it is shown as ``SKIPPED`` with the reason and exits 2 unless
+``--allow-skips`` is given (then 0, when nothing failed).  Under pytest a skip
+stays a pytest skip.
 """
 
 from __future__ import annotations
@@ -110,6 +116,11 @@ def _csms_option(ctx: click.Context, param: click.Parameter, value: str | None) 
     help="Write <name>.json and <name>.frames.jsonl per scenario here.",
 )
 @click.option(
+    "--allow-skips",
+    is_flag=True,
+    help="Exit 0 even if a scenario was skipped (it cannot be checked on this setup).",
+)
+@click.option(
     "--log-level",
     default="CRITICAL",
     show_default=True,
@@ -122,12 +133,14 @@ def run(
     link_type: str | None,
     junit: Path | None,
     report_dir: Path | None,
+    allow_skips: bool,
     log_level: str,
 ) -> None:
     """Run scenario FILES (or directories of them), one line per step.
 
     Exit 0 when all passed, 1 when a scenario failed, 2 when a file could not
-    be loaded or a run could not start.
+    be loaded, a run could not start, or a scenario was skipped (a link or link
+    fault this setup lacks; --allow-skips accepts skips).
     """
     paths = scenario_files(files)
     if not paths:
@@ -152,7 +165,14 @@ def run(
     if junit is not None:
         write_junit(results, junit)
     click.echo(summary(results))
-    sys.exit(exit_status(results))
+    skipped = sum(r.status == "skipped" for r in results)
+    if skipped and not allow_skips:
+        click.echo(
+            f"{skipped} scenario(s) skipped, so not checked: exit {LOAD_ERROR} "
+            "(--allow-skips accepts them)",
+            err=True,
+        )
+    sys.exit(exit_status(results, allow_skips))
 
 
 async def _run_all(scenarios: Sequence[Scenario], options: RunOptions) -> list[ScenarioResult]:
@@ -176,8 +196,11 @@ async def _run_all(scenarios: Sequence[Scenario], options: RunOptions) -> list[S
     return results
 
 
-def exit_status(results: Sequence[ScenarioResult]) -> int:
+def exit_status(results: Sequence[ScenarioResult], allow_skips: bool = False) -> int:
+    """2 for a run that could not start or (unless allowed) a skip, else 1 for a failure."""
     if any(r.status == "error" for r in results):
+        return LOAD_ERROR
+    if not allow_skips and any(r.status == "skipped" for r in results):
         return LOAD_ERROR
     return FAILED if any(r.status == "failed" for r in results) else PASSED
 

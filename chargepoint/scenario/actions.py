@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from .context import ScenarioSkipped, StepFailed, StepRunner
+from .context import StepFailed, StepRunner
 from .events import (
     ClearFault,
     ConnectorEvent,
@@ -48,11 +48,7 @@ class Actions(StepRunner):
         self.ctx.station.stop_transaction(spec.connector, spec.reason)
 
     async def suspend(self, spec: Suspend, timeout: float) -> None:
-        if spec.by == "ev":
-            raise ScenarioSkipped(
-                "suspend by: ev needs an EV-side suspension (SuspendedEV), "
-                "which the station does not model yet; by: evse works"
-            )
+        # by: evse is the only value a file can load with (see events.SuspendedBy)
         await self._transaction(spec.connector, timeout, "suspend")
         self.ctx.station.suspend(spec.connector, True)
 

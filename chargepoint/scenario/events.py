@@ -49,12 +49,29 @@ class StopCharging(Model):
     reason: StopReason = "Local"
 
 
+SuspendedBy = Annotated[
+    str,
+    OneOf(
+        ("evse",),
+        "suspension",
+        (
+            (
+                "ev",
+                "(SuspendedEV) needs the EV to stop drawing power, which the station does not "
+                "model yet; use by: evse (SuspendedEVSE)",
+            ),
+        ),
+    ),
+]
+"""Who suspends charging: only the charger (``evse``) for now; ``ev`` is refused when the file
+is loaded, since a run could not do it."""
+
+
 class Suspend(Model):
-    """Charging pauses: the EV stops drawing (SuspendedEV) or the charger stops offering
-    (SuspendedEVSE)."""
+    """Charging pauses: the charger stops offering power (SuspendedEVSE)."""
 
     connector: ConnectorId = 1
-    by: Literal["ev", "evse"] = "ev"
+    by: SuspendedBy = "evse"
 
 
 class Fault(Model):

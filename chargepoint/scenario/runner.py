@@ -144,10 +144,10 @@ def new_result(scenario: Scenario, planned: Plan | None) -> ScenarioResult:
 
 
 def error_result(scenario: Scenario, exc: RunError, planned: Plan | None = None) -> ScenarioResult:
-    """The result of a run that could not start (the pytest plugin skips it when the link is
-    unavailable; the CLI exits 2)."""
+    """The result of a run that could not start: ``skipped`` when this setup lacks what it
+    needs (``exc.unavailable``: a link, a link fault), else ``error``."""
     result = new_result(scenario, planned)
-    result.status = "error"
+    result.status = "skipped" if exc.unavailable else "error"
     result.reason = str(exc)
     return result
 

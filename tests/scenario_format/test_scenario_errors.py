@@ -206,3 +206,18 @@ def test_file_errors_name_the_path(tmp_path: Path) -> None:
         load_scenario(tmp_path / "missing.yaml")
     missing = tmp_path / "missing.yaml"
     assert str(caught.value) == f"{missing}:1:1: cannot read: No such file or directory"
+
+
+def test_a_suspension_the_station_cannot_do_is_refused_at_load_time() -> None:
+    """``run`` could not do ``by: ev``, so ``validate`` refuses it rather than a run skipping."""
+    assert problems("""\
+        steps:
+          - suspend: {connector: 1, by: ev}
+          - suspend: {by: EVSE}
+        """) == [
+        "s.yaml:2:33: steps[0].suspend.by: ev (SuspendedEV) needs the EV to stop drawing power, "
+        "which the station does not model yet; use by: evse (SuspendedEVSE)",
+        "s.yaml:3:19: steps[1].suspend.by: unknown suspension 'EVSE'; did you mean evse?",
+    ]
+    suspend = parse_scenario("steps:\n  - suspend: 1\n").steps[0].spec
+    assert suspend.model_dump() == {"connector": 1, "by": "evse"}  # what the station does

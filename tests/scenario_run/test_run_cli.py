@@ -152,3 +152,24 @@ def test_a_charger_that_never_connects_is_a_run_that_could_not_start(
     assert result.exit_code == 2, result.output
     assert "ERROR scenario" in result.stdout
     assert "the charger never connected: ws://127.0.0.1:9/ocpp/CP001:" in result.stdout
+
+
+def test_a_skipped_scenario_is_shown_and_exits_2_unless_allowed(
+    write_scenario: Callable[..., Path],
+) -> None:
+    """A scenario this setup cannot check (a PDP fault over the direct link) did not pass."""
+    good = write_scenario(PASSING.replace("CP-PASS", "CP-SKIP-OK"), "good.yaml")
+    pdp = write_scenario(
+        "link: ec200u\nsteps:\n  - link_fault: pdp_deactivate\n  - expect_received: Heartbeat\n",
+        "pdp.yaml",
+    )
+    result = run(str(good), str(pdp), "--link", "direct")
+    assert result.exit_code == 2, result.output
+    assert "SKIPPED pdp" in result.stdout
+    assert "pdp_deactivate needs link ec200u; this run uses direct" in result.stdout
+    assert result.stdout.splitlines()[-1].startswith("1 passed, 0 failed, 1 skipped in ")
+    assert "1 scenario(s) skipped, so not checked: exit 2 (--allow-skips" in result.stderr
+
+    allowed = run(str(good), str(pdp), "--link", "direct", "--allow-skips")
+    assert allowed.exit_code == 0, allowed.output
+    assert "SKIPPED pdp" in allowed.stdout

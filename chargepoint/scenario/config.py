@@ -15,7 +15,9 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import AfterValidator, AwareDatetime, Field, PlainValidator, WithJsonSchema
 from pydantic import model_validator as validates
 
-from .errors import brief, problem, suggest
+from chargepoint.station.config import Configuration, InvalidValue
+
+from .errors import ProblemList, brief, problem, suggest
 from .fields import ConfigValue, Model, Shorthand
 from .messages import CsmsAnswer
 
@@ -56,6 +58,8 @@ def expand_env(value: str, environ: Mapping[str, str]) -> str:
 
 
 OCPP_KEYS: Final = (
+    # Every OCPP 1.6 key, to tell a standard key the station lacks from a typo; the keys a
+    # scenario can set are the station's own (chargepoint.station.config).
     # Core profile (OCPP 1.6 §9.1), required and optional
     "AllowOfflineTxForUnknownId",
     "AuthorizationCacheEnabled",
@@ -166,16 +170,37 @@ class Charger(Model):
 
     @validates(mode="after")
     def _keys(self) -> Charger:
-        for key in self.configuration:
+        """Each key and value as the station itself takes them (its own key table), so a file
+        that validates is one whose charger starts."""
+        specs = Configuration(self.connectors).specs
+        found = ProblemList()
+        for key, value in self.configuration.items():
+            where = ("configuration", key)
+            spec = specs.get(key)
             if key in _SET_ELSEWHERE:
-                raise problem(f"{key} {_SET_ELSEWHERE[key]}", ("configuration", key), at_key=True)
-            if key not in OCPP_KEYS:
-                raise problem(
-                    f"unknown configuration key {key!r}{suggest(key, OCPP_KEYS)}",
-                    ("configuration", key),
+                found.add(where, f"{key} {_SET_ELSEWHERE[key]}", at_key=True)
+            elif spec is None:
+                found.add(
+                    where,
+                    _missing_key(key, [k for k in specs if k not in _SET_ELSEWHERE]),
                     at_key=True,
                 )
+            else:
+                try:
+                    spec.check(value)
+                except InvalidValue as exc:
+                    found.add(where, f"{key} cannot be {value!r}: {exc}")
+        found.raise_if_any()
         return self
+
+
+def _missing_key(key: str, known: list[str]) -> str:
+    if key in OCPP_KEYS:
+        return f"{key} is an OCPP 1.6 key the simulated charger does not implement"
+    hint = suggest(key, known)
+    return f"unknown configuration key {key!r}" + (
+        hint or f" (the charger's keys: {', '.join(known)})"
+    )
 
 
 # --- links ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from chargepoint.scenario import ScenarioLoadError, load_scenario, parse_scenario
+from chargepoint.station.config import Configuration
 
 
 def problems(text: str) -> list[str]:
@@ -180,6 +181,8 @@ def test_configuration_keys_and_durations() -> None:
         """) == [
         "s.yaml:2:19: charger.configuration.HeartbeatIntervall: unknown configuration key "
         "'HeartbeatIntervall'; did you mean HeartbeatInterval?",
+        "s.yaml:2:43: charger.configuration.NumberOfConnectors: NumberOfConnectors follows "
+        "`connectors:`; set that instead",
         "s.yaml:4:11: steps[0].wait: expected a duration in seconds (30, 0.5) or with units "
         "(90s, 15m, 2h, 1h30m), got 'soon'",
     ]
@@ -221,3 +224,43 @@ def test_a_suspension_the_station_cannot_do_is_refused_at_load_time() -> None:
     ]
     suspend = parse_scenario("steps:\n  - suspend: 1\n").steps[0].spec
     assert suspend.model_dump() == {"connector": 1, "by": "evse"}  # what the station does
+
+
+REFUSED_BY_THE_STATION = [
+    ("MinimumStatusDuration", "5"),  # OCPP keys the station does not implement
+    ("SecurityProfile", "1"),
+    ("HeartbeatInterval", "0"),  # values its own checks refuse
+    ("MeterValuesSampledData", "Energy.Bogus"),
+    ("ConnectorPhaseRotation", "3.RST"),  # this charger has 2 connectors
+]
+
+
+@pytest.mark.parametrize("key,value", REFUSED_BY_THE_STATION)
+def test_validate_refuses_the_configuration_the_station_refuses(key: str, value: str) -> None:
+    with pytest.raises((KeyError, ValueError)):  # what a run would meet when the charger starts
+        Configuration(2, None, {key: value})
+    (problem,) = problems(
+        f"charger:\n  connectors: 2\n  configuration: {{{key}: {value}}}\nsteps: [wait: 1]\n"
+    )
+    assert problem.startswith("s.yaml:3:") and f"charger.configuration.{key}: " in problem
+
+
+def test_configuration_problems_say_what_is_wrong() -> None:
+    settable = [
+        k for k in Configuration(1).specs if k not in ("NumberOfConnectors", "AuthorizationKey")
+    ]
+    assert problems("""\
+        charger:
+          configuration:
+            MinimumStatusDuration: 5
+            HeartbeatInterval: 0
+            VendorFoo: 1
+        steps: [wait: 1]
+        """) == [
+        "s.yaml:3:5: charger.configuration.MinimumStatusDuration: MinimumStatusDuration is an "
+        "OCPP 1.6 key the simulated charger does not implement",
+        "s.yaml:4:24: charger.configuration.HeartbeatInterval: HeartbeatInterval cannot be '0': "
+        "must be at least 1",
+        "s.yaml:5:5: charger.configuration.VendorFoo: unknown configuration key 'VendorFoo' "
+        f"(the charger's keys: {', '.join(settable)})",
+    ]

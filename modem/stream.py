@@ -7,7 +7,8 @@ protocols so the charger's transports depend on the shape, not on a modem.
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 
 class StreamClosed(Exception):
@@ -56,3 +57,19 @@ class MessageStream(Protocol):
         ...
 
     async def close(self, code: int = 1000, reason: str = "") -> None: ...
+
+
+WriteDescriber = Callable[[bytes], "str | None"]
+"""Says what one written chunk is (``ws text 249: [2,...]``), or ``None`` if it cannot."""
+
+
+@runtime_checkable
+class DescribesWrites(Protocol):
+    """A byte stream whose writes are traced (a modem socket and its ``--at-log``).
+
+    The layer above knows what it writes (a masked WebSocket frame is unreadable
+    as bytes) and hands a describer down, so the trace stays readable without the
+    modem layer knowing WebSocket.
+    """
+
+    def describe_writes(self, describer: WriteDescriber) -> None: ...

@@ -14,15 +14,16 @@ import contextlib
 import logging
 
 from websockets.client import ClientProtocol
-from websockets.exceptions import InvalidStatus
-from websockets.frames import Frame, Opcode
+from websockets.exceptions import InvalidStatus, ProtocolError
+from websockets.frames import Close, Frame, Opcode
 from websockets.http11 import Response
 from websockets.protocol import State
+from websockets.streams import StreamReader
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
 from chargepoint.aio import wait_event
-from modem.stream import ByteStream, StreamClosed
+from modem.stream import ByteStream, DescribesWrites, StreamClosed
 
 from .base import LinkClosed, LinkError
 from .handshake import SUBPROTOCOL
@@ -30,6 +31,42 @@ from .handshake import SUBPROTOCOL
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 1 << 20
+
+
+def describe_frame(data: bytes) -> str | None:
+    """``ws text 125: [2,"1","Heartbeat",{}]`` for one masked client frame, else ``None``.
+
+    Hooked into the modem's AT trace: the frames the charger writes are masked,
+    so their bytes say nothing to a person reading ``--at-log``.
+    """
+    reader = StreamReader()
+    reader.feed_data(data)
+    reader.feed_eof()
+    parser = Frame.parse(reader.read_exact, mask=True)
+    try:
+        while True:
+            next(parser)
+    except StopIteration as done:
+        frame: Frame = done.value
+    except (EOFError, ProtocolError, ValueError):
+        return None  # not one whole client frame: the HTTP upgrade request, for one
+    body = bytes(frame.data)
+    kind = frame.opcode.name.lower()
+    if frame.opcode is Opcode.CLOSE:
+        try:
+            close = Close.parse(body)
+        except (ProtocolError, ValueError):
+            return f"ws close {len(body)}"
+        text = f"ws close {close.code}" + (f" {close.reason}" if close.reason else "")
+    elif frame.opcode is Opcode.BINARY:
+        text = f"ws binary {len(body)}"
+    else:
+        text = f"ws {kind} {len(body)}: {body.decode('utf-8', 'replace')}"
+    if not frame.fin:
+        text += " (more fragments follow)"
+    if reader.buffer:
+        text += f" (+{len(reader.buffer)} bytes after the frame)"
+    return text
 
 
 def _close_code(protocol: ClientProtocol) -> tuple[int, str]:
@@ -54,6 +91,8 @@ class WebSocketOverStream:
         self._closed: LinkClosed | None = None
         self._pong = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        if isinstance(stream, DescribesWrites):
+            stream.describe_writes(describe_frame)
 
     @classmethod
     async def open(

@@ -53,6 +53,7 @@ class _Pending:
     payload: bytes | None
     seconds: float
     loop: asyncio.AbstractEventLoop
+    note: str | None = None  # what the payload is, for the trace
     lines: list[str] = field(default_factory=list)
     payloads: list[Payload] = field(default_factory=list)
     echo_possible: bool = True
@@ -179,10 +180,13 @@ class ATDriver:
         return await self._submit(command, None, timeout)
 
     async def send_payload(
-        self, command: str, payload: bytes, timeout: float | None = None
+        self, command: str, payload: bytes, timeout: float | None = None, note: str | None = None
     ) -> Response:
-        """Send a command that answers ``>``, then ``payload`` (only after the prompt)."""
-        return await self._submit(command, payload, timeout)
+        """Send a command that answers ``>``, then ``payload`` (only after the prompt).
+
+        ``note`` is shown in the trace instead of the raw bytes (what they carry).
+        """
+        return await self._submit(command, payload, timeout, note=note)
 
     async def probe(self, within: float = 4.0, attempt: float = 0.5) -> None:
         """Send ``AT`` until ``OK``; raise :class:`ATPortError` if nothing sensible answers.
@@ -225,14 +229,19 @@ class ATDriver:
         )
 
     async def _submit(
-        self, command: str, payload: bytes | None, timeout: float | None, resync: bool = True
+        self,
+        command: str,
+        payload: bytes | None,
+        timeout: float | None,
+        resync: bool = True,
+        note: str | None = None,
     ) -> Response:
         if self.lost is not None:
             raise ATPortError(self.port, self.lost)
         self.start()
         seconds = self.timeout_for(command) if timeout is None else timeout
         task = asyncio.get_running_loop().create_task(
-            self._exchange(command, payload, seconds, resync)
+            self._exchange(command, payload, seconds, resync, note)
         )
         self._exchanges.add(task)
         task.add_done_callback(self._exchange_done)
@@ -244,7 +253,7 @@ class ATDriver:
             task.exception()  # retrieved here in case the caller was cancelled
 
     async def _exchange(
-        self, command: str, payload: bytes | None, seconds: float, resync: bool
+        self, command: str, payload: bytes | None, seconds: float, resync: bool, note: str | None
     ) -> Response:
         async with self._lock:
             if self.lost is not None:
@@ -253,14 +262,14 @@ class ATDriver:
                 self._stale = None
             elif self._stale is not None:
                 await self._resync(command)
-            pending = _Pending(command, payload, seconds, asyncio.get_running_loop())
+            pending = _Pending(command, payload, seconds, asyncio.get_running_loop(), note)
             self._pending = pending
             try:
                 async with asyncio.timeout(seconds):
                     self.trace.sent(command)
                     await self._write(command.encode() + self.dialect.line_ending)
                     if payload is not None and await pending.prompt:
-                        self.trace.sent_payload(payload)
+                        self.trace.sent_payload(payload, note)
                         await self._write(payload)
                     final = await pending.done
             except TimeoutError:
@@ -454,7 +463,7 @@ class ATDriver:
             case Prompt() if stale.payload is not None and not stale.prompted:
                 stale.prompted = True
                 self.trace.received(event, f"late prompt for {stale.command}")
-                self.trace.sent_payload(stale.payload)
+                self.trace.sent_payload(stale.payload, stale.note)
                 self.trace.note("payload written anyway, or the modem takes the next command as it")
                 with contextlib.suppress(OSError, RuntimeError):
                     self._writer.write(stale.payload)

@@ -21,6 +21,13 @@ log = logging.getLogger("modem.at")
 
 _MASK = "***"
 
+# OCPP ChangeConfiguration of AuthorizationKey (the CSMS password), in either key order.
+# The closing quote is optional: a payload cut by a read or by the display limit
+# must not show the start of the value either.
+_VALUE = r"(?:[^\"\\]|\\.)*"
+_AUTH_KEY_FIRST = r'("key"\s*:\s*"AuthorizationKey"\s*,\s*"value"\s*:\s*")' + _VALUE
+_AUTH_VALUE_FIRST = r'("value"\s*:\s*")' + _VALUE + r'("\s*,\s*"key"\s*:\s*"AuthorizationKey")'
+
 # (pattern, replacement) applied to command lines and text before they are shown.
 TEXT_MASKS: list[tuple[re.Pattern[str], str]] = [
     # AT+QICSGP=<ctx>,<type>,"<apn>","<user>","<password>"[,<auth>]
@@ -34,13 +41,18 @@ TEXT_MASKS: list[tuple[re.Pattern[str], str]] = [
     # user:password@ in a URI (ws://cp1:secret@host/...)
     (re.compile(r'(\b[a-z][a-z0-9+.-]*://[^:/@"\s]*:)[^@/"\s]*(@)', re.I), rf"\g<1>{_MASK}\g<2>"),
     (re.compile(r"(?i)(Authorization:[ \t]*)[^\r\n\"]*"), rf"\g<1>{_MASK}"),
+    (re.compile(_AUTH_KEY_FIRST), rf"\g<1>{_MASK}"),
+    (re.compile(_AUTH_VALUE_FIRST), rf"\g<1>{_MASK}\g<2>"),
 ]
 BYTES_MASKS: list[tuple[re.Pattern[bytes], bytes]] = [
     (re.compile(rb"(?i)(Authorization:[ \t]*)[^\r\n]*"), rb"\g<1>" + _MASK.encode()),
+    (re.compile(_AUTH_KEY_FIRST.encode()), rb"\g<1>" + _MASK.encode()),
+    (re.compile(_AUTH_VALUE_FIRST.encode()), rb"\g<1>" + _MASK.encode() + rb"\g<2>"),
 ]
 
 
 def mask_text(text: str) -> str:
+    """Hide passwords in AT commands, URIs, HTTP headers and OCPP AuthorizationKey values."""
     for pattern, replacement in TEXT_MASKS:
         text = pattern.sub(replacement, text)
     return text
@@ -53,8 +65,12 @@ def mask_bytes(data: bytes) -> bytes:
 
 
 def render_bytes(data: bytes, limit: int = 256) -> str:
-    """``[5 bytes] ab\\r\\n\\x81`` -- printable ASCII as is, everything else escaped."""
-    shown = mask_bytes(data[:limit])
+    """``[5 bytes] ab\\r\\n\\x81`` -- printable ASCII as is, everything else escaped.
+
+    Secrets are masked before the cut, so a cut cannot leave half a password.
+    """
+    masked = mask_bytes(data)
+    shown = masked[:limit]
     parts: list[str] = []
     for b in shown:
         if 0x20 <= b < 0x7F:
@@ -65,7 +81,7 @@ def render_bytes(data: bytes, limit: int = 256) -> str:
             parts.append("\\n")
         else:
             parts.append(f"\\x{b:02x}")
-    more = f" ...(+{len(data) - limit} bytes)" if len(data) > limit else ""
+    more = f" ...(+{len(masked) - limit} bytes)" if len(masked) > limit else ""
     if not data:
         return "[0 bytes]"
     return f"[{len(data)} bytes] {''.join(parts)}{more}"
@@ -105,8 +121,16 @@ class ATTrace:
     def sent(self, command: str) -> None:
         self._write(">>", mask_text(command))
 
-    def sent_payload(self, data: bytes) -> None:
-        self._write(">>", render_bytes(data, self.limit))
+    def sent_payload(self, data: bytes, note: str | None = None) -> None:
+        """Raw bytes written after a prompt; ``note`` says what they are when the layer
+        that produced them knows better (a masked WebSocket frame is unreadable as is)."""
+        if note is None:
+            self._write(">>", render_bytes(data, self.limit))
+            return
+        text = mask_text(note)
+        if len(text) > self.limit:
+            text = f"{text[: self.limit]} ...(+{len(text) - self.limit} chars)"
+        self._write(">>", f"[{len(data)} bytes] {text}")
 
     def received(self, event: Event, note: str = "") -> None:
         text = render_event(event, self.limit)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from modem.at import ATCommandError, ATError
-from modem.stream import StreamClosed
+from modem.stream import StreamClosed, WriteDescriber
 
 if TYPE_CHECKING:
     from .modem import QuectelModem
@@ -68,6 +68,7 @@ class QuectelSocket:
         self._closed_by_host = False
         self._write_lock = asyncio.Lock()
         self._pump: asyncio.Task[None] | None = None
+        self._describer: WriteDescriber | None = None
 
     def __repr__(self) -> str:
         return f"<QuectelSocket {self.connect_id} {self.host}:{self.port} ctx {self.ctx}>"
@@ -94,9 +95,27 @@ class QuectelSocket:
 
     async def write(self, data: bytes) -> None:
         """Send ``data`` in chunks of at most 1460 bytes, each only after the ``>`` prompt."""
+        chunks = [data[start : start + MAX_SEND] for start in range(0, len(data), MAX_SEND)]
+        notes = self._notes(data, len(chunks))
         async with self._write_lock:
-            for start in range(0, len(data), MAX_SEND):
-                await self._send_chunk(data[start : start + MAX_SEND])
+            for chunk, note in zip(chunks, notes, strict=True):
+                await self._send_chunk(chunk, note)
+
+    def describe_writes(self, describer: WriteDescriber) -> None:
+        """Show what each write is in the AT trace (see :class:`modem.stream.DescribesWrites`)."""
+        self._describer = describer
+
+    def _notes(self, data: bytes, parts: int) -> list[str | None]:
+        note: str | None = None
+        if self._describer is not None:
+            try:
+                note = self._describer(data)
+            except Exception:  # a trace nicety must never stop the data
+                log.exception("describing %d bytes for the AT trace failed", len(data))
+        if note is None or parts == 1:
+            return [note] * parts
+        notes: list[str | None] = [f"(1/{parts}) {note}"]
+        return notes + [f"({i}/{parts}) continued" for i in range(2, parts + 1)]
 
     async def close(self) -> None:
         """Stop receiving and free the connectID with ``AT+QICLOSE``; safe to call twice."""
@@ -176,12 +195,12 @@ class QuectelSocket:
             self._rx += data
             self._rx_changed.set()
 
-    async def _send_chunk(self, chunk: bytes) -> None:
+    async def _send_chunk(self, chunk: bytes, note: str | None) -> None:
         command = f"AT+QISEND={self.connect_id},{len(chunk)}"
         for attempt in range(len(self.send_backoff) + 1):
             self._check_writable()
             try:
-                await self._driver.send_payload(command, chunk)
+                await self._driver.send_payload(command, chunk, note=note)
                 return
             except ATCommandError as exc:
                 if exc.send_failed and attempt < len(self.send_backoff):

@@ -39,6 +39,32 @@ def test_uri_password_and_authorization_are_masked() -> None:
     assert mask_text("Authorization: Basic Y3AxOmh1bnRlcjI=") == "Authorization: ***"
 
 
+AUTH_KEY = '[2,"7","ChangeConfiguration",{"key":"AuthorizationKey","value":"0011aabbccdd"}]'
+
+
+def test_ocpp_authorization_key_is_masked_in_text_and_bytes() -> None:
+    masked = '[2,"7","ChangeConfiguration",{"key":"AuthorizationKey","value":"***"}]'
+    assert mask_text(AUTH_KEY) == masked
+    assert render_bytes(b"\x81\x4f" + AUTH_KEY.encode()) == rf"[81 bytes] \x81O{masked}"
+    reordered = '{"value": "s3\\"cr", "key": "AuthorizationKey"}'
+    assert mask_text(reordered) == '{"value": "***", "key": "AuthorizationKey"}'
+    # cut by a read or by the display limit: no part of the key shows either
+    assert "0011" not in render_bytes(AUTH_KEY.encode()[:-10])
+    assert "0011" not in render_bytes(AUTH_KEY.encode(), limit=66)
+
+
+def test_a_payload_note_replaces_unreadable_bytes_and_is_masked(tmp_path: Path) -> None:
+    trace = ATTrace("p", tmp_path / "at.log", limit=40)
+    trace.sent_payload(b"\x81\xfe\x00\x51\x12\x34\x56\x78" + bytes(81), f"ws text 81: {AUTH_KEY}")
+    trace.close()
+    line = (tmp_path / "at.log").read_text().split(" >> ", 1)[1].rstrip("\n")
+    assert line == '[89 bytes] ws text 81: [2,"7","ChangeConfiguration" ...(+42 chars)'
+    trace = ATTrace("p", tmp_path / "at2.log")
+    trace.sent_payload(b"\x00" * 89, f"ws text 81: {AUTH_KEY}")
+    trace.close()
+    assert '"value":"***"' in (tmp_path / "at2.log").read_text()
+
+
 def test_payload_rendering() -> None:
     assert render_bytes(b"\x81\xfd[2]\r\n") == r"[7 bytes] \x81\xfd[2]\r\n"
     long = render_bytes(b"a" * 1000, limit=10)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -63,6 +64,28 @@ async def test_charging_session_through_the_emulated_ec200u(
     trace = at_log.read_text()
     assert 'AT+QIOPEN=1,0,"TCP","127.0.0.1"' in trace
     assert "AT+QISEND=0," in trace and "AT+QIRD=0,1500" in trace
+
+
+async def test_at_log_shows_frames_readably_and_masks_the_authorization_key(
+    csms: LocalCsms, start_charger, emulator, tmp_path: Path
+) -> None:
+    at_log = tmp_path / "at.log"
+    charger = await start_charger(link=ec200u_link(csms, emulator, at_log=at_log))
+    await charger.booted(timeout=30)
+    key = "00112233445566778899aabbccddeeff"
+    await charger.call("ChangeConfiguration", {"key": "AuthorizationKey", "value": key})
+    await charger.call("GetConfiguration", {}, timeout=30)  # ~2-3 kB: several QISENDs
+    trace = at_log.read_text()
+    # what the charger sent, unmasked, instead of \x81\xfe and random bytes
+    assert re.search(r'>> \[\d+ bytes\] ws text \d+: \[2,"[^"]+","BootNotification",\{', trace)
+    sent = re.findall(r">> (\[\d+ bytes\] .*)", trace)
+    assert sent[0].startswith("[") and "GET /" in sent[0]  # the upgrade request, as text
+    unread = [ln for ln in sent[1:] if " ws " not in ln and not re.search(r"\(\d/\d\) cont", ln)]
+    assert not unread
+    assert re.search(r"\] \(1/[23]\) ws text \d+: \[3,", trace)  # the GetConfiguration answer
+    # the CSMS's ChangeConfiguration arrives in a +QIRD payload: the key is masked
+    assert '"key":"AuthorizationKey","value":"***"' in trace
+    assert key not in trace
 
 
 async def test_reconnects_after_tcp_drop_and_pdp_deactivation(

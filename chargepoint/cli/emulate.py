@@ -19,6 +19,7 @@ from modem.emulator.config import EmulatorConfig
 from modem.emulator.ec200u import PROFILES
 
 PROMPTS = {"default": None, "space": b"\r\n> "}
+WIFI_FAILURES = {"timeout": 1, "refused": 4}  # +CWJAP:<code>
 
 
 async def _serve(emulator: Emulator) -> None:
@@ -98,6 +99,12 @@ async def _serve(emulator: Emulator) -> None:
     help="ESP-AT: its password (default: any password is accepted).",
 )
 @click.option(
+    "--wifi-failure",
+    type=click.Choice(list(WIFI_FAILURES)),
+    default=None,
+    help="ESP-AT: every join fails: timeout (+CWJAP:1 after 15 s) or refused (+CWJAP:4).",
+)
+@click.option(
     "--no-ws",
     is_flag=True,
     help="ESP-AT: firmware built without WebSocket commands (AT+WSCFG answers ERROR).",
@@ -133,6 +140,7 @@ def emulate(
     prompt_style: str,
     wifi_ssid: str | None,
     wifi_password: str | None,
+    wifi_failure: str | None,
     no_ws: bool,
     ws_auto_reconnect: bool,
     ws_piece_seed: int | None,
@@ -153,6 +161,7 @@ def emulate(
         prompt=PROMPTS[prompt_style],
         wifi_ssid=wifi_ssid,
         wifi_password=wifi_password,
+        wifi_failure=None if wifi_failure is None else WIFI_FAILURES[wifi_failure],
         ws_commands=not no_ws,
         ws_auto_reconnect=ws_auto_reconnect,
         ws_piece_seed=ws_piece_seed,

@@ -61,7 +61,8 @@ ESP-AT (``--dialect esp-at``)
 ----------------------------
 An ESP32 with the WebSocket commands (reference B): ``AT+CWJAP`` against the
 access point given with ``--wifi-ssid``/``--wifi-password`` (any network joins
-without them; a wrong one gives ``+CWJAP:2``/``3``), ``AT+WSCFG/WSHEAD/WSOPEN/
+without them; a wrong one gives ``+CWJAP:2``/``3``; ``--wifi-failure timeout`` or
+``refused`` makes every join fail with ``+CWJAP:1``/``4``), ``AT+WSCFG/WSHEAD/WSOPEN/
 WSSEND/WSCLOSE`` with a real WebSocket client behind each link, ``+WS_DATA``
 chunked at buffer_size, ``busy p...`` during blocking commands, ``AT+CIPSTA?``,
 ``AT+CIPDOMAIN`` (real lookup by the host OS resolver) and ``AT+PING`` (a timed

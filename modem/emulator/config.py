@@ -24,6 +24,7 @@ class Timing:
     connect_timeout: float = 150.0  # default when QIOPEN gives no <connect_timeout>
     wifi_join: float = 0.5  # ESP-AT: AT+CWJAP until WIFI GOT IP
     wifi_fail: float = 2.0  # ESP-AT: wrong password / no such AP until +CWJAP:<code>
+    wifi_timeout: float = 15.0  # ESP-AT: AT+CWJAP's default <jap_timeout>, until +CWJAP:1
     ws_reconnect: float = 10.0  # ESP-AT auto-reconnect after +WS_DISCONNECTED (if enabled)
 
     def scaled(self, factor: float) -> Timing:
@@ -44,6 +45,9 @@ class EmulatorConfig:
     # ESP-AT: the access point in range (None: any SSID and password join).
     wifi_ssid: str | None = None
     wifi_password: str | None = None
+    # ESP-AT: the AP is in range but joining fails: 1 it never answers (+CWJAP:1 after the
+    # timeout), 4 it refuses the station (+CWJAP:4, e.g. a MAC filter); None: joins work
+    wifi_failure: int | None = None
     ws_commands: bool = True  # False: firmware built without WebSocket support
     ws_auto_reconnect: bool = False  # reconnect by itself after +WS_DISCONNECTED
     # Seed for +WS_DATA pieces of random length 1..buffer_size (None: full pieces)

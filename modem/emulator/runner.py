@@ -100,6 +100,7 @@ class Options(TypedDict, total=False):
     timing: Timing
     wifi_ssid: str | None
     wifi_password: str | None
+    wifi_failure: int | None
     ws_commands: bool
     ws_auto_reconnect: bool
     ws_piece_seed: int | None

@@ -55,6 +55,21 @@ async def test_basics_and_wifi_failures() -> None:
         await host.close()
 
 
+@pytest.mark.parametrize("failure", [1, 4])
+async def test_join_failure_option(failure: int) -> None:
+    """``wifi_failure``: +CWJAP:1 (after the join timeout) or +CWJAP:4, whatever the password."""
+    async with esp_emulator(wifi_failure=failure) as emu:
+        host = await RawHost.open(emu.port_url)
+        await host.cmd("ATE0", b"ATE0\r\n" + OK)
+        await host.cmd(
+            f"AT+CWJAP={quote(SSID)},{quote(PASSWORD)}", b"+CWJAP:%d\r\n" % failure + ERROR
+        )
+        await host.cmd(f'AT+CWJAP="elsewhere",{quote(PASSWORD)}', b"+CWJAP:3\r\n" + ERROR)
+        await host.cmd("AT+CWJAP?", b"No AP\r\n" + OK)
+        assert emu.faults.status()["wifi_failure"] == failure
+        await host.close()
+
+
 async def test_a_session_byte_by_byte(server: WsServer) -> None:
     async with esp_emulator() as emu:
         host = await online_host(emu)

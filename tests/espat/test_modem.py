@@ -308,6 +308,26 @@ async def test_wrong_password_and_missing_ap_are_named(tmp_path: Path) -> None:
             await modem.aclose()
 
 
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [
+        (1, "connection timeout: the access point did not answer in time"),
+        (4, "connection failed: the access point refused this station"),
+    ],
+)
+async def test_an_ap_that_times_out_or_refuses_is_named(failure: int, reason: str) -> None:
+    async with esp_emulator(wifi_failure=failure) as emu:
+        modem = await EspAtModem.open(emu.port_url)
+        try:
+            with pytest.raises(WifiError, match=f'Wi-Fi "cpsim-lab": {reason}') as info:
+                await asyncio.wait_for(modem.bring_up(SSID, PASSWORD), STEP)
+            assert info.value.code == failure
+            assert f"(+CWJAP:{failure})" in str(info.value)
+            assert not modem.wifi_up
+        finally:
+            await modem.aclose()
+
+
 async def test_firmware_without_websocket_support(tmp_path: Path, server: WsServer) -> None:
     async with esp_modem(tmp_path, ws_commands=False) as (modem, _):
         with pytest.raises(NoWebSocketSupport) as info:

@@ -122,6 +122,26 @@ async def test_wifi_failures(args: list[str], summary: str) -> None:
     assert "skip    IP            skipped: not on a Wi-Fi network" in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("failure", "reason", "summary"),
+    [
+        (1, "wifi-timeout", "FAIL: the access point 'lab' did not answer in time"),
+        (4, "wifi-refused", "FAIL: the access point 'lab' refused the charger"),
+    ],
+)
+async def test_ap_timeout_and_refusal(failure: int, reason: str, summary: str) -> None:
+    async with run_emulator(
+        "esp-at", baud=None, timing=FAST, wifi_ssid="lab", wifi_failure=failure
+    ) as emu:
+        args = ["--port", emu.port_url, "--dialect", "esp-at", "--ssid", "lab"]
+        result = await invoke(check, [*args, "--wifi-password", "pw"])
+        as_json = await invoke(check, [*args, "--wifi-password", "pw", "--json"])
+    assert result.exit_code == 1
+    assert summary in result.stdout
+    wifi = by_name(as_json.stdout)["Wi-Fi"]
+    assert (wifi["status"], wifi["reason"], wifi["data"]["code"]) == ("fail", reason, failure)
+
+
 async def test_websocket_refused_over_wifi() -> None:
     async with LocalCsms(port=0, credentials=Credentials(shared="right")) as csms, esp() as emu:
         result = await invoke(check, [*wifi_check_args(emu, csms.url), "--password", "wrong"])

@@ -2,7 +2,9 @@
 
 The access point "in range" is the one given with ``--wifi-ssid`` /
 ``--wifi-password``; without them any network joins, so the emulator works
-with whatever the charger was told.
+with whatever the charger was told.  ``--wifi-failure timeout|refused`` makes
+that access point fail every join with ``+CWJAP:1`` (after the join timeout)
+or ``+CWJAP:4``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from modem.emulator.espat.table import command
 
 if TYPE_CHECKING:
     from modem.emulator.espat.dialect import EspAt
+
+JAP_TIMEOUT = 7  # parameter index of <jap_timeout> (seconds, 3..600; default 15)
 
 
 def _quoted(text: str) -> str:
@@ -52,15 +56,17 @@ async def cwjap(m: EspAt, cmd: Command, io: CommandIO) -> Reply:
     ssid = cmd.str_param(0)
     password = cmd.str_param(1, "")
     for index in range(2, len(cmd.params)):  # bssid, pci_en, reconn, listen, scan, timeout, pmf
-        if index != 2:
+        if index not in (2, JAP_TIMEOUT):
             cmd.int_param(index, 0, 7200, 0)
+    jap_timeout = cmd.int_param(JAP_TIMEOUT, 3, 600, 0)
     if st.mode not in (1, 3):
         return error()
     m.wifi_down()  # leaving the current AP first, as the module does
     code = m.join_code(ssid, password)
+    delays = {0: m.timing.wifi_join, 1: jap_timeout or m.timing.wifi_timeout}
 
     async def associate() -> None:
-        await asyncio.sleep(m.timing.wifi_fail if code else m.timing.wifi_join)
+        await asyncio.sleep(delays.get(code, m.timing.wifi_fail))
 
     await io.blocking(associate())
     if code:

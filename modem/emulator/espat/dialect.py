@@ -56,6 +56,10 @@ class EspAt(Dialect):
     busy_reply: ClassVar[bytes | None] = b"busy p..."
 
     def __init__(self, engine: Engine, config: EmulatorConfig) -> None:
+        if config.wifi_failure not in (None, 1, 4):
+            raise ValueError(
+                f"wifi_failure must be 1 (timeout) or 4 (refused), not {config.wifi_failure}"
+            )
         super().__init__(engine, config)
         self.timing = config.timing
         self.send_failures = 0  # fault: next N WSSENDs answer ERROR after the payload
@@ -81,9 +85,16 @@ class EspAt(Dialect):
     # -- Wi-Fi ---------------------------------------------------------------------
 
     def join_code(self, ssid: str, password: str) -> int:
-        """0, or the +CWJAP:<code> the configured access point gives."""
+        """0, or the +CWJAP:<code> the configured access point gives.
+
+        A ``wifi_failure`` (1 timeout, 4 refused) comes before the password
+        check: an access point that does not answer or refuses the station
+        never gets as far as the handshake that would check it.
+        """
         if self.config.wifi_ssid is not None and ssid != self.config.wifi_ssid:
             return 3  # AP not found
+        if self.config.wifi_failure is not None:
+            return self.config.wifi_failure
         if self.config.wifi_password is not None and password != self.config.wifi_password:
             return 2  # wrong password
         return 0
@@ -157,6 +168,8 @@ class EspAt(Dialect):
         return {
             "dialect": self.name,
             "ws_commands": self.config.ws_commands,
+            "wifi_failure": self.config.wifi_failure,
+            "ws_piece_seed": self.config.ws_piece_seed,
             "wifi": {"mode": st.mode, "ssid": st.ssid, "ip": st.ip},
             "headers": [h.split(":", 1)[0] for h in st.headers],  # values may be secrets
             "configs": {str(i): vars(c) for i, c in sorted(st.configs.items())},

@@ -50,27 +50,45 @@ async def test_library_scenario_passes(path: Path, link: str) -> None:
 
 BOOT_ANSWER = 'interval: 120, currentTime: "2030-01-01T00:00:00Z"'
 
+MUTANTS = {
+    # Each library check must be able to fail: the file is changed so that the charger acts
+    # as one breaking the rule would (the station itself cannot be made to misbehave), and
+    # the run must fail at that check.  id: (file, text, replacement, failing step, detail)
+    "boot-clock-not-adopted": (
+        # without the 2030 time the charger keeps its own clock
+        "boot_accepted",
+        BOOT_ANSWER,
+        "interval: 120",
+        "expect_unordered",
+        "timestamp: expected",
+    ),
+    "boot-interval-not-adopted": (
+        # with 300 s the charger heartbeats at its default, as if it ignored the interval
+        "boot_accepted",
+        BOOT_ANSWER,
+        'interval: 300, currentTime: "2030-01-01T00:00:00Z"',
+        "expect_received",
+        "within 2m10s",
+    ),
+    "trigger-reports-every-connector": (
+        # a StatusNotification trigger without connectorId reports 0, 1 and 2
+        "trigger_message",
+        "payload: {requestedMessage: StatusNotification, connectorId: 2}",
+        "payload: {requestedMessage: StatusNotification}",
+        "expect_never",
+        "expected no StatusNotification for 30s",
+    ),
+}
 
-@pytest.mark.parametrize(
-    "replacement,failing_kind,detail",
-    [
-        # without the 2030 time the charger keeps its own clock, as one that ignored it would
-        ("interval: 120", "expect_unordered", "timestamp: expected"),
-        # with 300 s it heartbeats at its default, as one that ignored the interval would
-        (
-            'interval: 300, currentTime: "2030-01-01T00:00:00Z"',
-            "expect_received",
-            "within 2m10s",
-        ),
-    ],
-    ids=["clock-not-adopted", "interval-not-adopted"],
-)
-async def test_boot_accepted_fails_when_the_boot_answer_is_not_adopted(
-    write_scenario: Callable[..., Path], replacement: str, failing_kind: str, detail: str
+
+@pytest.mark.parametrize("mutant", MUTANTS)
+async def test_library_checks_fail_on_a_charger_breaking_the_rule(
+    write_scenario: Callable[..., Path], mutant: str
 ) -> None:
-    text = (LIBRARY[0].parent / "boot_accepted.yaml").read_text()
-    assert BOOT_ANSWER in text
-    path = write_scenario(text.replace(BOOT_ANSWER, replacement), "boot_accepted.yaml")
+    name, text, replacement, failing_kind, detail = MUTANTS[mutant]
+    original = (LIBRARY[0].parent / f"{name}.yaml").read_text()
+    assert text in original
+    path = write_scenario(original.replace(text, replacement), f"{name}.yaml")
     result = await run_scenario(load_scenario(path), RunOptions())
     failed = result.failed_step
     assert failed is not None and failed.kind == failing_kind, render(result)

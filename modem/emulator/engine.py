@@ -85,6 +85,7 @@ class Engine:
         self.echo = True
         self.slow_ms = 0
         self._inserts: list[bytes] = []
+        self._input_taps: list[Callable[[bytes], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._cmd_task: asyncio.Task[None] | None = None
         self._boot_task: asyncio.Task[None] | None = None
@@ -95,7 +96,10 @@ class Engine:
     def start(self) -> None:
         self._io_tasks = [
             asyncio.create_task(self.output.run(), name="emu-output"),
-            asyncio.create_task(pump_input(self.link, self.in_pacer, self.inbuf), name="emu-input"),
+            asyncio.create_task(
+                pump_input(self.link, self.in_pacer, self.inbuf, self._input_taps),
+                name="emu-input",
+            ),
         ]
         self._cmd_task = asyncio.create_task(self._command_loop(), name="emu-commands")
 
@@ -136,6 +140,14 @@ class Engine:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("emulator task failed", exc_info=task.exception())
+
+    def tap_input(self, tap: Callable[[bytes], None]) -> Callable[[], None]:
+        """Call ``tap`` with every chunk the host writes, exactly as received.
+
+        Returns a function that removes the tap.
+        """
+        self._input_taps.append(tap)
+        return lambda: self._input_taps.remove(tap)
 
     def urc(self, text: str | bytes) -> None:
         data = text.encode("latin-1") if isinstance(text, str) else text

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Sequence
 
 from modem.emulator.link import Pacer, SerialLink
 
@@ -168,10 +169,21 @@ class Output:
                 self._idle.set()
 
 
-async def pump_input(link: SerialLink, pacer: Pacer, inbuf: InputBuffer) -> None:
-    """Feed host bytes into ``inbuf`` no faster than the baud rate allows."""
+async def pump_input(
+    link: SerialLink,
+    pacer: Pacer,
+    inbuf: InputBuffer,
+    taps: Sequence[Callable[[bytes], None]] = (),
+) -> None:
+    """Feed host bytes into ``inbuf`` no faster than the baud rate allows.
+
+    ``taps`` see every byte as received (before any parsing): tests use them to
+    check exactly what a driver put on the serial line.
+    """
     while True:
         data = await link.read()
         await pacer.pace(len(data))
         log.debug("host -> modem %r", data)
+        for tap in taps:
+            tap(data)
         inbuf.feed(data)

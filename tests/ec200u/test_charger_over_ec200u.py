@@ -148,6 +148,8 @@ async def test_seed_boot_goes_out_as_one_masked_text_frame(emulator) -> None:
 
     server = await asyncio.start_server(csms, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
+    serial_in = bytearray()  # every byte the driver wrote to the emulated modem
+    emulator.engine.tap_input(serial_in.extend)
     modem = await QuectelModem.open(emulator.port_url)
     try:
         await modem.bring_up("internet")
@@ -156,11 +158,17 @@ async def test_seed_boot_goes_out_as_one_masked_text_frame(emulator) -> None:
         await ws.send(SEED_BOOT)
         async with asyncio.timeout(10):
             await got_frame.wait()
-        await ws.close()
+        await ws.close()  # its close frame is the next AT+QISEND
     finally:
         await modem.aclose()
         server.close()
-    assert received[0] == 0x81 and received[1] == 0xFD
-    mask = received[2:6]
-    payload = bytes(b ^ mask[i % 4] for i, b in enumerate(received[6:]))
-    assert payload.decode() == SEED_BOOT
+    # On the serial line: one fixed-length send of the 2 + 4 + 125 bytes, no Ctrl+Z after.
+    command = b"AT+QISEND=0,131\r"
+    assert serial_in.count(command) == 1
+    start = serial_in.index(command) + len(command)
+    frame = bytes(serial_in[start : start + 131])
+    assert frame[:2] == b"\x81\xfd"
+    mask = frame[2:6]
+    assert bytes(b ^ mask[i % 4] for i, b in enumerate(frame[6:])).decode() == SEED_BOOT
+    assert serial_in[start + 131 : start + 133] == b"AT"  # the next command, not 0x1A
+    assert bytes(received) == frame  # and the CSMS got the frame unchanged

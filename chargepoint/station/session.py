@@ -172,10 +172,20 @@ class ChargerSession(ChargePoint):
             return None
 
     async def send_all_statuses(self) -> None:
+        """After boot: every connector's status, as one snapshot taken before any is sent.
+
+        A change while these go out is queued and delivered after them (the queue's
+        sender starts only once they are done); a change queued between the Accepted
+        and the snapshot is dropped, the snapshot reports it with a later timestamp.
+        """
         station = self.station
+        station.queue.drop_statuses()
+        payloads = []
         for connector in station.connectors.values():
             station.reported[connector.id] = connector.status
-            await self.request_once("StatusNotification", station.status_payload(connector))
+            payloads.append(station.status_payload(connector))
+        for payload in payloads:
+            await self.request_once("StatusNotification", payload)
 
     async def heartbeat_loop(self) -> None:
         config = self.station.config
@@ -219,14 +229,19 @@ class ChargerSession(ChargePoint):
                 item.attempts += 1
                 limit = config.get_int("TransactionMessageAttempts")
                 if item.attempts >= limit:
-                    log.error("%s dropped after %d attempts: %s", item.action, item.attempts, exc)
+                    log.error(
+                        "%s dropped after %d attempts: %s",
+                        item.action,
+                        item.attempts,
+                        _one_line(exc),
+                    )
                     queue.done(item)
                     continue
                 delay = config.get_int("TransactionMessageRetryInterval") * item.attempts
                 log.warning(
                     "%s failed (%s); retry %d/%d in %ss",
                     item.action,
-                    exc,
+                    _one_line(exc),
                     item.attempts + 1,
                     limit,
                     delay,
@@ -259,9 +274,11 @@ class ChargerSession(ChargePoint):
         elif requested == "StatusNotification":
             ids = [connector_id] if connector_id is not None else list(station.connectors)
             for cid in ids:
-                await self.request(
-                    "StatusNotification", station.status_payload(station.connectors[cid])
-                )
+                status = station.status_payload(station.connectors[cid])
+                if self.accepted:  # behind any change still queued: the CSMS sees them in order
+                    station.queue.put("StatusNotification", status, volatile=True)
+                else:  # Pending: nothing is queued, and the queue is not sent
+                    await self.request("StatusNotification", status)
         elif requested == "MeterValues":
             ids = [connector_id] if connector_id else [c for c in station.connectors if c]
             for cid in ids:

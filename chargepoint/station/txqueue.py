@@ -48,6 +48,12 @@ class TransactionQueue:
         """On link loss: status reports are re-sent after the next boot, so they need not wait."""
         self._items = [item for item in self._items if not item.volatile]
 
+    def drop_statuses(self) -> None:
+        """Before the boot's status report: it gives every connector's current status, so
+        changes queued since the boot was Accepted are superseded (and, sent after it,
+        would reach the CSMS with older timestamps than the report)."""
+        self._items = [item for item in self._items if item.action != "StatusNotification"]
+
     def head(self) -> QueuedMessage | None:
         """The oldest entry, with the transactionId filled in if it is known by now."""
         if not self._items:

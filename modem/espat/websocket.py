@@ -55,7 +55,7 @@ class EspAtWebSocket:
         self.max_send = max_send
         self.close_timeout = close_timeout
         self._modem = modem
-        self._splitter = JsonMessageSplitter(max_message)
+        self._splitter = JsonMessageSplitter(max_message, chunk_size=buffer_size)
         self._messages: asyncio.Queue[str | StreamClosed] = asyncio.Queue()
         self._ended: StreamClosed | None = None
         self._send_lock = asyncio.Lock()

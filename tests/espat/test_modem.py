@@ -120,6 +120,20 @@ async def test_short_and_fragmented_pieces_are_reassembled(
     assert len(records) > full_pieces  # short pieces did occur
 
 
+async def test_long_text_that_is_not_json_does_not_swallow_what_follows(
+    tmp_path: Path, server: WsServer
+) -> None:
+    async with esp_modem(tmp_path) as (modem, _):
+        ws = await modem.open_websocket(server.url(), buffer_size=1024)
+        peer = await server.accepted()
+        text = "x" * 1024 + "[ a second record that opens a bracket and never closes it"
+        await peer.send(text)
+        await peer.send('[2,"44","Heartbeat",{}]')
+        assert await asyncio.wait_for(ws.recv(), STEP) == text  # whole, as the CSMS sent it
+        assert await asyncio.wait_for(ws.recv(), STEP) == '[2,"44","Heartbeat",{}]'
+        await ws.close()
+
+
 async def test_many_messages_back_to_back(tmp_path: Path, server: WsServer) -> None:
     async with esp_modem(tmp_path, baud=115200) as (modem, _):
         ws = await modem.open_websocket(server.url(), buffer_size=1024)

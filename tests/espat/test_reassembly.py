@@ -59,7 +59,7 @@ def test_messages_are_valid_json_and_utf8_only_after_reassembly() -> None:
     assert json.loads(whole.decode()) == json.loads(message)
 
 
-def test_text_that_is_not_json_is_one_message_per_chunk() -> None:
+def test_text_without_a_chunk_size_is_one_message_per_chunk() -> None:
     splitter = JsonMessageSplitter()
     assert splitter.feed(b"this is not json\r\n") == [b"this is not json"]
     assert splitter.feed(b'[2,"5","Heartbeat",{}]') == [b'[2,"5","Heartbeat",{}]']
@@ -79,3 +79,34 @@ def test_reset_drops_a_partial_message() -> None:
     assert splitter.feed(b'[2,"7","Heartbeat","unterminated \\') == []
     splitter.reset()
     assert splitter.feed(b'[3,"7",{}]') == [b'[3,"7",{}]']
+
+
+HEARTBEAT = b'[2,"5","Heartbeat",{}]'
+
+
+def test_long_text_is_one_message_and_a_later_bracket_swallows_nothing() -> None:
+    """Text over full 16-byte chunks: a piece starting with ``[`` is still text."""
+    text = b"error: see this" + b" [unclosed list " + b"and the end"
+    assert [len(c) for c in (text[:16], text[16:32])] == [16, 16]
+    splitter = JsonMessageSplitter(chunk_size=16)
+    out = [m for c in (text[:16], text[16:32], text[32:], HEARTBEAT) for m in splitter.feed(c)]
+    assert out == [text, HEARTBEAT]
+    assert splitter.pending == 0
+
+
+def test_text_of_whole_chunks_ends_where_an_ocpp_message_starts() -> None:
+    text = b"0123456789abcdef" * 2  # exactly two full chunks: no shorter one ends it
+    splitter = JsonMessageSplitter(chunk_size=16)
+    assert splitter.feed(text[:16]) == []
+    assert splitter.feed(text[16:]) == []
+    assert splitter.feed(b' [ 3,"1",{}]') == [text, b'[ 3,"1",{}]']
+
+
+def test_after_short_text_only_an_ocpp_start_opens_json() -> None:
+    """Short pieces (a slow link) end text early; its next piece must not open JSON."""
+    splitter = JsonMessageSplitter(chunk_size=1024)
+    assert splitter.feed(b"oops") == [b"oops"]
+    assert splitter.feed(b"[unclosed {") == [b"[unclosed {"]  # text again, not JSON
+    assert splitter.feed(HEARTBEAT) == [HEARTBEAT]
+    assert splitter.feed(b'{"json": [1]}') == [b'{"json": [1]}']  # JSON is fine again
+    assert splitter.pending == 0

@@ -50,10 +50,12 @@ class CommandTooLong(EspAtError, ValueError):
     ERROR, or worse, act on a truncated URL.
     """
 
-    def __init__(self, what: str, size: int, advice: str) -> None:
+    def __init__(
+        self, what: str, size: int, advice: str, *, unit: str = "command line (CR LF included)"
+    ) -> None:
         super().__init__(
-            f"{what} is {size} bytes; ESP-AT accepts at most {MAX_COMMAND} bytes per command "
-            f"line (CR LF included): {advice}"
+            f"{what} is {size} bytes; ESP-AT accepts at most {MAX_COMMAND} bytes per {unit}: "
+            f"{advice}"
         )
         self.size = size
 

@@ -80,6 +80,25 @@ def _is_busy(exc: ATCommandError) -> bool:
     return exc.final.text == BUSY
 
 
+def _open_failure(reason: str, elapsed: float, timeout: float) -> str:
+    """What a failed AT+WSOPEN says: when it failed decides which causes come first."""
+    upgrade = (
+        "it refused the upgrade (unknown charge-point id, or a wrong password: ESP-AT does "
+        f"not show the HTTP 401), or it does not speak subprotocol {SUBPROTOCOL}"
+    )
+    if elapsed >= 0.9 * timeout:
+        return (
+            f"AT+WSOPEN -> {reason}: timed out after {elapsed:.0f} s (its {timeout:g} s "
+            "<timeout_ms>). ESP-AT gives no reason; the usual ones: the CSMS is not reachable "
+            f"from this Wi-Fi (host, port, firewall dropping packets), or {upgrade}"
+        )
+    return (
+        f"AT+WSOPEN -> {reason} after {elapsed:.1f} s, refused before its {timeout:g} s "
+        "timeout. ESP-AT gives no reason; the usual ones: nothing listens at that host and "
+        f"port, the host name does not resolve, or {upgrade}"
+    )
+
+
 class EspAtModem:
     """An ESP-AT module on an :class:`ATDriver`.
 
@@ -245,12 +264,12 @@ class EspAtModem:
             body = f"{name}: {value}".encode()
             if b"\r" in body or b"\n" in body:
                 raise ValueError(f"header {name!r} contains a line break; AT+WSHEAD refuses it")
-            if len(body) > MAX_COMMAND:
-                shown = "Authorization: ***" if name.lower() == "authorization" else body[:40]
+            if len(body) > MAX_COMMAND:  # the name only: the value may be a secret
                 raise CommandTooLong(
-                    f"the WebSocket header {shown!r}...",
+                    f'the WebSocket header {name} ("{name}: <value>")',
                     len(body),
-                    "AT+WSHEAD is held to the same limit; shorten the header",
+                    f"shorten the {name} value",
+                    unit="AT+WSHEAD header",
                 )
             bodies.append(body)
         return command, bodies
@@ -307,18 +326,14 @@ class EspAtModem:
         return ws
 
     async def _open(self, ws: EspAtWebSocket, command: str, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
         try:
             await self.command(command, timeout=timeout + 5.0)
         except ATCommandError as exc:
             self._maybe_allocated.discard(ws.link_id)  # "Failure: ERROR, link cleaned up"
-            raise WebSocketOpenError(
-                ws.url,
-                f"AT+WSOPEN -> {exc.reason} within {timeout:g} s. ESP-AT gives no reason; "
-                "the usual ones: the CSMS is not reachable from this Wi-Fi (host, port, "
-                "firewall), it refused the upgrade (unknown charge-point id, or a wrong "
-                "password: ESP-AT does not show the HTTP 401), or it does not speak "
-                f"subprotocol {SUBPROTOCOL}",
-            ) from exc
+            elapsed = loop.time() - start
+            raise WebSocketOpenError(ws.url, _open_failure(exc.reason, elapsed, timeout)) from exc
         try:
             async with asyncio.timeout(2.0):  # it precedes OK on the wire: normally set already
                 await ws.connected.wait()

@@ -353,10 +353,25 @@ async def test_firmware_without_websocket_support(tmp_path: Path, server: WsServ
     )
 
 
-async def test_unreachable_csms_gives_the_usual_reasons(tmp_path: Path) -> None:
+async def test_wsopen_refused_at_once_or_timed_out_says_which(
+    tmp_path: Path, server: WsServer
+) -> None:
     async with esp_modem(tmp_path) as (modem, _):
-        with pytest.raises(WebSocketOpenError, match="not reachable from this Wi-Fi"):
-            await modem.open_websocket("ws://127.0.0.1:9/ocpp/CP1", timeout=2)
+        with pytest.raises(WebSocketOpenError) as refused:
+            await modem.open_websocket("ws://127.0.0.1:9/ocpp/CP1", timeout=5)
+        assert re.search(
+            r"AT\+WSOPEN -> ERROR after \d+\.\d s, refused before its 5 s timeout\. .*"
+            "nothing listens at that host and port",
+            str(refused.value),
+        ), refused.value
+        server.hold = asyncio.Event()  # the CSMS accepts TCP but never answers the upgrade
+        with pytest.raises(WebSocketOpenError) as timed_out:
+            await modem.open_websocket(server.url(), timeout=1)
+        server.hold.set()
+        assert "AT+WSOPEN -> ERROR: timed out after 1 s (its 1 s <timeout_ms>)" in str(
+            timed_out.value
+        )
+        assert "not reachable from this Wi-Fi" in str(timed_out.value)
 
 
 async def test_too_long_url_is_refused_before_anything_is_sent(tmp_path: Path) -> None:
@@ -364,8 +379,12 @@ async def test_too_long_url_is_refused_before_anything_is_sent(tmp_path: Path) -
         before = (tmp_path / "at.log").read_text()
         with pytest.raises(CommandTooLong, match="256 bytes"):
             await modem.open_websocket("ws://csms.example.com/ocpp/" + "C" * 230)
-        with pytest.raises(CommandTooLong, match=r"AT\+WSHEAD"):
+        with pytest.raises(CommandTooLong) as header:
             await modem.open_websocket("ws://csms/ocpp/CP1", headers=[("X-Token", "t" * 300)])
+        assert str(header.value) == (
+            'the WebSocket header X-Token ("X-Token: <value>") is 309 bytes; ESP-AT accepts '
+            "at most 256 bytes per AT+WSHEAD header: shorten the X-Token value"
+        )
         assert (tmp_path / "at.log").read_text() == before
 
 

@@ -8,9 +8,14 @@ import pytest
 
 from chargepoint.csms.server import LocalCsms
 
+FLAVOURS = ["websockets", "sansio"]  # websockets' client, and the adapter the modems use
 
-async def test_accepted_boot_reports_every_connector(csms: LocalCsms, start_charger) -> None:
-    charger = await start_charger(connectors=2)
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+async def test_accepted_boot_reports_every_connector(
+    csms: LocalCsms, start_charger, flavour: str
+) -> None:
+    charger = await start_charger(connectors=2, flavour=flavour)
     await charger.booted()
     boot = csms.frames.calls("CP001", "BootNotification")[0]
     assert boot.payload["chargePointVendor"] == "cpsim"
@@ -52,6 +57,24 @@ async def test_pending_then_accepted_after_trigger(csms: LocalCsms, start_charge
     actions = [f.action for f in csms.frames.calls("CP001")]
     assert actions[:3] == ["BootNotification", "Heartbeat", "BootNotification"]
     assert actions[3] == "StatusNotification"
+
+
+async def test_pending_resends_boot_at_the_interval(csms: LocalCsms, start_charger) -> None:
+    csms.policy.boot_status = "Pending"
+    csms.policy.heartbeat_interval = 1  # Pending: the minimum wait before the next boot
+    charger = await start_charger()
+    first = await charger.received("BootNotification")
+    second = await charger.received("BootNotification", after=first.seq, timeout=5)
+    assert (await charger.answer_to(second)).payload["status"] == "Pending"
+    csms.policy.boot_status = "Accepted"
+    third = await charger.received("BootNotification", after=second.seq, timeout=5)
+    await charger.booted()
+    for earlier, later in ((first, second), (second, third)):
+        gap = _time(later.time) - _time(earlier.time)
+        assert gap >= 0.9, f"BootNotification again after {gap:.2f}s; the interval was 1s"
+    between = [f.action for f in csms.frames.calls("CP001") if first.seq < f.seq < third.seq]
+    assert between == ["BootNotification"]  # nothing else while Pending
+    assert csms.frames.calls("CP001")[-1].seq > third.seq  # Accepted: the statuses follow
 
 
 async def test_rejected_keeps_silence_until_the_interval_passed(

@@ -10,6 +10,7 @@ from ocpp.exceptions import OCPPError
 
 from chargepoint.csms.server import LocalCsms
 
+FLAVOURS = ["websockets", "sansio"]  # websockets' client, and the adapter the modems use
 REQUIRED_KEYS = {
     "AuthorizeRemoteTxRequests",
     "ClockAlignedDataInterval",
@@ -47,10 +48,16 @@ REQUIRED_KEYS = {
     ],
 )
 @pytest.mark.parametrize("connector_id", [None, 1])
+@pytest.mark.parametrize("flavour", FLAVOURS)
 async def test_trigger_message_answers_first_then_sends(
-    csms: LocalCsms, start_charger, requested: str, action: str, connector_id: int | None
+    csms: LocalCsms,
+    start_charger,
+    requested: str,
+    action: str,
+    connector_id: int | None,
+    flavour: str,
 ) -> None:
-    charger = await start_charger(connectors=2)
+    charger = await start_charger(connectors=2, flavour=flavour)
     await charger.booted()
     mark = csms.frames.frames[-1].seq
     payload: dict[str, object] = {"requestedMessage": requested}
@@ -165,8 +172,13 @@ async def test_heartbeat_interval_change_changes_cadence(csms: LocalCsms, start_
     assert third.seq > second.seq > first.seq
 
 
-async def test_remote_start_stop_with_meter_values(csms: LocalCsms, start_charger) -> None:
-    charger = await start_charger(config_overrides={"MeterValueSampleInterval": "1"})
+@pytest.mark.parametrize("flavour", FLAVOURS)
+async def test_remote_start_stop_with_meter_values(
+    csms: LocalCsms, start_charger, flavour: str
+) -> None:
+    charger = await start_charger(
+        flavour=flavour, config_overrides={"MeterValueSampleInterval": "1"}
+    )
     await charger.booted()
     mark = csms.frames.frames[-1].seq
     assert await charger.call("RemoteStartTransaction", {"idTag": "TAG1", "connectorId": 1}) == {
@@ -289,6 +301,28 @@ async def test_reset_soft_and_hard_reboot(csms: LocalCsms, start_charger) -> Non
         await charger.received(
             "StatusNotification", after=boot.seq, where=lambda p: p["connectorId"] == 1
         )
+
+
+async def test_unlock_connector_during_a_transaction_stops_it_first(
+    csms: LocalCsms, start_charger
+) -> None:
+    charger = await start_charger()
+    await charger.booted()
+    await charger.call("RemoteStartTransaction", {"idTag": "TAG1", "connectorId": 1})
+    start = await charger.received("StartTransaction")
+    tx_id = (await charger.answer_to(start)).payload["transactionId"]
+    # §5.18: a transaction on the connector is stopped (reason UnlockCommand), then unlocked.
+    assert await charger.call("UnlockConnector", {"connectorId": 1}) == {"status": "Unlocked"}
+    stop = await charger.received("StopTransaction", after=start.seq)
+    assert stop.payload["transactionId"] == tx_id
+    assert stop.payload["reason"] == "UnlockCommand"
+    await charger.received(
+        "StatusNotification",
+        after=stop.seq,
+        where=lambda p: p["connectorId"] == 1 and p["status"] == "Finishing",
+    )
+    rejected = await charger.call("RemoteStopTransaction", {"transactionId": tx_id})
+    assert rejected == {"status": "Rejected"}  # it is over
 
 
 async def test_unlock_clear_cache_data_transfer(csms: LocalCsms, start_charger) -> None:

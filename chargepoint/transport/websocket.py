@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidStatus, ProtocolError
@@ -69,6 +71,12 @@ def describe_frame(data: bytes) -> str | None:
     return text
 
 
+def _log_failure(task: asyncio.Task[None]) -> None:
+    """Retrieve a crashed task's exception here, so it is logged once with its name."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("%s failed: %r", task.get_name(), exc, exc_info=exc)
+
+
 def _close_code(protocol: ClientProtocol) -> tuple[int, str]:
     if protocol.close_rcvd is not None:
         return protocol.close_rcvd.code, protocol.close_rcvd.reason
@@ -91,6 +99,7 @@ class WebSocketOverStream:
         self._closed: LinkClosed | None = None
         self._pong = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._keepalive_task: asyncio.Task[None] | None = None
         if isinstance(stream, DescribesWrites):
             stream.describe_writes(describe_frame)
 
@@ -126,10 +135,16 @@ class WebSocketOverStream:
             await stream.close()
             raise
         log.debug("handshake done: %s %s", response.status_code, response.reason_phrase)
-        self._tasks.append(asyncio.create_task(self._reader(), name="ws-reader"))
+        self._start(self._reader(), "ws-reader")
         if ping_interval > 0:
-            self._tasks.append(asyncio.create_task(self._keepalive(), name="ws-keepalive"))
+            self._keepalive_task = self._start(self._keepalive(), "ws-keepalive")
         return self
+
+    def _start(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.create_task(work, name=name)
+        task.add_done_callback(_log_failure)
+        self._tasks.append(task)
+        return task
 
     async def _read_handshake(self) -> Response:
         while True:
@@ -224,14 +239,21 @@ class WebSocketOverStream:
         if self._closed is None:
             self._closed = closed
             self._messages.put_nowait(closed)
+        # Nothing left to keep alive: the runner may never call close() on a lost
+        # link, and a keepalive waking up later would ping a closed protocol.
+        keepalive = self._keepalive_task
+        if keepalive is not None and keepalive is not asyncio.current_task():
+            keepalive.cancel()
 
     async def _keepalive(self) -> None:
         """Ping every interval; a pong missing for a whole interval means a dead link.
 
         Cellular NAT and radio loss kill TCP silently, so this is how the charger notices.
         """
-        while self._closed is None:
+        while True:
             await asyncio.sleep(self._ping_interval)
+            if self._closed is not None or self._protocol.state is not State.OPEN:
+                return  # closing or closed: pings would raise InvalidState
             self._pong.clear()
             self._protocol.send_ping(b"cpsim")
             with contextlib.suppress(StreamClosed):
@@ -271,6 +293,8 @@ class WebSocketOverStream:
                 with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                     await asyncio.wait_for(asyncio.shield(reader), 5.0)
         self._end(LinkClosed("closed by the charger", code))
-        for task in self._tasks:
+        tasks = [t for t in self._tasks if t is not asyncio.current_task()]
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)  # none outlives the link
         await self._stream.close()

@@ -127,7 +127,7 @@ class Expectations(StepRunner):
             raise StepFailed(*self.never_failure(spec, hit))
 
     def never_failure(self, spec: ExpectNever, hit: Frame) -> list[str]:
-        what = " or ".join(spec.action) if spec.action else "any message"
+        what = " or ".join(spec.action) if spec.action else "message at all"
         during = f" for {written(spec.during)}" if spec.during is not None else ""
         after = (self.ctx.observer.at_charger(hit) - self.ctx.began).total_seconds()
         sent = f" (sent at {offset(after)} charger time)" if spec.during is not None else ""

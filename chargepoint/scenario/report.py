@@ -82,6 +82,7 @@ def duration(seconds: float) -> str:
 
 def span(seconds: float) -> str:
     """A measured span of charger time: ``14.9s``, ``-2.0s``, ``6m03s``."""
+    seconds = round(seconds, 1) + 0.0  # no "-0.0s"
     if abs(seconds) < 60:
         return f"{seconds:.1f}s"
     return ("-" if seconds < 0 else "") + duration(abs(seconds))

@@ -78,6 +78,22 @@ MUTANTS = {
         "expect_never",
         "expected no StatusNotification for 30s",
     ),
+    "rejected-reboots-early": (
+        # a charger that boots again after 100 s, before the 120 s interval is over
+        "boot_rejected",
+        "{status: Rejected, interval: 120}",
+        "{status: Rejected, interval: 100}",
+        "expect_never",
+        "expected no message at all for 10s, but the CSMS received (sent at -",
+    ),
+    "rejected-answers-calls": (
+        # Pending is not silent: the charger answers the CSMS's call
+        "boot_rejected",
+        "{status: Rejected, interval: 120}",
+        "{status: Pending, interval: 120}",
+        "csms",
+        "expected no answer to GetConfiguration within 20s",
+    ),
 }
 
 

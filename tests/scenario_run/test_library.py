@@ -94,6 +94,14 @@ MUTANTS = {
         "csms",
         "expected no answer to GetConfiguration within 20s",
     ),
+    "pending-sends-unasked": (
+        # an Accepted charger reports its connectors, which a Pending one must not
+        "boot_pending_trigger",
+        "{status: Pending, interval: 120}",
+        "{status: Accepted, interval: 120}",
+        "expect_never",
+        "expected no message at all for 1m50s, but the CSMS received",
+    ),
 }
 
 

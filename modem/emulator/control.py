@@ -27,6 +27,7 @@ pdpdeact [ctx]   network deactivates the PDP context (default 1)
 send-fail [n]    next n sends fail: SEND FAIL (EC200U) / ERROR (ESP-AT) (default 1)
 wifi-drop        ESP-AT: the access point goes away, then comes back
 garbage <text>   raw bytes to the host now (escapes: \\r \\n \\x1a)
+garbage-next <text>  raw bytes inside the next response, before its final
 urc <text>       URC inside the next response, before its final
 urc-now <text>   URC now
 slow <ms>        extra delay before every response (0: off)
@@ -75,6 +76,7 @@ def handle_command(faults: Faults, line: str) -> list[str]:
         "send-fail": lambda: faults.send_fail(_need_int(arg, 1)),
         "wifi-drop": faults.wifi_drop,
         "garbage": lambda: faults.garbage(_need_text(arg)),
+        "garbage-next": lambda: faults.garbage_in_next_response(_need_text(arg)),
         "urc": lambda: faults.urc_in_next_response(_need_text(arg)),
         "urc-now": lambda: faults.urc(_need_text(arg)),
         "slow": lambda: faults.slow(_need_int(arg)),

@@ -84,7 +84,8 @@ class Engine:
         self.output = Output(link, self.out_pacer)
         self.echo = True
         self.slow_ms = 0
-        self._inserts: list[bytes] = []
+        # (bytes, framed): URCs are framed as the dialect frames them, noise is raw.
+        self._inserts: list[tuple[bytes, bool]] = []
         self._input_taps: list[Callable[[bytes], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._cmd_task: asyncio.Task[None] | None = None
@@ -178,8 +179,10 @@ class Engine:
         self._cmd_task = asyncio.create_task(self._command_loop(), name="emu-commands")
 
     # -- faults -----------------------------------------------------------
-    def insert_in_next_response(self, text: bytes) -> None:
-        self._inserts.append(text)
+    def insert_in_next_response(self, text: bytes, *, raw: bool = False) -> None:
+        """Put ``text`` in the next response, after its lines and before its final:
+        as a URC (framed), or ``raw`` as it is (line noise)."""
+        self._inserts.append((text, not raw))
 
     # -- the loop -----------------------------------------------------------
     async def _command_loop(self) -> None:
@@ -224,7 +227,7 @@ class Engine:
         framing = self.dialect.framing
         out = b"".join(framing.info(lines) for lines in blocks)
         if final is not None:
-            out += b"".join(framing.urc(text) for text in self._inserts)
+            out += b"".join(framing.urc(text) if framed else text for text, framed in self._inserts)
             self._inserts.clear()
             out += framing.final(final)
         self.output.send(out)

@@ -46,6 +46,10 @@ class Faults:
         """Line noise: raw bytes to the host now, unframed."""
         self._engine.output.send(_bytes(data))
 
+    def garbage_in_next_response(self, data: str | bytes) -> None:
+        """Line noise inside the next response: raw bytes after its lines, before its final."""
+        self._engine.insert_in_next_response(_bytes(data), raw=True)
+
     def urc(self, text: str | bytes) -> None:
         """An unsolicited line now, framed as the dialect frames URCs."""
         self._engine.urc(_bytes(text))

@@ -47,6 +47,9 @@ async def inject(
                 "pdpdeact": lambda: faults.pdp_deactivate(int(arg or 1)),
                 "send-fail": lambda: faults.send_fail(int(arg or 1)),
                 "garbage": lambda: faults.garbage(arg.encode().decode("unicode_escape")),
+                "garbage-next": lambda: faults.garbage_in_next_response(
+                    arg.encode().decode("unicode_escape")
+                ),
                 "urc": lambda: faults.urc_in_next_response(arg),
                 "urc-now": lambda: faults.urc(arg),
                 "slow": lambda: faults.slow(int(arg)),
@@ -117,6 +120,13 @@ async def test_garbage(inject: Inject, emu_host: tuple[Emulator, AtHost]) -> Non
     assert await inject(r"garbage \x00\xffNO CARRIER\r\n") == ["ok"]
     await host.expect(b"\x00\xffNO CARRIER\r\n")
     assert await host.cmd("AT") == b"\r\nOK\r\n"
+
+
+async def test_garbage_in_next_response(inject: Inject, emu_host: tuple[Emulator, AtHost]) -> None:
+    _, host = emu_host
+    assert await inject(r"garbage-next \xff\xfe\x00\r\n") == ["ok"]
+    assert await host.cmd("AT+CSQ") == b"\r\n+CSQ: 24,99\r\n\xff\xfe\x00\r\n\r\nOK\r\n"
+    assert await host.cmd("AT") == b"\r\nOK\r\n"  # only the next response
 
 
 async def test_urc_in_next_response(inject: Inject, emu_host: tuple[Emulator, AtHost]) -> None:

@@ -186,6 +186,15 @@ async def test_noise_and_urcs_inside_responses(online) -> None:
         await sock.close()
 
 
+async def test_noise_inside_a_response_is_skipped(online) -> None:
+    modem, emu = online
+    before = modem.driver.garbage_bytes
+    emu.faults.garbage_in_next_response(b"\x00\xff\xfe\x80\r\n")
+    response = await asyncio.wait_for(modem.driver.command("AT+CSQ"), STEP)
+    assert response.lines == [f"+CSQ: {emu.dialect.state.cell.csq},99"]
+    assert modem.driver.garbage_bytes == before + 4
+
+
 async def test_modem_reboot_ends_the_socket_and_reopen_reinitialises(online) -> None:
     modem, emu = online
     async with tcp_server() as port:

@@ -12,7 +12,15 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import AfterValidator, AwareDatetime, Field, PlainValidator, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    Field,
+    PlainValidator,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 from pydantic import model_validator as validates
 
 from chargepoint.station.config import Configuration, InvalidValue
@@ -113,6 +121,8 @@ OCPP_KEYS: Final = (
     "CpoName",
     "SecurityProfile",
 )
+MAX_CONNECTORS: Final = 99
+
 _SET_ELSEWHERE: Final = {
     "NumberOfConnectors": "follows `connectors:`; set that instead",
     "AuthorizationKey": "is set by `password:` (which can be ${AN_ENV_VAR})",
@@ -150,7 +160,7 @@ class Charger(Model):
 
     id: str = Field(default="CP001", pattern=r"^[^/\s]+$")
     """Charge point identity: the last part of the CSMS URL, and the Basic-auth user."""
-    connectors: int = Field(default=1, ge=1, le=99)
+    connectors: int = Field(default=1, ge=1, le=MAX_CONNECTORS)
     vendor: str = Field(default="cpsim", min_length=1, max_length=20)
     model: str = Field(default="ModemSim", min_length=1, max_length=20)
     serial: str | None = Field(default=None, max_length=25)
@@ -168,14 +178,17 @@ class Charger(Model):
     start_time: AwareDatetime | None = None
     """The charger's clock at start (ISO 8601 with a zone); the CSMS resets it at boot."""
 
-    @validates(mode="after")
-    def _keys(self) -> Charger:
+    @field_validator("configuration")
+    @classmethod
+    def _keys(cls, configuration: dict[str, str], info: ValidationInfo) -> dict[str, str]:
         """Each key and value as the station itself takes them (its own key table), so a file
-        that validates is one whose charger starts."""
-        specs = Configuration(self.connectors).specs
+        that validates is one whose charger starts.  A field check, not a model check, so it
+        runs (and reports) even when another charger field is wrong."""
+        # connectors failed its own check: assume the most, so only that error is reported
+        specs = Configuration(info.data.get("connectors", MAX_CONNECTORS)).specs
         found = ProblemList()
-        for key, value in self.configuration.items():
-            where = ("configuration", key)
+        for key, value in configuration.items():
+            where = (key,)
             spec = specs.get(key)
             if key in _SET_ELSEWHERE:
                 found.add(where, f"{key} {_SET_ELSEWHERE[key]}", at_key=True)
@@ -191,7 +204,7 @@ class Charger(Model):
                 except InvalidValue as exc:
                     found.add(where, f"{key} cannot be {value!r}: {exc}")
         found.raise_if_any()
-        return self
+        return configuration
 
 
 def _missing_key(key: str, known: list[str]) -> str:

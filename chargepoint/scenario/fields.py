@@ -21,14 +21,21 @@ from pydantic import (
     PlainSerializer,
     PlainValidator,
     TypeAdapter,
+    ValidationError,
     WithJsonSchema,
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema, core_schema
+from pydantic_core import (
+    CoreSchema,
+    ErrorDetails,
+    InitErrorDetails,
+    PydanticCustomError,
+    core_schema,
+)
 
 from . import matchers
-from .errors import Located, brief, problem, problems_error, suggest
+from .errors import PROBLEMS, Located, brief, problem, problems_error, suggest
 from .ocpp_schema import CP_ACTIONS, CSMS_ACTIONS
 
 
@@ -37,6 +44,8 @@ class Model(BaseModel):
 
     ``extra="forbid"`` alone would say only "Extra inputs are not permitted"; the
     check below names the keys that *are* allowed, and its error points at the key.
+    The rest of the mapping is still checked, so a typo in one key does not hide the
+    mistakes in the others: every problem of a file is reported in one go.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
@@ -44,11 +53,15 @@ class Model(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _unknown_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            known = [f.alias or name for name, f in cls.model_fields.items()]
-            unknown = [k for k in data if k not in known]
-            if unknown:
-                raise problems_error(
+        if not isinstance(data, dict):
+            return data
+        known = [f.alias or name for name, f in cls.model_fields.items()]
+        unknown = [k for k in data if k not in known]
+        if not unknown:
+            return data
+        errors: list[InitErrorDetails] = [
+            {
+                "type": problems_error(
                     [
                         Located(
                             (k,),
@@ -58,8 +71,32 @@ class Model(BaseModel):
                         )
                         for k in unknown
                     ]
-                )
-        return data
+                ),
+                "loc": (),
+                "input": data,
+            }
+        ]
+        try:
+            cls.model_validate({k: v for k, v in data.items() if k not in unknown})
+        except ValidationError as exc:
+            errors += [_again(error) for error in exc.errors()]
+        # pydantic merges a ValidationError raised here into the outer one, under this loc
+        raise ValidationError.from_exception_data(cls.__name__, errors)
+
+
+def _again(error: ErrorDetails) -> InitErrorDetails:
+    """An error pydantic reported, in the form that raises it again."""
+    ctx = error.get("ctx")
+    if error["type"] == PROBLEMS and ctx is not None:
+        return {
+            "type": PydanticCustomError(PROBLEMS, "{text}", ctx),
+            "loc": error["loc"],
+            "input": error["input"],
+        }
+    again: InitErrorDetails = {"type": error["type"], "loc": error["loc"], "input": error["input"]}
+    if ctx is not None:
+        again["ctx"] = ctx
+    return again
 
 
 @dataclass(frozen=True)

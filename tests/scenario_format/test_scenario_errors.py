@@ -264,3 +264,28 @@ def test_configuration_problems_say_what_is_wrong() -> None:
         "s.yaml:5:5: charger.configuration.VendorFoo: unknown configuration key 'VendorFoo' "
         f"(the charger's keys: {', '.join(settable)})",
     ]
+
+
+def test_an_unknown_key_does_not_hide_the_other_errors_of_its_mapping() -> None:
+    assert problems("""\
+        charger:
+          connectors: 0
+          conectors: 2
+          configuration: {HeartbeatIntervall: 30}
+        steps:
+          - send: {action: Heartbeet, withn: 5}
+          - plug_in: {connector: 0, force: true}
+        """) == [
+        "s.yaml:2:15: charger.connectors: expected greater than or equal to 1, got 0",
+        "s.yaml:3:3: charger.conectors: unknown key 'conectors'; did you mean connectors? "
+        "(expected id, connectors, vendor, model, serial, firmware, configuration, password, "
+        "time_scale, start_time)",
+        "s.yaml:4:19: charger.configuration.HeartbeatIntervall: unknown configuration key "
+        "'HeartbeatIntervall'; did you mean HeartbeatInterval?",
+        "s.yaml:6:20: steps[0].send.action: unknown charge-point action 'Heartbeet'; did you "
+        "mean Heartbeat?",
+        "s.yaml:6:31: steps[0].send.withn: unknown key 'withn'; did you mean within? (expected "
+        "action, payload, connector, result, error, within)",
+        "s.yaml:7:26: steps[1].plug_in.connector: expected greater than or equal to 1, got 0",
+        "s.yaml:7:29: steps[1].plug_in.force: unknown key 'force' (expected connector)",
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import logging
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -100,6 +101,24 @@ async def test_reconnects_after_tcp_drop_and_pdp_deactivation(
         await charger.received(
             "StatusNotification", after=boot.seq, timeout=30, where=lambda p: p["connectorId"] == 1
         )
+
+
+async def test_comes_back_after_registration_was_denied_for_a_while(
+    csms: LocalCsms, start_charger, emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Registration lost, reconnects fail meanwhile, then the network is back: the
+    charger must re-activate the data session, not open on a dead one (561) forever."""
+    caplog.set_level(logging.ERROR, logger="cpsim.runner")
+    charger = await start_charger(link=ec200u_link(csms, emulator))
+    await charger.booted(timeout=30)
+    mark = csms.frames.frames[-1].seq
+    emulator.faults.profile("denied")  # +QIURC: "pdpdeact",1 and no registration
+    async with asyncio.timeout(30):  # a reconnect attempt has failed on the denial
+        while "cannot connect" not in caplog.text:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    emulator.faults.profile("ok")
+    boot = await charger.received("BootNotification", after=mark, timeout=30)
+    await charger.received("StatusNotification", after=boot.seq, timeout=30)
 
 
 async def test_transaction_messages_wait_for_the_link(

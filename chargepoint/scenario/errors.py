@@ -117,6 +117,11 @@ def brief(value: Any, limit: int = 40) -> str:
 
 
 _PLAIN = re.compile(r"[\w$][\w.:/+@-]*")
+_NOT_A_STRING = re.compile(
+    r"[0-9][0-9_]*(\.[0-9]*)?([eE][-+]?[0-9]+)?|0x[0-9a-fA-F_]+|0o[0-7_]+|true|false|null",
+    re.IGNORECASE,
+)
+"""Plain words that YAML reads as a number, a boolean or null: a string like them is quoted."""
 
 
 def flow(value: Any) -> str:
@@ -131,6 +136,6 @@ def flow(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    if isinstance(value, str) and not _PLAIN.fullmatch(value):
-        return repr(value)
+    if isinstance(value, str) and (not _PLAIN.fullmatch(value) or _NOT_A_STRING.fullmatch(value)):
+        return repr(value)  # "15" stays '15', not the number 15
     return str(value)

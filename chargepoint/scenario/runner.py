@@ -378,13 +378,24 @@ def _finish(
         options.on_step(outcome)
 
 
+def headline(details: list[str]) -> str:
+    """A step's failure on one line: its first line, with the line it introduces (``...
+    received:`` then the message) when it ends in a colon."""
+    if not details:
+        return "failed"
+    first = details[0]
+    if first.endswith(":") and len(details) > 1:
+        return f"{first} {details[1].strip()}"
+    return first
+
+
 def _verdict(ctx: Context, result: ScenarioResult) -> None:
     failed = result.failed_step
     skipped = next((s for s in result.steps if s.status == "skipped"), None)
     if failed is not None:
         where = f" ({failed.where})" if failed.where else ""
         result.status = "failed"
-        result.reason = f"step {failed.index + 1} {failed.kind}{where}: {failed.details[0]}"
+        result.reason = f"step {failed.index + 1} {failed.kind}{where}: {headline(failed.details)}"
         if ctx.tap.connections == 0:
             last = f": {ctx.tap.last_error}" if ctx.tap.last_error else ""
             result.status = "error"

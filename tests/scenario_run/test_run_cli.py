@@ -173,3 +173,34 @@ def test_a_skipped_scenario_is_shown_and_exits_2_unless_allowed(
     allowed = run(str(good), str(pdp), "--link", "direct", "--allow-skips")
     assert allowed.exit_code == 0, allowed.output
     assert "SKIPPED pdp" in allowed.stdout
+
+
+def test_the_summary_line_says_what_arrived_and_strings_stay_strings(
+    write_scenario: Callable[..., Path],
+) -> None:
+    path = write_scenario("""\
+        name: never
+        charger: {id: CP-NEVER-LINE, time_scale: 60}
+        steps:
+          - expect_never: Heartbeat
+          - wait: {until: boot_accepted}
+          - csms:
+              call: ChangeConfiguration
+              payload: {key: HeartbeatInterval, value: "15"}
+              result: {status: Accepted}
+          - wait: 1m
+        """)
+    result = run(str(path))
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    # the value is the string "15", as OCPP sends it, not the number 15
+    assert any(
+        "csms call ChangeConfiguration {key: HeartbeatInterval, value: '15'}" in line
+        for line in lines
+    ), result.stdout
+    footer = next(line for line in lines if line.startswith("FAILED never"))
+    # not cut at "received:": the message that broke the expectation is on the same line
+    assert footer.endswith(
+        f"step 1 expect_never ({path}:4): expected no Heartbeat, but the CSMS received: "
+        f"#{footer.rsplit('#', 1)[1].split()[0]} Heartbeat {{}}"
+    ), footer

@@ -361,6 +361,11 @@ class ATDriver:
                     self._dispatch(event)
         except OSError as exc:
             reason = f"read failed: {exc}"
+        except asyncio.CancelledError:
+            # Nobody reads the port any more: commands waiting (or sent later) must fail
+            # now rather than wait out their timeouts, e.g. while a link closes at exit.
+            self._set_lost("AT reader stopped (cancelled)")
+            raise
         self._parser.receive_eof()
         for event in self._parser.events():
             self._dispatch(event)

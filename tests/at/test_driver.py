@@ -292,6 +292,17 @@ async def test_port_closing_fails_the_command_and_later_ones(pair) -> None:
         await driver.command("AT")
 
 
+async def test_a_cancelled_reader_fails_commands_at_once(pair) -> None:
+    """At exit asyncio cancels every task: a close must not wait out command timeouts."""
+    _, driver, _ = pair
+    driver._read_task.cancel()
+    await asyncio.sleep(0)
+    async with asyncio.timeout(1):  # the command's own timeout is seconds
+        with pytest.raises(ATPortError, match="reader stopped"):
+            await driver.command("AT+QICLOSE=0", timeout=10)
+    assert driver.lost is not None
+
+
 async def test_garbage_is_skipped(pair) -> None:
     modem, driver, _ = pair
     task = asyncio.create_task(driver.command("AT"))

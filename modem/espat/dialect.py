@@ -35,6 +35,8 @@ ESP_AT = Dialect(
     ),
     payload_headers=(WS_DATA,),
     extra_errors=(BUSY,),
+    # The boot banner: a command in flight (a 20 s AT+WSOPEN) will never be answered.
+    restart_urcs=("ready",),
     line_ending=b"\r\n",
     default_timeout=5.0,
     timeouts={

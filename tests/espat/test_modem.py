@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from modem.at import ATCommandError, Error
+from modem.at import ATCommandError, ATRestarted, Error
 from modem.espat import (
     CommandTooLong,
     EspAtModem,
@@ -229,6 +229,21 @@ async def test_server_pings_are_answered_by_the_module(tmp_path: Path, server: W
         assert await asyncio.wait_for(ws.recv(), STEP) == "[]"
         assert modem.driver.garbage_bytes == 0
         await ws.close()
+
+
+async def test_module_reset_during_wsopen_fails_it_at_once(
+    tmp_path: Path, server: WsServer
+) -> None:
+    async with esp_modem(tmp_path) as (modem, emu):
+        server.hold = asyncio.Event()  # the CSMS takes its time: AT+WSOPEN blocks
+        opening = asyncio.create_task(modem.open_websocket(server.url(), timeout=20))
+        await asyncio.wait_for(server.holding.wait(), STEP)
+        emu.faults.reboot()
+        async with asyncio.timeout(5):  # not the 20 s WSOPEN budget
+            with pytest.raises((ATRestarted, WebSocketOpenError), match="restarted"):
+                await opening
+        server.hold.set()
+        assert modem.needs_init
 
 
 async def test_module_reset_ends_links_and_reinitialises(tmp_path: Path, server: WsServer) -> None:

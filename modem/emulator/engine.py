@@ -191,7 +191,7 @@ class Engine:
             if self.echo:
                 self.output.send(self.dialect.framing.echo(raw))
             line = edit_line(raw).decode("latin-1")
-            if not line.strip(" \x00"):
+            if not line.strip(" \r\x00"):
                 continue
             delay = (self.config.latency_ms + self.slow_ms) / 1000
             if delay > 0:

@@ -69,15 +69,15 @@ class InputBuffer:
 
         An LF right after the CR (or any LF at the start of a line) is dropped:
         V.250 only terminates lines on S3 (CR), and LF is tolerated as filler.
-        With ``end=b"\n"`` (ESP-AT: CR LF required) a line ends at LF and
-        loses a trailing CR.
+        With ``end=b"\n"`` (ESP-AT: CR LF required) a line ends at LF and keeps
+        the CR before it, if any, so the dialect can refuse a line without one.
         """
         if end == b"\n":
             while (idx := self._buf.find(LF)) < 0:
                 await self._more(None)
             line = bytes(self._buf[:idx])
             del self._buf[: idx + 1]
-            return line[:-1] if line.endswith(b"\r") else line
+            return line
         while True:
             while self._buf[:1] == b"\n":
                 del self._buf[0]

@@ -18,10 +18,14 @@ def test_quote_escapes_comma_quote_backslash() -> None:
 
 def test_emulator_reads_back_what_quote_writes() -> None:
     url = 'ws://h:1/ocpp/CP,"1"\\x'
-    (cmd,) = parse_line(f"AT+WSOPEN=0,{quote(url)},{quote('ocpp1.6')},5000") or []
+    (cmd,) = parse_line(f"AT+WSOPEN=0,{quote(url)},{quote('ocpp1.6')},5000\r") or []
     assert cmd.name == "+WSOPEN" and cmd.str_param(1) == url and cmd.int_param(3, 0, 9999) == 5000
     assert split_params('"unterminated') is None
-    assert parse_line("AT+X=" + "9" * 260) is None  # over 256 bytes with CR LF
+    assert parse_line("AT+X=" + "9" * 260 + "\r") is None  # over 256 bytes with CR LF
+    at_limit = 'AT+CWJAP="' + "s" * 243 + '"'  # 254 bytes + CR LF: exactly 256
+    assert parse_line(at_limit + "\r") is not None
+    assert parse_line('AT+CWJAP="' + "s" * 244 + '"\r') is None
+    assert parse_line("AT") is None  # a line ended by a bare LF
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,8 @@ async def test_basics_and_wifi_failures() -> None:
     async with esp_emulator() as emu:
         host = await RawHost.open(emu.port_url)
         await host.cmd("AT", b"AT\r\n" + OK)
+        host.write("AT\n")  # ESP-AT wants CR LF: a bare LF ends the line but is refused
+        await host.expect(b"AT\n" + ERROR)
         await host.cmd("ATE0", b"ATE0\r\n" + OK)
         await host.cmd("AT+CWMODE?", b"+CWMODE:1\r\n" + OK)
         await host.cmd("AT+CWJAP?", b"No AP\r\n" + OK)

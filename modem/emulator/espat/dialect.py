@@ -40,7 +40,7 @@ class EspFraming(Framing):
     """ESP-AT prints lines as ``text\\r\\n``; only final results get a leading CRLF."""
 
     def echo(self, raw_line: bytes) -> bytes:
-        return raw_line + b"\r\n"
+        return raw_line + b"\n"  # the line as received: its CR (if any) is still on it
 
     def info(self, lines: list[bytes]) -> bytes:
         return b"".join(line + b"\r\n" for line in lines)

@@ -50,7 +50,11 @@ def split_params(text: str) -> tuple[Param, ...] | None:
 
 
 def parse_line(line: str) -> list[Command] | None:
-    """One command per line; ``None`` (answered ``ERROR``) for anything else."""
+    """One command per line ended by CR LF (``line`` keeps its CR); ``None`` (answered
+    ``ERROR``) for anything else, a bare-LF line included."""
+    if not line.endswith("\r"):
+        return None
+    line = line[:-1]
     if len(line.encode("latin-1")) + 2 > MAX_LINE or line[:2].upper() != "AT":
         return None
     body = line[2:]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,8 @@ from chargepoint.transport.handshake import (
 )
 
 from .common import log_level_option, run_until_interrupted
+
+log = logging.getLogger("cpsim.run")
 
 
 def default_state_dir(charge_point_id: str) -> Path:
@@ -56,6 +59,19 @@ def _checked(
     return callback
 
 
+def _password(text: str) -> str:
+    """The password the CSMS gave: used as it is, even when it breaks A00.FR.205.
+
+    A real CSMS decides what it accepts; refusing its password would only stop the
+    charger from connecting.  ChangeConfiguration keeps the whitepaper's rule.
+    """
+    if not text:
+        raise ValueError("must not be empty")
+    if any(ord(c) < 0x20 or c == "\x7f" for c in text):
+        raise ValueError("must not contain control characters")
+    return text
+
+
 @click.command()
 @click.option(
     "--id",
@@ -74,9 +90,10 @@ def _checked(
 @click.option(
     "--password",
     envvar="CPSIM_PASSWORD",
-    callback=_checked(check_authorization_key, optional=True),
-    help="Set AuthorizationKey, the HTTP Basic auth password (or $CPSIM_PASSWORD): "
-    "16-20 bytes as 32-40 hex digits. Kept in the state dir, so later runs need not repeat it.",
+    callback=_checked(_password, optional=True),
+    help="Set AuthorizationKey, the HTTP Basic auth password (or $CPSIM_PASSWORD), as the "
+    "CSMS expects it (the whitepaper's form is 32-40 hex digits; others are used with a "
+    "warning). Kept in the state dir, so later runs need not repeat it.",
 )
 @click.option(
     "--header",
@@ -158,6 +175,10 @@ def run(
         ),
     )
     if password is not None:
+        try:
+            check_authorization_key(password)
+        except ValueError as exc:
+            log.warning("--password used as given, but %s", exc)
         station.config.set_internal("AuthorizationKey", password)
     # Links read the key and the ping interval at every connect: a ChangeConfiguration
     # applies from the next connection, and a key kept in the state dir needs no --password.

@@ -79,7 +79,8 @@ def test_unknown_cli_values_are_usage_errors() -> None:
         (["run", "--id", "a b", "--url", "ws://h/x"], "contains ' '"),
         (["run", "--id", "CP:1", "--url", "ws://h/x"], "contains ':'"),
         (["run", "--id", "C" * 49, "--url", "ws://h/x"], "at most 48"),
-        (["run", "--id", "X", "--url", "ws://h/x", "--password", "short"], "AuthorizationKey"),
+        (["run", "--id", "X", "--url", "ws://h/x", "--password", ""], "must not be empty"),
+        (["run", "--id", "X", "--url", "ws://h/x", "--password", "a\tb"], "control characters"),
     ],
 )
 def test_bad_values_are_usage_errors_naming_the_option(args: list[str], message: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from chargepoint.csms.server import LocalCsms
+from chargepoint.csms.server import Credentials, LocalCsms
 from modem.emulator import run_emulator
 
 CPSIM = [sys.executable, "-m", "chargepoint"]
@@ -115,3 +115,34 @@ def test_run_modem_without_its_settings_is_a_usage_error(
     )
     assert done.returncode == 2
     assert needs in done.stderr
+
+
+async def test_run_uses_a_csms_password_outside_the_whitepaper_form_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    """Real CSMSs hand out passwords like this one: the charger must still connect."""
+    password = "Depot-2024!pass"
+    async with LocalCsms(port=0, credentials=Credentials(shared=password)) as csms:
+        proc = await asyncio.create_subprocess_exec(
+            *CPSIM,
+            "run",
+            "--id",
+            "CP-PW",
+            "--url",
+            csms.url,
+            "--password",
+            password,
+            "--state-dir",
+            str(tmp_path),
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await csms.frames.wait_for(
+                lambda f: f.action == "BootNotification" and f.charge_point == "CP-PW", 30
+            )
+        finally:
+            proc.send_signal(signal.SIGINT)
+            _, err = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 0, err.decode()
+    assert b"--password used as given, but AuthorizationKey must be" in err
+    assert password.encode() not in err

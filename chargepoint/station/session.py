@@ -21,6 +21,7 @@ from ocpp.v16.enums import Action
 from chargepoint.aio import wait_event
 from chargepoint.payloads import call_for, result
 from chargepoint.transport.base import Connection, LinkClosed, MessageTooLarge
+from modem.at.trace import mask_text
 
 from .boot import BootMachine
 from .clock import parse_time
@@ -44,21 +45,6 @@ TRIGGERABLE = {
 }
 
 
-def mask_secrets(message: str) -> str:
-    """Hide an AuthorizationKey set over OCPP from the message log."""
-    if "AuthorizationKey" not in message:
-        return message
-    try:
-        frame = json.loads(message)
-        payload = frame[3]
-        if payload.get("key") == "AuthorizationKey" and "value" in payload:
-            payload["value"] = "***"
-            return json.dumps(frame, separators=(",", ":"))
-    except (ValueError, IndexError, TypeError, AttributeError, KeyError):
-        pass
-    return message
-
-
 class ChargerSession(ChargePoint):
     def __init__(self, station: Station, connection: Connection, response_timeout: float = 30):
         super().__init__(station.identity.charge_point_id, connection, response_timeout)
@@ -75,7 +61,7 @@ class ChargerSession(ChargePoint):
 
     async def _send(self, message: str) -> None:
         frame = self._fix_error_code(message)
-        ocpp_log.info("%s -> %s", self.id, mask_secrets(frame))
+        ocpp_log.info("%s -> %s", self.id, mask_text(frame))
         try:
             await self._connection.send(frame)
         except MessageTooLarge as exc:
@@ -98,7 +84,7 @@ class ChargerSession(ChargePoint):
     async def start(self) -> None:
         while True:
             message = await self._connection.recv()
-            ocpp_log.info("%s <- %s", self.id, mask_secrets(message))
+            ocpp_log.info("%s <- %s", self.id, mask_text(message))
             self.boot.observe(message)
             if self.boot.silent and message.lstrip().startswith("[2"):
                 log.info("boot Rejected: CALL ignored until the boot interval has passed")

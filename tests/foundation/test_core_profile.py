@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
 import pytest
 from ocpp.exceptions import OCPPError
@@ -410,3 +411,15 @@ async def test_offline_authorization_uses_the_cache_and_clear_cache_empties_it(
         assert await charger.station.authorize("NEVER-SEEN") == "Invalid"
     finally:
         charger.station.session = session
+
+
+async def test_the_ocpp_log_masks_an_authorization_key(start_charger, caplog) -> None:
+    key = "00112233445566778899aabbccddeeff"
+    caplog.set_level(logging.INFO, logger="cpsim.ocpp")
+    charger = await start_charger()
+    await charger.booted()
+    answer = await charger.call("ChangeConfiguration", {"key": "AuthorizationKey", "value": key})
+    assert answer["status"] == "Accepted"
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "cpsim.ocpp")
+    assert '"key":"AuthorizationKey","value":"***"' in logged
+    assert key not in logged

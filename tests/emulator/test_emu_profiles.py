@@ -54,8 +54,8 @@ async def test_roaming(server: TcpServer) -> None:
 
 async def test_weak_signal() -> None:
     async with session(profile="weak-signal") as (_, host):
-        assert await host.cmd("AT+CSQ") == b"\r\n+CSQ: 3,99\r\n\r\nOK\r\n"
-        assert await host.cmd("AT+QCSQ") == b'\r\n+QCSQ: "LTE",-107,-120,85,-17\r\n\r\nOK\r\n'
+        assert await host.cmd("AT+CSQ") == b"\r\n+CSQ: 15,99\r\n\r\nOK\r\n"
+        assert await host.cmd("AT+QCSQ") == b'\r\n+QCSQ: "LTE",-83,-120,85,-17\r\n\r\nOK\r\n'
 
 
 async def test_bad_apn_only_good_apns_activate() -> None:

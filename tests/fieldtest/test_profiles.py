@@ -58,7 +58,12 @@ async def test_ok_profile_reaches_the_csms(csms: LocalCsms) -> None:
             "registration denied: the SIM has no data plan for this network",
         ),
         ("roaming", Status.WARN, "warnings", "registered roaming on Vodafone.de: make sure"),
-        ("weak-signal", Status.WARN, "warnings", "weak signal -107 dBm (CSQ 3, very weak)"),
+        (
+            "weak-signal",
+            Status.WARN,
+            "warnings",
+            "poor LTE link (RSRP -120 dBm, RSRQ -17 dB, SINR -3.0 dB): check the antenna",
+        ),
         ("bad-apn", Status.FAIL, "apn-refused", "APN 'internet' refused by the network"),
         (
             "no-dns",
@@ -122,7 +127,8 @@ async def test_weak_signal_rows(csms: LocalCsms) -> None:
     async with ec200u("weak-signal") as emu:
         results, _ = await check(emu.port_url, csms.url)
     got = rows(results)
-    assert (got["signal"].status, got["signal"].data["dbm"]) == (Status.WARN, -107)
+    # RSSI (CSQ) looks fair at the edge of a loaded cell: RSRP and SINR tell the truth
+    assert (got["signal"].status, got["signal"].data["dbm"]) == (Status.PASS, -83)
     quality = got["LTE quality"]
     assert quality.status is Status.WARN
     assert (quality.data["rsrp"], quality.data["sinr_raw"], quality.data["sinr_db"]) == (

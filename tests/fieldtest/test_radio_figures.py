@@ -49,22 +49,7 @@ def _rsrq_expected(cell: dict[str, Any]) -> float:
     return 10 * math.log10(blocks) + int(cell["rsrp"]) - int(cell["rssi"])
 
 
-@pytest.mark.parametrize(
-    "profile",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="weak-signal's RSSI -107 dBm (CSQ 3) is pinned by "
-                "tests/emulator/test_emu_profiles.py; RSRP -120 dBm needs about -88 dBm",
-            ),
-        )
-        if name == "weak-signal"
-        else name
-        for name in HEARD
-    ],
-)
+@pytest.mark.parametrize("profile", HEARD)
 async def test_rsrq_matches_rsrp_and_rssi(profile: str) -> None:
     """RSRQ = 10 log10(N) + RSRP - RSSI over N resource blocks (36.214)."""
     cell = (await radio(profile))["serving_cell_check"]

@@ -37,10 +37,10 @@ _ROAMING_CELL = Cell(
     bandwidth=3,  # 10 MHz, 50 resource blocks: RSRQ = 10 log10(50) + RSRP - RSSI
     rssi=-67,
 )
-# srxlev = RSRP - Qrxlevmin (-140 dBm).  RSSI, RSRQ and SINR stay as
-# tests/emulator/test_emu_profiles.py pins them (CSQ 3), though -107 dBm RSSI is too
-# low for RSRP -120 dBm over 20 MHz (RSRQ would be -5 dB, not -17).
-_WEAK_CELL = Cell(rssi=-107, rsrp=-120, rsrq=-17, sinr=-3, srxlev=20)
+# The cell edge of a loaded 20 MHz cell: RSRP and SINR are poor while RSSI (all the power
+# in the band, interference included) stays fair, so CSQ alone would not tell: RSRQ =
+# 10 log10(100 RBs) + RSRP - RSSI (36.214); srxlev = RSRP - Qrxlevmin (-140 dBm).
+_WEAK_CELL = Cell(rssi=-83, rsrp=-120, rsrq=-17, sinr=-3, srxlev=20)
 
 PROFILES: dict[str, Profile] = {
     p.name: p

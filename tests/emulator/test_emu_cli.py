@@ -60,7 +60,7 @@ async def test_socket_listen_and_profile() -> None:
     async with cli(*args) as (proc, first):
         assert first.startswith("socket://127.0.0.1:")
         host = await AtHost.open(first)
-        assert await host.cmd("AT+CSQ") == b"AT+CSQ\r\r\n+CSQ: 3,99\r\n\r\nOK\r\n"
+        assert await host.cmd("AT+CSQ") == b"AT+CSQ\r\r\n+CSQ: 15,99\r\n\r\nOK\r\n"
         await host.close()
         proc.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(proc.wait(), STEP) == 0

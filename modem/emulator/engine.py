@@ -32,8 +32,8 @@ class _LineIO(CommandIO):
         self.prompted = False
 
     async def prompt(self, data: bytes) -> None:
-        self._engine.output.send(data)
-        await self._engine.output.drain()
+        output = self._engine.output
+        await output.written(output.send(data))
         self._engine.inbuf.stash()
         self.prompted = True
 

@@ -146,15 +146,31 @@ class Output:
         self._queue: asyncio.Queue[bytes] = asyncio.Queue()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._queued = 0  # bytes ever queued / written: positions in the output stream
+        self._written = 0
+        self._progress = asyncio.Event()
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes) -> int:
+        """Queue ``data``; returns its end position, for :meth:`written`."""
         if data:
             self._idle.clear()
             self._queue.put_nowait(data)
+            self._queued += len(data)
+        return self._queued
 
     async def drain(self) -> None:
         """Return once everything queued so far has been written to the link."""
         await self._idle.wait()
+
+    async def written(self, position: int) -> None:
+        """Return once the stream is written up to ``position`` (a :meth:`send` result).
+
+        Unlike :meth:`drain` it does not wait for what was queued after: a prompt is
+        on the wire when its own last byte is, whatever URCs follow it.
+        """
+        while self._written < position:
+            self._progress.clear()
+            await self._progress.wait()
 
     async def run(self) -> None:
         while True:
@@ -165,6 +181,8 @@ class Output:
                 piece = data[i : i + step]
                 await self._pacer.pace(len(piece))
                 await self._link.write(piece)
+                self._written += len(piece)
+                self._progress.set()
             if self._queue.empty():
                 self._idle.set()
 

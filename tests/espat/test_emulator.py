@@ -116,6 +116,33 @@ async def test_send_limits_and_no_fin_parameter(server: WsServer) -> None:
         await host.close()
 
 
+async def test_payload_after_the_prompt_is_payload_though_data_queued_behind_it(
+    server: WsServer,
+) -> None:
+    """A +WS_DATA record queued right behind the prompt (the CSMS talked at that moment)
+    must not turn the host's timely payload into "written before the prompt"."""
+    async with esp_emulator(baud=9600) as emu:  # a slow line: the record takes ~0.2 s
+        host = await online_host(emu)
+        await open_link(host, server)
+        await server.accepted()
+        output = emu.engine.output
+        send = output.send
+        record = b"+WS_DATA:0,180," + b"[" + b"x" * 178 + b"]" + b"\r\n"
+
+        def send_then_data(data: bytes) -> int:
+            end = send(data)
+            if data.endswith(PROMPT):
+                send(record)
+            return end
+
+        output.send = send_then_data  # type: ignore[method-assign]
+        host.write("AT+WSSEND=0,4\r\n")
+        await host.expect(PROMPT)
+        host.write(b"ping")  # at once, as a driver does
+        await host.expect(record + b"\r\nSEND OK\r\n")
+        await host.close()
+
+
 async def test_busy_while_wsopen_blocks(server: WsServer) -> None:
     async with esp_emulator() as emu:
         host = await online_host(emu)

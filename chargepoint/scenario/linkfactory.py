@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from chargepoint.transport.base import Link
+from chargepoint.transport.base import Link, Seconds
 from chargepoint.transport.direct import DirectLink as DirectTransport
 from chargepoint.transport.handshake import Endpoint
 
@@ -74,7 +74,7 @@ def make_link(
     endpoint: Endpoint,
     emulator: Emulator | None = None,
     environ: Mapping[str, str] | None = None,
-    ping_interval: float = 0,
+    ping_interval: Seconds = 0,
 ) -> Link:
     """The transport for ``config``; a modem on ``port: emulator`` needs ``emulator``.
 

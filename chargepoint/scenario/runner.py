@@ -240,10 +240,11 @@ async def _run(
         try:
             inner = make_link(
                 planned.link,
-                Endpoint(url, cp_id, password),
+                # read at every connect, so ChangeConfiguration applies from the next link
+                Endpoint(url, cp_id, station.authorization_key),
                 emulator,
                 env,
-                station.config.get_int("WebSocketPingInterval"),
+                station.ping_interval,
             )
         except LinkUnavailable as exc:
             raise RunError(str(exc), unavailable=True) from None

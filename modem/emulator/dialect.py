@@ -48,6 +48,25 @@ def error() -> Reply:
     return Reply(final=b"ERROR")
 
 
+H = TypeVar("H", bound=Callable[..., Any])
+
+
+def registrar(handlers: dict[str, H]) -> Callable[..., Callable[[H], H]]:
+    """A ``@command("+NAME", ...)`` decorator filling ``handlers``, one handler a name."""
+
+    def command(*names: str) -> Callable[[H], H]:
+        def register(handler: H) -> H:
+            for name in names:
+                if name in handlers:
+                    raise RuntimeError(f"{name} registered twice")
+                handlers[name] = handler
+            return handler
+
+        return register
+
+    return command
+
+
 class Framing:
     """Quectel/3GPP framing: every information block, URC and final is ``\\r\\n…\\r\\n``.
 

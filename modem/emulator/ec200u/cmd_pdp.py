@@ -1,9 +1,7 @@
 """PDP contexts, DNS, ping and NTP (reference A.2, A.9).
 
-QPING cannot send ICMP without privileges, so reachability is a TCP connect
-to port 80 of the resolved address: an answer of any kind (accepted or
-refused) counts as a reply and its round trip is the ping time; a timeout or
-an unreachable network counts as lost (``+QPING: 569``).  QNTP reports the
+QPING cannot send ICMP without privileges: reachability is a timed TCP
+connect (:mod:`modem.emulator.netprobe`); a lost echo is ``+QPING: 569``.  QNTP reports the
 host clock after resolving the server; it does not query it.
 """
 
@@ -18,11 +16,11 @@ from modem.emulator.dialect import CommandIO, Reply, error, ok
 from modem.emulator.ec200u import tcp
 from modem.emulator.ec200u.state import MAX_CTX
 from modem.emulator.ec200u.table import command
+from modem.emulator.netprobe import connect_rtt
 
 if TYPE_CHECKING:
     from modem.emulator.ec200u.dialect import Ec200u
 
-PING_PORT = 80
 PING_BYTES = 32
 PING_TTL = 64
 
@@ -169,17 +167,7 @@ async def _probe(m: Ec200u, ip: str, timeout: float) -> int | None:
     if not m.profile.reachable:
         await asyncio.sleep(timeout)
         return None
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    try:
-        async with asyncio.timeout(timeout):
-            _, writer = await asyncio.open_connection(ip, PING_PORT)
-        writer.transport.abort()
-    except ConnectionRefusedError:
-        pass  # a RST is an answer: the host is there
-    except (OSError, TimeoutError):
-        return None
-    return max(1, round((loop.time() - start) * 1000))
+    return await connect_rtt(ip, timeout)
 
 
 @command("+QPING")

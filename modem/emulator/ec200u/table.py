@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from modem.emulator.atparse import Command
-from modem.emulator.dialect import CommandIO, Reply
+from modem.emulator.dialect import CommandIO, Reply, registrar
 
 if TYPE_CHECKING:
     from modem.emulator.ec200u.dialect import Ec200u
@@ -28,13 +28,4 @@ TCPIP_COMMANDS = frozenset(
     }
 )  # fmt: skip
 
-
-def command(*names: str) -> Callable[[Handler], Handler]:
-    def register(handler: Handler) -> Handler:
-        for name in names:
-            if name in HANDLERS:
-                raise RuntimeError(f"{name} registered twice")
-            HANDLERS[name] = handler
-        return handler
-
-    return register
+command = registrar(HANDLERS)

@@ -12,12 +12,8 @@ Formats follow Espressif's TCP-IP AT command documentation (v2.2 ... v5):
 
 Both resolve for real, with the host OS resolver (``getaddrinfo`` in the
 loop's executor), so a CSMS URL naming ``localhost`` or a real domain behaves
-as it would through the access point's DNS.  Ping is *not* ICMP (that needs
-raw sockets, i.e. root): it is one TCP connect to port 80 of the address,
-timed, where a refusal (RST) counts as a reply since the host answered; only
-silence until the timeout is ``+PING:TIMEOUT``.  Latency comparable to ICMP's,
-no privileges needed; a host that drops both ICMP and SYNs to port 80 looks
-the same in either case.
+as it would through the access point's DNS.  Ping is *not* ICMP: see
+:mod:`modem.emulator.netprobe`; silence until the timeout is ``+PING:TIMEOUT``.
 """
 
 from __future__ import annotations
@@ -31,13 +27,13 @@ from modem.emulator.atparse import Command, Kind
 from modem.emulator.dialect import CommandIO, Reply, error, ok
 from modem.emulator.espat.state import GATEWAY, NETMASK
 from modem.emulator.espat.table import command
+from modem.emulator.netprobe import connect_rtt
 
 if TYPE_CHECKING:
     from modem.emulator.espat.dialect import EspAt
 
 DNS_TIMEOUT = 10.0  # s; lwIP gives up after about this long
 PING_TIMEOUT = 1.0  # s; esp_ping's default timeout_ms
-PING_PORT = 80  # the TCP port the connect is timed against (see the module docstring)
 # <ip network> of AT+CIPDOMAIN -> getaddrinfo family, and whether IPv4 comes first
 _NETWORKS = {1: (socket.AF_UNSPEC, True), 2: (socket.AF_INET, True), 3: (socket.AF_INET6, False)}
 
@@ -66,21 +62,6 @@ async def resolve(m: EspAt, host: str, network: int = 1) -> str | None:
     if ipv4_first:
         addresses.sort(key=lambda a: ":" in a)  # stable: IPv4 first, resolver order kept
     return addresses[0] if addresses else None
-
-
-async def connect_rtt(address: str, timeout: float) -> int | None:
-    """Milliseconds until a TCP connect to ``address`` was answered (SYN-ACK or RST), or None."""
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    try:
-        async with asyncio.timeout(timeout):
-            _, writer = await asyncio.open_connection(address, PING_PORT)
-        writer.transport.abort()
-    except ConnectionRefusedError:
-        pass  # a RST is an answer: the host is there
-    except (OSError, TimeoutError):
-        return None
-    return max(1, round((loop.time() - start) * 1000))
 
 
 @command("+CIPSTA")

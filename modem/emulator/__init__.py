@@ -1,4 +1,5 @@
-"""Modem emulator: a Quectel EC200U on a pty (or ``socket://``) with real TCP behind it.
+"""Modem emulator: a Quectel EC200U or an ESP-AT module on a pty (or ``socket://``),
+with real TCP behind it.
 
 CI has no modem, so every path of the charger's AT driver is exercised here:
 the emulator speaks the AT dialect byte-exactly (echo, prompts, ``\\r\\n``
@@ -33,14 +34,16 @@ latency_ms=0, profile="ok", good_apns=(), prompt=None, timing=None)``;
 Fault injection (Python, on the emulator's event loop)
 ------------------------------------------------------
 ``emu.faults.drop_tcp(id=None)``, ``pdp_deactivate(ctx=1)``,
-``send_fail(count=1)``, ``garbage(b"...")``, ``urc(text)`` (now),
-``urc_in_next_response(text)``, ``slow(ms)``, ``profile(name)`` (switch the
-field profile live), ``reboot()``, ``status()``.
+``send_fail(count=1)``, ``garbage(b"...")`` (now), ``garbage_in_next_response(b"...")``,
+``urc(text)`` (now), ``urc_in_next_response(text)``, ``slow(ms)``, ``profile(name)``
+(switch the field profile live), ``wifi_drop()`` (ESP-AT), ``reboot()``, ``status()``.
 A fault that cannot apply (no such socket) raises :class:`FaultError`.
+``emu.engine.tap_input(callback)`` shows a test every byte the host wrote, as received.
 
 Control port (``--control socket://127.0.0.1:PORT``, one command per line)
 ------------------------------------------------------------------------
-``drop-tcp [id]``, ``pdpdeact [ctx]``, ``send-fail [n]``, ``garbage <text>``,
+``drop-tcp [id]``, ``pdpdeact [ctx]``, ``send-fail [n]``, ``wifi-drop``,
+``garbage <text>`` (now), ``garbage-next <text>`` (inside the next response),
 ``urc <text>`` (into the next response, after its lines, before its final),
 ``urc-now <text>``, ``slow <ms>``, ``profile <name>``, ``reboot``,
 ``status`` (one JSON line), ``help``.  Each command ends with a line ``ok``
@@ -50,9 +53,11 @@ Text takes Python escapes: ``garbage \\r\\nNO CARRIER\\r\\n``.
 Field profiles (``--profile``)
 ------------------------------
 ``ok``, ``no-sim`` (CPIN? -> +CME ERROR: 10), ``sim-pin`` (PIN 1234 unlocks),
-``denied`` (stat 3), ``roaming`` (stat 5), ``weak-signal`` (CSQ 3, RSRP -120,
-slower network), ``bad-apn`` (QIACT of an APN not given with ``--good-apn``
-fails after a delay, QIGETERROR 561), ``no-dns`` (host names -> 565),
+``sim-puk`` (CPIN? -> SIM PUK), ``no-signal`` (no cell heard: CSQ 99, searching),
+``denied`` (stat 3), ``roaming`` (stat 5), ``weak-signal`` (RSRP -120 dBm, SINR -3 dB
+at the edge of a loaded cell, so CSQ still looks fair; slower network), ``bad-apn``
+(QIACT of an APN not given with ``--good-apn`` fails after a delay, QIGETERROR 561),
+``no-dns`` (host names -> 565),
 ``csms-unreachable`` (QIOPEN -> 566 after a delay).  Switching live (control
 ``profile denied``) emits the +CREG/+CEREG URCs the host enabled and, when
 registration is lost, ``+QIURC: "pdpdeact"`` for every active context.

@@ -13,13 +13,16 @@ import click
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-def log_level_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def log_level_option(
+    default: str = "INFO", help: str | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``--log-level``: one of the logging levels, in any case (a typo is a usage error)."""
     return click.option(
         "--log-level",
         type=click.Choice(LOG_LEVELS, case_sensitive=False),
-        default="INFO",
+        default=default,
         show_default=True,
+        help=help,
     )
 
 

@@ -21,6 +21,8 @@ from chargepoint.transport.ec200u import Ec200uLink, ModemSettings
 from chargepoint.transport.handshake import Endpoint
 from modem.emulator import run_emulator
 
+from .common import log_level_option
+
 CP_ID = "CP001"
 
 
@@ -111,7 +113,7 @@ async def demo_link(kind: str, csms: LocalCsms, state: Path) -> AsyncIterator[Li
     help="Through the emulated EC200U, or a direct WebSocket.",
 )
 @click.option("--step", default=0.5, show_default=True, help="Pause between acts, in seconds.")
-@click.option("--log-level", default="WARNING", show_default=True)
+@log_level_option("WARNING")
 def demo(link_kind: str, step: float, log_level: str) -> None:
     """Local CSMS + one charger: boot, TriggerMessage, remote start, meter values, remote stop.
 

@@ -53,6 +53,8 @@ from chargepoint.scenario.runner import (
     run_planned,
 )
 
+from .common import log_level_option
+
 PASSED, FAILED, LOAD_ERROR = 0, 1, 2
 
 
@@ -120,10 +122,8 @@ def _csms_option(ctx: click.Context, param: click.Parameter, value: str | None) 
     is_flag=True,
     help="Exit 0 even if a scenario was skipped (it cannot be checked on this setup).",
 )
-@click.option(
-    "--log-level",
-    default="CRITICAL",
-    show_default=True,
+@log_level_option(
+    "CRITICAL",
     help="Log level of the charger and the CSMS on stderr (WARNING or INFO to see "
     "their own log; the step lines are on stdout).",
 )

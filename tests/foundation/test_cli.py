@@ -74,6 +74,8 @@ def test_unknown_cli_values_are_usage_errors() -> None:
         (["run", "--id", "X", "--url", "ws://h/x?a=1"], "no ?query"),
         (["run", "--id", "X", "--url", "ws://h/x", "--log-level", "FOO"], "'FOO' is not one of"),
         (["csms", "--log-level", "loud"], "'loud' is not one of"),
+        (["demo", "--log-level", "loud"], "'loud' is not one of"),
+        (["scenario", "run", "scenarios/reset.yaml", "--log-level", "loud"], "'loud' is not one"),
         (["run", "--id", "", "--url", "ws://h/x"], "must not be empty"),
         (["run", "--id", "a/b", "--url", "ws://h/x"], "contains '/'"),
         (["run", "--id", "a b", "--url", "ws://h/x"], "contains ' '"),

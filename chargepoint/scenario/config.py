@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic import model_validator as validates
 
 from chargepoint.station.config import Configuration, InvalidValue
+from chargepoint.transport.handshake import MAX_ID_LENGTH, check_charge_point_id
 
 from .errors import ProblemList, brief, problem, suggest
 from .fields import ConfigValue, Model, Shorthand
@@ -158,8 +159,9 @@ TimeScale = Annotated[
 class Charger(Model):
     """The simulated charge point."""
 
-    id: str = Field(default="CP001", pattern=r"^[^/\s]+$")
-    """Charge point identity: the last part of the CSMS URL, and the Basic-auth user."""
+    id: str = Field(default="CP001", min_length=1, max_length=MAX_ID_LENGTH)
+    """Charge point identity: the last part of the CSMS URL, and the Basic-auth user
+    (printable ASCII without spaces and without ``/ ? # % :``)."""
     connectors: int = Field(default=1, ge=1, le=MAX_CONNECTORS)
     vendor: str = Field(default="cpsim", min_length=1, max_length=20)
     model: str = Field(default="ModemSim", min_length=1, max_length=20)
@@ -177,6 +179,15 @@ class Charger(Model):
     an old alias of 3600, not a clock that skips idle time."""
     start_time: AwareDatetime | None = None
     """The charger's clock at start (ISO 8601 with a zone); the CSMS resets it at boot."""
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, text: str) -> str:
+        """The rule ``cpsim run --id`` applies, with its message."""
+        try:
+            return check_charge_point_id(text)
+        except ValueError as exc:
+            raise problem(str(exc)) from None
 
     @field_validator("configuration")
     @classmethod

@@ -289,3 +289,11 @@ def test_an_unknown_key_does_not_hide_the_other_errors_of_its_mapping() -> None:
         "s.yaml:7:26: steps[1].plug_in.connector: expected greater than or equal to 1, got 0",
         "s.yaml:7:29: steps[1].plug_in.force: unknown key 'force' (expected connector)",
     ]
+
+
+def test_a_charger_id_the_url_cannot_carry_is_refused_as_cpsim_run_refuses_it(tmp_path) -> None:
+    path = tmp_path / "id.yaml"
+    path.write_text('charger: {id: "CP/1"}\nsteps: [wait: 1]\n')
+    with pytest.raises(ScenarioLoadError) as info:
+        load_scenario(path)
+    assert f"{path}:1:15: charger.id: the charge-point id 'CP/1' contains '/'" in str(info.value)

@@ -22,21 +22,12 @@ from chargepoint.fieldtest.check import CheckOptions, PortOptions, ReachOptions,
 from chargepoint.fieldtest.outcome import as_json, judge, progress_line, table, verdict_line
 from chargepoint.fieldtest.scan import ScanOptions, parse_apn_file, run_scan, scan_json, scan_table
 from chargepoint.fieldtest.target import CsmsTarget
-from modem.diagnostics import AUTH_NAMES, ApnSettings, Report, apn_name_problem
-
-AUTH_CODES = {name.lower(): code for code, name in AUTH_NAMES.items()}
+from modem.diagnostics import ApnSettings, Report, apn_name_problem, auth_code
 
 ESP_AT_NOT_YET = (
     "the ESP-AT Wi-Fi checks are not available in this installation: the ESP-AT driver "
     "(modem.espat) they build on is missing"
 )
-
-
-def _auth(user: str, auth: str | None) -> int:
-    """PAP when a user is given without an auth type: what most operators expect."""
-    if auth is None:
-        return 1 if user else 0
-    return AUTH_CODES[auth.lower()]
 
 
 def _target(url: str | None, cp_id: str | None, password: str | None) -> CsmsTarget | None:
@@ -204,7 +195,7 @@ def check(
         settings = None
         if apn is not None:
             _apn_names((apn,))
-            settings = ApnSettings(apn, apn_user, apn_password, _auth(apn_user, apn_auth))
+            settings = ApnSettings(apn, apn_user, apn_password, auth_code(apn_user, apn_auth))
         options = CheckOptions(port_options, settings, target, wait, reach)
         context["apn"] = settings.as_json() if settings else None
 
@@ -291,7 +282,7 @@ def apn_scan(
         )
         sys.exit(2)
     _apn_names(apns)
-    auth = _auth(apn_user, apn_auth)
+    auth = auth_code(apn_user, apn_auth)
     tries = [ApnSettings(a, apn_user, apn_password, auth) for a in apns]
     if apn_file is not None:
         try:

@@ -25,6 +25,7 @@ from chargepoint.transport.handshake import (
     check_charge_point_id,
     parse_header,
 )
+from modem.diagnostics import auth_code
 
 from .common import log_level_option, run_until_interrupted
 
@@ -130,7 +131,12 @@ def _password(text: str) -> str:
 @click.option("--baud", default=115200, show_default=True, type=click.IntRange(300))
 @click.option("--apn", help="EC200U: the APN of the SIM's data plan.")
 @click.option("--apn-user", default="", help="EC200U: APN user (PAP).")
-@click.option("--apn-password", default="", help="EC200U: APN password (PAP).")
+@click.option("--apn-password", default="", help="EC200U: APN password.")
+@click.option(
+    "--apn-auth",
+    type=click.Choice(["none", "pap", "chap"], case_sensitive=False),
+    help="EC200U: APN authentication [default: pap with --apn-user, else none].",
+)
 @click.option("--wifi-ssid", help="ESP-AT: the Wi-Fi network to join.")
 @click.option(
     "--wifi-password",
@@ -161,6 +167,7 @@ def run(
     apn: str | None,
     apn_user: str,
     apn_password: str,
+    apn_auth: str | None,
     wifi_ssid: str | None,
     wifi_password: str,
     at_log: Path | None,
@@ -190,7 +197,9 @@ def run(
             raise click.UsageError("--modem ec200u needs --port and --apn")
         link = Ec200uLink(
             endpoint,
-            ModemSettings(port, baud, apn, apn_user, apn_password, at_log),
+            ModemSettings(
+                port, baud, apn, apn_user, apn_password, at_log, auth_code(apn_user, apn_auth)
+            ),
             ping_interval=ping,
         )
     elif modem_kind == "esp-at":

@@ -17,7 +17,7 @@ from typing import Any
 
 from modem.at import ATError, ATPortError
 from modem.diagnostics import (
-    AUTH_NAMES,
+    AUTH_CODES,
     CELLULAR,
     ApnSettings,
     CellularPlan,
@@ -26,6 +26,7 @@ from modem.diagnostics import (
     Status,
     Verdict,
     apn_name_problem,
+    auth_code,
     data_blocker,
     data_check,
     run_cellular,
@@ -49,7 +50,6 @@ from .target import CsmsTarget
 
 PREREQUISITES = ("port", *(name for name in CELLULAR if name != "data"))
 SCAN_REACH = ReachOptions(steps=("DNS", "TCP", "WebSocket"))
-AUTH_CODES = {name.lower(): code for code, name in AUTH_NAMES.items()}
 
 
 def parse_apn_file(path: Path) -> list[ApnSettings]:
@@ -65,12 +65,10 @@ def parse_apn_file(path: Path) -> list[ApnSettings]:
             problem = apn_name_problem(apn)
             if problem is not None:
                 raise ValueError(f"{path}:{number}: {problem}")
-            if auth.lower() in AUTH_CODES:
-                code = AUTH_CODES[auth.lower()]
+            if auth.lower() in AUTH_CODES or not auth:
+                code = auth_code(user, auth)
             elif auth in ("0", "1", "2"):
                 code = int(auth)
-            elif not auth:
-                code = 1 if user else 0
             else:
                 raise ValueError(f"{path}:{number}: auth type {auth!r} is not none, pap or chap")
             found.append(ApnSettings(apn, user, password, code))

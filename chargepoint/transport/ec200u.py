@@ -17,6 +17,7 @@ from websockets.exceptions import InvalidURI
 from websockets.uri import parse_uri
 
 from modem.at import ATError, ATPortError
+from modem.diagnostics import auth_code
 from modem.quectel import QuectelModem
 from modem.stream import StreamClosed
 
@@ -35,6 +36,7 @@ class ModemSettings:
     apn_user: str = ""
     apn_password: str = ""
     at_log: Path | None = None
+    apn_auth: int | None = None  # AT+QICSGP <auth>: 0 none, 1 PAP, 2 CHAP; None: PAP with a user
 
 
 @dataclass
@@ -88,7 +90,9 @@ class Ec200uLink:
                 settings.apn,
                 settings.apn_user,
                 settings.apn_password,
-                auth=1 if settings.apn_user else 0,
+                auth=auth_code(settings.apn_user, None)
+                if settings.apn_auth is None
+                else settings.apn_auth,
             )
             ident = await device.identity()
         except BaseException:

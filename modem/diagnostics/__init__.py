@@ -11,7 +11,7 @@ checks never depend on :mod:`modem.espat`.
 """
 
 from .cellular import module_check, operator_check, registration_check, sim_check
-from .data import AUTH_NAMES, ApnSettings, apn_name_problem, data_check
+from .data import AUTH_CODES, AUTH_NAMES, ApnSettings, apn_name_problem, auth_code, data_check
 from .port import PortIdentity, identify
 from .radio import lte_quality_check, network_check, serving_cell_check, signal_check
 from .reach import dns_check, is_ip_address, ping_check, tcp_check
@@ -20,6 +20,7 @@ from .sequence import CELLULAR, RADIO, CellularPlan, data_blocker, run_cellular
 from .verdict import FIXES, WARNINGS, Fix, Verdict, verdict
 
 __all__ = [
+    "AUTH_CODES",
     "AUTH_NAMES",
     "CELLULAR",
     "FIXES",
@@ -34,6 +35,7 @@ __all__ = [
     "Status",
     "Verdict",
     "apn_name_problem",
+    "auth_code",
     "data_blocker",
     "data_check",
     "dns_check",

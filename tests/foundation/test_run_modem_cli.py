@@ -19,7 +19,10 @@ KEY = "0123456789abcdef0123456789abcdef"  # AuthorizationKey: 16 bytes as 32 hex
 SSID, WIFI_PASSWORD, APN_PASSWORD = "depot-wifi", "wifi-s3cret", "apn-s3cret"
 
 MODEM_ARGS = {
-    "ec200u": ["--apn", "internet", "--apn-user", "u", "--apn-password", APN_PASSWORD],
+    "ec200u": [
+        *("--apn", "internet", "--apn-user", "u", "--apn-password", APN_PASSWORD),
+        *("--apn-auth", "CHAP"),
+    ],
     "esp-at": ["--wifi-ssid", SSID, "--wifi-password", WIFI_PASSWORD],
 }
 
@@ -67,6 +70,7 @@ async def test_run_through_the_emulated_modem_boots_and_exits_0(
     assert b"Traceback" not in err
     if dialect == "ec200u":  # the SIM's identity travels in BootNotification
         assert boot.payload["iccid"] and boot.payload["imsi"]
+        assert 'AT+QICSGP=1,1,"internet","u","***",2' in at_log.read_text()  # CHAP
     trace = at_log.read_text()
     assert "AT+" in trace
     basic = base64.b64encode(f"{cp_id}:{KEY}".encode()).decode()

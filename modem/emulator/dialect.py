@@ -131,6 +131,7 @@ class Dialect(abc.ABC):
     def __init__(self, engine: Engine, config: EmulatorConfig) -> None:
         self.engine = engine
         self.config = config
+        self.send_failures = 0  # fault: the next N sends fail (the dialect's own way)
 
     def parse(self, line: str) -> list[Command] | None:
         """Split a command line (without its terminator); ``None`` answers ``ERROR``."""
@@ -163,7 +164,16 @@ class Dialect(abc.ABC):
         raise FaultError(f"{self.name}: pdpdeact not supported")
 
     def send_fail(self, count: int) -> None:
-        raise FaultError(f"{self.name}: send-fail not supported")
+        if count < 0:
+            raise FaultError("count must be >= 0")
+        self.send_failures += count
+
+    def take_send_failure(self) -> bool:
+        """Whether this send is one the send-fail fault asked to fail (counting it)."""
+        if self.send_failures <= 0:
+            return False
+        self.send_failures -= 1
+        return True
 
     def set_profile(self, name: str) -> None:
         raise FaultError(f"{self.name}: profiles not supported")

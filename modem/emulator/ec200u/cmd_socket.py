@@ -127,11 +127,7 @@ def _finish_send(m: Ec200u, sock: QiSocket, data: bytes) -> Reply:
     if sock.state != 2:  # closed while the payload was typed
         return m.qi_error(567)
     sendinfo = m.state.qicfg["sendinfo"][0]
-    failed = m.send_failures > 0
-    if failed:
-        m.send_failures -= 1
-    elif not tcp.send(sock, data):
-        failed = True
+    failed = m.take_send_failure() or not tcp.send(sock, data)
     if sendinfo:
         free = max(0, SEND_BUFFER - sock.unacked())
         return ok(f"+QISEND: {sock.conn_id},{1 if failed else 0},{free}")

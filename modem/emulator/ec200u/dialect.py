@@ -35,7 +35,6 @@ class Ec200u(Dialect):
         self.profile = PROFILES[config.profile]
         self.good_apns = frozenset(config.good_apns)
         self.timing = config.timing
-        self.send_failures = 0  # fault: next N QISENDs answer SEND FAIL
         self._rng = random.Random(0xEC200)
         self.state = initial_state(self.profile, booted=True)
 
@@ -184,11 +183,6 @@ class Ec200u(Dialect):
             )
         usable = st.sim.status == "READY" and st.cfun == 1
         self.set_registration(self.profile.reg_stat if usable else 0)
-
-    def send_fail(self, count: int) -> None:
-        if count < 0:
-            raise FaultError("count must be >= 0")
-        self.send_failures += count
 
     # -- status ----------------------------------------------------------------
     def status(self) -> dict[str, Any]:

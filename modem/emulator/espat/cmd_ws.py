@@ -121,8 +121,7 @@ async def wssend(m: EspAt, cmd: Command, io: CommandIO) -> Reply:
     data = await io.read_exact(length, timeout_ms / 1000 if timeout_ms else None)
     if data is None:
         return error()
-    if m.send_failures > 0:
-        m.send_failures -= 1
+    if m.take_send_failure():
         return error()
     sent = await io.blocking(link.send(data, opcode))
     return Reply(final=b"SEND OK") if sent else error()

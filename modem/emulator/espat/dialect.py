@@ -62,7 +62,6 @@ class EspAt(Dialect):
             )
         super().__init__(engine, config)
         self.timing = config.timing
-        self.send_failures = 0  # fault: next N WSSENDs answer ERROR after the payload
         # ws_piece_seed: +WS_DATA pieces of random length, as when TCP delivers less
         seed = config.ws_piece_seed
         self.piece_sizes = None if seed is None else random.Random(seed)
@@ -157,11 +156,6 @@ class EspAt(Dialect):
             raise FaultError("Wi-Fi is not connected")
         self.wifi_down()
         self.engine.spawn(self._rejoin_saved())
-
-    def send_fail(self, count: int) -> None:
-        if count < 0:
-            raise FaultError("count must be >= 0")
-        self.send_failures += count
 
     def status(self) -> dict[str, Any]:
         st = self.state

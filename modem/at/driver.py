@@ -128,13 +128,13 @@ class ATDriver:
 
     async def aclose(self) -> None:
         """Stop reading and close the port; safe to call twice."""
+        self._set_lost("driver closed")  # first: the cancelled reader must not say "lost"
         tasks = [t for t in (self._read_task, *self._exchanges) if t is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
-        self._set_lost("driver closed")
         if not self._writer.is_closing():
             self._writer.close()
         with contextlib.suppress(Exception):
@@ -142,7 +142,7 @@ class ATDriver:
         self.trace.close()
 
     def add_urc_handler(self, handler: UrcHandler) -> Callable[[], None]:
-        """Call ``handler`` for every URC (and every line no command asked for).
+        """Call ``handler`` for every URC.
 
         Handlers run on the reader task: they must not block; schedule work
         instead.  Returns a function that removes the handler.
@@ -207,7 +207,6 @@ class ATDriver:
                 continue
             except ATCommandError:
                 pass  # something that speaks AT is there
-            self._stale = None
             if sent > 1:  # answers to the earlier ATs may still be on their way
                 await self._quiet(attempt, deadline=loop.time() + 2 * attempt)
             return

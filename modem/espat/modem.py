@@ -399,7 +399,7 @@ class EspAtModem:
             self.wifi_up = False
         elif text == "WIFI GOT IP":
             self.wifi_up = True
-        elif text == "ready":
+        elif text in self.driver.dialect.restart_urcs:
             self._restarted()
 
     def _on_ws_urc(self, text: str, data: bytes | None) -> None:

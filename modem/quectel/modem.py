@@ -487,7 +487,7 @@ class QuectelModem:
                 self._on_qiurc(text, args[0], int(args[1]))
         elif text.startswith("+QIOPEN:"):
             self._resolve_open(text.split(":", 1)[1])
-        elif text in ("RDY", "POWERED DOWN"):
+        elif text in self.driver.dialect.restart_urcs:
             self.restarted = True
             for context in self._contexts.values():
                 context.needs_recovery = True

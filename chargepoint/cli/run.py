@@ -25,7 +25,6 @@ from chargepoint.transport.handshake import (
     check_charge_point_id,
     parse_header,
 )
-from modem.diagnostics import auth_code
 
 from .common import log_level_option, run_until_interrupted
 
@@ -197,9 +196,7 @@ def run(
             raise click.UsageError("--modem ec200u needs --port and --apn")
         link = Ec200uLink(
             endpoint,
-            ModemSettings(
-                port, baud, apn, apn_user, apn_password, at_log, auth_code(apn_user, apn_auth)
-            ),
+            ModemSettings(port, baud, apn, apn_user, apn_password, at_log, apn_auth),
             ping_interval=ping,
         )
     elif modem_kind == "esp-at":

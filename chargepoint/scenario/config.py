@@ -240,7 +240,8 @@ class Apn(Model):
     name: str = "internet"
     user: str = ""
     password: EnvString = ""
-    auth: Literal["none", "pap", "chap"] = "none"
+    auth: Literal["none", "pap", "chap"] | None = None
+    """AT+QICSGP authentication; unset: PAP when there is a user, else none."""
 
 
 class Ec200uLink(Model):

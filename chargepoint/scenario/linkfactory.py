@@ -98,7 +98,13 @@ def make_link(
 
         apn = config.apn
         settings = ModemSettings(
-            port, config.baudrate, apn.name, apn.user, expand_env(apn.password, env)
+            port,
+            config.baudrate,
+            apn.name,
+            apn.user,
+            expand_env(apn.password, env),
+            apn_auth=apn.auth,
+            context=config.context,
         )
         return Ec200uTransport(endpoint, settings, ping_interval=ping_interval)
     from chargepoint.transport.espat import EspAtLink as EspAtTransport

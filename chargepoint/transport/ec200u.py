@@ -36,7 +36,8 @@ class ModemSettings:
     apn_user: str = ""
     apn_password: str = ""
     at_log: Path | None = None
-    apn_auth: int | None = None  # AT+QICSGP <auth>: 0 none, 1 PAP, 2 CHAP; None: PAP with a user
+    apn_auth: str | None = None  # none, pap or chap; None: PAP when there is a user
+    context: int = 1  # the PDP context (AT+QICSGP / AT+QIACT / AT+QIOPEN <contextID>)
 
 
 @dataclass
@@ -64,7 +65,9 @@ class Ec200uLink:
             )
         try:
             device = await self._bring_up()
-            sock = await device.open_tcp(uri.host, uri.port, connect_id=self.connect_id)
+            sock = await device.open_tcp(
+                uri.host, uri.port, connect_id=self.connect_id, ctx=self.modem.context
+            )
         except ATPortError as exc:  # its message already names the port
             await self._drop_device()
             raise LinkError(str(exc)) from exc
@@ -90,9 +93,8 @@ class Ec200uLink:
                 settings.apn,
                 settings.apn_user,
                 settings.apn_password,
-                auth=auth_code(settings.apn_user, None)
-                if settings.apn_auth is None
-                else settings.apn_auth,
+                auth=auth_code(settings.apn_user, settings.apn_auth),
+                ctx=settings.context,
             )
             ident = await device.identity()
         except BaseException:

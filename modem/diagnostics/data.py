@@ -27,6 +27,8 @@ def auth_code(user: str, auth: str | None) -> int:
     if auth is None or auth == "":
         return 1 if user else 0
     return AUTH_CODES[auth.lower()]
+
+
 _NOT_IN_AN_APN = ",\"'" + "".join(map(chr, range(33)))  # 3GPP TS 23.003: labels and dots
 
 

@@ -219,3 +219,18 @@ async def test_modem_link_faults_through_the_emulator(
         raise
     assert result.status == "passed", render(result)
     assert len(received(result, "BootNotification")) == 1 + len(faults)
+
+
+async def test_an_ec200u_on_another_pdp_context_with_chap(run_text: Callable[..., Any]) -> None:
+    """The link uses the scenario's context and APN auth, so the context the network drops
+    (link_fault: pdp_deactivate) is the one the charger is on."""
+    result = await run_text(
+        "charger: {id: CP-CTX2, time_scale: 60}\n"
+        "link: {type: ec200u, context: 2, apn: {name: m2m, user: u, password: p, auth: chap}}\n"
+        "steps:\n"
+        "  - wait: {until: boot_accepted}\n"
+        "  - link_fault: pdp_deactivate\n"
+        "  - wait: {until: disconnected, within: 5m}\n"
+        "  - expect_received: {action: BootNotification, within: 10m}\n"
+    )
+    assert result.status == "passed", render(result)

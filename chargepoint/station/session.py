@@ -61,7 +61,8 @@ class ChargerSession(ChargePoint):
 
     async def _send(self, message: str) -> None:
         frame = self._fix_error_code(message)
-        ocpp_log.info("%s -> %s", self.id, mask_text(frame))
+        if ocpp_log.isEnabledFor(logging.INFO):  # masking costs time per message
+            ocpp_log.info("%s -> %s", self.id, mask_text(frame))
         try:
             await self._connection.send(frame)
         except MessageTooLarge as exc:
@@ -84,7 +85,8 @@ class ChargerSession(ChargePoint):
     async def start(self) -> None:
         while True:
             message = await self._connection.recv()
-            ocpp_log.info("%s <- %s", self.id, mask_text(message))
+            if ocpp_log.isEnabledFor(logging.INFO):
+                ocpp_log.info("%s <- %s", self.id, mask_text(message))
             self.boot.observe(message)
             if self.boot.silent and message.lstrip().startswith("[2"):
                 log.info("boot Rejected: CALL ignored until the boot interval has passed")

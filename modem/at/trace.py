@@ -118,12 +118,20 @@ class ATTrace:
         if path is not None:
             self._file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
 
+    @property
+    def enabled(self) -> bool:
+        """Whether anything reads the trace: rendering and masking cost time per message."""
+        return self._file is not None or log.isEnabledFor(logging.DEBUG)
+
     def sent(self, command: str) -> None:
-        self._write(">>", mask_text(command))
+        if self.enabled:
+            self._write(">>", mask_text(command))
 
     def sent_payload(self, data: bytes, note: str | None = None) -> None:
         """Raw bytes written after a prompt; ``note`` says what they are when the layer
         that produced them knows better (a masked WebSocket frame is unreadable as is)."""
+        if not self.enabled:
+            return
         if note is None:
             self._write(">>", render_bytes(data, self.limit))
             return
@@ -133,6 +141,8 @@ class ATTrace:
         self._write(">>", f"[{len(data)} bytes] {text}")
 
     def received(self, event: Event, note: str = "") -> None:
+        if not self.enabled:
+            return
         text = render_event(event, self.limit)
         self._write("<<", f"{text}  ({note})" if note else text)
 

@@ -107,7 +107,7 @@ class QuectelSocket:
 
     def _notes(self, data: bytes, parts: int) -> list[str | None]:
         note: str | None = None
-        if self._describer is not None:
+        if self._describer is not None and self._driver.trace.enabled:
             try:
                 note = self._describer(data)
             except Exception:  # a trace nicety must never stop the data

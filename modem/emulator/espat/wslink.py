@@ -180,8 +180,8 @@ class WsLink:
         while True:  # an empty frame still gives one (empty) record
             end = start + (size if short is None else short.randint(1, size))
             piece = frame[start:end]
-            output.send(b"+WS_DATA:%d,%d," % (self.link_id, len(piece)) + piece + b"\r\n")
-            await output.drain()
+            record = b"+WS_DATA:%d,%d," % (self.link_id, len(piece)) + piece + b"\r\n"
+            await output.written(output.send(record))  # its own bytes, not the whole queue
             if end >= len(frame):
                 return
             start = end

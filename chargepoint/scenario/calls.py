@@ -73,10 +73,7 @@ class Calls(StepRunner):
             return station.status_payload(station.connectors[spec.connector or 0])
         if spec.action == "MeterValues":
             connector = station.connectors[spec.connector if spec.connector is not None else 1]
-            return {
-                "connectorId": connector.id,
-                "meterValue": [station.meter_value(connector, "Other")],
-            }
+            return station.meter_values_payload(connector, "Other")
         if spec.action in ("DiagnosticsStatusNotification", "FirmwareStatusNotification"):
             return {"status": "Idle"}
         return {}

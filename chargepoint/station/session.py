@@ -270,14 +270,7 @@ class ChargerSession(ChargePoint):
         elif requested == "MeterValues":
             ids = [connector_id] if connector_id else [c for c in station.connectors if c]
             for cid in ids:
-                connector = station.connectors[cid]
-                payload: dict[str, Any] = {
-                    "connectorId": cid,
-                    "meterValue": [station.meter_value(connector, "Trigger")],
-                }
-                tx = connector.transaction
-                if tx is not None and tx.transaction_id is not None:
-                    payload["transactionId"] = tx.transaction_id
+                payload = station.meter_values_payload(station.connectors[cid], "Trigger")
                 await self.request("MeterValues", payload)
         elif requested == "DiagnosticsStatusNotification":
             await self.request("DiagnosticsStatusNotification", {"status": "Idle"})

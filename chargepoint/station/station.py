@@ -309,6 +309,18 @@ class Station:
                 )
         return {"timestamp": self.clock.timestamp(), "sampledValue": sampled}
 
+    def meter_values_payload(self, connector: Connector, context: str) -> dict[str, Any]:
+        """MeterValues for ``connector`` now, with its transaction's id once the CSMS gave
+        one (for a transaction started offline the queue fills it in when it is known)."""
+        payload: dict[str, Any] = {
+            "connectorId": connector.id,
+            "meterValue": [self.meter_value(connector, context)],
+        }
+        tx = connector.transaction
+        if tx is not None and tx.transaction_id is not None:
+            payload["transactionId"] = tx.transaction_id
+        return payload
+
     async def _sample(self, connector: Connector) -> None:
         while connector.transaction is not None:
             interval = self.config.get_int("MeterValueSampleInterval")
@@ -319,10 +331,7 @@ class Station:
             tx = connector.transaction
             if tx is None:
                 return
-            payload: dict[str, Any] = {
-                "connectorId": connector.id,
-                "meterValue": [self.meter_value(connector, "Sample.Periodic")],
-            }
+            payload = self.meter_values_payload(connector, "Sample.Periodic")
             self.queue.put("MeterValues", payload, tx.local_id)
 
     # --- availability --------------------------------------------------------------------

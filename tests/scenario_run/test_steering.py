@@ -4,6 +4,7 @@ CSMS (expectations on the charger's side of the link), and a dropped link."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -234,3 +235,27 @@ async def test_an_ec200u_on_another_pdp_context_with_chap(run_text: Callable[...
         "  - expect_received: {action: BootNotification, within: 10m}\n"
     )
     assert result.status == "passed", render(result)
+
+
+async def test_a_built_meter_values_carries_the_transaction_id(
+    run_text: Callable[..., Any],
+) -> None:
+    result = await run_text(
+        """
+        charger: {id: CP-MV, time_scale: 60}
+        csms:
+          answers:
+            - {answer: StartTransaction, result: {transactionId: 77, idTagInfo: {status: Accepted}}}
+        steps:
+          - wait: {until: boot_accepted}
+          - plug_in: 1
+          - present_tag: {connector: 1, id_tag: TAG-1}
+          - expect_received: {action: StartTransaction}
+          - wait: 5s
+          - send: {action: MeterValues, connector: 1}
+        """
+    )
+    assert result.status == "passed", render(result)
+    payloads = [f["message"][3] for f in received(result, "MeterValues")]
+    (sent,) = [p for p in payloads if '"Other"' in json.dumps(p)]  # the built one
+    assert (sent["connectorId"], sent["transactionId"]) == (1, 77)

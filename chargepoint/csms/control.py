@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Any
 from jsonschema.exceptions import best_match
 from ocpp.exceptions import OCPPError
 from ocpp.messages import MessageType, get_validator
-from ocpp.v16 import call as v16_call
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
+
+from chargepoint.payloads import CP_ACTIONS, CSMS_ACTIONS
 
 if TYPE_CHECKING:
     from .server import LocalCsms
@@ -152,8 +153,10 @@ async def _call(
 
 def invalid_call(action: str, payload: dict[str, Any]) -> str | None:
     """Why the CSMS must not send this call: an unknown action, a payload off the 1.6 schema."""
-    if not action.isidentifier() or not hasattr(v16_call, action):
-        return f"{action!r} is not an OCPP 1.6 action"
+    if action not in CSMS_ACTIONS:
+        if action in CP_ACTIONS:
+            return f"{action} is sent by the charge point, not by the CSMS"
+        return f"{action!r} is not an OCPP 1.6 action a CSMS sends"
     try:
         # Decimal, as ocpp does for the schemas with multipleOf on floats.
         validator = get_validator(MessageType.Call, action, "1.6", parse_float=decimal.Decimal)

@@ -15,58 +15,12 @@ from jsonschema import Draft4Validator
 from jsonschema.exceptions import ValidationError
 from ocpp.messages import MessageType, get_validator
 
+from chargepoint.payloads import CP_ACTIONS, CSMS_ACTIONS
+
 from . import matchers as m
 from .errors import Located, Path, brief, suggest
 
-CP_ACTIONS: Final = (
-    "Authorize",
-    "BootNotification",
-    "DataTransfer",
-    "DiagnosticsStatusNotification",
-    "FirmwareStatusNotification",
-    "Heartbeat",
-    "MeterValues",
-    "StartTransaction",
-    "StatusNotification",
-    "StopTransaction",
-    # Security whitepaper (edition 3)
-    "LogStatusNotification",
-    "SecurityEventNotification",
-    "SignCertificate",
-    "SignedFirmwareStatusNotification",
-)
-"""Calls a charge point sends (and the CSMS answers)."""
-
-CSMS_ACTIONS: Final = (
-    "CancelReservation",
-    "ChangeAvailability",
-    "ChangeConfiguration",
-    "ClearCache",
-    "ClearChargingProfile",
-    "DataTransfer",
-    "GetCompositeSchedule",
-    "GetConfiguration",
-    "GetDiagnostics",
-    "GetLocalListVersion",
-    "RemoteStartTransaction",
-    "RemoteStopTransaction",
-    "ReserveNow",
-    "Reset",
-    "SendLocalList",
-    "SetChargingProfile",
-    "TriggerMessage",
-    "UnlockConnector",
-    "UpdateFirmware",
-    # Security whitepaper (edition 3)
-    "CertificateSigned",
-    "DeleteCertificate",
-    "ExtendedTriggerMessage",
-    "GetInstalledCertificateIds",
-    "GetLog",
-    "InstallCertificate",
-    "SignedUpdateFirmware",
-)
-"""Calls a CSMS sends (and the charge point answers)."""
+__all__ = ["CALL", "CP_ACTIONS", "CSMS_ACTIONS", "RESULT", "payload_problems"]
 
 CALL: Final = MessageType.Call
 RESULT: Final = MessageType.CallResult

@@ -160,7 +160,8 @@ async def test_csms_call_errors_are_one_line(csms: LocalCsms, start_charger) -> 
     cases = [
         # a payload off the 1.6 schema: the CSMS refuses to send it (HTTP 400)
         (["Reset", '{"type":"Sideways"}'], "'Sideways' is not one of"),
-        (["NoSuchAction"], "'NoSuchAction' is not an OCPP 1.6 action"),
+        (["NoSuchAction"], "'NoSuchAction' is not an OCPP 1.6 action a CSMS sends"),
+        (["BootNotification", "{}"], "BootNotification is sent by the charge point, not by"),
         # the charger's CALLERROR (HTTP 502)
         (
             [

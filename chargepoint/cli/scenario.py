@@ -27,10 +27,9 @@ import click
 from chargepoint import logs
 from chargepoint.scenario import (
     Scenario,
-    ScenarioLoadError,
     check_files,
     json_schema,
-    load_scenario,
+    load_files,
     scenario_files,
 )
 from chargepoint.scenario.report import (
@@ -146,12 +145,7 @@ def run(
     if not paths:
         click.echo(f"no scenario files (*.yaml, *.yml) in {', '.join(map(str, files))}", err=True)
         sys.exit(LOAD_ERROR)
-    scenarios, problems = [], []
-    for path in paths:
-        try:
-            scenarios.append(load_scenario(path))
-        except ScenarioLoadError as exc:
-            problems += exc.problems
+    scenarios, problems = load_files(paths)
     if problems:
         for problem in problems:
             click.echo(str(problem))

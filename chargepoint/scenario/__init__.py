@@ -6,7 +6,7 @@
 
 from .config import Charger, Csms, DirectLink, Ec200uLink, EspAtLink, MissingEnv, expand_env
 from .errors import Position, Problem, ScenarioLoadError
-from .loader import check_files, load_scenario, parse_scenario, scenario_files
+from .loader import check_files, load_files, load_scenario, parse_scenario, scenario_files
 from .model import Scenario, json_schema
 from .steps import STEP_KINDS, STEP_TYPES, Step, StepBase
 
@@ -26,6 +26,7 @@ __all__ = [
     "Step",
     "StepBase",
     "check_files",
+    "load_files",
     "expand_env",
     "json_schema",
     "load_scenario",

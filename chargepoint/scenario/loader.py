@@ -90,15 +90,21 @@ def scenario_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     return found
 
 
-def check_files(paths: Iterable[str | os.PathLike[str]]) -> list[Problem]:
-    """Every problem in every file (directories searched), for ``cpsim scenario validate``."""
+def load_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Scenario], list[Problem]]:
+    """Every file that loads, and every problem in those that do not (directories searched)."""
+    scenarios: list[Scenario] = []
     found: list[Problem] = []
     for path in scenario_files(paths):
         try:
-            load_scenario(path)
+            scenarios.append(load_scenario(path))
         except ScenarioLoadError as exc:
             found += exc.problems
-    return found
+    return scenarios, found
+
+
+def check_files(paths: Iterable[str | os.PathLike[str]]) -> list[Problem]:
+    """Every problem in every file (directories searched), for ``cpsim scenario validate``."""
+    return load_files(paths)[1]
 
 
 def _yaml_problem(exc: MarkedYAMLError, file: str) -> Problem:

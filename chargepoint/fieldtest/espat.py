@@ -119,7 +119,9 @@ async def run_wifi_check(options: WifiOptions, report: Report) -> None:
         if not await check_port(options.port, report, "esp-at"):
             return report.skip(planned, why_stopped(report))
         port = options.port
-        modem = await EspAtModem.open(port.port, port.baudrate, at_log=port.at_log)
+        modem = await EspAtModem.open(
+            port.port, port.baudrate, at_log=port.at_log, timeouts=port.timeouts
+        )
     except ATPortError as exc:
         return lost(report, exc, planned)
     try:

@@ -15,7 +15,6 @@ from modem.at import Dialect, PayloadHeader
 
 MAX_COMMAND = 256  # bytes per command line, CR LF included (reference B.1)
 MAX_BUFFER = 8192  # AT+WSCFG <buffer_size> upper bound on v3.2 ... v5.0.1
-DEFAULT_BUFFER = 1024
 SEND_OVERHEAD = 10  # AT+WSSEND <length> <= buffer_size - 10 on v4.0 ... v5.0.1
 PING_RANGE = (1, 7200)  # AT+WSCFG <ping_intv_sec> and <ping_timeout_sec>
 BUSY = "busy p..."

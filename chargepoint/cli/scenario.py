@@ -51,6 +51,7 @@ from chargepoint.scenario.runner import (
     plan,
     run_planned,
 )
+from chargepoint.transport.handshake import check_base_url
 
 from .common import log_level_option
 
@@ -87,9 +88,14 @@ def schema() -> None:
 
 
 def _csms_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is None or value == "local" or value.startswith(("ws://", "wss://")):
+    if value is None or value == "local":
         return value
-    raise click.BadParameter("expected `local` or a ws:// or wss:// URL")
+    if not value.startswith(("ws://", "wss://")):
+        raise click.BadParameter("expected `local` or a ws:// or wss:// URL")
+    try:
+        return check_base_url(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @scenario.command()

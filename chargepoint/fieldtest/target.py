@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from websockets.exceptions import InvalidURI
 from websockets.uri import parse_uri
 
-from chargepoint.transport.handshake import Endpoint
+from chargepoint.transport.handshake import Endpoint, check_base_url
 
 
 @dataclass(frozen=True)
@@ -32,10 +31,7 @@ class CsmsTarget:
         """
         if not url.startswith(("ws://", "wss://")):
             raise ValueError(f"{url!r}: a CSMS URL starts with ws:// or wss://")
-        try:
-            uri = parse_uri(url)
-        except InvalidURI as exc:
-            raise ValueError(f"{url!r} is not a valid URL: {exc}") from exc
+        uri = parse_uri(check_base_url(url))
         base = url
         if charge_point_id is None:
             base, _, charge_point_id = url.rstrip("/").rpartition("/")

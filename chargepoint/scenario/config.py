@@ -24,7 +24,7 @@ from pydantic import (
 from pydantic import model_validator as validates
 
 from chargepoint.station.config import Configuration, InvalidValue
-from chargepoint.transport.handshake import MAX_ID_LENGTH, check_charge_point_id
+from chargepoint.transport.handshake import MAX_ID_LENGTH, check_base_url, check_charge_point_id
 
 from .errors import ProblemList, brief, problem, suggest
 from .fields import ConfigValue, Model, Shorthand
@@ -298,14 +298,15 @@ class Csms(Model):
 
     @validates(mode="after")
     def _url(self) -> Csms:
-        if (
-            not self.is_local
-            and "${" not in self.url
-            and not self.url.startswith(("ws://", "wss://"))
-        ):
-            raise problem(
-                f"expected `local` or a ws:// or wss:// URL, got {brief(self.url)}", ("url",)
-            )
+        if not self.is_local and "${" not in self.url:
+            if not self.url.startswith(("ws://", "wss://")):
+                raise problem(
+                    f"expected `local` or a ws:// or wss:// URL, got {brief(self.url)}", ("url",)
+                )
+            try:
+                check_base_url(self.url)
+            except ValueError as exc:
+                raise problem(str(exc), ("url",)) from None
         if self.answers and not self.is_local:
             raise problem(
                 "answers steer the local CSMS; this scenario uses " + self.url,

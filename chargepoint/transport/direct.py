@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
-from websockets.uri import parse_uri
 
 from modem.stream import StreamClosed
 
@@ -76,6 +75,7 @@ class DirectLink:
 
     async def _connect_websockets(self) -> Connection:
         url = self.endpoint.url
+        self.endpoint.uri()  # a URL websockets cannot use, named as such
         ping = seconds(self.ping_interval) or None
         try:
             ws = await connect(
@@ -97,8 +97,6 @@ class DirectLink:
             if url.startswith("wss://") and isinstance(exc, ssl.SSLError | ConnectionResetError):
                 reason += " in the TLS handshake (is the server plain ws://?)"
             raise LinkError(f"{url}: {reason}") from exc
-        except (InvalidURI, ValueError) as exc:  # a port out of range, an unbalanced [
-            raise LinkError(f"{url}: not a valid WebSocket URL: {exc}") from exc
         if ws.subprotocol != SUBPROTOCOL:
             await ws.close(1002, "ocpp1.6 required")
             raise LinkError(
@@ -109,10 +107,7 @@ class DirectLink:
 
     async def _connect_sansio(self) -> Connection:
         url = self.endpoint.url
-        try:
-            uri = parse_uri(url)
-        except (InvalidURI, ValueError) as exc:
-            raise LinkError(f"{url}: not a valid WebSocket URL: {exc}") from exc
+        uri = self.endpoint.uri()
         try:
             stream = await TcpByteStream.open(uri.host, uri.port, timeout=self.open_timeout)
         except (OSError, TimeoutError) as exc:

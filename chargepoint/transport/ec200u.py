@@ -13,9 +13,6 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from websockets.exceptions import InvalidURI
-from websockets.uri import parse_uri
-
 from modem.at import ATError, ATPortError
 from modem.diagnostics import auth_code
 from modem.quectel import QuectelModem
@@ -54,10 +51,7 @@ class Ec200uLink:
         return f"{self.endpoint.url} via EC200U on {self.modem.port}"
 
     async def connect(self) -> Connection:
-        try:
-            uri = parse_uri(self.endpoint.url)
-        except (InvalidURI, ValueError) as exc:
-            raise LinkError(f"{self.endpoint.url}: not a valid WebSocket URL: {exc}") from exc
+        uri = self.endpoint.uri()
         if uri.secure:
             raise LinkError(
                 f"{self.endpoint.url}: wss:// through the modem's TLS (AT+QSSL*) "

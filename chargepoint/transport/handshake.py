@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from websockets.exceptions import InvalidURI
-from websockets.uri import parse_uri
+from websockets.uri import WebSocketURI, parse_uri
+
+from .base import LinkError
 
 SUBPROTOCOL = "ocpp1.6"
 
@@ -101,6 +103,13 @@ class Endpoint:
     @property
     def url(self) -> str:
         return self.base_url.rstrip("/") + "/" + self.charge_point_id
+
+    def uri(self) -> WebSocketURI:
+        """The parsed URL; a LinkError naming it when websockets cannot use it."""
+        try:
+            return parse_uri(self.url)
+        except (InvalidURI, ValueError) as exc:  # a port out of range, an unbalanced [
+            raise LinkError(f"{self.url}: not a valid WebSocket URL: {exc}") from exc
 
     def current_password(self) -> str | None:
         return self.password() if callable(self.password) else self.password

@@ -297,3 +297,11 @@ def test_a_charger_id_the_url_cannot_carry_is_refused_as_cpsim_run_refuses_it(tm
     with pytest.raises(ScenarioLoadError) as info:
         load_scenario(path)
     assert f"{path}:1:15: charger.id: the charge-point id 'CP/1' contains '/'" in str(info.value)
+
+
+def test_a_csms_url_the_charger_cannot_use_is_refused_at_load(tmp_path) -> None:
+    path = tmp_path / "url.yaml"
+    path.write_text('csms: {url: "ws://csms.example:99999/ocpp"}\nsteps: [wait: 1]\n')
+    with pytest.raises(ScenarioLoadError) as info:
+        load_scenario(path)
+    assert "csms.url: 'ws://csms.example:99999/ocpp': Port out of range" in str(info.value)

@@ -204,3 +204,9 @@ def test_the_summary_line_says_what_arrived_and_strings_stay_strings(
         f"step 1 expect_never ({path}:4): expected no Heartbeat, but the CSMS received: "
         f"#{footer.rsplit('#', 1)[1].split()[0]} Heartbeat {{}}"
     ), footer
+
+
+def test_a_csms_url_with_a_query_is_a_usage_error(write_scenario: Callable[..., Path]) -> None:
+    result = run(str(write_scenario(PASSING)), "--csms", "ws://127.0.0.1:9/ocpp?x=1")
+    assert result.exit_code == 2
+    assert "no ?query or #fragment" in result.stderr

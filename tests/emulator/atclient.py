@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import serial_asyncio_fast
@@ -19,6 +22,7 @@ from modem.emulator.ec200u import Ec200u
 
 STEP = 5.0  # no single wait in a test may last longer
 FAST = Timing().scaled(0.05)
+ROOT = Path(__file__).resolve().parents[2]
 FINALS = (b"\r\nOK\r\n", b"\r\nERROR\r\n", b"\r\nSEND OK\r\n", b"\r\nSEND FAIL\r\n")
 
 
@@ -172,3 +176,28 @@ async def open_socket(host: AtHost, server: TcpServer, conn_id: int = 0) -> Peer
     await host.expect(b"\r\nOK\r\n")
     await host.expect(f"\r\n+QIOPEN: {conn_id},0\r\n".encode())
     return await server.accepted()
+
+
+@contextlib.asynccontextmanager
+async def emulator_process(
+    *args: str, timeout: float = 3 * STEP
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+    """``cpsim modem emulate ARGS`` as a real process, and the first line it prints."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from chargepoint.cli.emulate import emulate; emulate()",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert proc.stdout is not None
+        first = (await asyncio.wait_for(proc.stdout.readline(), timeout)).decode().rstrip("\n")
+        yield proc, first
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

@@ -3,42 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import signal
-import sys
-from collections.abc import AsyncIterator
-from pathlib import Path
+from contextlib import AbstractAsyncContextManager
+
+from emulator.atclient import emulator_process
 
 from .helpers import STEP, RawHost
 
-ROOT = Path(__file__).resolve().parents[2]
 OK = b"\r\nOK\r\n"
 
 
-@contextlib.asynccontextmanager
-async def emulate(*args: str) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "from chargepoint.cli.emulate import emulate; emulate()",
-        "--dialect",
-        "esp-at",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    try:
-        assert proc.stdout is not None
-        first = (await asyncio.wait_for(proc.stdout.readline(), 3 * STEP)).decode().rstrip("\n")
-        yield proc, first
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+def emulate(*args: str) -> AbstractAsyncContextManager[tuple[asyncio.subprocess.Process, str]]:
+    return emulator_process("--dialect", "esp-at", *args, timeout=3 * STEP)
 
 
 async def test_pty_path_first_wifi_options_and_sigterm() -> None:

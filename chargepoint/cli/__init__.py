@@ -10,6 +10,7 @@ from .emulate import emulate
 from .fieldtest import apn_scan, check
 from .run import run
 from .scenario import scenario
+from .state import state
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,6 +28,7 @@ main.add_command(csms)
 main.add_command(run)
 main.add_command(demo)
 main.add_command(scenario)
+main.add_command(state)
 modem.add_command(emulate)
 modem.add_command(check)
 modem.add_command(apn_scan)

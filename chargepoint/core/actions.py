@@ -1,0 +1,162 @@
+"""What the charger core asks its shell to do: the core's only output.
+
+Four kinds, in the order the shell must carry them out: persist (write to the
+store, committed before any later send), send (a frame to the CSMS), timers
+(arm or cancel a deadline on the charger's clock), and timeline events.  The
+shell executes them in the order they were emitted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .records import QueuedMessage, TransactionRecord
+
+
+class Action:
+    """Base of everything the core emits."""
+
+
+# --- persistence ------------------------------------------------------------------------
+
+
+class Persist(Action):
+    """A change to the store; the shell commits it before it carries out any later send."""
+
+
+@dataclass(frozen=True)
+class SaveConfig(Persist):
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class SaveTransaction(Persist):
+    record: TransactionRecord
+
+
+@dataclass(frozen=True)
+class DeleteTransaction(Persist):
+    local_id: int
+
+
+@dataclass(frozen=True)
+class SaveRegister(Persist):
+    connector_id: int
+    energy_wh: float
+    timestamp: str
+
+
+@dataclass(frozen=True)
+class SaveQueued(Persist):
+    """Insert or update (attempts, payload with its transactionId filled in) one message."""
+
+    message: QueuedMessage
+
+
+@dataclass(frozen=True)
+class DeleteQueued(Persist):
+    seq: int
+
+
+@dataclass(frozen=True)
+class SaveAuth(Persist):
+    id_tag: str
+    status: str
+
+
+@dataclass(frozen=True)
+class ClearAuth(Persist):
+    pass
+
+
+@dataclass(frozen=True)
+class SaveCounter(Persist):
+    name: str
+    value: int
+
+
+# --- the link ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Send(Action):
+    """Write this OCPP-J frame to the CSMS."""
+
+    frame: str
+    unique_id: str
+    action: str | None = None
+    """The CALL's action; None for an answer (CALLRESULT / CALLERROR)."""
+
+
+@dataclass(frozen=True)
+class AwaitAnswer(Action):
+    """Feed :class:`~.events.AnswerTimedOut` if no answer to ``unique_id`` comes within
+    ``seconds`` of link time (real seconds, or virtual ones: never scaled, since a round
+    trip does not get faster with a sped-up charger clock)."""
+
+    unique_id: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class CloseLink(Action):
+    """End the WebSocket (a Reset); the shell reconnects and the charger boots again."""
+
+    code: int
+    reason: str
+
+
+# --- timers -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArmTimer(Action):
+    """Feed ``TimerFired(name)`` when the charger's clock reaches ``at`` (replaces any
+    timer of the same name)."""
+
+    name: str
+    at: float
+
+
+@dataclass(frozen=True)
+class CancelTimer(Action):
+    name: str
+
+
+# --- what happened ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Emit(Action):
+    """One timeline event: a state change or a message, stamped on the charger's clock."""
+
+    kind: str
+    time: str
+    connector: int | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"time": self.time, "kind": self.kind}
+        if self.connector is not None:
+            out["connector"] = self.connector
+        out.update(self.detail)
+        return out
+
+
+@dataclass(frozen=True)
+class Outcome(Action):
+    """The answer to an operator's request (``PresentIdTag``, ``UserCall``) by its token:
+    a status string, a CALLRESULT payload, or an :class:`OutcomeError`."""
+
+    token: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class OutcomeError:
+    """Why a ``UserCall`` got no CALLRESULT: a CALLERROR code, no answer, or no link."""
+
+    code: str
+    description: str = ""

@@ -1,0 +1,70 @@
+"""What the charger keeps across a power loss: the rows of its store, as plain records.
+
+The core works on these and tells its shell what changed (``actions.Persist*``);
+the store (:mod:`chargepoint.store`) writes them to SQLite and gives them back at
+start-up as one :class:`StoredState`.  Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class TransactionRecord:
+    """An open transaction (OCPP 1.6 §4.8): kept until its StopTransaction is queued."""
+
+    local_id: int
+    """The charger's own number: queued messages refer to it until the CSMS's id is known."""
+    connector_id: int
+    id_tag: str
+    meter_start: int
+    started: str
+    """StartTransaction's timestamp (OCPP time)."""
+    transaction_id: int | None = None
+    """The CSMS's id, from StartTransaction.conf (None while that is not answered)."""
+
+
+@dataclass
+class QueuedMessage:
+    """A transaction-related message waiting for the CSMS (§3.7, §4.10).
+
+    Written before it is first sent and removed only once the CSMS answered it
+    (or it was given up), so it survives a restart; ``unique_id`` is fixed at
+    creation, so a resend after a restart carries the id the CSMS may have seen.
+    """
+
+    seq: int
+    unique_id: str
+    action: str
+    payload: dict[str, Any]
+    local_tx: int = 0
+    """The transaction it belongs to (0: none)."""
+    attempts: int = 0
+    """How often the CSMS failed to process it (CALLERROR or no answer while connected)."""
+
+
+@dataclass
+class MeterReading:
+    """A connector's energy register as last persisted: a restart resumes from it, and a
+    transaction cut by a power loss ends with it (meterStop)."""
+
+    energy_wh: float
+    timestamp: str
+    """When it was read (OCPP time): the StopTransaction of a power loss carries it."""
+
+
+@dataclass
+class StoredState:
+    """Everything the store holds for one charger, as the core starts from it."""
+
+    config: dict[str, str] = field(default_factory=dict)
+    transactions: list[TransactionRecord] = field(default_factory=list)
+    queue: list[QueuedMessage] = field(default_factory=list)
+    """In order of ``seq``."""
+    registers: dict[int, MeterReading] = field(default_factory=dict)
+    auth_cache: dict[str, str] = field(default_factory=dict)
+    """idTag -> the status the CSMS last gave it (Authorization Cache, §3.5.2)."""
+    counters: dict[str, int] = field(default_factory=dict)
+    """``next_local_tx``, ``next_seq``: numbers never reused, even after a restart."""

@@ -9,6 +9,9 @@ every "wait for an event, at most N seconds" goes through :func:`wait_event`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator
 
 
 async def wait_event(event: asyncio.Event, timeout: float | None) -> bool:
@@ -19,3 +22,23 @@ async def wait_event(event: asyncio.Event, timeout: float | None) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+@contextlib.asynccontextmanager
+async def real_timeout(seconds: float) -> AsyncIterator[None]:
+    """``asyncio.timeout`` in real seconds, whatever the loop's clock: on a virtual-time
+    loop a day may pass in a second, but a time limit a person sets is wall time."""
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(None) as scope:
+        timer = threading.Timer(seconds, loop.call_soon_threadsafe, (_expire, scope, loop))
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+
+
+def _expire(scope: asyncio.Timeout, loop: asyncio.AbstractEventLoop) -> None:
+    if scope.expired() is False and scope.when() is None:
+        scope.reschedule(loop.time())

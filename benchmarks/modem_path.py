@@ -30,10 +30,12 @@ from typing import Any
 
 from ocpp.exceptions import OCPPError
 
+from chargepoint.assembly import ChargerSpec, build_station
+from chargepoint.core.config import MEASURANDS
+from chargepoint.core.settings import Identity
 from chargepoint.csms.server import LocalCsms
-from chargepoint.station.config import MEASURANDS
+from chargepoint.station import Station, StationOptions
 from chargepoint.station.runner import run_station
-from chargepoint.station.station import Identity, Station, StationOptions
 from chargepoint.transport.base import Link
 from chargepoint.transport.ec200u import Ec200uLink, ModemSettings
 from chargepoint.transport.espat import EspAtLink, EspAtSettings
@@ -198,9 +200,13 @@ async def bench(path: str, heartbeats: int, baud: int, buffer_size: int) -> dict
                     "StopTxnAlignedData",
                 )
             }
-            station = Station(
-                Identity("BENCH01"),
-                StationOptions(connectors=CONNECTORS, state_dir=Path(tmp), config_overrides=config),
+            station = build_station(
+                ChargerSpec(
+                    Identity("BENCH01"),
+                    StationOptions(
+                        connectors=CONNECTORS, state_dir=Path(tmp), config_overrides=config
+                    ),
+                )
             )
             stop = asyncio.Event()
             started = time.perf_counter()
@@ -246,14 +252,13 @@ async def measure(
         f"{boot_bytes} serial bytes for {boot_payload} payload bytes"
     )
 
-    session = station.session
-    assert session is not None
+    assert station.connected
     tx0, rx0 = counter.snapshot()
     cmds0, seq0 = at_commands(trace), len(csms.frames.frames)
     latencies = []
     for _ in range(heartbeats):
         t0 = time.perf_counter()
-        await session.request("Heartbeat", {})
+        await station.request("Heartbeat", {})
         latencies.append((time.perf_counter() - t0) * 1000)
     tx1, rx1 = counter.snapshot()
     frames = csms.frames.frames[seq0:]

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
+from chargepoint.assembly import ChargerSpec, LinkSpec, build_link, build_station
+from chargepoint.core.settings import Identity
 from chargepoint.csms.framelog import Frame
 from chargepoint.csms.server import LocalCsms
+from chargepoint.station import Station, StationOptions
 from chargepoint.station.runner import Backoff, run_station
-from chargepoint.station.station import Identity, Station, StationOptions
 from chargepoint.transport.base import Link
-from chargepoint.transport.direct import DirectLink
-from chargepoint.transport.handshake import Endpoint
 
 
 @pytest.fixture
@@ -94,18 +94,16 @@ async def start_charger(csms: LocalCsms, tmp_path: Path) -> AsyncIterator[Callab
         **options: Any,
     ) -> RunningCharger:
         options.setdefault("auto_unplug_s", 0.2)
-        station = Station(
-            Identity(cp_id, serial="SN-1"),
-            StationOptions(
-                connectors=connectors, state_dir=state_dir or tmp_path / cp_id, **options
-            ),
+        station = build_station(
+            ChargerSpec(
+                Identity(cp_id, serial="SN-1"),
+                StationOptions(
+                    connectors=connectors, state_dir=state_dir or tmp_path / cp_id, **options
+                ),
+            )
         )
         # As cpsim run does: the key and the ping interval come from the station's configuration.
-        link = link or DirectLink(
-            Endpoint(csms.url, cp_id, station.authorization_key),
-            flavour=flavour,  # type: ignore[arg-type]
-            ping_interval=station.ping_interval,
-        )
+        link = link or build_link(LinkSpec("direct", csms.url, flavour=flavour), station)  # type: ignore[arg-type]
         stop = asyncio.Event()
         task = asyncio.create_task(run_station(station, link, stop, Backoff(0.2, 1.0)))
         charger = RunningCharger(station, stop, task, csms)

@@ -11,14 +11,13 @@ from pathlib import Path
 import click
 
 from chargepoint import logs
+from chargepoint.assembly import ChargerSpec, LinkSpec, assemble
+from chargepoint.core.settings import Identity
 from chargepoint.csms.framelog import Frame, format_frame
 from chargepoint.csms.server import LocalCsms
 from chargepoint.station.runner import run_station
-from chargepoint.station.station import Identity, Station, StationOptions
-from chargepoint.transport.base import Link
-from chargepoint.transport.direct import DirectLink
-from chargepoint.transport.ec200u import Ec200uLink, ModemSettings
-from chargepoint.transport.handshake import Endpoint
+from chargepoint.station.shell import StationOptions
+from chargepoint.transport.ec200u import ModemSettings
 from modem.emulator import run_emulator
 
 from .common import log_level_option
@@ -87,10 +86,9 @@ def trace_excerpt(path: Path, lines: int = 24) -> list[str]:
 
 
 @contextlib.asynccontextmanager
-async def demo_link(kind: str, csms: LocalCsms, state: Path) -> AsyncIterator[Link]:
-    endpoint = Endpoint(csms.url, CP_ID)
+async def demo_link(kind: str, csms: LocalCsms, state: Path) -> AsyncIterator[LinkSpec]:
     if kind == "direct":
-        yield DirectLink(endpoint, flavour="sansio")
+        yield LinkSpec("direct", csms.url, flavour="sansio")
         return
     async with run_emulator("ec200u", baud=115200) as emu:
         click.secho(
@@ -98,8 +96,10 @@ async def demo_link(kind: str, csms: LocalCsms, state: Path) -> AsyncIterator[Li
             "TCP through it to the local CSMS",
             fg="cyan",
         )
-        yield Ec200uLink(
-            endpoint, ModemSettings(emu.port_url, apn="internet", at_log=state / "at.log")
+        yield LinkSpec(
+            "ec200u",
+            csms.url,
+            modem=ModemSettings(emu.port_url, apn="internet", at_log=state / "at.log"),
         )
 
 
@@ -125,9 +125,9 @@ def demo(link_kind: str, step: float, log_level: str) -> None:
     async def main() -> None:
         with tempfile.TemporaryDirectory(prefix="cpsim-demo-") as tmp:
             state = Path(tmp)
-            async with LocalCsms(port=0) as csms, demo_link(link_kind, csms, state) as link:
+            async with LocalCsms(port=0) as csms, demo_link(link_kind, csms, state) as spec:
                 csms.frames.listeners.append(print_frame)
-                station = Station(
+                charger_spec = ChargerSpec(
                     Identity(CP_ID, serial="DEMO-0001"),
                     StationOptions(
                         connectors=1,
@@ -136,6 +136,7 @@ def demo(link_kind: str, step: float, log_level: str) -> None:
                         config_overrides={"MeterValueSampleInterval": "2"},
                     ),
                 )
+                station, link = assemble(charger_spec, spec)
                 stop = asyncio.Event()
                 charger = asyncio.create_task(run_station(station, link, stop))
                 try:

@@ -12,15 +12,15 @@ from typing import Any
 import click
 
 from chargepoint import logs
-from chargepoint.station.config import check_authorization_key
+from chargepoint.assembly import ChargerSpec, LinkSpec, assemble
+from chargepoint.core.config import check_authorization_key
+from chargepoint.core.settings import Identity
 from chargepoint.station.runner import run_station
-from chargepoint.station.station import Identity, Station, StationOptions
-from chargepoint.transport.base import Link
-from chargepoint.transport.direct import DirectLink
-from chargepoint.transport.ec200u import Ec200uLink, ModemSettings
-from chargepoint.transport.espat import EspAtLink, EspAtSettings
+from chargepoint.station.shell import StationOptions
+from chargepoint.store import StoreError
+from chargepoint.transport.ec200u import ModemSettings
+from chargepoint.transport.espat import EspAtSettings
 from chargepoint.transport.handshake import (
-    Endpoint,
     check_base_url,
     check_charge_point_id,
     parse_header,
@@ -174,45 +174,35 @@ def run(
 ) -> None:
     """Run one simulated charger until Ctrl+C (closes the WebSocket with 1000, exits 0)."""
     logs.setup(log_level)
-    station = Station(
-        Identity(charge_point_id, vendor, model, serial),
-        StationOptions(
-            connectors=connectors, state_dir=state_dir or default_state_dir(charge_point_id)
-        ),
-    )
     if password is not None:
         try:
             check_authorization_key(password)
         except ValueError as exc:
             log.warning("--password used as given, but %s", exc)
-        station.config.set_internal("AuthorizationKey", password)
-    # Links read the key and the ping interval at every connect: a ChangeConfiguration
-    # applies from the next connection, and a key kept in the state dir needs no --password.
-    endpoint = Endpoint(url, charge_point_id, station.authorization_key, parse_headers(headers))
-    ping = station.ping_interval
-    link: Link
+    modem: ModemSettings | EspAtSettings | None = None
     if modem_kind == "ec200u":
         if not port or not apn:
             raise click.UsageError("--modem ec200u needs --port and --apn")
-        link = Ec200uLink(
-            endpoint,
-            ModemSettings(port, baud, apn, apn_user, apn_password, at_log, apn_auth),
-            ping_interval=ping,
-        )
+        modem = ModemSettings(port, baud, apn, apn_user, apn_password, at_log, apn_auth)
     elif modem_kind == "esp-at":
         if not port or not wifi_ssid:
             raise click.UsageError("--modem esp-at needs --port and --wifi-ssid")
-        settings = EspAtSettings(port, wifi_ssid, wifi_password, baud=baud, at_log=at_log)
-        try:
-            link = EspAtLink(endpoint, settings, ping)
-        except ValueError as exc:  # URL or a header over ESP-AT's 256-byte command limit
-            raise click.UsageError(str(exc)) from exc
-    else:
-        link = DirectLink(
-            endpoint,
-            flavour=ws_client,  # type: ignore[arg-type]
-            ping_interval=ping,
-        )
+        modem = EspAtSettings(port, wifi_ssid, wifi_password, baud=baud, at_log=at_log)
+    charger = ChargerSpec(
+        Identity(charge_point_id, vendor, model, serial),
+        StationOptions(
+            connectors=connectors, state_dir=state_dir or default_state_dir(charge_point_id)
+        ),
+        password=password,
+    )
+    kind = "direct" if modem_kind == "none" else modem_kind
+    link_spec = LinkSpec(kind, url, parse_headers(headers), ws_client, modem)  # type: ignore[arg-type]
+    try:
+        station, link = assemble(charger, link_spec)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    except ValueError as exc:  # URL or a header over ESP-AT's 256-byte command limit
+        raise click.UsageError(str(exc)) from exc
 
     async def main(stop: asyncio.Event) -> None:
         await run_station(station, link, stop)

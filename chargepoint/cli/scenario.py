@@ -16,7 +16,6 @@ stays a pytest skip.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Sequence
@@ -49,7 +48,7 @@ from chargepoint.scenario.runner import (
     error_result,
     new_result,
     plan,
-    run_planned,
+    run_blocking,
 )
 from chargepoint.transport.handshake import check_base_url
 
@@ -158,7 +157,7 @@ def run(
         click.echo(f"{len(problems)} problem(s): nothing was run", err=True)
         sys.exit(LOAD_ERROR)
     logs.setup(log_level, ocpp_messages=False)
-    results = asyncio.run(_run_all(scenarios, RunOptions(csms=csms_url, link=link_type)))
+    results = _run_all(scenarios, RunOptions(csms=csms_url, link=link_type))
     if report_dir is not None:
         for stem, result in zip(_stems(scenarios), results, strict=True):
             write_report(result, report_dir, stem)
@@ -175,7 +174,7 @@ def run(
     sys.exit(exit_status(results, allow_skips))
 
 
-async def _run_all(scenarios: Sequence[Scenario], options: RunOptions) -> list[ScenarioResult]:
+def _run_all(scenarios: Sequence[Scenario], options: RunOptions) -> list[ScenarioResult]:
     results = []
     for scenario in scenarios:
         try:
@@ -186,7 +185,7 @@ async def _run_all(scenarios: Sequence[Scenario], options: RunOptions) -> list[S
             options.on_step = lambda step, scale=planned.scale: click.echo(step_line(step, scale))
             click.echo(header(new_result(scenario, planned)))
             try:
-                result = await run_planned(scenario, planned, options)
+                result = run_blocking(scenario, planned, options)
             except RunError as exc:
                 result = error_result(scenario, exc, planned)
         for line in warning_lines(result):

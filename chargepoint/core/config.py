@@ -1,18 +1,16 @@
-"""Configuration keys (OCPP 1.6 §9.1): typed, validated, persisted in the state dir.
+"""Configuration keys (OCPP 1.6 §9.1): typed and validated; no I/O.
 
-The CSMS changes them at run time and a real charger keeps them across reboots,
-so every accepted change is written to ``config.json`` at once.
+The CSMS changes them at run time and a real charger keeps them across reboots:
+the core turns every accepted change into a ``SaveConfig`` action, which its
+shell writes to the store before anything else happens.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -150,54 +148,44 @@ def _specs(connectors: int) -> list[KeySpec]:
         KeySpec("UnlockConnectorOnEVSideDisconnect", "true", _bool),
         KeySpec("WebSocketPingInterval", "60", _uint),
         KeySpec("AuthorizationKey", "", check_authorization_key, write_only=True),
+        # cpsim's own: what a restart does with a transaction a power loss interrupted.
+        # false (the default, as most chargers): end it with StopTransaction reason PowerLoss.
+        KeySpec("ResumeTransactionsAfterPowerLoss", "false", _bool),
     ]
 
 
 class Configuration:
-    """Key values as strings (OCPP carries them as strings); typed getters for the station."""
+    """Key values as strings (OCPP carries them as strings); typed getters for the core.
+
+    ``stored`` are the values the store kept (they win over the defaults);
+    ``overrides`` (from the command line or a scenario) win over both and are not
+    persisted.  ``changes`` collects what must be written to the store.
+    """
 
     def __init__(
-        self, connectors: int, path: Path | None = None, overrides: dict[str, str] | None = None
+        self,
+        connectors: int,
+        stored: dict[str, str] | None = None,
+        overrides: dict[str, str] | None = None,
     ) -> None:
         self.specs = {spec.name: spec for spec in _specs(connectors)}
         self._values = {name: spec.default for name, spec in self.specs.items()}
-        self._path = path
-        self._listeners: list[Callable[[str], None]] = []
-        if path is not None and path.exists():
-            self._load(path)
-        for name, value in (overrides or {}).items():
-            if name not in self.specs:
-                raise KeyError(f"unknown configuration key {name!r}")
-            self._values[name] = self.specs[name].check(str(value))
-        self._values["NumberOfConnectors"] = str(connectors)
-
-    def _load(self, path: Path) -> None:
-        try:
-            stored: dict[str, Any] = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            log.warning("%s: unreadable, using defaults (%s)", path, exc)
-            return
-        for name, value in stored.items():
+        self.changes: list[tuple[str, str]] = []
+        self.ignored: list[str] = []
+        """Stored values that no longer pass their check (one line each, no values)."""
+        for name, value in (stored or {}).items():
             spec = self.specs.get(name)
             if spec is None or spec.readonly:
                 continue
             try:
                 self._values[name] = spec.check(str(value))
             except InvalidValue as exc:
-                log.warning("%s: %s=%r ignored: %s", path, name, value, exc)
-
-    def save(self) -> None:
-        if self._path is None:
-            return
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self._values, indent=2, sort_keys=True))
-        os.replace(tmp, self._path)  # atomic: a crash never leaves half a file
-
-    def on_change(self, listener: Callable[[str], None]) -> Callable[[], None]:
-        """Call ``listener(name)`` after each change; returns the function that unsubscribes."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+                self.ignored.append(f"{name}: {exc}")
+        for name, value in (overrides or {}).items():
+            if name not in self.specs:
+                raise KeyError(f"unknown configuration key {name!r}")
+            self._values[name] = self.specs[name].check(str(value))
+        self._values["NumberOfConnectors"] = str(connectors)
 
     def get(self, name: str) -> str:
         return self._values[name]
@@ -221,19 +209,16 @@ class Configuration:
         try:
             self._values[name] = spec.check(value)
         except InvalidValue as exc:
-            log.info("ChangeConfiguration %s=%r rejected: %s", name, value, exc)
+            # the value itself is not logged: it may be a secret (AuthorizationKey)
+            log.info("ChangeConfiguration %s rejected: %s", name, exc)
             return "Rejected"
-        self.save()
-        for listener in self._listeners:
-            listener(name)
+        self.changes.append((name, self._values[name]))
         return "Accepted"
 
     def set_internal(self, name: str, value: str) -> None:
         """A change the charger makes itself (e.g. the boot interval), bypassing read-only."""
         self._values[name] = value
-        self.save()
-        for listener in self._listeners:
-            listener(name)
+        self.changes.append((name, value))
 
     def report(self, keys: list[str] | None) -> tuple[list[dict[str, Any]], list[str]]:
         """GetConfiguration: (configurationKey entries, unknownKey); write-only keys never leave."""

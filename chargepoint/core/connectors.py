@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .records import TransactionRecord
+
 VOLTAGE = 230.0
 
 
 @dataclass
 class Meter:
-    """Times are :meth:`Clock.elapsed` seconds: monotonic, so a CSMS that moves the
-    charger's wall clock (Boot/Heartbeat currentTime) cannot add or remove energy."""
+    """Times are the core's ``now``: the charger's own clock, which no CSMS moves (its
+    currentTime is an offset on timestamps), so adopting it cannot add or remove energy."""
 
     energy_wh: float = 0.0
     power_w: float = 0.0
@@ -41,17 +43,6 @@ class Meter:
 
 
 @dataclass
-class Transaction:
-    local_id: int
-    connector_id: int
-    id_tag: str
-    meter_start: int
-    started: str
-    transaction_id: int | None = None  # assigned by the CSMS's StartTransaction.conf
-    stop_reason: str | None = None
-
-
-@dataclass
 class Connector:
     id: int
     status: str = "Available"
@@ -61,7 +52,7 @@ class Connector:
     pending_operative: bool | None = None  # ChangeAvailability answered Scheduled
     suspended: bool = False
     meter: Meter = field(default_factory=Meter)
-    transaction: Transaction | None = None
+    transaction: TransactionRecord | None = None
     auto_plugged: bool = False  # plugged by a remote start, unplugged after the stop
 
     def derived_status(self) -> str:

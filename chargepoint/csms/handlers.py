@@ -23,7 +23,7 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
 
-from chargepoint.station.clock import ocpp_time
+from chargepoint.timefmt import ocpp_time
 
 log = logging.getLogger("cpsim.csms")
 

@@ -33,15 +33,12 @@ class Actions(StepRunner):
     async def present_tag(self, spec: PresentTag, timeout: float) -> None:
         # The card reader does not wait for the CSMS: Authorize goes on in the background,
         # and the scenario checks its outcome with expectations.
-        station = self.ctx.station
-        station.spawn(station.present_id_tag(spec.connector, spec.id_tag), "present-tag")
+        self.ctx.station.present_card(spec.connector, spec.id_tag)
 
     async def start_charging(self, spec: StartCharging, timeout: float) -> None:
         await self._transaction(spec.connector, timeout, "start charging")
-        station = self.ctx.station
-        if spec.power_w is not None:
-            station.options.ev_power_w = spec.power_w
-        station.suspend(spec.connector, False)  # resumes, at the EV's power
+        # resumes, at the EV's power
+        self.ctx.station.suspend(spec.connector, False, spec.power_w)
 
     async def stop_charging(self, spec: StopCharging, timeout: float) -> None:
         await self._transaction(spec.connector, timeout, "stop")
@@ -85,12 +82,12 @@ class Actions(StepRunner):
             return all(station.connectors[c].transaction is None for c in ids)
 
         events: dict[str, Callable[[], bool]] = {
-            "connected": lambda: station.session is not None,
-            "disconnected": lambda: station.session is None,
+            "connected": lambda: station.connected,
+            "disconnected": lambda: not station.connected,
             "boot_accepted": lambda: station.online,
             "transaction_started": started,
             "transaction_stopped": stopped,
-            "queue_empty": lambda: len(station.queue) == 0,
+            "queue_empty": lambda: station.queued == 0,
         }
         return events[until]
 

@@ -17,8 +17,7 @@ from ocpp.exceptions import OCPPError
 from chargepoint.csms.framelog import Frame
 from chargepoint.csms.handlers import AnswerRule
 from chargepoint.csms.server import LocalCsms, NotConnected
-from chargepoint.station.session import ChargerSession
-from chargepoint.transport.base import LinkClosed
+from chargepoint.station import CallFailed, Offline, Station
 
 from .context import StepFailed, StepRunner, message_text
 from .matchers import Fields
@@ -42,20 +41,20 @@ def answer_rule(spec: CsmsAnswer, charge_point: str | None) -> AnswerRule:
 
 class Calls(StepRunner):
     async def send(self, spec: Send, timeout: float) -> None:
-        session = await self._session(timeout)
+        station = await self._connected(timeout)
         payload = spec.payload if spec.payload is not None else self._built(spec)
         unique_id = str(uuid.uuid4())
-        error: OCPPError | None = None
+        error: CallFailed | None = None
         try:
             async with asyncio.timeout(self.ctx.time.window(timeout)):
-                await session.request(spec.action, payload, unique_id=unique_id)
-        except OCPPError as exc:
+                await station.request(spec.action, payload, unique_id=unique_id)
+        except CallFailed as exc:
             error = exc
         except TimeoutError:
             raise StepFailed(
                 f"the CSMS did not answer {spec.action} {self.within(timeout)}", *self.link_state()
             ) from None
-        except LinkClosed as exc:
+        except Offline as exc:
             raise StepFailed(f"the link closed while sending {spec.action}: {exc}") from None
         answer = self.ctx.observer.answer_to(unique_id, CSMS_TO_CHARGER)
         problems = check_answer(spec.result, spec.error, answer, "the CSMS", error)
@@ -66,14 +65,14 @@ class Calls(StepRunner):
 
     def _built(self, spec: Send) -> dict[str, Any]:
         """The payload the charger itself would send (only for triggerable messages)."""
-        station, session = self.ctx.station, self.ctx.station.session
-        if spec.action == "BootNotification" and session is not None:
-            return session.boot.boot_payload()
+        core = self.ctx.station.core
+        if spec.action == "BootNotification":
+            return core.boot_payload()
         if spec.action == "StatusNotification":
-            return station.status_payload(station.connectors[spec.connector or 0])
+            return core.status_payload(core.connectors[spec.connector or 0])
         if spec.action == "MeterValues":
-            connector = station.connectors[spec.connector if spec.connector is not None else 1]
-            return station.meter_values_payload(connector, "Other")
+            connector = core.connectors[spec.connector if spec.connector is not None else 1]
+            return core.meter_values_payload(connector, "Other")
         if spec.action in ("DiagnosticsStatusNotification", "FirmwareStatusNotification"):
             return {"status": "Idle"}
         return {}
@@ -186,14 +185,14 @@ class Calls(StepRunner):
         self.ctx.tap.overrides.append(override)
         return override
 
-    async def _session(self, timeout: float) -> ChargerSession:
+    async def _connected(self, timeout: float) -> Station:
         station = self.ctx.station
-        await poll(lambda: station.session is not None, self.ctx.time.window(timeout))
-        if station.session is None:
+        await poll(lambda: station.connected, self.ctx.time.window(timeout))
+        if not station.connected:
             raise StepFailed(
                 f"the charger is not connected ({self.within(timeout)})", *self.link_state()
             )
-        return station.session
+        return station
 
 
 def check_answer(
@@ -201,7 +200,7 @@ def check_answer(
     error: ErrorMatch | None,
     answer: Frame | None,
     who: str,
-    raised: OCPPError | None = None,
+    raised: Exception | None = None,
 ) -> list[str]:
     """What is wrong with the answer to a call; empty when it is what the step expects."""
     if answer is None:

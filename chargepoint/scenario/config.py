@@ -23,7 +23,7 @@ from pydantic import (
 )
 from pydantic import model_validator as validates
 
-from chargepoint.station.config import Configuration, InvalidValue
+from chargepoint.core.config import Configuration, InvalidValue
 from chargepoint.transport.handshake import MAX_ID_LENGTH, check_base_url, check_charge_point_id
 
 from .errors import ProblemList, brief, problem, suggest

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from chargepoint.csms.framelog import Frame
 from chargepoint.csms.server import LocalCsms
-from chargepoint.station.station import Station
+from chargepoint.station import Station
 
 from .errors import flow
 from .linkfactory import LinkFaults
@@ -103,9 +103,9 @@ class StepRunner:
         """A line on the connection when it explains a failure (not connected, boot not done)."""
         station, tap = self.ctx.station, self.ctx.tap
         last = f" (last attempt: {tap.last_error})" if tap.last_error else ""
-        if station.session is None:
+        if not station.connected:
             if tap.connections == 0:
                 return [f"the charger never connected{last}"]
             return [f"the charger is not connected at the moment{last}"]
-        state = station.session.boot.state
+        state = station.session_state
         return [] if state == "Accepted" else [f"the charger's boot is {state}"]

@@ -1,6 +1,6 @@
 """From a scenario's ``link:`` to a running link: the direct WebSocket, or a modem.
 
-Link creation goes through :func:`make_link` alone, so a new modem plugs in
+Link creation goes through :func:`link_spec` alone, so a new modem plugs in
 by adding one branch there (and its dialect to the emulator).  A link this
 build cannot make raises :class:`LinkUnavailable` *before* anything starts:
 the CLI exits 2 with the reason, the pytest plugin skips the item.
@@ -17,9 +17,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from chargepoint.transport.base import Link, Seconds
-from chargepoint.transport.direct import DirectLink as DirectTransport
-from chargepoint.transport.handshake import Endpoint
+from chargepoint.assembly import LinkSpec
 
 from .config import DirectLink, Ec200uLink, EspAtLink, expand_env, uses_emulator
 from .tap import Tap
@@ -69,23 +67,22 @@ def allowance(config: LinkConfig) -> float:
     return DIRECT_ALLOWANCE if isinstance(config, DirectLink) else MODEM_ALLOWANCE
 
 
-def make_link(
+def link_spec(
     config: LinkConfig,
-    endpoint: Endpoint,
+    url: str,
     emulator: Emulator | None = None,
     environ: Mapping[str, str] | None = None,
-    ping_interval: Seconds = 0,
-) -> Link:
-    """The transport for ``config``; a modem on ``port: emulator`` needs ``emulator``.
+) -> LinkSpec:
+    """What :func:`chargepoint.assembly.build_link` needs for ``config``; a modem on
+    ``port: emulator`` needs ``emulator``.
 
-    Raises LinkUnavailable (this build cannot make it) or ValueError (it is misconfigured,
-    e.g. a URL too long for the module).
+    Raises LinkUnavailable (this build cannot make it).
     """
     reason = unavailable_reason(config)
     if reason is not None:
         raise LinkUnavailable(reason)
     if isinstance(config, DirectLink):
-        return DirectTransport(endpoint, ping_interval=ping_interval)
+        return LinkSpec("direct", url)
     port = config.port
     if port == "emulator":
         if emulator is None:
@@ -93,7 +90,6 @@ def make_link(
         port = emulator.port_url
     env = environ or {}
     if isinstance(config, Ec200uLink):
-        from chargepoint.transport.ec200u import Ec200uLink as Ec200uTransport
         from chargepoint.transport.ec200u import ModemSettings
 
         apn = config.apn
@@ -106,16 +102,13 @@ def make_link(
             apn_auth=apn.auth,
             context=config.context,
         )
-        return Ec200uTransport(endpoint, settings, ping_interval=ping_interval)
-    from chargepoint.transport.espat import EspAtLink as EspAtTransport
+        return LinkSpec("ec200u", url, modem=settings)
     from chargepoint.transport.espat import EspAtSettings
 
     ssid, password = (
         (config.wifi.ssid, expand_env(config.wifi.password, env)) if config.wifi else EMULATOR_WIFI
     )
-    return EspAtTransport(
-        endpoint, EspAtSettings(port, ssid, password, baud=config.baudrate), ping_interval
-    )
+    return LinkSpec("esp-at", url, modem=EspAtSettings(port, ssid, password, baud=config.baudrate))
 
 
 @contextlib.asynccontextmanager

@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
+from chargepoint.clocks import Clock
 from chargepoint.csms.framelog import Frame, FrameLog
-from chargepoint.station.clock import Clock
 
 from .errors import brief, flow
 from .matchers import Fields

@@ -18,7 +18,6 @@ chargepoint.scenario.pytest_plugin``.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import warnings
 from collections.abc import Iterator
@@ -31,7 +30,7 @@ from .errors import ScenarioLoadError
 from .loader import load_scenario
 from .model import Scenario
 from .report import ScenarioResult, header, render, step_line
-from .runner import LINK_TYPES, RunError, RunOptions, run_scenario
+from .runner import LINK_TYPES, RunError, RunOptions, plan, run_blocking
 
 _TOP_LEVEL_STEPS = re.compile(r"^steps\s*:", re.MULTILINE)
 
@@ -107,7 +106,7 @@ class ScenarioItem(pytest.Item):
     def runtest(self) -> None:
         options = RunOptions(csms=self.config.getoption("scenario_csms"), link=self.link)
         try:
-            result = asyncio.run(run_scenario(self.scenario, options))
+            result = run_blocking(self.scenario, plan(self.scenario, options), options)
         except RunError as exc:
             if exc.unavailable:
                 pytest.skip(str(exc))

@@ -1,7 +1,8 @@
 """Run one scenario: a local CSMS (or a remote one), a link, a charger, then the steps.
 
-The charger is the real station (:class:`~chargepoint.station.station.Station`
-run by :func:`~chargepoint.station.runner.run_station`), so it boots,
+The charger is the real station (:class:`~chargepoint.station.Station`, built by
+:func:`~chargepoint.assembly.assemble`, run by
+:func:`~chargepoint.station.runner.run_station`), so it boots,
 heartbeats, reconnects and answers every CSMS call by its own behaviour; the
 steps only act on it and check what the CSMS received.
 
@@ -24,12 +25,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from chargepoint.aio import real_timeout
+from chargepoint.assembly import ChargerSpec, build_link, build_station
+from chargepoint.clocks import Clock
+from chargepoint.core.settings import Identity
 from chargepoint.csms.handlers import CsmsPolicy
 from chargepoint.csms.server import Credentials, LocalCsms
-from chargepoint.station.clock import Clock, ocpp_time
+from chargepoint.station import Station, StationOptions
 from chargepoint.station.runner import Backoff, run_station
-from chargepoint.station.station import Identity, Station, StationOptions
-from chargepoint.transport.handshake import Endpoint
+from chargepoint.store import StoreError
+from chargepoint.timefmt import ocpp_time
+from chargepoint.virtualtime import VirtualTimeLoop, run_virtual
 
 from .config import Csms, DirectLink, Ec200uLink, EspAtLink, MissingEnv, expand_env
 from .errors import Located
@@ -40,7 +46,7 @@ from .linkfactory import (
     LinkUnavailable,
     allowance,
     emulator_for,
-    make_link,
+    link_spec,
     unavailable_reason,
 )
 from .messages import ExpectNever, ExpectReceived, ExpectUnordered
@@ -49,7 +55,7 @@ from .observe import Observer
 from .report import ScenarioResult, StepResult, duration, step_text
 from .steps import StepBase
 from .tap import Tap, TappedLink
-from .timebase import TimeBase, scale_of, timing_warnings
+from .timebase import TimeBase, is_virtual, scale_of, timing_warnings
 
 log = logging.getLogger("cpsim.scenario")
 
@@ -84,6 +90,8 @@ class Plan:
     csms: Csms
     link: LinkConfig
     scale: float
+    virtual: bool = False
+    """True virtual time: the run jumps over idle time (needs the local CSMS)."""
 
 
 def plan(scenario: Scenario, options: RunOptions) -> Plan:
@@ -110,7 +118,13 @@ def plan(scenario: Scenario, options: RunOptions) -> Plan:
     reason = unavailable_reason(link)
     if reason is not None:
         raise RunError(reason, unavailable=True)
-    return Plan(csms, link, scale_of(scenario.charger.time_scale))
+    virtual = is_virtual(scenario.charger.time_scale)
+    if virtual and not csms.is_local:
+        raise RunError(
+            f"{scenario.file}: time_scale: virtual needs the local CSMS (a remote CSMS "
+            "lives in real time); use a number, e.g. time_scale: 60"
+        )
+    return Plan(csms, link, scale_of(scenario.charger.time_scale), virtual)
 
 
 def _default_link(link_type: str) -> LinkConfig:
@@ -159,7 +173,17 @@ async def run_scenario(scenario: Scenario, options: RunOptions | None = None) ->
     return await run_planned(scenario, planned, options)
 
 
+def run_blocking(scenario: Scenario, planned: Plan, options: RunOptions) -> ScenarioResult:
+    """Run on an event loop of its own: a virtual-time loop when the plan says so."""
+    if planned.virtual:
+        return run_virtual(run_planned(scenario, planned, options))
+    return asyncio.run(run_planned(scenario, planned, options))
+
+
 async def run_planned(scenario: Scenario, planned: Plan, options: RunOptions) -> ScenarioResult:
+    if planned.virtual and not isinstance(asyncio.get_running_loop(), VirtualTimeLoop):
+        # Virtual time is a property of the whole loop: give the run a loop of its own.
+        return await asyncio.to_thread(run_blocking, scenario, planned, options)
     result = new_result(scenario, planned)
     started = time.monotonic()
     try:
@@ -181,27 +205,21 @@ def _expand(value: str | None, what: str, environ: Mapping[str, str]) -> str | N
         raise RunError(f"{what}: {exc}") from None
 
 
-def _station(scenario: Scenario, state_dir: Path, scale: float, password: str | None) -> Station:
+def _station(scenario: Scenario, state_dir: Path, clock: Clock, password: str | None) -> Station:
     charger = scenario.charger
     extra = {"firmware": charger.firmware} if charger.firmware else {}
     identity = Identity(charger.id, charger.vendor, charger.model, charger.serial, **extra)
+    options = StationOptions(
+        connectors=charger.connectors,
+        state_dir=state_dir,
+        config_overrides=dict(charger.configuration),
+    )
     try:
-        station = Station(
-            identity,
-            StationOptions(
-                connectors=charger.connectors,
-                state_dir=state_dir,
-                time_scale=scale,
-                config_overrides=dict(charger.configuration),
-            ),
-        )
+        return build_station(ChargerSpec(identity, options, clock, password or None))
     except (KeyError, ValueError) as exc:
         raise RunError(f"charger.configuration: the station cannot take it: {exc}") from None
-    if charger.start_time is not None:
-        station.clock.set(charger.start_time)
-    if password:
-        station.config.set_internal("AuthorizationKey", password)
-    return station
+    except StoreError as exc:
+        raise RunError(str(exc)) from None
 
 
 def _local_csms(config: Csms, clock: Clock, cp_id: str, password: str | None) -> LocalCsms:
@@ -219,9 +237,15 @@ async def _run(
     env = options.environ
     password = _expand(scenario.charger.password, "charger.password", env)
     url = _expand(planned.csms.url, "csms.url", env) or "local"
-    clock = Clock(planned.scale)
-    if scenario.charger.start_time is not None:
-        clock.set(scenario.charger.start_time)
+    # One clock for the charger, the local CSMS and the steps: the loop's time, sped up
+    # (a number) or jumping over idle time (virtual: the loop itself is virtual).
+    loop = asyncio.get_running_loop()
+    clock = Clock(
+        1.0 if planned.virtual else planned.scale,
+        scenario.charger.start_time,
+        source=loop.time,
+        kind="virtual" if planned.virtual else None,
+    )
     cp_id = scenario.charger.id
     async with contextlib.AsyncExitStack() as stack:
         csms: LocalCsms | None = None
@@ -235,17 +259,11 @@ async def _run(
         except (OSError, ValueError) as exc:
             raise RunError(f"the {planned.link.type} emulator could not start: {exc}") from None
         state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cpsim-scn-")))
-        station = _station(scenario, state_dir, planned.scale, password)
+        station = _station(scenario, state_dir, clock, password)
         tap = Tap(cp_id, clock)
         try:
-            inner = make_link(
-                planned.link,
-                # read at every connect, so ChangeConfiguration applies from the next link
-                Endpoint(url, cp_id, station.authorization_key),
-                emulator,
-                env,
-                station.ping_interval,
-            )
+            # the link reads the key and the ping interval at every connect
+            inner = build_link(link_spec(planned.link, url, emulator, env), station)
         except LinkUnavailable as exc:
             raise RunError(str(exc), unavailable=True) from None
         except ValueError as exc:
@@ -260,7 +278,7 @@ async def _run(
         ctx = Context(
             scenario,
             station,
-            TimeBase(planned.scale, allowance(planned.link)),
+            TimeBase(1.0 if planned.virtual else planned.scale, allowance(planned.link)),
             observer,
             tap,
             LinkFaults(planned.link, tap, emulator, csms),
@@ -320,7 +338,7 @@ async def _steps(ctx: Context, clock: Clock, options: RunOptions, result: Scenar
     running: StepResult | None = None
     marks = (time.monotonic(), began)
     try:
-        async with asyncio.timeout(ctx.scenario.time_limit):
+        async with real_timeout(ctx.scenario.time_limit):
             for index, step in enumerate(ctx.scenario.steps):
                 where = f"{step.where.file}:{step.where.line}" if step.where else None
                 running = StepResult(index, step.kind, step_text(step), where, "passed", 0, 0)

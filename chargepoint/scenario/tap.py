@@ -26,8 +26,8 @@ from datetime import datetime
 from statistics import median
 from typing import Any
 
+from chargepoint.clocks import Clock
 from chargepoint.csms.framelog import Frame, FrameLog
-from chargepoint.station.clock import Clock
 from chargepoint.transport.base import Connection, Link, LinkError
 
 from .matchers import Fields

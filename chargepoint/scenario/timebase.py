@@ -1,39 +1,34 @@
-"""Charger time versus real time in a scenario run: a speed-up, not a virtual clock.
+"""Charger time versus the loop's time in a scenario run: a speed-up, or virtual time.
 
-A scenario is written in charger time (``wait: 2h``, ``within: 6m``); the
-station's :class:`~chargepoint.station.clock.Clock` runs ``time_scale`` times
-faster than real time, so a run sleeps ``seconds / scale``.  Everything the
-charger does by its own timers (heartbeats, meter values, boot retries) is
-compressed the same way, so the CSMS sees the same messages in the same order.
+A scenario is written in charger time (``wait: 2h``, ``within: 6m``).
 
-It is a speed-up and nothing more: real time that is not the charger's own
-waiting (a modem's AT exchanges, a round trip to the CSMS, the event loop
-being late) is multiplied by the scale as well.  A 35 ms modem round trip is
-1 s of charger time at x30 and two minutes at x3600.  Idle time is not
-skipped: the station's timers are real asyncio timers, and a clock that jumps
-whenever every task is idle cannot tell a charger waiting for its heartbeat
-interval from one waiting for a modem.  ``time_scale: virtual`` is kept as an
-alias of 3600 for files written with it; :func:`timing_warnings` says when a
-scale is too coarse for the intervals a scenario checks.
+``time_scale: virtual`` runs the whole scenario (charger, local CSMS, steps) on
+an event loop whose clock jumps to the next deadline whenever everything is
+idle (:mod:`chargepoint.virtualtime`): charger time *is* the loop's time, so
+24 h of heartbeats take seconds and every message and timestamp is exactly
+what real time would give.  It needs the local CSMS (a remote one lives in
+real time).
+
+A number is a real-time speed-up: the station's clock runs ``time_scale``
+times faster than real time, and so do its timers.  Real time that is not the
+charger's own waiting (a modem's AT exchanges, a round trip to the CSMS, the
+event loop being late) is multiplied by the scale as well: a 35 ms modem round
+trip is 1 s of charger time at x30 and two minutes at x3600.
+:func:`timing_warnings` says when a scale is too coarse for the intervals a
+scenario checks.
 
 Network round trips do not get faster with the clock, so a step that waits
 *for* something never waits less than a small real allowance; a step that
-checks that something does *not* happen waits exactly the scaled time.  The
-allowance only gives a message time to arrive: a timing check (``within`` on
-an expectation, ``during`` on ``expect_never``) is judged in charger time at
-the charger's end of the link, from the step's start to the moment the charger
-sent the message, so a modem's real latency is not counted as the charger's.
-What is left is the event loop's own jitter, real time that the scale
-multiplies too: :attr:`TimeBase.tolerance`.
+checks that something does *not* happen waits exactly the scaled time.  A
+timing check (``within``, ``during``) is judged in charger time at the
+charger's end of the link; what is left is the event loop's own jitter, times
+the scale: :attr:`TimeBase.tolerance`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Final
-
-VIRTUAL_SCALE: Final = 3600.0
-"""``time_scale: virtual``, an alias kept for old files: a speed-up of 3600, not virtual time."""
 
 DIRECT_ALLOWANCE: Final = 0.5
 """Real seconds a waiting step gets at least over a direct link (loopback round trips)."""
@@ -52,8 +47,13 @@ fraction of the shortest interval the scenario checks."""
 
 
 def scale_of(time_scale: float | str) -> float:
-    """The numeric scale of a scenario's ``time_scale``."""
-    return VIRTUAL_SCALE if time_scale == "virtual" else float(time_scale)
+    """The numeric scale of a scenario's ``time_scale`` (1 for virtual time: the loop's own
+    time is the charger's, it only skips what nobody waits through)."""
+    return 1.0 if time_scale == "virtual" else float(time_scale)
+
+
+def is_virtual(time_scale: float | str) -> bool:
+    return time_scale == "virtual"
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,9 @@ from collections.abc import Coroutine
 from typing import Any
 
 from chargepoint.aio import wait_event
-from chargepoint.transport.base import Connection, Link, LinkClosed, LinkError
+from chargepoint.transport.base import Connection, Link, LinkError
 
-from .session import ChargerSession
-from .station import Station
+from .shell import Station
 
 log = logging.getLogger("cpsim.runner")
 
@@ -43,6 +42,7 @@ async def run_station(
     """Run until ``stop`` is set; then close the WebSocket with 1000 and return."""
     backoff = backoff or Backoff()
     try:
+        station.feed_start()
         while not stop.is_set():
             try:
                 connection = await _until_stopped(link.connect(), stop)
@@ -64,45 +64,43 @@ async def _session(
     station: Station, link: Link, connection: Connection, stop: asyncio.Event, backoff: Backoff
 ) -> float:
     """One connected session; returns how long to wait before reconnecting."""
-    identity = getattr(link, "sim_identity", {}) or {}
-    station.identity.iccid = identity.get("iccid") or station.identity.iccid
-    station.identity.imsi = identity.get("imsi") or station.identity.imsi
-    session = ChargerSession(station, connection, station.options.response_timeout)
-    station.session = session
     log.info("connected to %s", link.description)
-    task = asyncio.create_task(session.run(), name="session")
+    sim = getattr(link, "sim_identity", None) or {}
+    task = asyncio.create_task(station.run_session(connection, sim), name="session")
     stopper = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         stopper.cancel()
-        station.session = None
-        station.queue.drop_volatile()
     if not task.done():  # stopping: close cleanly, whatever the session was doing
-        await connection.close(1000, "charger shutting down")
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        with contextlib.suppress(Exception):
+            await connection.close(1000, "charger shutting down")
+        try:
+            async with asyncio.timeout(5):
+                await task
+        except (TimeoutError, Exception):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         return 0
     try:
-        await task
-    except LinkClosed as exc:
-        if session.closing:
-            log.info("%s: rebooting", session.closing)
-            backoff.reset()
-            return 1.0
-        if session.accepted:
-            backoff.reset()
-            log.warning("link lost: %s; reconnecting", exc)
-            return 1.0
-        delay = backoff.next()
-        log.warning("link lost: %s; reconnecting in %.0fs", exc, delay)
-        return delay
+        end = task.result()
     except Exception:  # a bug in a session must not end a field unit's life
         log.exception("session failed; reconnecting")
         with contextlib.suppress(Exception):
             await connection.close(1011, "internal error")
-    return backoff.next()
+        return backoff.next()
+    if end.rebooting:
+        log.info("%s: rebooting", end.reason)
+        backoff.reset()
+        return 1.0
+    if end.was_accepted:
+        backoff.reset()
+        log.warning("link lost: %s; reconnecting", end.reason)
+        return 1.0
+    delay = backoff.next()
+    log.warning("link lost: %s; reconnecting in %.0fs", end.reason, delay)
+    return delay
 
 
 async def _until_stopped(

@@ -168,7 +168,7 @@ async def test_csms_call_errors_are_one_line(csms: LocalCsms, start_charger) -> 
                 "ReserveNow",
                 '{"connectorId":1,"expiryDate":"2030-01-01T00:00:00Z","idTag":"A","reservationId":1}',
             ],
-            "CALLERROR NotImplemented",
+            "CALLERROR NotSupported",  # known to 1.6, not supported (OCPP-J §4.2.3)
         ),
     ]
     for args, expected in cases:

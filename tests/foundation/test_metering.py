@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from chargepoint.core.settings import EV_POWER_W
 from chargepoint.csms.server import LocalCsms
-from chargepoint.station.station import EV_POWER_W
 
 
 def _energy(frame) -> int:

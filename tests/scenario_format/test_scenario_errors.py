@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from chargepoint.core.config import Configuration
 from chargepoint.scenario import ScenarioLoadError, load_scenario, parse_scenario
-from chargepoint.station.config import Configuration
 
 
 def problems(text: str) -> list[str]:

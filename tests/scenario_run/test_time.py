@@ -16,7 +16,7 @@ from chargepoint.scenario.config import Ec200uLink
 from chargepoint.scenario.linkfactory import unavailable_reason
 from chargepoint.scenario.report import ScenarioResult, render, step_line
 from chargepoint.scenario.runner import RunError
-from chargepoint.scenario.timebase import VIRTUAL_SCALE, TimeBase, timing_warnings
+from chargepoint.scenario.timebase import TimeBase, timing_warnings
 
 from .frames import answer_to, received
 
@@ -25,8 +25,8 @@ def when(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-async def test_two_hours_of_heartbeats_at_x3600(run_text: Callable[..., Any]) -> None:
-    """``virtual`` is the old alias of a 3600 speed-up."""
+async def test_two_hours_of_heartbeats_in_virtual_time(run_text: Callable[..., Any]) -> None:
+    """``virtual``: the loop jumps over idle time; every heartbeat lands on its grid."""
     result = await run_text("""\
         charger: {id: CP-VIRTUAL, time_scale: virtual, start_time: "2030-01-01T00:00:00Z"}
         csms:
@@ -37,22 +37,34 @@ async def test_two_hours_of_heartbeats_at_x3600(run_text: Callable[..., Any]) ->
           - wait: 2h
         """)
     assert result.status == "passed", result.reason
-    assert result.time_scale == VIRTUAL_SCALE
+    assert result.time_scale == 1
     # The CSMS runs on the scenario's clock: its answers carry charger time.
     boot_time = when(
         answer_to(result, received(result, "BootNotification")[0])["message"][2]["currentTime"]
     )
-    assert boot_time.isoformat().startswith("2030-01-01T00:0")
+    assert boot_time == when("2030-01-01T00:00:00Z")
     beats = [
         when(answer_to(result, hb)["message"][2]["currentTime"])
         for hb in received(result, "Heartbeat")
     ]
-    assert 10 <= len(beats) <= 12
-    gaps = [(b - a).total_seconds() for a, b in zip(beats, beats[1:], strict=False)]
-    assert all(590 <= gap <= 720 for gap in gaps), gaps
-    # The charger adopted that clock: its StatusNotification timestamps are charger time too.
+    assert [(b - boot_time).total_seconds() for b in beats] == [600.0 * k for k in range(1, 13)]
     statuses = [when(f["message"][3]["timestamp"]) for f in received(result, "StatusNotification")]
-    assert all(boot_time <= t <= beats[0] for t in statuses)
+    assert statuses and all(t == boot_time for t in statuses)
+
+
+async def test_a_number_is_a_real_time_speed_up(run_text: Callable[..., Any]) -> None:
+    result = await run_text("""\
+        charger: {time_scale: 3600, start_time: "2030-01-01T00:00:00Z"}
+        csms:
+          answers:
+            - {answer: BootNotification, result: {status: Accepted, interval: 600}}
+        steps:
+          - wait: {until: boot_accepted}
+          - wait: 1h
+        """)
+    assert result.status == "passed", result.reason
+    assert result.time_scale == 3600
+    assert 5 <= len(received(result, "Heartbeat")) <= 6
 
 
 async def test_waiting_for_what_never_comes_fails_at_the_default_timeout(

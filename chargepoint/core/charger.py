@@ -1,0 +1,142 @@
+"""The charger core: OCPP 1.6 charge-point behaviour as a sans-I/O state machine.
+
+``ChargerCore.handle(event, now)`` takes one event (:mod:`.events`) at the charger
+clock's ``now`` and returns what the shell must do (:mod:`.actions`), in order.
+There is no asyncio, socket or wall clock in here: time is what the events say,
+waiting is an ``ArmTimer``, a message is a ``Send``, and what must survive a
+power loss is a ``Persist`` that the shell commits before any later send.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ocpp.routing import create_route_map
+
+from . import ocppj
+from .actions import Action, Outcome, OutcomeError, SaveConfig
+from .boot import SessionState
+from .csms_calls import CsmsCalls
+from .events import (
+    AnswerTimedOut,
+    ClearFault,
+    Event,
+    EvSuspend,
+    Fault,
+    FrameReceived,
+    FrameTooLarge,
+    LinkDown,
+    LinkUp,
+    PlugIn,
+    PresentIdTag,
+    StartCharging,
+    StopCharging,
+    TimerFired,
+    Unplug,
+    UserCall,
+)
+from .outbox import Outgoing
+from .records import StoredState
+from .settings import CoreSettings, Identity
+
+log = logging.getLogger("cpsim.core")
+
+
+class ChargerCore(CsmsCalls):
+    def __init__(
+        self, identity: Identity, settings: CoreSettings, stored: StoredState, now: float
+    ) -> None:
+        super().__init__(identity, settings, stored, now)
+        self._routes = create_route_map(self)
+        self._dispatch: dict[type[Event], Callable[[Any], object]] = {
+            LinkUp: self.link_up,
+            LinkDown: self.link_down,
+            FrameReceived: self._frame,
+            FrameTooLarge: self._too_large,
+            AnswerTimedOut: lambda e: self.failed(e.unique_id, "timeout"),
+            TimerFired: self._timer,
+            PlugIn: lambda e: self.plug_in(e.connector),
+            Unplug: lambda e: self.unplug(e.connector),
+            PresentIdTag: lambda e: self.present_id_tag(e.connector, e.id_tag, e.token),
+            StopCharging: lambda e: self.stop_transaction(e.connector, e.reason),
+            StartCharging: lambda e: self.start_transaction(e.connector, e.id_tag),
+            EvSuspend: lambda e: self.suspend(e.connector, e.suspended, e.power_w),
+            Fault: lambda e: self.fault(e.connector, e.error_code),
+            ClearFault: lambda e: self.clear_fault(e.connector),
+            UserCall: self._user_call,
+        }
+        for line in self.config.ignored:
+            log.warning("%s: stored value ignored: %s", identity.charge_point_id, line)
+        self.timeline(
+            "started",
+            transactionsOpen=len(stored.transactions),
+            queued=len(stored.queue),
+        )
+        self._persist_config()
+
+    def handle(self, event: Event, now: float) -> list[Action]:
+        """Feed one event at charger time ``now``; returns the actions it causes, in order."""
+        self.now = max(self.now, now)
+        handler = self._dispatch.get(type(event))
+        if handler is None:
+            raise TypeError(f"the charger core takes no {type(event).__name__} event")
+        handler(event)
+        self._persist_config()
+        self.pump()
+        return self.take_actions()
+
+    def _persist_config(self) -> None:
+        changes, self.config.changes = self.config.changes, []
+        for key, value in changes:
+            self.emit(SaveConfig(key, value))
+            self.config_changed(key)
+
+    def _too_large(self, event: FrameTooLarge) -> None:
+        flight = self.in_flight
+        if flight is not None and flight.entry.unique_id == event.unique_id:
+            self.failed(event.unique_id, "too large")
+        else:  # our answer: tell the CSMS instead of leaving it waiting
+            self._answer_error(
+                event.unique_id, "InternalError", f"answer too large for the link: {event.detail}"
+            )
+
+    def _timer(self, event: TimerFired) -> None:
+        if not self.session_timer(event.name):
+            self.station_timer(event.name)
+
+    def _frame(self, event: FrameReceived) -> None:
+        try:
+            frame = ocppj.parse(event.text)
+        except ocppj.FrameError as exc:
+            log.warning("not a valid OCPP-J frame from the CSMS: %s", exc)
+            self.timeline("bad_frame", reason=str(exc))
+            if exc.unique_id is not None:
+                self._answer_error(exc.unique_id, exc.code, str(exc))
+            return
+        if frame.kind != ocppj.CALL:
+            self.answered(frame)
+        elif self.state is SessionState.REJECTED:
+            # §4.2: while Rejected the charger answers nothing until the interval has passed
+            log.info("boot Rejected: %s ignored until the boot interval has passed", frame.action)
+            self.timeline("ignored", action=frame.action, uniqueId=frame.unique_id)
+        else:
+            self.timeline("received", action=frame.action, uniqueId=frame.unique_id)
+            self.route_call(frame)
+
+    def _user_call(self, event: UserCall) -> None:
+        token = event.token
+        if self.state in (SessionState.OFFLINE, SessionState.REJECTED):
+            self.emit(Outcome(token, OutcomeError("link down", f"session {self.state.value}")))
+            return
+        entry = Outgoing(
+            event.action,
+            event.payload,
+            when_pending=True,
+            on_result=lambda payload: self.emit(Outcome(token, payload)),
+            on_failure=lambda reason: self.emit(Outcome(token, OutcomeError(reason))),
+        )
+        if event.unique_id:
+            entry.unique_id = event.unique_id
+        self.outbox.urgent.append(entry)

@@ -1,0 +1,233 @@
+"""The answer to every CSMS call: one handler per action, routed with ocpp's ``@on``
+(the answer) and ``@after`` (what the charger does once the answer is on its way:
+§5.11, §5.12 and §5.17 say answer first, then act).
+
+Handlers get the payload in snake_case, as ocpp's own routing gives it, and return
+ocpp's ``call_result`` dataclasses.  An action OCPP 1.6 does not define is answered
+``NotImplemented``; one it defines that this charger does not support,
+``NotSupported`` (OCPP-J 1.6 §4.2.3: the reverse of what ocpp's routing sends).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any, Final
+
+from ocpp.charge_point import camel_to_snake_case, remove_nones, snake_to_camel_case
+from ocpp.routing import after, on
+from ocpp.v16 import call_result
+from ocpp.v16.enums import Action
+
+from chargepoint.payloads import CSMS_ACTIONS
+
+from . import ocppj
+from .actions import ClearAuth, Send
+from .session import Session
+
+log = logging.getLogger("cpsim.core")
+
+TRIGGERABLE: Final = frozenset(
+    {
+        "BootNotification",
+        "DiagnosticsStatusNotification",
+        "FirmwareStatusNotification",
+        "Heartbeat",
+        "MeterValues",
+        "StatusNotification",
+    }
+)
+
+
+class CsmsCalls(Session):
+    _routes: dict[str, dict[str, Any]]
+
+    def route_call(self, frame: ocppj.Frame) -> None:
+        """Answer one CALL from the CSMS, then run its ``@after`` handler."""
+        uid, action = frame.unique_id, frame.action
+        route = self._routes.get(action)
+        if action not in CSMS_ACTIONS:
+            self._answer_error(uid, "NotImplemented", f"{action} is not an OCPP 1.6 call")
+            return
+        if route is None or "_on_action" not in route:
+            self._answer_error(uid, "NotSupported", f"{action} is not supported")
+            return
+        problem = ocppj.schema_error(ocppj.CALL, action, frame.payload)
+        if problem is not None:
+            self._answer_error(uid, *problem)
+            return
+        kwargs = camel_to_snake_case(frame.payload)
+        try:
+            answer = route["_on_action"](**kwargs)
+            payload = snake_to_camel_case(remove_nones(dataclasses.asdict(answer)))
+        except Exception as exc:  # a bug in a handler: the CSMS gets an answer, we a log line
+            log.exception("%s handler failed", action)
+            self._answer_error(uid, "InternalError", type(exc).__name__)
+            return
+        self.emit_answer(uid, action, payload)
+        hook = route.get("_after_action")
+        if hook is not None:
+            hook(**kwargs)
+
+    def emit_answer(self, unique_id: str, action: str, payload: dict[str, Any]) -> None:
+        self.emit(Send(ocppj.call_result(unique_id, payload), unique_id))
+        self.timeline("answered", action=action, uniqueId=unique_id, status=payload.get("status"))
+
+    def _answer_error(self, unique_id: str, code: str, description: str) -> None:
+        self.emit(Send(ocppj.call_error(unique_id, code, description), unique_id))
+        self.timeline("answered", uniqueId=unique_id, error=code)
+
+    # --- configuration (§5.3, §5.8) ---------------------------------------------------
+
+    @on(Action.get_configuration)
+    def on_get_configuration(self, key: list[str] | None = None, **_: Any) -> Any:
+        known, unknown = self.config.report(key)
+        return call_result.GetConfiguration(configuration_key=known, unknown_key=unknown or None)
+
+    @on(Action.change_configuration)
+    def on_change_configuration(self, key: str, value: str, **_: Any) -> Any:
+        return call_result.ChangeConfiguration(status=self.config.set(key, value))
+
+    # --- remote trigger (§5.17) -------------------------------------------------------
+
+    def _trigger_target_ok(self, connector_id: int | None) -> bool:
+        return connector_id is None or connector_id in self.connectors
+
+    @on(Action.trigger_message)
+    def on_trigger_message(
+        self, requested_message: str, connector_id: int | None = None, **_: Any
+    ) -> Any:
+        if requested_message not in TRIGGERABLE:
+            return call_result.TriggerMessage(status="NotImplemented")
+        if not self._trigger_target_ok(connector_id):
+            return call_result.TriggerMessage(status="Rejected")
+        return call_result.TriggerMessage(status="Accepted")
+
+    @after(Action.trigger_message)
+    def after_trigger_message(
+        self, requested_message: str, connector_id: int | None = None, **_: Any
+    ) -> None:
+        if requested_message not in TRIGGERABLE or not self._trigger_target_ok(connector_id):
+            return
+        if requested_message == "BootNotification":
+            self.request_boot()
+        elif requested_message == "Heartbeat":
+            self.send_heartbeat(when_pending=True)
+        elif requested_message == "StatusNotification":
+            ids = [connector_id] if connector_id is not None else list(self.connectors)
+            for cid in ids:
+                status = self.status_payload(self.connectors[cid])
+                if self.accepted:  # behind any change still queued: the CSMS sees them in order
+                    self.enqueue_status(status)
+                else:
+                    self.send_urgent("StatusNotification", status, when_pending=True)
+        elif requested_message == "MeterValues":
+            ids = [connector_id] if connector_id else [c for c in self.connectors if c]
+            for cid in ids:
+                payload = self.meter_values_payload(self.connectors[cid], "Trigger")
+                self.send_urgent("MeterValues", payload, when_pending=True)
+        else:  # DiagnosticsStatusNotification, FirmwareStatusNotification
+            self.send_urgent(requested_message, {"status": "Idle"}, when_pending=True)
+
+    # --- reset, availability, unlock, cache (§5.14, §5.2, §5.18, §5.4) ----------------
+
+    @on(Action.reset)
+    def on_reset(self, type: str, **_: Any) -> Any:  # noqa: A002 - OCPP's field name
+        return call_result.Reset(status="Accepted")
+
+    @after(Action.reset)
+    def after_reset(self, type: str, **_: Any) -> None:  # noqa: A002
+        reason = "HardReset" if type == "Hard" else "SoftReset"
+        for connector in self.connectors.values():
+            if connector.transaction is not None:
+                self.stop_transaction(connector.id, reason)
+        self.begin_reset(type)
+
+    @on(Action.change_availability)
+    def on_change_availability(self, connector_id: int, type: str, **_: Any) -> Any:  # noqa: A002
+        if connector_id not in self.connectors:
+            return call_result.ChangeAvailability(status="Rejected")
+        status = self.change_availability(connector_id, type == "Operative")
+        return call_result.ChangeAvailability(status=status)
+
+    @on(Action.unlock_connector)
+    def on_unlock_connector(self, connector_id: int, **_: Any) -> Any:
+        if connector_id == 0 or connector_id not in self.connectors:
+            return call_result.UnlockConnector(status="NotSupported")
+        if self.connectors[connector_id].transaction is not None:
+            self.stop_transaction(connector_id, "UnlockCommand")
+        return call_result.UnlockConnector(status="Unlocked")
+
+    @on(Action.clear_cache)
+    def on_clear_cache(self, **_: Any) -> Any:
+        self.auth_cache.clear()
+        self.emit(ClearAuth())
+        return call_result.ClearCache(status="Accepted")
+
+    @on(Action.data_transfer)
+    def on_data_transfer(
+        self, vendor_id: str, message_id: str | None = None, data: str | None = None, **_: Any
+    ) -> Any:
+        if vendor_id in self.settings.data_transfer_vendors:
+            return call_result.DataTransfer(status="Accepted", data=data)
+        return call_result.DataTransfer(status="UnknownVendorId")
+
+    # --- remote start and stop (§5.11, §5.12) -----------------------------------------
+
+    def remote_start_target(self, connector_id: int | None) -> int | None:
+        if not self.accepted:
+            return None  # Pending: the CSMS may not start transactions (§4.2)
+        candidates = [connector_id] if connector_id else [c for c in self.connectors if c]
+        for cid in candidates:
+            connector = self.connectors.get(cid)
+            if (
+                connector is not None
+                and cid != 0
+                and connector.transaction is None
+                and connector.operative
+                and connector.error_code == "NoError"
+                and self.connectors[0].operative
+            ):
+                return cid
+        return None
+
+    @on(Action.remote_start_transaction)
+    def on_remote_start_transaction(
+        self, id_tag: str, connector_id: int | None = None, **_: Any
+    ) -> Any:
+        target = self.remote_start_target(connector_id)
+        return call_result.RemoteStartTransaction(
+            status="Accepted" if target is not None else "Rejected"
+        )
+
+    @after(Action.remote_start_transaction)
+    def after_remote_start_transaction(
+        self, id_tag: str, connector_id: int | None = None, **_: Any
+    ) -> None:
+        target = self.remote_start_target(connector_id)
+        if target is None:
+            return
+        if not self.config.get_bool("AuthorizeRemoteTxRequests"):
+            self.start_transaction(target, id_tag)
+            return
+
+        def decided(status: str) -> None:
+            connector = self.connectors[target]
+            if status == "Accepted" and connector.transaction is None:
+                self.start_transaction(target, id_tag)
+            else:
+                log.info("remote start for %s refused: Authorize %s", id_tag, status)
+                self.timeline("authorize", target, idTag=id_tag, status=status)
+
+        self.authorize(id_tag, decided)
+
+    @on(Action.remote_stop_transaction)
+    def on_remote_stop_transaction(self, transaction_id: int, **_: Any) -> Any:
+        known = self.accepted and self.transaction_by_id(transaction_id) is not None
+        return call_result.RemoteStopTransaction(status="Accepted" if known else "Rejected")
+
+    @after(Action.remote_stop_transaction)
+    def after_remote_stop_transaction(self, transaction_id: int, **_: Any) -> None:
+        tx = self.transaction_by_id(transaction_id)
+        if tx is not None and self.accepted:
+            self.stop_transaction(tx.connector_id, "Remote")

@@ -1,0 +1,125 @@
+"""OCPP-J 1.6 frames: parse what the CSMS sent, check payloads against the schemas,
+and write frames.  Pure functions; ocpp supplies the schemas (``get_validator``).
+
+Bounded before use: a frame longer than :data:`MAX_FRAME` characters or nested
+deeper than the JSON parser can take is refused with a named error, never a
+RecursionError.
+"""
+
+from __future__ import annotations
+
+import decimal
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any, Final
+
+from jsonschema.exceptions import ValidationError as SchemaError
+from ocpp.messages import get_validator
+
+MAX_FRAME: Final = 1 << 20
+"""Characters; OCPP 1.6 has no larger message (a full SendLocalList is far below)."""
+MAX_ID: Final = 36
+"""OCPP-J §4.1.4: the message id is at most 36 characters."""
+
+CALL, CALLRESULT, CALLERROR = 2, 3, 4
+
+# Schemas with decimals of one fraction digit need Decimal parsing (ocpp does the same).
+_DECIMAL_CALLS: Final = {"SetChargingProfile", "RemoteStartTransaction"}
+_DECIMAL_RESULTS: Final = {"GetCompositeSchedule"}
+
+
+class FrameError(ValueError):
+    """Not a valid OCPP-J frame; ``unique_id`` when one could be read (then it is answered
+    with a CALLERROR ``code``)."""
+
+    def __init__(
+        self, message: str, unique_id: str | None = None, code: str = "FormationViolation"
+    ) -> None:
+        super().__init__(message)
+        self.unique_id = unique_id
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Frame:
+    kind: int
+    unique_id: str
+    action: str = ""
+    payload: Any = None
+    error_code: str = ""
+    error_description: str = ""
+
+
+def parse(text: str) -> Frame:
+    """One frame from the CSMS, or :class:`FrameError` saying what is wrong with it."""
+    if len(text) > MAX_FRAME:
+        raise FrameError(f"frame of {len(text)} characters (at most {MAX_FRAME})")
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise FrameError("JSON nested too deeply") from None
+    except ValueError as exc:
+        raise FrameError(f"not JSON: {exc}") from None
+    if not isinstance(data, list) or len(data) < 3:
+        raise FrameError("not an OCPP-J message ([type, id, ...])")
+    kind, unique_id = data[0], data[1]
+    if not isinstance(unique_id, str) or not unique_id or len(unique_id) > MAX_ID:
+        raise FrameError(f"message id must be a string of 1 to {MAX_ID} characters")
+    if kind not in (CALL, CALLRESULT, CALLERROR) or isinstance(kind, bool):
+        raise FrameError(f"unknown message type {str(kind)[:20]}", unique_id, "ProtocolError")
+    if kind == CALL:
+        if len(data) != 4 or not isinstance(data[2], str) or not isinstance(data[3], dict):
+            raise FrameError("CALL must be [2, id, action, {payload}]", unique_id)
+        return Frame(CALL, unique_id, data[2], data[3])
+    if kind == CALLRESULT:
+        if len(data) != 3 or not isinstance(data[2], dict):
+            raise FrameError("CALLRESULT must be [3, id, {payload}]", unique_id)
+        return Frame(CALLRESULT, unique_id, payload=data[2])
+    if len(data) != 5 or not isinstance(data[2], str) or not isinstance(data[3], str):
+        raise FrameError("CALLERROR must be [4, id, code, description, {details}]", unique_id)
+    return Frame(CALLERROR, unique_id, error_code=data[2], error_description=data[3][:200])
+
+
+def schema_error(kind: int, action: str, payload: dict[str, Any]) -> tuple[str, str] | None:
+    """The OCPP-J 1.6 error code (§4.2.3 spellings) and a description, or None when valid."""
+    decimals = (kind == CALL and action in _DECIMAL_CALLS) or (
+        kind == CALLRESULT and action in _DECIMAL_RESULTS
+    )
+    try:
+        if decimals:
+            validator = get_validator(kind, action, "1.6", parse_float=decimal.Decimal)
+            payload = json.loads(json.dumps(payload), parse_float=decimal.Decimal)
+        else:
+            validator = get_validator(kind, action, "1.6")
+    except OSError:
+        return ("NotImplemented", f"no schema for {action}")
+    try:
+        validator.validate(payload)
+    except SchemaError as exc:
+        path = "/".join(str(p) for p in exc.absolute_path) or "payload"
+        code = {
+            "type": "TypeConstraintViolation",
+            "maxLength": "TypeConstraintViolation",
+            "required": "ProtocolError",
+            "additionalProperties": "FormationViolation",
+        }.get(str(exc.validator), "PropertyConstraintViolation")
+        return (code, f"{path}: {exc.message}"[:200])
+    return None
+
+
+def call(unique_id: str, action: str, payload: dict[str, Any]) -> str:
+    return json.dumps([CALL, unique_id, action, payload], separators=(",", ":"))
+
+
+def call_result(unique_id: str, payload: dict[str, Any]) -> str:
+    return json.dumps([CALLRESULT, unique_id, payload], separators=(",", ":"))
+
+
+def call_error(unique_id: str, code: str, description: str = "") -> str:
+    return json.dumps([CALLERROR, unique_id, code, description, {}], separators=(",", ":"))
+
+
+def new_id() -> str:
+    """A message id: unique across restarts, 36 characters (OCPP-J §4.1.4's maximum)."""
+    return str(uuid.uuid4())

@@ -1,0 +1,30 @@
+"""Who the charger is and how it is built: fixed for its life, given by the assembly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+EV_POWER_W = 7360.0  # 32 A single phase
+
+
+@dataclass
+class Identity:
+    charge_point_id: str
+    vendor: str = "cpsim"
+    model: str = "cpsim-ac"
+    serial: str | None = None
+    firmware: str = "cpsim-0.1"
+    iccid: str | None = None
+    imsi: str | None = None
+
+
+@dataclass
+class CoreSettings:
+    connectors: int = 1
+    config_overrides: dict[str, str] = field(default_factory=dict)
+    data_transfer_vendors: frozenset[str] = frozenset()
+    ev_power_w: float = EV_POWER_W
+    auto_unplug_s: float = 2.0
+    """Charger seconds after its stop that a remotely started EV leaves (negative: never)."""
+    response_timeout: float = 30.0
+    """Link seconds to wait for the CSMS's answer to a CALL (OCPP-J: then it has failed)."""

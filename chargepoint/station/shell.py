@@ -1,0 +1,366 @@
+"""The asyncio shell around the charger core: it only moves bytes and fires timers.
+
+Events go in through :meth:`Station.feed`; the core's actions come back and are
+carried out here, in order: persist actions are committed to the store first
+(one SQLite transaction per event), then frames go to the link's writer task,
+timers are armed on the loop at the clock's time for their deadline, and
+timeline events are written.  Nothing here decides anything about OCPP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chargepoint.clocks import Clock
+from chargepoint.core import ChargerCore, CoreSettings, Identity, StoredState
+from chargepoint.core import actions as act
+from chargepoint.core import events as ev
+from chargepoint.core.config import Configuration
+from chargepoint.core.connectors import Connector
+from chargepoint.logmask import mask_text
+from chargepoint.store import Store, StoreError
+from chargepoint.transport.base import Connection, LinkClosed, MessageTooLarge
+
+from .timeline import Timeline
+
+log = logging.getLogger("cpsim.station")
+ocpp_log = logging.getLogger("cpsim.ocpp")
+
+
+class Offline(Exception):
+    """The CSMS cannot be asked right now (no link, or boot Rejected)."""
+
+
+class CallFailed(Exception):
+    """The CSMS answered a request with a CALLERROR, or not at all."""
+
+    def __init__(self, code: str, description: str = "") -> None:
+        super().__init__(f"{code}: {description}" if description else code)
+        self.code = code
+        self.description = description
+
+
+@dataclass
+class StationOptions(CoreSettings):
+    state_dir: Path | None = None
+    timeline_path: Path | None = None
+    """Default: ``timeline.jsonl`` in the state dir."""
+
+
+@dataclass
+class SessionEnd:
+    reason: str
+    rebooting: bool = False
+    """The charger ended it itself (a Reset): reconnect at once, as a reboot would."""
+    was_accepted: bool = False
+
+
+@dataclass
+class _Session:
+    connection: Connection
+    outgoing: asyncio.Queue[tuple[str, str] | None] = field(default_factory=asyncio.Queue)
+    closing: tuple[int, str] | None = None
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Station:
+    """One charger: its core, its store rows, its clock, and the link it is given."""
+
+    def __init__(
+        self,
+        identity: Identity,
+        options: StationOptions,
+        clock: Clock,
+        store: Store | None = None,
+    ) -> None:
+        self.identity = identity
+        self.options = options
+        self.clock = clock
+        self.store = store
+        cp = identity.charge_point_id
+        stored = store.load(cp) if store is not None else StoredState()
+        timeline_path = options.timeline_path or (
+            options.state_dir / "timeline.jsonl" if options.state_dir else None
+        )
+        self.timeline = Timeline(timeline_path)
+        self.core = ChargerCore(identity, options, stored, clock.time())
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._answer_timer: asyncio.TimerHandle | None = None
+        self._waiting: dict[str, asyncio.Future[Any]] = {}
+        self._tokens = itertools.count(1)
+        self._unsaved: list[act.Persist] = []
+        self._session: _Session | None = None
+        self._started = False
+        self._pending_start = self.core.take_actions()
+
+    # --- what users read --------------------------------------------------------------
+
+    @property
+    def connectors(self) -> dict[int, Connector]:
+        return self.core.connectors
+
+    @property
+    def config(self) -> Configuration:
+        return self.core.config
+
+    @property
+    def online(self) -> bool:
+        """Boot Accepted on a live link."""
+        return self.core.accepted
+
+    @property
+    def connected(self) -> bool:
+        return self._session is not None
+
+    @property
+    def session_state(self) -> str:
+        return self.core.state.value
+
+    @property
+    def queued(self) -> int:
+        """Transaction messages not yet answered by the CSMS."""
+        return len(self.core.outbox.persisted())
+
+    def authorization_key(self) -> str | None:
+        """The Basic auth password for the next connect (links call this at every connect,
+        so a key the CSMS sets with ChangeConfiguration is used from the next link on)."""
+        return self.config.get("AuthorizationKey") or None
+
+    def set_authorization_key(self, key: str) -> None:
+        """The key given on the command line (or by a scenario): kept like one set over OCPP."""
+        self.config.set_internal("AuthorizationKey", key)
+        self._execute([act.SaveConfig("AuthorizationKey", key)])
+        self.config.changes.clear()
+
+    def ping_interval(self) -> float:
+        """WebSocketPingInterval for the next connect (0: no pings); links read it likewise."""
+        return float(self.config.get_int("WebSocketPingInterval"))
+
+    # --- feeding the core -------------------------------------------------------------
+
+    def feed(self, event: ev.Event) -> None:
+        self.feed_start()
+        self._execute(self.core.handle(event, self.clock.time()))
+
+    def feed_start(self) -> None:
+        """Carry out what the core did when it was built (a power loss's StopTransactions,
+        a resumed transaction's sampling timer) once a loop runs, so timers can be armed."""
+        if not self._started:
+            self._started = True
+            self._execute(self._pending_start)
+
+    def _execute(self, actions: list[act.Action]) -> None:
+        persist = [a for a in actions if isinstance(a, act.Persist)]
+        if persist or self._unsaved:
+            self._save(persist)  # before any frame of this step can reach the wire
+        for action in actions:
+            if isinstance(action, act.Persist):
+                continue
+            if isinstance(action, act.Send):
+                self._send(action)
+            elif isinstance(action, act.AwaitAnswer):
+                self._await_answer(action)
+            elif isinstance(action, act.ArmTimer):
+                self._arm(action.name, action.at)
+            elif isinstance(action, act.CancelTimer):
+                handle = self._timers.pop(action.name, None)
+                if handle is not None:
+                    handle.cancel()
+            elif isinstance(action, act.Emit):
+                self.timeline.write(action.as_dict())
+            elif isinstance(action, act.Outcome):
+                future = self._waiting.pop(action.token, None)
+                if future is not None and not future.done():
+                    future.set_result(action.value)
+            elif isinstance(action, act.CloseLink):
+                self._close(action.code, action.reason)
+
+    def _save(self, persist: list[act.Persist]) -> None:
+        if self.store is None:
+            return
+        batch = [*self._unsaved, *persist]
+        try:
+            self.store.apply(self.identity.charge_point_id, batch)
+        except StoreError as exc:
+            if not self._unsaved:
+                log.error("%s; the charger goes on and keeps its state in memory", exc)
+                self.timeline.write({"time": self.core.timestamp(), "kind": "store_error"})
+            self._unsaved = batch
+            return
+        if self._unsaved:
+            log.warning("state saved again (%d changes kept in memory meanwhile)", len(batch))
+        self._unsaved = []
+
+    def _arm(self, name: str, at: float) -> None:
+        old = self._timers.pop(name, None)
+        if old is not None:
+            old.cancel()
+        loop = asyncio.get_running_loop()
+        self._timers[name] = loop.call_at(
+            self.clock.source_time(at), self.feed, ev.TimerFired(name)
+        )
+
+    def _await_answer(self, action: act.AwaitAnswer) -> None:
+        if self._answer_timer is not None:
+            self._answer_timer.cancel()
+        loop = asyncio.get_running_loop()
+        # Link time, not charger time: a round trip does not get faster with the clock.
+        self._answer_timer = loop.call_later(
+            action.seconds, self.feed, ev.AnswerTimedOut(action.unique_id)
+        )
+
+    def _send(self, action: act.Send) -> None:
+        session = self._session
+        if session is None:
+            return  # the core learns of the drop from LinkDown
+        session.outgoing.put_nowait((action.frame, action.unique_id))
+
+    def _close(self, code: int, reason: str) -> None:
+        session = self._session
+        if session is not None and session.closing is None:
+            session.closing = (code, reason)
+            session.outgoing.put_nowait(None)
+
+    # --- a connected session ----------------------------------------------------------
+
+    async def run_session(
+        self, connection: Connection, sim: dict[str, str] | None = None
+    ) -> SessionEnd:
+        """Run one WebSocket session until the link drops or the charger ends it."""
+        sim = sim or {}
+        session = _Session(connection)
+        self._session = session
+        was_accepted = False
+        reason = "closed"
+
+        def watch(event: dict[str, Any]) -> None:
+            nonlocal was_accepted
+            if event.get("kind") == "session" and event.get("state") == "Accepted":
+                was_accepted = True
+
+        unlisten = self.timeline.listen(watch)
+        self.feed(ev.LinkUp(sim.get("iccid"), sim.get("imsi")))
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._reader(session), name="ocpp-recv")
+                group.create_task(self._writer(session), name="ocpp-send")
+        except* LinkClosed as eg:
+            reason = str(eg.exceptions[0])
+        finally:
+            unlisten()
+            self._session = None
+            if self._answer_timer is not None:
+                self._answer_timer.cancel()
+                self._answer_timer = None
+            self.feed(ev.LinkDown(reason))
+        return SessionEnd(reason, session.closing is not None, was_accepted)
+
+    async def _reader(self, session: _Session) -> None:
+        while True:
+            text = await session.connection.recv()
+            if ocpp_log.isEnabledFor(logging.INFO):  # masking costs time per message
+                ocpp_log.info("%s <- %s", self.identity.charge_point_id, mask_text(text))
+            self.feed(ev.FrameReceived(text))
+
+    async def _writer(self, session: _Session) -> None:
+        while True:
+            item = await session.outgoing.get()
+            if item is None:
+                code, reason = session.closing or (1000, "")
+                await session.connection.close(code, reason)
+                raise LinkClosed(reason, code)
+            frame, unique_id = item
+            if ocpp_log.isEnabledFor(logging.INFO):
+                ocpp_log.info("%s -> %s", self.identity.charge_point_id, mask_text(frame))
+            try:
+                await session.connection.send(frame)
+            except MessageTooLarge as exc:
+                log.error("message %s too large for the link: %s", unique_id, exc)
+                self.feed(ev.FrameTooLarge(unique_id, str(exc)))
+
+    # --- what a person (or a scenario) does at the charger ----------------------------
+
+    def plug_in(self, connector_id: int) -> None:
+        self._check_connector(connector_id)
+        self.feed(ev.PlugIn(connector_id))
+
+    def unplug(self, connector_id: int) -> None:
+        self._check_connector(connector_id)
+        self.feed(ev.Unplug(connector_id))
+
+    def fault(self, connector_id: int, error_code: str = "OtherError") -> None:
+        self._check_connector(connector_id, zero=True)
+        self.feed(ev.Fault(connector_id, error_code))
+
+    def clear_fault(self, connector_id: int) -> None:
+        self._check_connector(connector_id, zero=True)
+        self.feed(ev.ClearFault(connector_id))
+
+    def suspend(
+        self, connector_id: int, suspended: bool = True, power_w: float | None = None
+    ) -> None:
+        self._check_connector(connector_id)
+        self.feed(ev.EvSuspend(connector_id, suspended, power_w))
+
+    def stop_transaction(self, connector_id: int, reason: str = "Local") -> None:
+        self._check_connector(connector_id)
+        self.feed(ev.StopCharging(connector_id, reason))
+
+    def start_transaction(self, connector_id: int, id_tag: str) -> None:
+        self._check_connector(connector_id)
+        self.feed(ev.StartCharging(connector_id, id_tag))
+
+    async def present_id_tag(self, connector_id: int, id_tag: str) -> str:
+        """A card at the reader; the authorization's status (Accepted, Invalid, ...)."""
+        self._check_connector(connector_id)
+        token, future = self._new_waiter()
+        self.feed(ev.PresentIdTag(connector_id, id_tag, token))
+        return str(await future)
+
+    def present_card(self, connector_id: int, id_tag: str) -> None:
+        """A card at the reader, not waiting for the decision (the reader does not)."""
+        self._check_connector(connector_id)
+        self.feed(ev.PresentIdTag(connector_id, id_tag))
+
+    async def request(
+        self, action: str, payload: dict[str, Any], unique_id: str | None = None
+    ) -> dict[str, Any]:
+        """Send any CALL now; its CALLRESULT payload, or :class:`CallFailed` / :class:`Offline`."""
+        token, future = self._new_waiter()
+        self.feed(ev.UserCall(action, payload, token, unique_id))
+        value = await future
+        if isinstance(value, act.OutcomeError):
+            if value.code == "link down":
+                raise Offline(f"{action}: not connected")
+            raise CallFailed(value.code, value.description)
+        return dict(value)
+
+    def _new_waiter(self) -> tuple[str, asyncio.Future[Any]]:
+        token = f"w{next(self._tokens)}"
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting[token] = future
+        return token, future
+
+    def _check_connector(self, connector_id: int, zero: bool = False) -> None:
+        if connector_id not in self.connectors or (connector_id == 0 and not zero):
+            raise ValueError(
+                f"no connector {connector_id} (this charger has {self.options.connectors})"
+            )
+
+    async def shutdown(self) -> None:
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        if self._answer_timer is not None:
+            self._answer_timer.cancel()
+        for future in self._waiting.values():
+            future.cancel()
+        self._waiting.clear()
+        with contextlib.suppress(Exception):
+            self.timeline.close()

@@ -1,0 +1,62 @@
+"""The timeline: every state change and every message of a charger, one JSON line each.
+
+The core emits the events (stamped on the charger's clock); this writes them to
+``timeline.jsonl`` in the state dir (or a report dir) and hands them to anyone
+listening (the scenario runner, a live view).  Lines never carry a configuration
+value or a payload, so no secret reaches the file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+log = logging.getLogger("cpsim.timeline")
+
+Listener = Callable[[dict[str, Any]], None]
+
+
+class Timeline:
+    def __init__(self, path: Path | None = None, charge_point: str | None = None) -> None:
+        self.path = path
+        self.charge_point = charge_point
+        self._file: IO[str] | None = None
+        self._listeners: list[Listener] = []
+        self._failed = False
+
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(event)`` for each event; returns the function that stops it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def write(self, event: dict[str, Any]) -> None:
+        if self.charge_point is not None:
+            event = {"cp": self.charge_point, **event}
+        for listener in list(self._listeners):
+            listener(event)
+        if self.path is None or self._failed:
+            return
+        try:
+            if self._file is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = self.path.open("a", encoding="utf-8")
+            self._file.write(json.dumps(event, separators=(",", ":")) + "\n")
+        except OSError as exc:  # a full disk must not stop the charger
+            self._failed = True
+            log.error("%s: timeline not written from here on: %s", self.path, exc.strerror)
+
+    def flush(self) -> None:
+        if self._file is not None:
+            try:
+                self._file.flush()
+            except OSError as exc:
+                log.error("%s: %s", self.path, exc.strerror)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self.flush()
+            self._file.close()
+            self._file = None

@@ -4,7 +4,15 @@
 :class:`ScenarioLoadError` whose ``problems`` each name ``file:line:col``.
 """
 
-from .config import Charger, Csms, DirectLink, Ec200uLink, EspAtLink, MissingEnv, expand_env
+from .config import (
+    Charger,
+    Csms,
+    DirectLinkConfig,
+    Ec200uLinkConfig,
+    EspAtLinkConfig,
+    MissingEnv,
+    expand_env,
+)
 from .errors import Position, Problem, ScenarioLoadError
 from .loader import check_files, load_files, load_scenario, parse_scenario, scenario_files
 from .model import Scenario, json_schema
@@ -15,9 +23,9 @@ __all__ = [
     "STEP_TYPES",
     "Charger",
     "Csms",
-    "DirectLink",
-    "Ec200uLink",
-    "EspAtLink",
+    "DirectLinkConfig",
+    "Ec200uLinkConfig",
+    "EspAtLinkConfig",
     "MissingEnv",
     "Position",
     "Problem",

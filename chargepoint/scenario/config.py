@@ -230,7 +230,7 @@ def _missing_key(key: str, known: list[str]) -> str:
 # --- links ---------------------------------------------------------------------------------
 
 
-class DirectLink(Model):
+class DirectLinkConfig(Model):
     """A WebSocket straight from this machine, no modem."""
 
     type: Literal["direct"] = "direct"
@@ -244,7 +244,7 @@ class Apn(Model):
     """AT+QICSGP authentication; unset: PAP when there is a user, else none."""
 
 
-class Ec200uLink(Model):
+class Ec200uLinkConfig(Model):
     """Quectel EC200U: the charger speaks WebSocket over raw TCP AT commands."""
 
     type: Literal["ec200u"]
@@ -261,7 +261,7 @@ class Wifi(Model):
     password: EnvString = ""
 
 
-class EspAtLink(Model):
+class EspAtLinkConfig(Model):
     """ESP-AT: the module's own WebSocket commands carry whole messages."""
 
     type: Literal["esp-at"]
@@ -271,18 +271,20 @@ class EspAtLink(Model):
     """Required with a real port; the emulator needs none."""
 
     @validates(mode="after")
-    def _wifi(self) -> EspAtLink:
+    def _wifi(self) -> EspAtLinkConfig:
         if self.wifi is None and self.port != "emulator":
             raise problem(f"a real ESP-AT module on {self.port} needs `wifi: {{ssid: ...}}`")
         return self
 
 
 LinkType = Literal["direct", "ec200u", "esp-at"]
-LinkConfig = Annotated[DirectLink | Ec200uLink | EspAtLink, Field(discriminator="type")]
+LinkConfig = Annotated[
+    DirectLinkConfig | Ec200uLinkConfig | EspAtLinkConfig, Field(discriminator="type")
+]
 
 
-def uses_emulator(link: DirectLink | Ec200uLink | EspAtLink) -> bool:
-    return not isinstance(link, DirectLink) and link.port == "emulator"
+def uses_emulator(link: DirectLinkConfig | Ec200uLinkConfig | EspAtLinkConfig) -> bool:
+    return not isinstance(link, DirectLinkConfig) and link.port == "emulator"
 
 
 # --- the CSMS ------------------------------------------------------------------------------

@@ -19,15 +19,20 @@ from typing import TYPE_CHECKING
 
 from chargepoint.assembly import LinkSpec
 
-from .config import DirectLink, Ec200uLink, EspAtLink, expand_env, uses_emulator
+from .config import (
+    DirectLinkConfig,
+    Ec200uLinkConfig,
+    EspAtLinkConfig,
+    LinkConfig,
+    expand_env,
+    uses_emulator,
+)
 from .tap import Tap
 from .timebase import DIRECT_ALLOWANCE, MODEM_ALLOWANCE
 
 if TYPE_CHECKING:
     from chargepoint.csms.server import LocalCsms
     from modem.emulator import Emulator
-
-LinkConfig = DirectLink | Ec200uLink | EspAtLink
 
 
 class LinkUnavailable(Exception):
@@ -64,7 +69,7 @@ def unavailable_reason(config: LinkConfig) -> str | None:
 
 def allowance(config: LinkConfig) -> float:
     """Real seconds a waiting step gets at least over this link (see :mod:`.timebase`)."""
-    return DIRECT_ALLOWANCE if isinstance(config, DirectLink) else MODEM_ALLOWANCE
+    return DIRECT_ALLOWANCE if isinstance(config, DirectLinkConfig) else MODEM_ALLOWANCE
 
 
 def link_spec(
@@ -81,7 +86,7 @@ def link_spec(
     reason = unavailable_reason(config)
     if reason is not None:
         raise LinkUnavailable(reason)
-    if isinstance(config, DirectLink):
+    if isinstance(config, DirectLinkConfig):
         return LinkSpec("direct", url)
     port = config.port
     if port == "emulator":
@@ -89,7 +94,7 @@ def link_spec(
             raise LinkUnavailable(f"{config.type} on port emulator needs the emulator running")
         port = emulator.port_url
     env = environ or {}
-    if isinstance(config, Ec200uLink):
+    if isinstance(config, Ec200uLinkConfig):
         from chargepoint.transport.ec200u import ModemSettings
 
         apn = config.apn
@@ -117,7 +122,7 @@ async def emulator_for(config: LinkConfig) -> AsyncIterator[Emulator | None]:
     if not uses_emulator(config):
         yield None
         return
-    assert not isinstance(config, DirectLink)
+    assert not isinstance(config, DirectLinkConfig)
     from modem.emulator import run_emulator
 
     async with run_emulator(config.type, baud=config.baudrate) as emu:
@@ -155,9 +160,9 @@ class LinkFaults:
         try:
             if kind == "drop_tcp":
                 faults.drop_tcp(None)
-            elif kind == "pdp_deactivate" and isinstance(self.config, Ec200uLink):
+            elif kind == "pdp_deactivate" and isinstance(self.config, Ec200uLinkConfig):
                 faults.pdp_deactivate(self.config.context)
-            elif kind == "wifi_disconnect" and isinstance(self.config, EspAtLink):
+            elif kind == "wifi_disconnect" and isinstance(self.config, EspAtLinkConfig):
                 faults.wifi_drop()
             elif kind == "modem_reboot":
                 faults.reboot()

@@ -15,7 +15,15 @@ from typing import Annotated, Any
 from pydantic import Field, PrivateAttr
 from pydantic import model_validator as validates
 
-from .config import Charger, Csms, DirectLink, Ec200uLink, EspAtLink, LinkConfig, LinkType
+from .config import (
+    Charger,
+    Csms,
+    DirectLinkConfig,
+    Ec200uLinkConfig,
+    EspAtLinkConfig,
+    LinkConfig,
+    LinkType,
+)
 from .errors import Located, problems_error
 from .fields import Duration, Model, Shorthand
 from .steps import CsmsStep, LinkFaultStep, Step, StepBase
@@ -35,7 +43,7 @@ class Scenario(Model):
     """Shown in reports; defaults to the file name."""
     description: str = ""
     charger: Charger = Charger()
-    link: Annotated[LinkConfig, Shorthand("type", LinkType)] = DirectLink()
+    link: Annotated[LinkConfig, Shorthand("type", LinkType)] = DirectLinkConfig()
     """``direct``, ``ec200u`` or ``esp-at``; a mapping gives the modem's port, APN or Wi-Fi."""
     csms: Annotated[Csms, Shorthand("url", str)] = Csms()
     """``local`` (default) or a ws:// URL."""
@@ -65,7 +73,9 @@ class Scenario(Model):
         return float(own) if own is not None else float(self.timeout)
 
     def conflicts(
-        self, csms: Csms | None = None, link: DirectLink | Ec200uLink | EspAtLink | None = None
+        self,
+        csms: Csms | None = None,
+        link: DirectLinkConfig | Ec200uLinkConfig | EspAtLinkConfig | None = None,
     ) -> list[Located]:
         """Steps that cannot run against this CSMS and link (by default the file's own)."""
         csms = csms or self.csms
@@ -90,7 +100,7 @@ class Scenario(Model):
                             f"this run uses {link.type}",
                         )
                     )
-                elif not isinstance(link, DirectLink) and link.port != "emulator":
+                elif not isinstance(link, DirectLinkConfig) and link.port != "emulator":
                     found.append(
                         Located(
                             where,

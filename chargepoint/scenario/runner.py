@@ -37,7 +37,14 @@ from chargepoint.store import StoreError
 from chargepoint.timefmt import ocpp_time
 from chargepoint.virtualtime import VirtualTimeLoop, run_virtual
 
-from .config import Csms, DirectLink, Ec200uLink, EspAtLink, MissingEnv, expand_env
+from .config import (
+    Csms,
+    DirectLinkConfig,
+    Ec200uLinkConfig,
+    EspAtLinkConfig,
+    MissingEnv,
+    expand_env,
+)
 from .errors import Located
 from .execute import Context, Executor, ScenarioSkipped, StepFailed, answer_rule
 from .linkfactory import (
@@ -130,11 +137,11 @@ def plan(scenario: Scenario, options: RunOptions) -> Plan:
 def _default_link(link_type: str) -> LinkConfig:
     """A link of this type with its defaults (a modem on the bundled emulator)."""
     if link_type == "ec200u":
-        return Ec200uLink(type="ec200u")
+        return Ec200uLinkConfig(type="ec200u")
     if link_type == "esp-at":
-        return EspAtLink(type="esp-at")
+        return EspAtLinkConfig(type="esp-at")
     if link_type == "direct":
-        return DirectLink()
+        return DirectLinkConfig()
     raise RunError(f"unknown link {link_type!r} (expected {', '.join(LINK_TYPES)})")
 
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modem.at import ATError, ATPortError
-from modem.diagnostics import auth_code
 from modem.quectel import QuectelModem
+from modem.quectel.dialect import auth_code
 from modem.stream import StreamClosed
 
 from .base import Connection, LinkError, Seconds, seconds

@@ -10,8 +10,10 @@ are in :mod:`modem.diagnostics.wifi`, imported on their own so the cellular
 checks never depend on :mod:`modem.espat`.
 """
 
+from modem.quectel.dialect import AUTH_CODES, AUTH_NAMES, auth_code
+
 from .cellular import module_check, operator_check, registration_check, sim_check
-from .data import AUTH_CODES, AUTH_NAMES, ApnSettings, apn_name_problem, auth_code, data_check
+from .data import ApnSettings, apn_name_problem, data_check
 from .port import PortIdentity, identify
 from .radio import lte_quality_check, network_check, serving_cell_check, signal_check
 from .reach import dns_check, is_ip_address, ping_check, tcp_check

@@ -12,22 +12,11 @@ from dataclasses import dataclass
 
 from modem.at import ATCommandError, ATTimeout
 from modem.quectel import ActivationError, QuectelModem
+from modem.quectel.dialect import AUTH_NAMES
 
 from .common import guarded
 from .decode import fields
 from .result import CheckResult, Status
-
-AUTH_NAMES = {0: "none", 1: "PAP", 2: "CHAP"}
-AUTH_CODES = {name.lower(): code for code, name in AUTH_NAMES.items()}
-
-
-def auth_code(user: str, auth: str | None) -> int:
-    """AT+QICSGP <auth> for an auth name (none, pap, chap; any case); without one, PAP
-    when a user is given, as most operators expect, else none."""
-    if auth is None or auth == "":
-        return 1 if user else 0
-    return AUTH_CODES[auth.lower()]
-
 
 _NOT_IN_AN_APN = ",\"'" + "".join(map(chr, range(33)))  # 3GPP TS 23.003: labels and dots
 

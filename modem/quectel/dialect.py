@@ -6,6 +6,19 @@ import re
 
 from modem.at import Dialect, PayloadHeader
 
+# AT+QICSGP <authentication>: the APN's authentication type.
+AUTH_NAMES = {0: "none", 1: "PAP", 2: "CHAP"}
+AUTH_CODES = {name.lower(): code for code, name in AUTH_NAMES.items()}
+
+
+def auth_code(user: str, auth: str | None) -> int:
+    """AT+QICSGP <auth> for an auth name (none, pap, chap; any case); without one, PAP
+    when a user is given, as most operators expect, else none."""
+    if auth is None or auth == "":
+        return 1 if user else 0
+    return AUTH_CODES[auth.lower()]
+
+
 # AT+QIGETERROR / +QIOPEN: <id>,<err> codes (EC200U TCP/IP application note, chapter 4).
 QI_ERRORS: dict[int, str] = {
     0: "success",

@@ -8,7 +8,7 @@ import pytest
 
 from chargepoint.scenario import (
     Csms,
-    Ec200uLink,
+    Ec200uLinkConfig,
     MissingEnv,
     Scenario,
     expand_env,
@@ -49,7 +49,7 @@ def test_short_forms_equal_long_forms() -> None:
         charger: {connectors: 2}
         """)
     assert short.model_dump() == long.model_dump()
-    assert isinstance(short.link, Ec200uLink) and short.link.apn.name == "internet"
+    assert isinstance(short.link, Ec200uLinkConfig) and short.link.apn.name == "internet"
 
 
 def test_yaml_1_2_and_plain_payloads() -> None:
@@ -127,7 +127,7 @@ def test_run_options_are_checked_again() -> None:
     assert [(p.path, p.message) for p in remote] == [
         (("steps", 0, "csms"), "csms steps steer the local CSMS; this run uses ws://elsewhere/ocpp")
     ]
-    real_port = scenario.conflicts(link=Ec200uLink(type="ec200u", port="/dev/ttyUSB2"))
+    real_port = scenario.conflicts(link=Ec200uLinkConfig(type="ec200u", port="/dev/ttyUSB2"))
     assert [p.message for p in real_port] == [
         "drop_tcp is done by the modem emulator; this run uses the real port /dev/ttyUSB2"
     ]

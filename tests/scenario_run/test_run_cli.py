@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from chargepoint.cli.scenario import scenario
-from chargepoint.scenario.config import EspAtLink
+from chargepoint.scenario.config import EspAtLinkConfig
 from chargepoint.scenario.linkfactory import unavailable_reason
 
 PASSING = """\
@@ -102,7 +102,7 @@ def test_a_run_that_cannot_start_exits_2(write_scenario: Callable[..., Path]) ->
 def test_a_link_this_build_lacks_exits_2_with_the_reason(
     write_scenario: Callable[..., Path],
 ) -> None:
-    reason = unavailable_reason(EspAtLink(type="esp-at"))
+    reason = unavailable_reason(EspAtLinkConfig(type="esp-at"))
     if reason is None:  # the ESP-AT link has landed: any link would do, there is none missing
         return
     result = run(str(write_scenario(PASSING)), "--link", "esp-at")

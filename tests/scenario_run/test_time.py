@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from chargepoint.cli.scenario import scenario
-from chargepoint.scenario.config import Ec200uLink
+from chargepoint.scenario.config import Ec200uLinkConfig
 from chargepoint.scenario.linkfactory import unavailable_reason
 from chargepoint.scenario.report import ScenarioResult, render, step_line
 from chargepoint.scenario.runner import RunError
@@ -207,7 +207,7 @@ def test_a_run_warns_when_its_scale_is_too_coarse_for_its_checks(
           - expect_received: BootNotification
           - expect_never: {action: DataTransfer, during: 60s}
         """)
-    if unavailable_reason(Ec200uLink(type="ec200u")):
+    if unavailable_reason(Ec200uLinkConfig(type="ec200u")):
         pytest.skip("no ec200u link in this build")
     result = CliRunner().invoke(scenario, ["run", str(path)])
     assert result.exit_code == 0, result.output  # a warning, not a failure

@@ -50,6 +50,7 @@ from chargepoint.scenario.runner import (
     plan,
     run_blocking,
 )
+from chargepoint.scenario.timebase import time_scale_option
 from chargepoint.transport.handshake import check_base_url
 
 from .common import log_level_option
@@ -60,6 +61,13 @@ PASSED, FAILED, LOAD_ERROR = 0, 1, 2
 @click.group()
 def scenario() -> None:
     """YAML scenarios: a charger, its link, a CSMS, and the steps that must happen."""
+
+
+def _time_scale_option(value: str | None) -> float | str | None:
+    try:
+        return time_scale_option(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--time-scale") from None
 
 
 @scenario.command()
@@ -113,13 +121,20 @@ def _csms_option(ctx: click.Context, param: click.Parameter, value: str | None) 
     help="Run over this link instead of the file's (a modem on its emulator).",
 )
 @click.option(
+    "--time-scale",
+    metavar="virtual|N",
+    callback=lambda ctx, param, value: _time_scale_option(value),
+    help="Run in virtual time (jumps over idle time; needs the local CSMS) or N times "
+    "real time, instead of the files' charger.time_scale.",
+)
+@click.option(
     "--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here."
 )
 @click.option(
     "--report",
     "report_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write <name>.json and <name>.frames.jsonl per scenario here.",
+    help="Write <name>.json, <name>.frames.jsonl and <name>.timeline.jsonl per scenario here.",
 )
 @click.option(
     "--allow-skips",
@@ -135,6 +150,7 @@ def run(
     files: tuple[Path, ...],
     csms_url: str | None,
     link_type: str | None,
+    time_scale: float | str | None,
     junit: Path | None,
     report_dir: Path | None,
     allow_skips: bool,
@@ -157,7 +173,7 @@ def run(
         click.echo(f"{len(problems)} problem(s): nothing was run", err=True)
         sys.exit(LOAD_ERROR)
     logs.setup(log_level, ocpp_messages=False)
-    results = _run_all(scenarios, RunOptions(csms=csms_url, link=link_type))
+    results = _run_all(scenarios, RunOptions(csms=csms_url, link=link_type, time_scale=time_scale))
     if report_dir is not None:
         for stem, result in zip(_stems(scenarios), results, strict=True):
             write_report(result, report_dir, stem)
@@ -182,7 +198,8 @@ def _run_all(scenarios: Sequence[Scenario], options: RunOptions) -> list[Scenari
         except RunError as exc:
             result = error_result(scenario, exc)
         else:
-            options.on_step = lambda step, scale=planned.scale: click.echo(step_line(step, scale))
+            shown = "virtual" if planned.virtual else planned.scale
+            options.on_step = lambda step, scale=shown: click.echo(step_line(step, scale))
             click.echo(header(new_result(scenario, planned)))
             try:
                 result = run_blocking(scenario, planned, options)

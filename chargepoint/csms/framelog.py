@@ -73,7 +73,11 @@ def format_frame(frame: Frame, width: int = 110) -> str:
 
 
 class FrameLog:
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(
+        self, path: Path | None = None, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        self.clock = clock or (lambda: datetime.now(UTC))
+        """The CSMS's time: a scenario's (possibly virtual) clock, else the wall clock."""
         self.frames: list[Frame] = []
         self._file: IO[str] | None = path.open("a", encoding="utf-8") if path else None
         self._changed = asyncio.Condition()
@@ -86,7 +90,7 @@ class FrameLog:
             message = text
         frame = Frame(
             len(self.frames) + 1,
-            datetime.now(UTC).isoformat(timespec="milliseconds"),
+            self.clock().isoformat(timespec="milliseconds"),
             direction,
             charge_point,
             message,

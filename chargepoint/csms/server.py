@@ -93,9 +93,9 @@ class LocalCsms:
         policy: CsmsPolicy | None = None,
     ) -> None:
         self.host, self._port = host, port
-        self.frames = FrameLog(log_path)
         self.credentials = credentials
         self.policy = policy or CsmsPolicy()
+        self.frames = FrameLog(log_path, self.policy.clock)
         self.sessions: dict[str, CsmsSession] = {}
         self._connected = asyncio.Condition()
         self._server: Server | None = None

@@ -117,15 +117,20 @@ def link_spec(
 
 
 @contextlib.asynccontextmanager
-async def emulator_for(config: LinkConfig) -> AsyncIterator[Emulator | None]:
-    """The bundled modem emulator when the link uses it, for the duration of a run."""
+async def emulator_for(config: LinkConfig, virtual: bool = False) -> AsyncIterator[Emulator | None]:
+    """The bundled modem emulator when the link uses it, for the duration of a run.
+
+    Under virtual time it listens on loopback TCP instead of a pty: a pty hands bytes
+    over in the kernel's own time, so the loop could not tell "idle" from "in transit";
+    loopback TCP is readable at once (see chargepoint.virtualtime)."""
     if not uses_emulator(config):
         yield None
         return
     assert not isinstance(config, DirectLinkConfig)
     from modem.emulator import run_emulator
 
-    async with run_emulator(config.type, baud=config.baudrate) as emu:
+    listen = "socket://127.0.0.1:0" if virtual else None
+    async with run_emulator(config.type, listen=listen, baud=config.baudrate) as emu:
         yield emu
 
 

@@ -31,6 +31,7 @@ from .loader import load_scenario
 from .model import Scenario
 from .report import ScenarioResult, header, render, step_line
 from .runner import LINK_TYPES, RunError, RunOptions, plan, run_blocking
+from .timebase import time_scale_option
 
 _TOP_LEVEL_STEPS = re.compile(r"^steps\s*:", re.MULTILINE)
 
@@ -51,6 +52,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="scenario_csms",
         metavar="local|URL",
         help="run the scenarios against this CSMS instead of the files' own",
+    )
+    group.addoption(
+        "--scenario-time-scale",
+        default=None,
+        dest="scenario_time_scale",
+        metavar="virtual|N",
+        help="run the scenarios in virtual time or N times real time instead of as written",
     )
 
 
@@ -104,7 +112,11 @@ class ScenarioItem(pytest.Item):
         self.link = link
 
     def runtest(self) -> None:
-        options = RunOptions(csms=self.config.getoption("scenario_csms"), link=self.link)
+        options = RunOptions(
+            csms=self.config.getoption("scenario_csms"),
+            link=self.link,
+            time_scale=time_scale_option(self.config.getoption("scenario_time_scale")),
+        )
         try:
             result = run_blocking(self.scenario, plan(self.scenario, options), options)
         except RunError as exc:

@@ -51,13 +51,16 @@ class ScenarioResult:
     status: ScenarioStatus
     link: str = ""
     csms: str = ""
-    time_scale: float = 1.0
+    time_scale: float | str = 1.0
+    """The speed-up, or ``virtual`` (virtual time)."""
     reason: str = ""
     """For failed/skipped/error: one line."""
     steps: list[StepResult] = field(default_factory=list)
     real_seconds: float = 0.0
     charger_seconds: float = 0.0
     frames: list[dict[str, Any]] = field(default_factory=list)
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    """The charger's timeline: every state change and message, on its clock."""
     """The frame log (charger's frames only), each with ``charger_time``."""
     warnings: list[str] = field(default_factory=list)
     """Why the run's timing checks are coarse (the time scale against the link), if they are."""
@@ -135,16 +138,20 @@ def step_text(step: StepBase) -> str:
     return " ".join(words)
 
 
+def _speed(time_scale: float | str) -> str:
+    return "virtual time" if time_scale == "virtual" else f"time x{time_scale:g}"
+
+
 def header(result: ScenarioResult) -> str:
     scale = (
         ""
         if result.time_scale == 1
-        else (f", time x{result.time_scale:g} (charger time in [brackets])")
+        else f", {_speed(result.time_scale)} (charger time in [brackets])"
     )
     return f"{result.title} ({result.file}) - {result.link} link, CSMS {result.csms}{scale}"
 
 
-def step_line(step: StepResult, time_scale: float = 1.0) -> str:
+def step_line(step: StepResult, time_scale: float | str = 1.0) -> str:
     clock = "" if time_scale == 1 else f" [{duration(step.charger_seconds)}]"
     sent = ""
     if step.sent_after is not None:  # charger time, from the step's start to the charger's send
@@ -195,15 +202,16 @@ def summary(results: Sequence[ScenarioResult]) -> str:
 
 
 def write_report(result: ScenarioResult, directory: Path, stem: str) -> Path:
-    """``DIR/<stem>.json`` (the result) and ``DIR/<stem>.frames.jsonl`` (the frame log)."""
+    """``DIR/<stem>.json`` (the result), ``DIR/<stem>.frames.jsonl`` (the frame log) and
+    ``DIR/<stem>.timeline.jsonl`` (the charger's timeline)."""
     directory.mkdir(parents=True, exist_ok=True)
-    frames_path = directory / f"{stem}.frames.jsonl"
-    with frames_path.open("w", encoding="utf-8") as out:
-        for frame in result.frames:
-            out.write(json.dumps(frame, separators=(",", ":")) + "\n")
     data = asdict(result)
-    data.pop("frames")
-    data["frames_file"] = frames_path.name
+    for name in ("frames", "timeline"):
+        lines_path = directory / f"{stem}.{name}.jsonl"
+        with lines_path.open("w", encoding="utf-8") as out:
+            for line in data.pop(name):
+                out.write(json.dumps(line, separators=(",", ":")) + "\n")
+        data[f"{name}_file"] = lines_path.name
     path = directory / f"{stem}.json"
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return path

@@ -85,6 +85,8 @@ class RunOptions:
     """``local`` or a ws:// URL instead of the file's ``csms``."""
     link: str | None = None
     """``direct``, ``ec200u`` or ``esp-at`` instead of the file's ``link``."""
+    time_scale: float | str | None = None
+    """``virtual`` or a speed-up instead of the file's ``charger.time_scale``."""
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     on_step: Callable[[StepResult], None] | None = None
     """Called as each step finishes (the CLI prints it)."""
@@ -125,13 +127,14 @@ def plan(scenario: Scenario, options: RunOptions) -> Plan:
     reason = unavailable_reason(link)
     if reason is not None:
         raise RunError(reason, unavailable=True)
-    virtual = is_virtual(scenario.charger.time_scale)
+    time_scale = options.time_scale or scenario.charger.time_scale
+    virtual = is_virtual(time_scale)
     if virtual and not csms.is_local:
         raise RunError(
             f"{scenario.file}: time_scale: virtual needs the local CSMS (a remote CSMS "
             "lives in real time); use a number, e.g. time_scale: 60"
         )
-    return Plan(csms, link, scale_of(scenario.charger.time_scale), virtual)
+    return Plan(csms, link, scale_of(time_scale), virtual)
 
 
 def _default_link(link_type: str) -> LinkConfig:
@@ -160,8 +163,15 @@ def new_result(scenario: Scenario, planned: Plan | None) -> ScenarioResult:
         status="passed",
         link=planned.link.type if planned else scenario.link.type,
         csms=(planned.csms if planned else scenario.csms).url,
-        time_scale=planned.scale if planned else scale_of(scenario.charger.time_scale),
+        time_scale=_shown_scale(planned, scenario),
     )
+
+
+def _shown_scale(planned: Plan | None, scenario: Scenario) -> float | str:
+    if planned is not None:
+        return "virtual" if planned.virtual else planned.scale
+    written = scenario.charger.time_scale
+    return written if is_virtual(written) else scale_of(written)
 
 
 def error_result(scenario: Scenario, exc: RunError, planned: Plan | None = None) -> ScenarioResult:
@@ -262,11 +272,12 @@ async def _run(
             )
             url = csms.url
         try:
-            emulator = await stack.enter_async_context(emulator_for(planned.link))
+            emulator = await stack.enter_async_context(emulator_for(planned.link, planned.virtual))
         except (OSError, ValueError) as exc:
             raise RunError(f"the {planned.link.type} emulator could not start: {exc}") from None
         state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cpsim-scn-")))
         station = _station(scenario, state_dir, clock, password)
+        station.timeline.listen(result.timeline.append)
         tap = Tap(cp_id, clock)
         try:
             # the link reads the key and the ping interval at every connect

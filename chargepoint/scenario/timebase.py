@@ -110,3 +110,16 @@ def timing_warnings(
             f"checked ({limit:g}s at {where}); lower time_scale"
         )
     return found
+
+
+def time_scale_option(text: str | None) -> float | str | None:
+    """A ``--time-scale`` from the command line: ``virtual``, a positive number, or None."""
+    if text is None or text == "virtual":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value != value or value == float("inf"):
+        raise ValueError(f"expected virtual or a positive number, got {text!r}")
+    return value

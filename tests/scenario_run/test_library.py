@@ -34,11 +34,14 @@ def test_the_library_covers_the_issue() -> None:
     }
 
 
+@pytest.mark.parametrize("time_scale", [None, "virtual"], ids=["as-written", "virtual"])
 @pytest.mark.parametrize("link", LINK_TYPES)
 @pytest.mark.parametrize("path", LIBRARY, ids=lambda p: p.stem)
-async def test_library_scenario_passes(path: Path, link: str) -> None:
+async def test_library_scenario_passes(path: Path, link: str, time_scale: str | None) -> None:
     try:
-        result = await run_scenario(load_scenario(path), RunOptions(link=link))
+        result = await run_scenario(
+            load_scenario(path), RunOptions(link=link, time_scale=time_scale)
+        )
     except RunError as exc:
         if exc.unavailable:
             pytest.skip(str(exc))

@@ -141,6 +141,12 @@ def test_junit_and_report(write_scenario: Callable[..., Path], tmp_path: Path) -
     boots = [f for f in frames if f["message"][:1] == [2] and f["message"][2] == "BootNotification"]
     assert len(boots) == 1 and boots[0]["direction"] == "received"
     assert all(f["charger_time"] for f in frames)
+    timeline = [
+        json.loads(line) for line in (report / data["timeline_file"]).read_text().splitlines()
+    ]
+    sent_boot = [e for e in timeline if e["kind"] == "sent" and e["action"] == "BootNotification"]
+    assert [e["uniqueId"] for e in sent_boot] == [boots[0]["message"][1]]
+    assert any(e["kind"] == "session" and e["state"] == "Accepted" for e in timeline)
     assert json.loads((report / "good.json").read_text())["status"] == "passed"
 
 

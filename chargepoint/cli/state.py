@@ -147,6 +147,7 @@ def _charger_doc(charger: str, stored: StoredState) -> dict[str, Any]:
             for connector, reading in sorted(stored.registers.items())
         ],
         "config": {key: _masked(key, value) for key, value in sorted(stored.config.items())},
+        "inoperative_connectors": sorted(c for c, ok in stored.availability.items() if not ok),
         "auth_cache_size": len(stored.auth_cache),
         "counters": dict(sorted(stored.counters.items())),
     }
@@ -193,6 +194,8 @@ def _charger_lines(charger: str, stored: StoredState) -> list[str]:
             ("KEY", "VALUE"),
             [(key, _shown(key, value)) for key, value in sorted(stored.config.items())],
         )
+    down = sorted(c for c, ok in stored.availability.items() if not ok)
+    lines.append(f"  inoperative connectors: {', '.join(map(str, down)) or 'none'}")
     lines.append(f"  authorization cache: {len(stored.auth_cache)} idTag(s)")
     counters = " ".join(f"{name}={value}" for name, value in sorted(stored.counters.items()))
     lines.append(f"  counters: {counters or 'none'}")

@@ -49,6 +49,14 @@ class SaveRegister(Persist):
 
 
 @dataclass(frozen=True)
+class SaveAvailability(Persist):
+    """A connector's Operative/Inoperative, which §4.9 says survives a reboot."""
+
+    connector_id: int
+    operative: bool
+
+
+@dataclass(frozen=True)
 class SaveQueued(Persist):
     """Insert or update (attempts, payload with its transactionId filled in) one message."""
 

@@ -31,8 +31,9 @@ class QueuedMessage:
     """A transaction-related message waiting for the CSMS (§3.7, §4.10).
 
     Written before it is first sent and removed only once the CSMS answered it
-    (or it was given up), so it survives a restart; ``unique_id`` is fixed at
-    creation, so a resend after a restart carries the id the CSMS may have seen.
+    (or it was given up), so it survives a restart.  A resend after a lost link or a
+    restart carries the ``unique_id`` the CSMS may have seen; a retry after a CALLERROR
+    or no answer on the same connection gets a new one (OCPP-J §4.1.4).
     """
 
     seq: int
@@ -64,6 +65,8 @@ class StoredState:
     queue: list[QueuedMessage] = field(default_factory=list)
     """In order of ``seq``."""
     registers: dict[int, MeterReading] = field(default_factory=dict)
+    availability: dict[int, bool] = field(default_factory=dict)
+    """connector -> operative, for connectors a ChangeAvailability changed (§4.9)."""
     auth_cache: dict[str, str] = field(default_factory=dict)
     """idTag -> the status the CSMS last gave it (Authorization Cache, §3.5.2)."""
     counters: dict[str, int] = field(default_factory=dict)

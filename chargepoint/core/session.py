@@ -182,6 +182,9 @@ class Session(StationOps):
             self.queued_given_up(entry)
             return
         delay = retry_delay(self.config.get_int("TransactionMessageRetryInterval"), entry.attempts)
+        # OCPP-J §4.1.4: on one connection, no two CALLs share an id, and the CSMS has
+        # answered this one already.  (A resend after a lost link or a restart keeps its id.)
+        entry.unique_id = ocppj.new_id()
         self.emit(SaveQueued(entry))
         self.outbox.retry_at = self.now + delay
         self.emit(ArmTimer("tx-retry", self.outbox.retry_at))
@@ -280,6 +283,7 @@ class Session(StationOps):
             return
         target = csms - self.now
         if abs(target - self.offset) < CLOCK_SLACK_S:
+            self._deferred_offset = None  # the CSMS agrees with us again
             return
         if target < self.offset and self.any_transaction():
             self._deferred_offset = target

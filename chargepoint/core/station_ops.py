@@ -18,6 +18,7 @@ from .actions import (
     DeleteQueued,
     DeleteTransaction,
     Outcome,
+    SaveAvailability,
     SaveQueued,
     SaveRegister,
     SaveTransaction,
@@ -47,6 +48,10 @@ class StationOps(CoreBase):
         self.reported: dict[int, str] = {}
         """The status the CSMS was last told, per connector."""
         self._sample_at: dict[int, float] = {}
+        for cid, operative in stored.availability.items():
+            if cid in self.connectors:
+                self.connectors[cid].operative = operative
+                self.connectors[cid].status = self.connectors[cid].derived_status()
         for cid, reading in stored.registers.items():
             if cid in self.connectors:
                 self.connectors[cid].meter.energy_wh = reading.energy_wh
@@ -247,8 +252,7 @@ class StationOps(CoreBase):
         connector.transaction = None
         connector.suspended = False
         if connector.pending_operative is not None:
-            connector.operative = connector.pending_operative
-            connector.pending_operative = None
+            self._set_operative(connector, connector.pending_operative)
         if connector.plugged and connector.operative:
             connector.status = "Finishing"
         self._apply_scheduled_availability()
@@ -280,7 +284,12 @@ class StationOps(CoreBase):
             payload["transactionData"] = [self.meter_value(connector, "Transaction.End", stop_data)]
         if connector is not None:
             self._save_register(connector)
-        self.enqueue("StopTransaction", payload, tx.local_id)
+        if self.deliverable(tx):
+            self.enqueue("StopTransaction", payload, tx.local_id)
+        else:
+            log.error(
+                "transaction %d ends unreported: its StartTransaction was given up", tx.local_id
+            )
         self.emit(DeleteTransaction(tx.local_id))
         self.timeline(
             "transaction", tx.connector_id, stopped=tx.local_id, reason=reason, meterStop=meter_stop
@@ -311,6 +320,10 @@ class StationOps(CoreBase):
         self._queue_stop(tx, max(register, tx.meter_start), when, "PowerLoss", None)
 
     def queued_answered(self, message: QueuedMessage, result: dict[str, Any]) -> None:
+        info = result.get("idTagInfo")
+        if isinstance(info, dict) and "idTag" in message.payload:
+            # §3.5.1, §4.8, §4.10: the answers' idTagInfo updates the Authorization Cache
+            self.record_auth(str(message.payload["idTag"]), str(info.get("status", "Invalid")))
         if message.action != "StartTransaction":
             return
         transaction_id = int(result["transactionId"])
@@ -327,8 +340,19 @@ class StationOps(CoreBase):
                 self.timeline(
                     "transaction", connector.id, local=tx.local_id, transactionId=transaction_id
                 )
-                if status != "Accepted" and self.config.get_bool("StopTransactionOnInvalidId"):
+                if status == "Accepted":
+                    continue
+                if self.config.get_bool("StopTransactionOnInvalidId"):
                     self.stop_transaction(connector.id, "DeAuthorized")
+                else:  # §3.5.4: the transaction goes on, but no energy is delivered
+                    self.suspend(connector.id, True)
+
+    def deliverable(self, tx: TransactionRecord) -> bool:
+        """Whether messages about ``tx`` can still reach the CSMS: it has an id, or its
+        StartTransaction is still queued.  Once that was given up, nothing can name it."""
+        return tx.transaction_id is not None or any(
+            q.action == "StartTransaction" for q in self.outbox.of_transaction(tx.local_id)
+        )
 
     def queued_given_up(self, message: QueuedMessage) -> None:
         """A StartTransaction the CSMS never took: its transaction's other messages cannot
@@ -376,9 +400,9 @@ class StationOps(CoreBase):
         due = self._sample_at.get(connector_id)
         if tx is None or due is None:
             return
-        self.enqueue(
-            "MeterValues", self.meter_values_payload(connector, "Sample.Periodic"), tx.local_id
-        )
+        if self.deliverable(tx):
+            payload = self.meter_values_payload(connector, "Sample.Periodic")
+            self.enqueue("MeterValues", payload, tx.local_id)
         self._save_register(connector)
         # The next sample follows the previous deadline, never "interval after the work".
         self._arm_sample(connector_id, due)
@@ -444,10 +468,15 @@ class StationOps(CoreBase):
             targets[0].pending_operative = operative
             return "Scheduled"
         for connector in targets:
-            connector.operative = operative
-            connector.pending_operative = None
-            self.refresh_status(connector)
+            self._set_operative(connector, operative)
         return "Accepted"
+
+    def _set_operative(self, connector: Connector, operative: bool) -> None:
+        connector.pending_operative = None
+        if connector.operative != operative:
+            connector.operative = operative
+            self.emit(SaveAvailability(connector.id, operative))
+        self.refresh_status(connector)
 
     def _apply_scheduled_availability(self) -> None:
         zero = self.connectors[0]
@@ -455,6 +484,4 @@ class StationOps(CoreBase):
             return
         operative, zero.pending_operative = zero.pending_operative, None
         for connector in self.connectors.values():
-            connector.operative = operative
-            connector.pending_operative = None
-            self.refresh_status(connector)
+            self._set_operative(connector, operative)

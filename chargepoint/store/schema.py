@@ -26,7 +26,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
         "configuration, open transactions, energy registers, the offline queue, "
-        "the authorization cache and counters",
+        "connector availability, the authorization cache and counters",
         (
             """CREATE TABLE meta (
                 key TEXT PRIMARY KEY,
@@ -66,6 +66,12 @@ MIGRATIONS: tuple[Migration, ...] = (
                 attempts INTEGER NOT NULL DEFAULT 0,
                 PRIMARY KEY (charger, seq)
             )""",
+            """CREATE TABLE availability (
+                charger TEXT NOT NULL,
+                connector_id INTEGER NOT NULL,
+                operative INTEGER NOT NULL,
+                PRIMARY KEY (charger, connector_id)
+            ) WITHOUT ROWID""",
             """CREATE TABLE auth_cache (
                 charger TEXT NOT NULL,
                 id_tag TEXT NOT NULL,

@@ -28,6 +28,7 @@ from chargepoint.core.actions import (
     DeleteTransaction,
     Persist,
     SaveAuth,
+    SaveAvailability,
     SaveConfig,
     SaveCounter,
     SaveQueued,
@@ -122,6 +123,12 @@ class Store:
                     for connector, energy, timestamp in rows(
                         "SELECT connector_id, energy_wh, timestamp FROM registers "
                         "WHERE charger = ? ORDER BY connector_id"
+                    )
+                },
+                availability={
+                    connector: bool(operative)
+                    for connector, operative in rows(
+                        "SELECT connector_id, operative FROM availability WHERE charger = ?"
                     )
                 },
                 auth_cache=dict(rows("SELECT id_tag, status FROM auth_cache WHERE charger = ?")),
@@ -223,6 +230,12 @@ class Store:
                     "local_tx, attempts) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (charger, m.seq, m.unique_id, m.action, json.dumps(m.payload), m.local_tx)
                     + (m.attempts,),
+                )
+            case SaveAvailability(connector_id=connector, operative=operative):
+                run(
+                    "INSERT OR REPLACE INTO availability (charger, connector_id, operative) "
+                    "VALUES (?, ?, ?)",
+                    (charger, connector, int(operative)),
                 )
             case DeleteQueued(seq=seq):
                 run("DELETE FROM queue WHERE charger = ? AND seq = ?", (charger, seq))

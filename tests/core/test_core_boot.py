@@ -1,10 +1,13 @@
-"""Boot (§4.2) and heartbeat (§4.6), fed as events to the core: no socket, no clock."""
+"""Boot (§4.2), heartbeat (§4.6) and the CSMS's clock (§4.2, §4.6), fed to the core as
+events: no socket, no wall clock."""
 
 from __future__ import annotations
 
+import pytest
+
 from chargepoint.core import events as ev
 
-from .harness import Harness
+from .harness import Harness, iso
 
 
 def test_accepted_boot_reports_every_connector_then_heartbeats_on_a_grid() -> None:
@@ -21,23 +24,19 @@ def test_accepted_boot_reports_every_connector_then_heartbeats_on_a_grid() -> No
     for _ in range(10):
         h.advance(60)
         h.answer_all()
-    beats = h.calls("Heartbeat")
-    assert len(beats) == 10
-    sent_at = [e["time"] for e in h.timeline if e["kind"] == "sent" and e["action"] == "Heartbeat"]
-    assert sent_at[0] == _iso(start + 60) and sent_at[-1] == _iso(start + 600)
+    assert h.sent_times("Heartbeat") == [start + 60 * k for k in range(1, 11)]
 
 
 def test_slow_heartbeat_answers_do_not_stretch_the_period() -> None:
     h = Harness()
     h.boot(interval=60)
+    booted = h.now
+    h.advance(60)
     for _ in range(5):
-        h.advance(60)
-        h.advance(7)  # the CSMS takes 7 s to answer
-        h.answer_all()
-        h.advance(-7 + 0)  # no-op: time never goes back; the next deadline is on the grid
-    times = [e["time"] for e in h.timeline if e["kind"] == "sent" and e["action"] == "Heartbeat"]
-    assert len(times) == 5
-    assert times[1] == _iso(_epoch(times[0]) + 60) or times[1] == _iso(_epoch(times[0]) + 67)
+        h.advance(7)  # the CSMS answers each Heartbeat 7 s after it was sent
+        h.answer({"currentTime": h.iso()})
+        h.advance(53)
+    assert h.sent_times("Heartbeat") == [booted + 60 * k for k in range(1, 7)]
 
 
 def test_pending_sends_nothing_but_what_is_triggered_then_boots_again() -> None:
@@ -80,34 +79,66 @@ def test_boot_without_an_answer_is_retried_after_ten_seconds() -> None:
     assert len(h.calls("BootNotification")) == 2
 
 
-def test_csms_clock_is_an_offset_and_never_moves_meter_values_back() -> None:
-    h = Harness(config={"MeterValueSampleInterval": "60"})
-    h.boot()
-    h.feed(ev.PresentIdTag(1, "T1", "tok"))
+# --- the CSMS's clock (§4.2, §4.6) -------------------------------------------------------
+
+
+def test_csms_time_is_an_offset_on_timestamps_never_on_timers() -> None:
+    h = Harness()
+    t = h.now
+    h.feed(ev.LinkUp())
+    h.answer({"status": "Accepted", "currentTime": iso(t + 3600), "interval": 60})
     h.answer_all()
+    assert {f[3]["timestamp"] for f in h.calls("StatusNotification")} == {iso(t + 3600)}
     h.advance(60)
+    h.answer({"currentTime": iso(h.now + 3600)})
+    assert h.sent_times("Heartbeat") == [t + 60]  # on the charger's own clock
+    h.advance(40)
+    h.feed(ev.PlugIn(1))
+    assert h.in_flight()[3]["timestamp"] == iso(t + 100 + 3600)
+
+
+def heartbeat_saying(h: Harness, csms_time: float) -> None:
+    h.csms_call("TriggerMessage", {"requestedMessage": "Heartbeat"}, uid=f"hb{h.now}")
+    h.answer({"currentTime": iso(csms_time)})
+
+
+@pytest.mark.parametrize("shift", [-3600, 3600])
+def test_a_backward_correction_waits_for_the_transaction_end_a_forward_one_does_not(
+    shift: int,
+) -> None:
+    h = Harness(config={"MeterValueSampleInterval": "60"})
+    h.boot(interval=3600)
+    t = h.now
+    h.feed(ev.StartCharging(1, "T1"))
     h.answer_all()
-    h.advance(10)
-    h.feed(ev.TimerFired("heartbeat"))  # a heartbeat whose answer says it is 1 h earlier
-    h.answer({"currentTime": _iso(h.now - 3600)})
+    h.advance(70)
+    h.answer_all()
+    heartbeat_saying(h, h.now + shift)
     h.advance(50)
     h.answer_all()
-    stamps = [c[3]["meterValue"][0]["timestamp"] for c in h.calls("MeterValues")]
-    assert stamps == sorted(stamps) and len(stamps) == 2
+    h.advance(10)
     h.feed(ev.StopCharging(1))
+    h.advance(10)
+    h.feed(ev.Unplug(1))
     h.answer_all()
-    assert h.core.offset == -3600 or abs(h.core.offset + 3600) < 1
+    at_once = max(shift, 0)  # forward: at once; backward: once the transaction has ended
+    stamps = [f[3]["meterValue"][0]["timestamp"] for f in h.calls("MeterValues")]
+    assert stamps == [iso(t + 60), iso(t + 120 + at_once)]
+    assert h.calls("StopTransaction")[0][3]["timestamp"] == iso(t + 130 + at_once)
+    assert h.calls("StatusNotification")[-1][3]["timestamp"] == iso(t + 140 + shift)
 
 
-def _iso(t: float) -> str:
-    from chargepoint.timefmt import format_epoch
-
-    return format_epoch(t)
-
-
-def _epoch(text: str) -> float:
-    from chargepoint.timefmt import parse_epoch
-
-    value = parse_epoch(text)
-    assert value is not None
-    return value
+def test_a_backward_correction_the_csms_takes_back_is_not_applied() -> None:
+    h = Harness(config={"MeterValueSampleInterval": "0"})
+    h.boot(interval=3600)
+    h.feed(ev.StartCharging(1, "T1"))
+    h.answer_all()
+    h.advance(10)
+    heartbeat_saying(h, h.now - 3600)  # deferred: a transaction is open
+    h.advance(10)
+    heartbeat_saying(h, h.now)  # the CSMS's clock is back in step with ours
+    h.feed(ev.StopCharging(1))
+    h.advance(10)
+    h.feed(ev.Unplug(1))
+    h.answer_all()
+    assert h.calls("StatusNotification")[-1][3]["timestamp"] == h.iso()

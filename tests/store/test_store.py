@@ -16,6 +16,7 @@ from chargepoint.core.actions import (
     DeleteTransaction,
     Persist,
     SaveAuth,
+    SaveAvailability,
     SaveConfig,
     SaveCounter,
     SaveQueued,
@@ -42,6 +43,7 @@ def test_every_persist_action_round_trips(tmp_path: Path) -> None:
                 SaveQueued(message),
                 SaveAuth("TAG", "Accepted"),
                 SaveCounter("next_seq", 6),
+                SaveAvailability(2, False),
             ],
         )
         assert store.load("CP1") == StoredState(
@@ -49,6 +51,7 @@ def test_every_persist_action_round_trips(tmp_path: Path) -> None:
             transactions=[tx],
             queue=[message],
             registers={1: MeterReading(1534.25, "2026-12-07T10:01:00Z")},
+            availability={2: False},
             auth_cache={"TAG": "Accepted"},
             counters={"next_seq": 6},
         )
@@ -65,6 +68,7 @@ def test_every_persist_action_round_trips(tmp_path: Path) -> None:
                 SaveQueued(retried),
                 SaveAuth("TAG", "Blocked"),
                 SaveCounter("next_seq", 7),
+                SaveAvailability(2, True),
             ],
         )
         state = store.load("CP1")
@@ -74,6 +78,7 @@ def test_every_persist_action_round_trips(tmp_path: Path) -> None:
         assert state.registers == {1: MeterReading(1600.0, "2026-12-07T10:02:00Z")}
         assert state.auth_cache == {"TAG": "Blocked"}
         assert state.counters == {"next_seq": 7}
+        assert state.availability == {2: True}
 
         store.apply("CP1", [DeleteTransaction(3), DeleteQueued(5), ClearAuth()])
         state = store.load("CP1")

@@ -39,7 +39,8 @@ async def test_a_full_disk_loses_nothing_and_the_charger_goes_on(
 
     store._conn.execute("PRAGMA max_page_count = 1073741823")  # room again
     store.apply(charger.id, fillers)
-    await charger.call("RemoteStopTransaction", {"transactionId": 1})
+    transaction_id = (await charger.answer_to(start)).payload["transactionId"]
+    await charger.call("RemoteStopTransaction", {"transactionId": transaction_id})
     await charger.received("StopTransaction", after=start.seq)
     kept = store.load(charger.id)
     assert kept.counters["next_local_tx"] == 2  # the start made while full was written too

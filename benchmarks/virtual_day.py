@@ -56,7 +56,8 @@ async def one_day(hours: float, state_dir: Path) -> dict[str, float]:
         await csms.call("DAY01", "RemoteStartTransaction", {"idTag": "DAY", "connectorId": 1})
         start = await csms.frames.wait_for(lambda f: f.action == "StartTransaction", 30)
         tx_start = parse_epoch(start.payload["timestamp"]) or 0.0
-        await asyncio.sleep(hours * 3600 - (clock.time() - boot))
+        # a second past the end, so what is due at the very end is delivered too
+        await asyncio.sleep(hours * 3600 + 1 - (clock.time() - boot))
         stop.set()
         await task
     received = [f for f in csms.frames.frames if f.direction == "received"]

@@ -15,7 +15,7 @@ from typing import Literal
 from chargepoint.clocks import Clock, real_clock
 from chargepoint.core.settings import Identity
 from chargepoint.station.shell import Station, StationOptions
-from chargepoint.store import Store
+from chargepoint.store import Store, StoreError
 from chargepoint.transport.base import Link
 from chargepoint.transport.handshake import Endpoint
 
@@ -49,9 +49,23 @@ class LinkSpec:
 def build_station(spec: ChargerSpec) -> Station:
     """The station; :class:`~chargepoint.store.StoreError` for a state dir it cannot use."""
     store = spec.store
-    if store is None and spec.options.state_dir is not None:
+    owned = store is None and spec.options.state_dir is not None
+    if owned:
+        assert spec.options.state_dir is not None
         store = Store.open(spec.options.state_dir)
-    station = Station(spec.identity, spec.options, spec.clock or real_clock(), store)
+    try:
+        station = Station(
+            spec.identity, spec.options, spec.clock or real_clock(), store, owns_store=owned
+        )
+    except (TypeError, ValueError, KeyError) as exc:
+        if owned and store is not None:
+            store.close()
+        if isinstance(exc, KeyError) or store is None:
+            raise  # an unknown configuration key given by the caller
+        raise StoreError(
+            f"{store.path}: what it holds does not fit this charger ({type(exc).__name__}); "
+            f"inspect it with `cpsim state show --state-dir {store.path.parent}`"
+        ) from None
     if spec.password is not None:
         station.set_authorization_key(spec.password)
     return station

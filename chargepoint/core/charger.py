@@ -31,6 +31,7 @@ from .events import (
     LinkUp,
     PlugIn,
     PresentIdTag,
+    SetKey,
     StartCharging,
     StopCharging,
     TimerFired,
@@ -66,6 +67,7 @@ class ChargerCore(CsmsCalls):
             Fault: lambda e: self.fault(e.connector, e.error_code),
             ClearFault: lambda e: self.clear_fault(e.connector),
             UserCall: self._user_call,
+            SetKey: lambda e: self.config.set_internal(e.key, e.value),
         }
         for line in self.config.ignored:
             log.warning("%s: stored value ignored: %s", identity.charge_point_id, line)
@@ -91,6 +93,7 @@ class ChargerCore(CsmsCalls):
         changes, self.config.changes = self.config.changes, []
         for key, value in changes:
             self.emit(SaveConfig(key, value))
+            self.timeline("config", key=key)  # never the value: it may be a secret
             self.config_changed(key)
 
     def _too_large(self, event: FrameTooLarge) -> None:

@@ -116,6 +116,15 @@ class ClearFault(Event):
 
 
 @dataclass(frozen=True)
+class SetKey(Event):
+    """A configuration value given at the charger (``--password``): kept like a
+    ChangeConfiguration, but taken as given (the CSMS decides what it accepts)."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
 class UserCall(Event):
     """Send any CALL now (a scenario's ``send`` step); answered with ``Outcome(token, ...)``."""
 

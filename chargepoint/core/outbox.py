@@ -44,6 +44,9 @@ class InFlight:
     entry: Entry
     ordered: bool
     """It is the head of the ordered queue (else urgent or the boot)."""
+    sent_at: float = 0.0
+    """The charger's clock when it was sent: with the answer's arrival, the window in
+    which a currentTime in the answer was true."""
 
 
 @dataclass

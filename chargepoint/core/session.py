@@ -39,6 +39,8 @@ class Session(StationOps):
         self._heartbeat_at: float | None = None
         self._resetting: str | None = None
         self._deferred_offset: float | None = None
+        self._answer_window = (now, now)
+        """When the call being answered was sent and when its answer came (charger clock)."""
 
     # --- the link ---------------------------------------------------------------------
 
@@ -114,7 +116,7 @@ class Session(StationOps):
                 self._reboot_now()
 
     def _transmit(self, entry: Entry, ordered: bool) -> None:
-        self.in_flight = InFlight(entry, ordered)
+        self.in_flight = InFlight(entry, ordered, self.now)
         frame = ocppj.call(entry.unique_id, entry.action, entry.payload)
         self.emit(Send(frame, entry.unique_id, entry.action))
         self.emit(AwaitAnswer(entry.unique_id, self.settings.response_timeout))
@@ -140,6 +142,7 @@ class Session(StationOps):
             return
         self.timeline("received", action=entry.action, uniqueId=frame.unique_id)
         self.in_flight = None
+        self._answer_window = (flight.sent_at, self.now)
         if flight.ordered:
             self.outbox.remove(entry)
         if isinstance(entry, QueuedMessage):
@@ -234,6 +237,10 @@ class Session(StationOps):
             return
         self.set_state(_S.PENDING if status == "Pending" else _S.REJECTED)
         self.emit(ArmTimer("boot", self.now + (interval or DEFAULT_RETRY_S)))
+        if status != "Pending":  # §4.2: Rejected sends nothing until the interval has passed
+            for entry in list(self.outbox.urgent):
+                self._notify_failure(entry, "boot Rejected")
+            self.outbox.urgent.clear()
 
     def _boot_failed(self, reason: str) -> None:
         if reason != "link down":
@@ -281,10 +288,14 @@ class Session(StationOps):
         csms = parse_epoch(text)
         if csms is None:
             return
-        target = csms - self.now
-        if abs(target - self.offset) < CLOCK_SLACK_S:
-            self._deferred_offset = None  # the CSMS agrees with us again
+        sent, received = self._answer_window
+        # The CSMS's time was true somewhere between our send and its answer's arrival
+        # (as NTP reasons): a time inside that window, give or take the slack, agrees
+        # with ours, however long the round trip was in charger time (a sped-up clock).
+        if sent + self.offset - CLOCK_SLACK_S <= csms <= received + self.offset + CLOCK_SLACK_S:
+            self._deferred_offset = None  # the CSMS agrees with us (again)
             return
+        target = csms - (sent + received) / 2
         if target < self.offset and self.any_transaction():
             self._deferred_offset = target
             return

@@ -30,6 +30,10 @@ from .settings import CoreSettings, Identity
 
 log = logging.getLogger("cpsim.core")
 
+REGISTER_SAVE_S = 60.0
+"""Charger seconds between saves of a charging connector's energy register, whatever the
+sample interval: a power loss costs at most this much energy in its StopTransaction."""
+
 READINGS = {
     "Energy.Active.Import.Register": "Wh",
     "Power.Active.Import": "W",
@@ -236,6 +240,7 @@ class StationOps(CoreBase):
         connector.meter.set_power(power, self.now)
         self.refresh_status(connector)  # Charging
         self._arm_sample(connector_id, self.now)
+        self.emit(ArmTimer(f"register:{connector_id}", self.now + REGISTER_SAVE_S))
         return tx
 
     def stop_transaction(
@@ -246,6 +251,7 @@ class StationOps(CoreBase):
         if tx is None:
             return None
         self.emit(CancelTimer(f"sample:{connector_id}"))
+        self.emit(CancelTimer(f"register:{connector_id}"))
         self._sample_at.pop(connector_id, None)
         connector.meter.set_power(0, self.now)
         self._queue_stop(tx, connector.meter.register, self.timestamp(), reason, connector)
@@ -312,6 +318,7 @@ class StationOps(CoreBase):
             connector.meter.set_power(self.ev_power_w, self.now)
             self.timeline("transaction", tx.connector_id, resumed=tx.local_id)
             self._arm_sample(tx.connector_id, self.now)
+            self.emit(ArmTimer(f"register:{tx.connector_id}", self.now + REGISTER_SAVE_S))
             return
         reading = self._readings.get(tx.connector_id)
         register = int(reading.energy_wh) if reading else tx.meter_start
@@ -389,6 +396,11 @@ class StationOps(CoreBase):
         kind, _, arg = name.partition(":")
         if kind == "sample":
             self._sample(int(arg))
+        elif kind == "register":
+            connector = self.connectors[int(arg)]
+            if connector.transaction is not None:
+                self._save_register(connector)
+                self.emit(ArmTimer(name, self.now + REGISTER_SAVE_S))
         elif kind == "unplug":
             connector = self.connectors[int(arg)]
             if connector.auto_plugged and connector.transaction is None:

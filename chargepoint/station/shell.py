@@ -78,6 +78,7 @@ class Station:
         options: StationOptions,
         clock: Clock,
         store: Store | None = None,
+        owns_store: bool = False,
     ) -> None:
         self.identity = identity
         self.options = options
@@ -89,6 +90,8 @@ class Station:
             options.state_dir / "timeline.jsonl" if options.state_dir else None
         )
         self.timeline = Timeline(timeline_path)
+        self._owns_store = owns_store
+        """The store is this station's alone: it closes it at shutdown."""
         self.core = ChargerCore(identity, options, stored, clock.time())
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._answer_timer: asyncio.TimerHandle | None = None
@@ -96,6 +99,7 @@ class Station:
         self._tokens = itertools.count(1)
         self._unsaved: list[act.Persist] = []
         self._session: _Session | None = None
+        self._changed = asyncio.Event()
         self._started = False
         self._pending_start = self.core.take_actions()
 
@@ -134,9 +138,7 @@ class Station:
 
     def set_authorization_key(self, key: str) -> None:
         """The key given on the command line (or by a scenario): kept like one set over OCPP."""
-        self.config.set_internal("AuthorizationKey", key)
-        self._execute([act.SaveConfig("AuthorizationKey", key)])
-        self.config.changes.clear()
+        self._execute(self.core.handle(ev.SetKey("AuthorizationKey", key), self.clock.time()))
 
     def ping_interval(self) -> float:
         """WebSocketPingInterval for the next connect (0: no pings); links read it likewise."""
@@ -180,6 +182,14 @@ class Station:
                     future.set_result(action.value)
             elif isinstance(action, act.CloseLink):
                 self._close(action.code, action.reason)
+        self.timeline.flush()
+        # wake whoever waits for the charger's state to change (scenario steps)
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def changed(self) -> None:
+        """Return after the charger's next step (an event it was fed, and what it did)."""
+        await self._changed.wait()
 
     def _save(self, persist: list[act.Persist]) -> None:
         if self.store is None:
@@ -364,3 +374,7 @@ class Station:
         self._waiting.clear()
         with contextlib.suppress(Exception):
             self.timeline.close()
+        if self.store is not None and self._owns_store:
+            if self._unsaved:
+                log.error("%d changes could not be saved in the state dir", len(self._unsaved))
+            self.store.close()

@@ -8,8 +8,10 @@ value or a payload, so no secret reaches the file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -25,7 +27,7 @@ class Timeline:
         self.charge_point = charge_point
         self._file: IO[str] | None = None
         self._listeners: list[Listener] = []
-        self._failed = False
+        self._failing = False
 
     def listen(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(event)`` for each event; returns the function that stops it."""
@@ -37,23 +39,41 @@ class Timeline:
             event = {"cp": self.charge_point, **event}
         for listener in list(self._listeners):
             listener(event)
-        if self.path is None or self._failed:
+        if self.path is None:
             return
         try:
             if self._file is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._file = self.path.open("a", encoding="utf-8")
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                self._file = os.fdopen(fd, "a", encoding="utf-8")
             self._file.write(json.dumps(event, separators=(",", ":")) + "\n")
-        except OSError as exc:  # a full disk must not stop the charger
-            self._failed = True
-            log.error("%s: timeline not written from here on: %s", self.path, exc.strerror)
+        except OSError as exc:
+            self._failed(exc)
 
     def flush(self) -> None:
+        """Called after every step of the charger, so a kill -9 loses no event."""
+        if self._file is None:
+            return
+        try:
+            self._file.flush()
+        except OSError as exc:
+            self._failed(exc)
+            return
+        if self._failing:
+            self._failing = False
+            log.warning("%s: written again", self.path)
+
+    def _failed(self, exc: OSError) -> None:
+        """A full disk must not stop the charger: say so once, and try again later."""
+        if not self._failing:
+            self._failing = True
+            log.error(
+                "%s: timeline lines lost until it can be written: %s", self.path, exc.strerror
+            )
         if self._file is not None:
-            try:
-                self._file.flush()
-            except OSError as exc:
-                log.error("%s: %s", self.path, exc.strerror)
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
 
     def close(self) -> None:
         if self._file is not None:

@@ -142,3 +142,42 @@ def test_a_backward_correction_the_csms_takes_back_is_not_applied() -> None:
     h.feed(ev.Unplug(1))
     h.answer_all()
     assert h.calls("StatusNotification")[-1][3]["timestamp"] == h.iso()
+
+
+def test_a_long_round_trip_is_not_a_clock_error() -> None:
+    """A sped-up clock makes a 5 ms round trip minutes of charger time: a CSMS time that
+    falls inside [sent, answered] agrees with ours and is not adopted (as NTP reasons)."""
+    h = Harness()
+    h.feed(ev.LinkUp())
+    sent = h.now
+    h.advance(90)  # the answer takes 90 s of charger time
+    h.answer({"status": "Accepted", "currentTime": iso(sent + 40), "interval": 60})
+    assert h.core.offset == 0
+    assert not [e for e in h.timeline if e["kind"] == "clock"]
+
+
+def test_a_csms_clock_outside_the_round_trip_is_adopted_at_its_middle() -> None:
+    h = Harness()
+    h.feed(ev.LinkUp())
+    sent = h.now
+    h.advance(10)
+    h.answer({"status": "Accepted", "currentTime": iso(sent + 3600), "interval": 60})
+    assert h.core.offset == 3600 - 5
+
+
+def test_calls_waiting_for_the_boot_fail_when_it_is_rejected() -> None:
+    h = Harness()
+    h.feed(ev.LinkUp())
+    h.feed(ev.UserCall("DataTransfer", {"vendorId": "x"}, "tok"))
+    h.answer({"status": "Rejected", "currentTime": h.iso(), "interval": 300})
+    assert h.outcomes["tok"].code == "boot Rejected"
+
+
+def test_a_configuration_change_is_on_the_timeline_without_its_value() -> None:
+    h = Harness()
+    h.boot()
+    key = "00112233445566778899aabbccddeeff"
+    h.csms_call("ChangeConfiguration", {"key": "AuthorizationKey", "value": key})
+    changes = [e for e in h.timeline if e["kind"] == "config"]
+    assert {"key": "AuthorizationKey"}.items() <= changes[-1].items()
+    assert key not in str(h.timeline)

@@ -121,3 +121,19 @@ def test_an_unavailable_connector_stays_unavailable_after_a_power_loss() -> None
     assert [f[3]["status"] for f in h2.calls("StatusNotification") if f[3]["connectorId"] == 1] == [
         "Unavailable"
     ]
+
+
+def test_without_sampling_the_register_is_still_kept_every_minute() -> None:
+    """MeterValueSampleInterval 0: the StopTransaction of a power loss after 5 h of
+    charging at 7,360 W still says (nearly) 36.8 kWh, not the meterStart."""
+    h = Harness(config={"MeterValueSampleInterval": "0"})
+    h.boot(interval=86400)
+    t = h.now
+    h.feed(ev.StartCharging(1, "T1"))
+    h.answer_all()
+    h.advance(5 * 3600 + 30)  # lost 30 s after the last save
+    h2 = h.power_loss(after=10)
+    h2.boot(interval=86400)
+    [stop] = h2.calls("StopTransaction")
+    assert stop[3]["meterStop"] == 36800
+    assert stop[3]["timestamp"] == iso(t + 5 * 3600)

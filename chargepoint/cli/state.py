@@ -6,6 +6,10 @@ one stable document.  ``reset`` drops the state of every charger or of one, afte
 confirmation; an unreadable database (corrupt, or from a newer cpsim) is moved aside,
 never deleted.  Exit status: 0 done, 1 a bad state dir (one line), a charger ``show``
 does not find, or a "no" to reset's question; 2 a usage error.
+
+``show`` opens the database read-only (no lock, nothing written): it works beside a
+running charger and on a read-only dir.  ``reset`` holds the state dir's lock from
+its first look to its last change, so it refuses while a charger runs on the dir.
 """
 
 from __future__ import annotations
@@ -21,7 +25,15 @@ from typing import Any
 import click
 
 from chargepoint.core.records import StoredState
-from chargepoint.store import DB_NAME, LEGACY_CONFIG, Store, StoreError, StoreUnreadable, set_aside
+from chargepoint.store import (
+    DB_NAME,
+    LEGACY_CONFIG,
+    StateDirLock,
+    Store,
+    StoreError,
+    StoreUnreadable,
+    set_aside,
+)
 
 MASK = "********"
 _SECRET = re.compile(r"AuthorizationKey|password|secret", re.IGNORECASE)
@@ -57,9 +69,10 @@ def _id_option(help: str) -> Any:
 
 
 @contextmanager
-def _opened(state_dir: Path) -> Iterator[Store]:
+def _opened(state_dir: Path, lock: StateDirLock | None = None) -> Iterator[Store]:
+    """The store of ``state_dir``: read-only without ``lock``, else for writing."""
     try:
-        store = Store.open(state_dir)
+        store = Store.open_readonly(state_dir) if lock is None else Store.open(state_dir, lock)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from None
     try:
@@ -222,13 +235,24 @@ def reset(state_dir: Path, charger: str | None, keep_config: bool, yes: bool) ->
     """
     if not state_dir.exists():
         raise click.ClickException(f"{state_dir}: no such state dir")
-    moved = _set_aside_unreadable(state_dir, yes)
-    with _opened(state_dir) as store:
+    try:
+        lock = StateDirLock.acquire(state_dir)  # no charger may start on it meanwhile
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    with lock:
+        _reset(state_dir, lock, charger, keep_config, yes)
+
+
+def _reset(
+    state_dir: Path, lock: StateDirLock, charger: str | None, keep_config: bool, yes: bool
+) -> None:
+    moved = _set_aside_unreadable(state_dir, lock, yes)
+    with _opened(state_dir, lock) as store:
         chargers = _pick(store, charger)
         if charger is not None and not chargers:
             click.echo(f"{_unknown(store, charger)}: nothing to drop")
             return
-        counts = _what_drops(store, chargers, keep_config)
+        counts = _what_drops(store, charger, keep_config)
         legacy = state_dir / LEGACY_CONFIG  # not imported yet: it would come back at next run
         old_config = charger is None and not keep_config and legacy.exists()
         whose = f"charger {charger}" if charger else f"{len(chargers)} charger(s)"
@@ -246,12 +270,13 @@ def reset(state_dir: Path, charger: str | None, keep_config: bool, yes: bool) ->
             click.echo(f"moved {legacy} aside to {set_aside(legacy, 'reset').name}")
 
 
-def _set_aside_unreadable(state_dir: Path, yes: bool) -> int:
+def _set_aside_unreadable(state_dir: Path, lock: StateDirLock, yes: bool) -> int:
     """Move aside each file that keeps the store from opening (the database, an earlier
     cpsim's config.json), after a confirmation; returns how many were."""
     for moved in range(3):  # each file at most once; a fresh database then opens
         try:
-            Store.open(state_dir).close()
+            with Store.open(state_dir, lock) as store:
+                store.chargers()  # a charge point id that is not text: the file goes too
             return moved
         except StoreUnreadable as exc:
             click.echo(f"{exc.path}: {exc.reason}", err=True)
@@ -264,17 +289,31 @@ def _set_aside_unreadable(state_dir: Path, yes: bool) -> int:
     raise click.ClickException(f"{state_dir}: still unreadable after moving files aside")
 
 
-def _what_drops(store: Store, chargers: list[str], keep_config: bool) -> list[str]:
-    states = [store.load(cp) for cp in chargers]
-    counts = [
-        (sum(len(s.transactions) for s in states), "open transaction"),
-        (sum(len(s.queue) for s in states), "queued message"),
-        (sum(len(s.registers) for s in states), "energy register"),
-        (0 if keep_config else sum(len(s.config) for s in states), "configuration key"),
-        (sum(len(s.auth_cache) for s in states), "cached idTag"),
-        (sum(len(s.counters) for s in states), "counter"),
-    ]
-    return [f"{n} {name}{'' if n == 1 else 's'}" for n, name in counts if n]
+_NOUNS = {  # what reset says it drops, in this order; a later table by its name
+    "transactions": "open transaction",
+    "queue": "queued message",
+    "registers": "energy register",
+    "config": "configuration key",
+    "auth_cache": "cached idTag",
+    "counters": "counter",
+    "availability": "connector availability setting",
+}
+
+
+def _what_drops(store: Store, charger: str | None, keep_config: bool) -> list[str]:
+    """Counted, not loaded: a row of the wrong type (which ``load`` refuses, advising
+    ``reset --id``) is dropped like any other."""
+    counts = store.row_counts(charger)
+    if keep_config:
+        counts.pop("config", None)
+    order = [table for table in _NOUNS if table in counts]
+    order += sorted(set(counts) - set(order))
+    out = []
+    for table in order:
+        n, plural = counts[table], "" if counts[table] == 1 else "s"
+        noun = _NOUNS.get(table)
+        out.append(f"{n} {noun}{plural}" if noun else f"{n} row{plural} of table {table}")
+    return out
 
 
 def _join(items: list[str]) -> str:

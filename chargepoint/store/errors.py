@@ -6,6 +6,7 @@ never holds a configuration value (the AuthorizationKey is one).
 
 from __future__ import annotations
 
+import os
 import shlex
 from pathlib import Path
 
@@ -39,6 +40,22 @@ class StoreError(Exception):
 class StoreFull(StoreError):
     """The disk (or the database's size limit) is full: nothing of the change was written,
     so the caller may keep its actions and apply them again later."""
+
+
+class StoreLocked(StoreError):
+    """Another process holds the state dir (or this process has it open already): two
+    cores on one dir would number the same transactions and queued messages."""
+
+    def __init__(self, state_dir: Path, pid: int | None) -> None:
+        if pid is None:
+            holder = "another process (a running cpsim?); stop it first"
+        elif pid == os.getpid():
+            holder = f"process {pid} (this one: its store is open already); close that first"
+        else:
+            holder = f"process {pid} (a running cpsim?); stop it first"
+        super().__init__(f"{state_dir} is in use by {holder}")
+        self.state_dir = state_dir
+        self.pid = pid
 
 
 class StoreUnreadable(StoreError):

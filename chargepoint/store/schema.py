@@ -6,6 +6,11 @@ installed certificates) adds its tables as a new :class:`Migration` at the end o
 that holds a charger's rows has a ``charger`` column (the charge point id) first
 in its primary key: the store finds those tables by that column, so ``reset``
 and ``chargers`` cover new tables without a change.
+
+Every table is STRICT (SQLite 3.37+): a value of the wrong type (``UPDATE registers
+SET energy_wh = 'garbage'``) is refused when it is written, instead of reaching the
+charger's core when it is read.  An older SQLite gets the same tables without the
+option (:func:`for_this_sqlite`); ``Store.load`` checks the types it reads either way.
 """
 
 from __future__ import annotations
@@ -13,6 +18,10 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from importlib import metadata
+
+STRICT_TABLES = sqlite3.sqlite_version_info >= (3, 37, 0)
+"""Whether this SQLite knows STRICT tables (3.37, 2021).  One older than that cannot
+read a database that has them: it reports the schema as malformed."""
 
 
 @dataclass(frozen=True)
@@ -31,13 +40,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             """CREATE TABLE meta (
                 key TEXT PRIMARY KEY,
                 value TEXT NOT NULL
-            ) WITHOUT ROWID""",
+            ) STRICT, WITHOUT ROWID""",
             """CREATE TABLE config (
                 charger TEXT NOT NULL,
                 key TEXT NOT NULL,
                 value TEXT NOT NULL,
                 PRIMARY KEY (charger, key)
-            ) WITHOUT ROWID""",
+            ) STRICT, WITHOUT ROWID""",
             """CREATE TABLE transactions (
                 charger TEXT NOT NULL,
                 local_id INTEGER NOT NULL,
@@ -47,14 +56,14 @@ MIGRATIONS: tuple[Migration, ...] = (
                 started TEXT NOT NULL,
                 transaction_id INTEGER,
                 PRIMARY KEY (charger, local_id)
-            ) WITHOUT ROWID""",
+            ) STRICT, WITHOUT ROWID""",
             """CREATE TABLE registers (
                 charger TEXT NOT NULL,
                 connector_id INTEGER NOT NULL,
                 energy_wh REAL NOT NULL,
                 timestamp TEXT NOT NULL,
                 PRIMARY KEY (charger, connector_id)
-            ) WITHOUT ROWID""",
+            ) STRICT, WITHOUT ROWID""",
             # A rowid table: payloads (MeterValues) can be a few kB.
             """CREATE TABLE queue (
                 charger TEXT NOT NULL,
@@ -65,25 +74,25 @@ MIGRATIONS: tuple[Migration, ...] = (
                 local_tx INTEGER NOT NULL DEFAULT 0,
                 attempts INTEGER NOT NULL DEFAULT 0,
                 PRIMARY KEY (charger, seq)
-            )""",
+            ) STRICT""",
             """CREATE TABLE availability (
                 charger TEXT NOT NULL,
                 connector_id INTEGER NOT NULL,
                 operative INTEGER NOT NULL,
                 PRIMARY KEY (charger, connector_id)
-            ) WITHOUT ROWID""",
+            ) STRICT, WITHOUT ROWID""",
             """CREATE TABLE auth_cache (
                 charger TEXT NOT NULL,
                 id_tag TEXT NOT NULL,
                 status TEXT NOT NULL,
                 PRIMARY KEY (charger, id_tag)
-            ) WITHOUT ROWID""",
+            ) STRICT, WITHOUT ROWID""",
             """CREATE TABLE counters (
                 charger TEXT NOT NULL,
                 name TEXT NOT NULL,
                 value INTEGER NOT NULL,
                 PRIMARY KEY (charger, name)
-            ) WITHOUT ROWID""",
+            ) STRICT, WITHOUT ROWID""",
         ),
     ),
 )
@@ -111,6 +120,16 @@ def written_by(conn: sqlite3.Connection) -> str:
     return f"cpsim {row[0]}" if row else "an unknown cpsim"
 
 
+def for_this_sqlite(statement: str) -> str:
+    """``statement`` as this SQLite runs it: a CREATE TABLE loses its STRICT option
+    before 3.37 (the table options are what follows its last parenthesis)."""
+    if STRICT_TABLES or not statement.lstrip().upper().startswith("CREATE TABLE"):
+        return statement
+    body, paren, options = statement.rpartition(")")
+    kept = [o.strip() for o in options.split(",") if o.strip() and o.strip().upper() != "STRICT"]
+    return f"{body}{paren} {', '.join(kept)}".rstrip()
+
+
 def migrate(conn: sqlite3.Connection) -> None:
     """Bring the database to :data:`SCHEMA_VERSION`: every pending migration in ONE
     transaction, so a crash or a second process never sees half a schema."""
@@ -122,7 +141,7 @@ def migrate(conn: sqlite3.Connection) -> None:
         pending = [m for m in MIGRATIONS if m.version > current]
         for migration in pending:
             for statement in migration.statements:
-                conn.execute(statement)
+                conn.execute(for_this_sqlite(statement))
             conn.execute(f"PRAGMA user_version = {migration.version:d}")
         if pending:
             conn.execute(

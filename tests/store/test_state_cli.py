@@ -10,6 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from chargepoint.cli import main
+from chargepoint.core.actions import SaveAvailability
 from chargepoint.store import Store
 
 from .conftest import SECRET
@@ -131,6 +132,19 @@ def test_reset_asks_first(state_dir: Path) -> None:
 
     result = cpsim("reset", "--state-dir", str(state_dir), "--id", "CP001", "-y")
     assert result.exit_code == 0 and result.output.endswith("nothing to drop\n")
+
+
+def test_reset_counts_every_kind_of_row(state_dir: Path) -> None:
+    with Store.open(state_dir) as store:
+        store.apply("CP003", [SaveAvailability(2, False)])
+    result = cpsim("reset", "--state-dir", str(state_dir), "--id", "CP003", "--yes")
+    assert result.exit_code == 0, result.output
+    assert result.output == "dropped 1 connector availability setting of charger CP003\n"
+    result = cpsim("reset", "--state-dir", str(state_dir), "--yes")
+    assert result.output == (
+        "dropped 2 open transactions, 3 queued messages, 2 energy registers, "
+        "3 configuration keys, 2 cached idTags and 3 counters of 2 charger(s)\n"
+    )
 
 
 def test_reset_moves_a_corrupt_database_aside(tmp_path: Path) -> None:

@@ -188,7 +188,8 @@ def test_file_and_dir_modes(tmp_path: Path) -> None:
         # a database left readable by others (an earlier copy, a restore) is tightened
         loose = tmp_path / "loose"
         loose.mkdir(mode=0o755)
-        (loose / "cpsim.sqlite3").touch(mode=0o644)
+        Store.open(loose).close()
+        (loose / "cpsim.sqlite3").chmod(0o644)
         Store.open(loose).close()
         assert stat.S_IMODE((loose / "cpsim.sqlite3").stat().st_mode) == 0o600
         assert stat.S_IMODE(loose.stat().st_mode) == 0o755  # an existing dir is the user's
@@ -200,6 +201,8 @@ def test_wal_and_synchronous_normal(tmp_path: Path) -> None:
     with Store.open(tmp_path) as store:
         store.apply("CP1", [SaveCounter("n", 1)])
         assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        assert store._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+        assert store._conn.execute("PRAGMA journal_size_limit").fetchone()[0] == 4 * 2**20
         with sqlite3.connect(store.path) as other:
             assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
             assert other.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -256,6 +259,18 @@ def test_an_earlier_config_json_is_imported_for_each_charger_then_renamed(tmp_pa
         assert store.load("CP3").config == {}  # the file was renamed: not imported again
 
 
+def test_the_imported_config_json_is_private(tmp_path: Path) -> None:
+    """It keeps the AuthorizationKey in clear: 0600 like the database, whatever it was."""
+    legacy = tmp_path / "config.json"
+    legacy.write_text(json.dumps({"AuthorizationKey": SECRET}))
+    legacy.chmod(0o644)
+    with Store.open(tmp_path) as store:
+        assert store.load("CP1").config == {"AuthorizationKey": SECRET}
+    imported = tmp_path / "config.json.imported"
+    assert stat.S_IMODE(imported.stat().st_mode) == 0o600
+    assert SECRET in imported.read_text()  # kept as it was, only private now
+
+
 def test_a_config_json_is_ignored_once_the_store_has_configuration(state_dir: Path) -> None:
     (state_dir / "config.json").write_text('{"HeartbeatInterval": "1"}')
     with Store.open(state_dir) as store:
@@ -271,3 +286,63 @@ def test_an_earlier_import_is_not_overwritten(tmp_path: Path) -> None:
         store.load("CP1")
     assert (tmp_path / "config.json.imported").read_text() == "{}"
     assert (tmp_path / "config.json.imported-1").read_text() == '{"HeartbeatInterval": "1"}'
+
+
+def test_the_wal_shrinks_back_after_a_burst(tmp_path: Path) -> None:
+    """One big apply grows the WAL past the limit (a transaction is checkpointed only once
+    committed); the checkpoints of later applies bring it back to 4 MiB at most."""
+    wal = tmp_path / "cpsim.sqlite3-wal"
+    limit = 4 * 2**20
+    with Store.open(tmp_path) as store:
+        burst = [
+            SaveQueued(QueuedMessage(seq, f"u{seq}", "MeterValues", {"pad": "x" * 3000}))
+            for seq in range(3000)
+        ]
+        store.apply("CP1", burst)
+        assert wal.stat().st_size > 2 * limit
+        store.apply("CP1", [DeleteQueued(seq) for seq in range(3000)])
+        for n in range(2000):  # steady running: a register a step
+            store.apply("CP1", [SaveRegister(1, float(n), "t")])
+        assert 0 < wal.stat().st_size <= limit
+        assert store.load("CP1").queue == []
+
+
+def test_every_table_is_strict(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        rows = store._conn.execute(
+            "SELECT name, strict FROM pragma_table_list WHERE schema = 'main' "
+            "AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+    assert {name for name, _ in rows} == {
+        "meta",
+        "config",
+        "transactions",
+        "registers",
+        "queue",
+        "availability",
+        "auth_cache",
+        "counters",
+    }
+    assert all(strict == 1 for _, strict in rows)
+
+
+def test_an_sqlite_without_strict_gets_the_same_tables_without_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(schema, "STRICT_TABLES", False)
+    for statement in MIGRATIONS[0].statements:
+        plain = schema.for_this_sqlite(statement)
+        assert "STRICT" not in plain
+        assert plain.startswith(statement[: statement.rindex(")") + 1])
+        assert plain.endswith("WITHOUT ROWID") == statement.endswith("WITHOUT ROWID")
+    assert schema.for_this_sqlite("CREATE TABLE t (a TEXT) STRICT") == "CREATE TABLE t (a TEXT)"
+    assert schema.for_this_sqlite("INSERT INTO t VALUES (')STRICT')") == (
+        "INSERT INTO t VALUES (')STRICT')"
+    )
+    with Store.open(tmp_path) as store:
+        strict = store._conn.execute(
+            "SELECT max(strict) FROM pragma_table_list WHERE schema = 'main'"
+        ).fetchone()[0]
+        assert strict == 0
+        store.apply("CP1", [SaveRegister(1, 1.5, "t")])
+        assert store.load("CP1").registers == {1: MeterReading(1.5, "t")}

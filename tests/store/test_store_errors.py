@@ -10,12 +10,15 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from chargepoint.cli import main
 from chargepoint.core.actions import SaveConfig, SaveQueued
-from chargepoint.core.records import QueuedMessage
-from chargepoint.store import Store, StoreError, StoreFull, StoreUnreadable
+from chargepoint.core.records import QueuedMessage, StoredState
+from chargepoint.store import Store, StoreError, StoreFull, StoreUnreadable, schema
+from chargepoint.store.sqlite import _translate
 
-from .conftest import SECRET
+from .conftest import SECRET, cp001_actions
 
 
 def _error(state_dir: Path) -> StoreError:
@@ -188,3 +191,146 @@ def test_no_error_text_holds_a_config_value(state_dir: Path) -> None:
         )
     assert SECRET not in str(caught.value)
     assert json.dumps(SECRET) not in repr(caught.value)
+
+
+# --- rows of the wrong type -----------------------------------------------------------------
+
+BAD_ROWS = [
+    (
+        "UPDATE registers SET energy_wh = 'garbage' WHERE connector_id = 1",
+        "table registers, charger CP001, connector 1: energy_wh is not a number",
+    ),
+    (
+        "UPDATE registers SET connector_id = 'one' WHERE connector_id = 2",
+        "table registers, charger CP001: connector_id is not an integer",
+    ),
+    (
+        f"UPDATE config SET value = CAST('{SECRET}' AS BLOB) WHERE key = 'AuthorizationKey'",
+        "table config, charger CP001, key AuthorizationKey: value is not text",
+    ),
+    (
+        "UPDATE transactions SET meter_start = 'x' WHERE local_id = 7",
+        "table transactions, charger CP001, transaction 7: meter_start is not an integer",
+    ),
+    (
+        "UPDATE transactions SET transaction_id = 47.5 WHERE local_id = 6",
+        "table transactions, charger CP001, transaction 6: transaction_id is not an integer "
+        "or null",
+    ),
+    (
+        "UPDATE queue SET attempts = 1.5 WHERE seq = 15",
+        "table queue, charger CP001, message 15: attempts is not an integer",
+    ),
+    (
+        "UPDATE counters SET value = 'many' WHERE name = 'next_seq'",
+        "table counters, charger CP001, counter next_seq: value is not an integer",
+    ),
+    (
+        "UPDATE auth_cache SET status = x'00' WHERE id_tag = 'TAG-0042'",
+        "table auth_cache, charger CP001, idTag TAG-0042: status is not text",
+    ),
+]
+
+# What even a STRICT table takes: TEXT that is not UTF-8, JSON that is not an object.
+BAD_IN_STRICT_TABLES = [
+    (
+        f"UPDATE config SET value = CAST(x'ff' || '{SECRET}' AS TEXT) "
+        "WHERE key = 'AuthorizationKey'",
+        "table config, charger CP001, key AuthorizationKey: value is not text",
+    ),
+    (
+        "UPDATE queue SET payload = '[1, 2]' WHERE seq = 14",
+        "table queue, charger CP001, message 14: payload is not a JSON object",
+    ),
+]
+
+
+def _edit(state_dir: Path, sql: str) -> None:
+    with sqlite3.connect(state_dir / "cpsim.sqlite3") as conn:
+        conn.execute(sql)
+    conn.close()
+
+
+def _bad_row_error(state_dir: Path, reason: str) -> None:
+    """``load`` (and ``cpsim state show``) give one line naming table, row and column and
+    the reset of that charger; never the value; the other charger loads."""
+    for opener in (Store.open, Store.open_readonly):
+        with opener(state_dir) as store:
+            with pytest.raises(StoreUnreadable) as caught:
+                store.load("CP001")
+            assert store.load("CP002").config == {"HeartbeatInterval": "60"}
+        message = str(caught.value)
+        assert message == (
+            f"{state_dir / 'cpsim.sqlite3'}: {reason}; drop that charger's state with "
+            f"`cpsim state reset --state-dir {state_dir} --id CP001`"
+        )
+        assert SECRET not in repr(caught.value) and "garbage" not in message
+
+    show = CliRunner().invoke(main, ["state", "show", "--state-dir", str(state_dir)])
+    assert (show.exit_code, show.output) == (1, f"Error: {message}\n")
+    assert "Traceback" not in show.output
+
+    # the advice works: that charger's rows go, counted not loaded
+    reset = ["state", "reset", "--state-dir", str(state_dir), "--id", "CP001", "--yes"]
+    result = CliRunner().invoke(main, reset)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("dropped 2 open transactions, 3 queued messages")
+    with Store.open(state_dir) as store:
+        assert store.load("CP001") == StoredState()
+
+
+@pytest.mark.parametrize("sql,reason", BAD_ROWS)
+def test_a_row_of_the_wrong_type_written_by_an_older_sqlite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sql: str, reason: str
+) -> None:
+    """Tables created as SQLite before 3.37 creates them (no STRICT) take any value."""
+    monkeypatch.setattr(schema, "STRICT_TABLES", False)
+    with Store.open(tmp_path) as store:
+        store.apply("CP001", cp001_actions())
+        store.apply("CP002", [SaveConfig("HeartbeatInterval", "60")])
+    _edit(tmp_path, sql)
+    _bad_row_error(tmp_path, reason)
+
+
+@pytest.mark.parametrize("sql,reason", BAD_IN_STRICT_TABLES)
+def test_a_row_of_the_wrong_type_in_strict_tables(state_dir: Path, sql: str, reason: str) -> None:
+    _edit(state_dir, sql)
+    _bad_row_error(state_dir, reason)
+
+
+@pytest.mark.parametrize("sql,reason", BAD_ROWS)
+def test_strict_tables_refuse_the_wrong_type_when_it_is_written(
+    state_dir: Path, sql: str, reason: str
+) -> None:
+    with pytest.raises(sqlite3.IntegrityError, match="cannot store"):
+        _edit(state_dir, sql)
+    with Store.open(state_dir) as store:
+        assert store.load("CP001").config["AuthorizationKey"] == SECRET
+
+
+@pytest.mark.parametrize(
+    "strict,value", [(False, "x'ff00'"), (True, "CAST(x'ff' AS TEXT)")], ids=["blob", "not-utf8"]
+)
+def test_a_charge_point_id_that_is_not_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, strict: bool, value: str
+) -> None:
+    monkeypatch.setattr(schema, "STRICT_TABLES", strict)
+    with Store.open(tmp_path) as store:
+        store.apply("CP001", [SaveConfig("HeartbeatInterval", "60")])
+    _edit(tmp_path, f"UPDATE config SET charger = {value}")
+    with Store.open_readonly(tmp_path) as store, pytest.raises(StoreUnreadable) as caught:
+        store.chargers()
+    assert "a charge point id (column charger) is not text" in str(caught.value)
+    result = CliRunner().invoke(main, ["state", "reset", "--state-dir", str(tmp_path), "--yes"])
+    assert result.exit_code == 0, result.output  # the file is moved aside, as a corrupt one
+    assert len(list(tmp_path.glob("cpsim.sqlite3.corrupt-*"))) == 1
+
+
+def test_python_s_decoding_error_never_reaches_a_message(tmp_path: Path) -> None:
+    """It quotes the text it could not decode; the store's message stops before that."""
+    exc = sqlite3.OperationalError(
+        f"Could not decode to UTF-8 column 'value' with text '\xff{SECRET}'"
+    )
+    error = _translate(exc, tmp_path / "cpsim.sqlite3")
+    assert isinstance(error, StoreUnreadable) and SECRET not in str(error)
+    assert str(error).startswith(f"{tmp_path / 'cpsim.sqlite3'}: could not decode to UTF-8 ")

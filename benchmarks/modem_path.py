@@ -24,40 +24,46 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ocpp.exceptions import OCPPError
 
-from chargepoint.assembly import ChargerSpec, build_station
+from chargepoint.assembly import ChargerSpec, LinkSpec, build_link, build_station
 from chargepoint.core.config import MEASURANDS
 from chargepoint.core.settings import Identity
 from chargepoint.csms.server import LocalCsms
 from chargepoint.station import Station, StationOptions
 from chargepoint.station.runner import run_station
 from chargepoint.transport.base import Link
-from chargepoint.transport.ec200u import Ec200uLink, ModemSettings
-from chargepoint.transport.espat import EspAtLink, EspAtSettings
-from chargepoint.transport.handshake import Endpoint
-from modem.at import ATDriver, ATTrace
-from modem.at.dialect import Dialect
+from chargepoint.transport.ec200u import ModemSettings
+from chargepoint.transport.espat import EspAtSettings
 from modem.emulator import run_emulator
-from modem.espat import ESP_AT, EspAtModem
-from modem.quectel import QuectelModem
-from modem.quectel.dialect import QUECTEL
-from modem.serialport import open_port
+from modem.serialport import PortStreams, open_port
 
 CONNECTORS = 8
 
 
 class Counter:
+    """Serial bytes both ways, counted on the host side of the port the link opens."""
+
     def __init__(self) -> None:
         self.tx = 0  # host -> modem
         self.rx = 0  # modem -> host
 
     def snapshot(self) -> tuple[int, int]:
         return self.tx, self.rx
+
+    async def open_port(
+        self, url: str, baudrate: int = 115200, *, rtscts: bool = False
+    ) -> PortStreams:
+        """:func:`modem.serialport.open_port`, its streams counted (the links' ``open_port``)."""
+        reader, writer = await open_port(url, baudrate, rtscts=rtscts)
+        # Stand-ins with the two methods the AT driver counts through; the rest is passed on.
+        return (
+            cast(asyncio.StreamReader, CountingReader(reader, self)),
+            cast(asyncio.StreamWriter, CountingWriter(writer, self)),
+        )
 
 
 class CountingReader:
@@ -85,77 +91,38 @@ class CountingWriter:
         return getattr(self._inner, name)
 
 
-async def counted_driver(
-    port: str, baud: int, dialect: Dialect, trace: Path | None, counter: Counter
-) -> ATDriver:
-    """The driver the real links build, on a port whose bytes are counted."""
-    reader, writer = await open_port(port, baud)
-    driver = ATDriver(
-        CountingReader(reader, counter),  # type: ignore[arg-type]
-        CountingWriter(writer, counter),  # type: ignore[arg-type]
-        dialect=dialect,
-        port=port,
-        trace=ATTrace(port, trace),
-    )
-    driver.start()
-    await driver.probe()
-    return driver
-
-
-@dataclass
-class CountedEc200uLink(Ec200uLink):
-    counter: Counter | None = None
-
-    async def _bring_up(self) -> QuectelModem:
-        if self._device is None:
-            assert self.counter is not None
-            settings = self.modem
-            device = QuectelModem(
-                await counted_driver(
-                    settings.port, settings.baud, QUECTEL, settings.at_log, self.counter
-                )
-            )
-            await device.bring_up(settings.apn)
-            self._device = device
-        return self._device
-
-
-@dataclass
-class CountedEspAtLink(EspAtLink):
-    counter: Counter | None = None
-
-    async def _open_device(self) -> EspAtModem:
-        assert self.counter is not None
-        settings = self.modem
-        return EspAtModem(
-            await counted_driver(
-                settings.port, settings.baud, ESP_AT, settings.at_log, self.counter
-            )
-        )
-
-
 SSID, WIFI_PASSWORD = "bench-ap", "bench-pw"
 
 
 @contextlib.asynccontextmanager
 async def counted_link(
-    path: str, csms: LocalCsms, baud: int, buffer_size: int, trace: Path, counter: Counter
+    path: str,
+    csms: LocalCsms,
+    station: Station,
+    baud: int,
+    buffer_size: int,
+    trace: Path,
+    counter: Counter,
 ) -> AsyncIterator[Link]:
-    endpoint = Endpoint(csms.url, "BENCH01")
+    """The link ``cpsim run --modem`` builds, on the emulator, its serial bytes counted."""
     if path == "ec200u":
         async with run_emulator("ec200u", baud=baud) as emu:
-            yield CountedEc200uLink(
-                endpoint, ModemSettings(emu.port_url, baud, at_log=trace), counter=counter
-            )
+            settings = ModemSettings(emu.port_url, baud, at_log=trace, open_port=counter.open_port)
+            yield build_link(LinkSpec("ec200u", csms.url, modem=settings), station)
         return
     async with run_emulator(
         "esp-at", baud=baud, wifi_ssid=SSID, wifi_password=WIFI_PASSWORD
     ) as emu:
-        yield CountedEspAtLink(
-            endpoint,
-            EspAtSettings(emu.port_url, SSID, WIFI_PASSWORD, baud, trace, buffer_size),
-            counter=counter,
+        esp = EspAtSettings(
+            emu.port_url,
+            SSID,
+            WIFI_PASSWORD,
+            baud,
+            trace,
+            buffer_size,
+            open_port=counter.open_port,
         )
+        yield build_link(LinkSpec("esp-at", csms.url, modem=esp), station)
 
 
 def at_commands(trace: Path) -> int:
@@ -186,28 +153,26 @@ async def bench(path: str, heartbeats: int, baud: int, buffer_size: int) -> dict
     with tempfile.TemporaryDirectory() as tmp:
         trace = Path(tmp) / "at.log"
         counter = Counter()
+        every = ",".join(sorted(MEASURANDS))  # a heavy, real-world configuration:
+        config = {
+            key: every
+            for key in (
+                "MeterValuesSampledData",
+                "MeterValuesAlignedData",
+                "StopTxnSampledData",
+                "StopTxnAlignedData",
+            )
+        }
+        station = build_station(
+            ChargerSpec(
+                Identity("BENCH01"),
+                StationOptions(connectors=CONNECTORS, state_dir=Path(tmp), config_overrides=config),
+            )
+        )
         async with (
             LocalCsms(port=0) as csms,
-            counted_link(path, csms, baud, buffer_size, trace, counter) as link,
+            counted_link(path, csms, station, baud, buffer_size, trace, counter) as link,
         ):
-            every = ",".join(sorted(MEASURANDS))  # a heavy, real-world configuration:
-            config = {
-                key: every
-                for key in (
-                    "MeterValuesSampledData",
-                    "MeterValuesAlignedData",
-                    "StopTxnSampledData",
-                    "StopTxnAlignedData",
-                )
-            }
-            station = build_station(
-                ChargerSpec(
-                    Identity("BENCH01"),
-                    StationOptions(
-                        connectors=CONNECTORS, state_dir=Path(tmp), config_overrides=config
-                    ),
-                )
-            )
             stop = asyncio.Event()
             started = time.perf_counter()
             task = asyncio.create_task(run_station(station, link, stop))
@@ -307,8 +272,8 @@ async def big_answer(
     try:
         await csms.call("BENCH01", "GetConfiguration", {}, timeout=60)
     except OCPPError as exc:
-        size = re.search(r"(\d+)-byte message", exc.description)
-        what = f"{int(size[1]) / 1000:.1f} kB answer" if size else "answer"
+        refused = re.search(r"(\d+)-byte message", exc.description)
+        what = f"{int(refused[1]) / 1000:.1f} kB answer" if refused else "answer"
         print(
             f"\nGetConfiguration: the charger refused its {what} as too large for one "
             f"AT+WSSEND at buffer size {buffer_size} (at most {buffer_size - 10} bytes; "

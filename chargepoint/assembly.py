@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from chargepoint.clocks import Clock, real_clock
+from chargepoint.core.config import Configuration
 from chargepoint.core.settings import Identity
 from chargepoint.station.shell import Station, StationOptions
 from chargepoint.store import Store, StoreError
@@ -48,6 +49,8 @@ class LinkSpec:
 
 def build_station(spec: ChargerSpec) -> Station:
     """The station; :class:`~chargepoint.store.StoreError` for a state dir it cannot use."""
+    # The caller's own configuration first: its KeyError / ValueError names the key.
+    Configuration(spec.options.connectors, None, spec.options.config_overrides)
     store = spec.store
     owned = store is None and spec.options.state_dir is not None
     if owned:
@@ -57,17 +60,18 @@ def build_station(spec: ChargerSpec) -> Station:
         station = Station(
             spec.identity, spec.options, spec.clock or real_clock(), store, owns_store=owned
         )
-    except (TypeError, ValueError, KeyError) as exc:
+        if spec.password is not None:
+            station.set_authorization_key(spec.password)
+    except BaseException as exc:
         if owned and store is not None:
-            store.close()
-        if isinstance(exc, KeyError) or store is None:
-            raise  # an unknown configuration key given by the caller
-        raise StoreError(
-            f"{store.path}: what it holds does not fit this charger ({type(exc).__name__}); "
-            f"inspect it with `cpsim state show --state-dir {store.path.parent}`"
-        ) from None
-    if spec.password is not None:
-        station.set_authorization_key(spec.password)
+            store.close()  # and with it the state dir's lock
+        if isinstance(exc, (TypeError, ValueError)) and store is not None:
+            raise StoreError(
+                f"{store.path}: what it holds does not fit this charger "
+                f"({type(exc).__name__}); inspect it with "
+                f"`cpsim state show --state-dir {store.path.parent}`"
+            ) from None
+        raise  # StoreError, or an unknown configuration key (KeyError) the caller gave
     return station
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import errno
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import serial
 import serial_asyncio_fast
@@ -27,6 +27,18 @@ _HINTS = {
 }
 
 
+PortStreams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+class PortOpener(Protocol):
+    """How a port is opened: :func:`open_port`, or a stand-in with its signature (a
+    benchmark that counts the serial bytes wraps it, a test may inject a fault)."""
+
+    def __call__(
+        self, url: str, baudrate: int = ..., *, rtscts: bool = ...
+    ) -> Awaitable[PortStreams]: ...
+
+
 def _explain(exc: BaseException) -> str:
     for cause in (exc, exc.__cause__, exc.__context__):
         code = getattr(cause, "errno", None)
@@ -37,9 +49,7 @@ def _explain(exc: BaseException) -> str:
     return str(exc)
 
 
-async def open_port(
-    url: str, baudrate: int = 115200, *, rtscts: bool = False
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def open_port(url: str, baudrate: int = 115200, *, rtscts: bool = False) -> PortStreams:
     """Open ``url`` (``/dev/ttyUSB2``, ``COM5``, ``socket://127.0.0.1:7000``) 8N1.
 
     A device path is opened exclusively, so two programs never share one AT
@@ -63,9 +73,11 @@ async def open_driver(
     at_log: str | Path | None = None,
     timeouts: Mapping[str, float] | None = None,
     probe: bool = True,
+    opener: PortOpener | None = None,
 ) -> ATDriver:
-    """Open the port, start an :class:`ATDriver` on it and (by default) probe with ``AT``."""
-    reader, writer = await open_port(url, baudrate, rtscts=rtscts)
+    """Open the port (with ``opener``, default :func:`open_port`), start an
+    :class:`ATDriver` on it and (by default) probe with ``AT``."""
+    reader, writer = await (opener or open_port)(url, baudrate, rtscts=rtscts)
     driver = ATDriver(
         reader,
         writer,

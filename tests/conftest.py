@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -32,6 +32,8 @@ class RunningCharger:
     stop: asyncio.Event
     task: asyncio.Task[None]
     csms: LocalCsms
+    link: Link
+    """What ``build_link`` made of the test's LinkSpec (tests may look at its modem)."""
 
     @property
     def id(self) -> str:
@@ -88,11 +90,17 @@ async def start_charger(csms: LocalCsms, tmp_path: Path) -> AsyncIterator[Callab
     async def start(
         cp_id: str = "CP001",
         connectors: int = 1,
-        flavour: str = "websockets",
-        link: Link | None = None,
+        flavour: Literal["websockets", "sansio"] = "websockets",
+        link_spec: LinkSpec | None = None,
+        password: str | None = None,
         state_dir: Path | None = None,
         **options: Any,
     ) -> RunningCharger:
+        """A charger and its link built as ``cpsim run`` builds them (chargepoint.assembly).
+
+        ``link_spec``: default a direct link of ``flavour`` to the local CSMS.
+        ``password``: the charger's AuthorizationKey, like ``cpsim run --password``.
+        """
         options.setdefault("auto_unplug_s", 0.2)
         station = build_station(
             ChargerSpec(
@@ -100,13 +108,14 @@ async def start_charger(csms: LocalCsms, tmp_path: Path) -> AsyncIterator[Callab
                 StationOptions(
                     connectors=connectors, state_dir=state_dir or tmp_path / cp_id, **options
                 ),
+                password=password,
             )
         )
         # As cpsim run does: the key and the ping interval come from the station's configuration.
-        link = link or build_link(LinkSpec("direct", csms.url, flavour=flavour), station)  # type: ignore[arg-type]
+        link = build_link(link_spec or LinkSpec("direct", csms.url, flavour=flavour), station)
         stop = asyncio.Event()
         task = asyncio.create_task(run_station(station, link, stop, Backoff(0.2, 1.0)))
-        charger = RunningCharger(station, stop, task, csms)
+        charger = RunningCharger(station, stop, task, csms, link)
         running.append(charger)
         return charger
 

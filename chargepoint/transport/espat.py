@@ -14,8 +14,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from modem import serialport
 from modem.at import ATError, ATPortError
-from modem.espat import MAX_BUFFER, EspAtModem, EspAtWebSocket, ping_settings
+from modem.espat import ESP_AT, MAX_BUFFER, EspAtModem, EspAtWebSocket, ping_settings
 from modem.stream import StreamClosed
 
 from .base import Connection, LinkClosed, LinkError, Seconds, seconds
@@ -36,6 +37,10 @@ class EspAtSettings:
     buffer_size: int = MAX_BUFFER
     link_id: int = 0
     open_timeout: float = 20.0  # AT+WSOPEN <timeout_ms>
+    open_port: serialport.PortOpener = field(
+        default=serialport.open_port, kw_only=True, repr=False, compare=False
+    )
+    """How the port is opened (a benchmark wraps it to count the serial bytes)."""
 
 
 class EspAtConnection:
@@ -127,9 +132,16 @@ class EspAtLink:
         return self._device
 
     async def _open_device(self) -> EspAtModem:
-        """Open the port (a separate step so a benchmark can count its bytes)."""
         settings = self.modem
-        return await EspAtModem.open(settings.port, settings.baud, at_log=settings.at_log)
+        return EspAtModem(
+            await serialport.open_driver(
+                settings.port,
+                ESP_AT,
+                baudrate=settings.baud,
+                at_log=settings.at_log,
+                opener=settings.open_port,
+            )
+        )
 
     async def _drop_device(self) -> None:
         if self._device is not None:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from chargepoint.assembly import LinkSpec
 from chargepoint.csms.server import LocalCsms
-from chargepoint.transport.ec200u import Ec200uLink, ModemSettings
-from chargepoint.transport.handshake import Endpoint
+from chargepoint.transport.ec200u import ModemSettings
 from chargepoint.transport.websocket import WebSocketOverStream
 from modem.emulator import run_emulator
 from modem.emulator.config import Timing
@@ -33,11 +33,11 @@ async def emulator() -> AsyncIterator:
         yield emu
 
 
-def ec200u_link(
-    csms: LocalCsms, emu, cp_id: str = "CP001", at_log: Path | None = None, **kw
-) -> Ec200uLink:
-    return Ec200uLink(
-        Endpoint(csms.url, cp_id, **kw), ModemSettings(emu.port_url, apn="internet", at_log=at_log)
+def ec200u_link(csms: LocalCsms, emu, at_log: Path | None = None) -> LinkSpec:
+    """The link ``cpsim run --modem ec200u`` asks for; the charger's id, key and ping
+    interval come from the station (``start_charger`` builds it with ``build_link``)."""
+    return LinkSpec(
+        "ec200u", csms.url, modem=ModemSettings(emu.port_url, apn="internet", at_log=at_log)
     )
 
 
@@ -46,7 +46,7 @@ async def test_charging_session_through_the_emulated_ec200u(
 ) -> None:
     at_log = tmp_path / "at.log"
     charger = await start_charger(
-        link=ec200u_link(csms, emulator, at_log=at_log),
+        link_spec=ec200u_link(csms, emulator, at_log=at_log),
         config_overrides={"MeterValueSampleInterval": "1"},
     )
     await charger.booted(timeout=30)
@@ -71,7 +71,7 @@ async def test_at_log_shows_frames_readably_and_masks_the_authorization_key(
     csms: LocalCsms, start_charger, emulator, tmp_path: Path
 ) -> None:
     at_log = tmp_path / "at.log"
-    charger = await start_charger(link=ec200u_link(csms, emulator, at_log=at_log))
+    charger = await start_charger(link_spec=ec200u_link(csms, emulator, at_log=at_log))
     await charger.booted(timeout=30)
     key = "00112233445566778899aabbccddeeff"
     await charger.call("ChangeConfiguration", {"key": "AuthorizationKey", "value": key})
@@ -92,7 +92,7 @@ async def test_at_log_shows_frames_readably_and_masks_the_authorization_key(
 async def test_reconnects_after_tcp_drop_and_pdp_deactivation(
     csms: LocalCsms, start_charger, emulator
 ) -> None:
-    charger = await start_charger(link=ec200u_link(csms, emulator))
+    charger = await start_charger(link_spec=ec200u_link(csms, emulator))
     await charger.booted(timeout=30)
     for fault in (emulator.faults.drop_tcp, lambda: emulator.faults.pdp_deactivate(1)):
         mark = csms.frames.frames[-1].seq
@@ -109,7 +109,7 @@ async def test_comes_back_after_registration_was_denied_for_a_while(
     """Registration lost, reconnects fail meanwhile, then the network is back: the
     charger must re-activate the data session, not open on a dead one (561) forever."""
     caplog.set_level(logging.ERROR, logger="cpsim.runner")
-    charger = await start_charger(link=ec200u_link(csms, emulator))
+    charger = await start_charger(link_spec=ec200u_link(csms, emulator))
     await charger.booted(timeout=30)
     mark = csms.frames.frames[-1].seq
     emulator.faults.profile("denied")  # +QIURC: "pdpdeact",1 and no registration
@@ -125,7 +125,7 @@ async def test_transaction_messages_wait_for_the_link(
     csms: LocalCsms, start_charger, emulator
 ) -> None:
     """A stop made while the TCP link is down reaches the CSMS after the reconnect."""
-    charger = await start_charger(link=ec200u_link(csms, emulator))
+    charger = await start_charger(link_spec=ec200u_link(csms, emulator))
     await charger.booted(timeout=30)
     await charger.call("RemoteStartTransaction", {"idTag": "TAG1", "connectorId": 1})
     start = await charger.received("StartTransaction", timeout=15)

@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 from ocpp.exceptions import OCPPError
 
+from chargepoint.assembly import ChargerSpec, LinkSpec, build_link, build_station
+from chargepoint.core.settings import Identity
 from chargepoint.csms.server import Credentials, LocalCsms
+from chargepoint.station import Station
 from chargepoint.transport.base import LinkError
 from chargepoint.transport.espat import EspAtLink, EspAtSettings
-from chargepoint.transport.handshake import Endpoint
 from modem.emulator import Emulator
 from modem.espat import CommandTooLong
 
@@ -25,21 +27,26 @@ DATA = 'é€ [x] \\"q\\" ' * 190
 
 
 def esp_link(
-    csms: LocalCsms,
-    emu: Emulator,
-    cp_id: str = "CP001",
-    *,
-    at_log: Path | None = None,
-    password: str | None = None,
-    **settings: Any,
-) -> EspAtLink:
+    csms: LocalCsms, emu: Emulator, *, at_log: Path | None = None, **settings: Any
+) -> LinkSpec:
+    """The link ``cpsim run --modem esp-at`` asks for; the charger's id, key and ping
+    interval (WebSocketPingInterval, 60 by default) come from the station."""
     settings.setdefault("wifi_ssid", SSID)
     settings.setdefault("wifi_password", PASSWORD)
-    return EspAtLink(
-        Endpoint(csms.url, cp_id, password),
-        EspAtSettings(emu.port_url, at_log=at_log, **settings),
-        ping_interval=60,
+    return LinkSpec(
+        "esp-at", csms.url, modem=EspAtSettings(emu.port_url, at_log=at_log, **settings)
     )
+
+
+def idle_station(password: str | None = None) -> Station:
+    """A charger that is not run, for the tests that drive its link by hand."""
+    return build_station(ChargerSpec(Identity("CP001"), password=password))
+
+
+def esp_link_of(station: Station, spec: LinkSpec) -> EspAtLink:
+    link = build_link(spec, station)
+    assert isinstance(link, EspAtLink)
+    return link
 
 
 @pytest.fixture
@@ -53,7 +60,7 @@ async def test_charging_session_through_the_emulated_esp(
 ) -> None:
     at_log = tmp_path / "at.log"
     charger = await start_charger(
-        link=esp_link(csms, emulator, at_log=at_log),
+        link_spec=esp_link(csms, emulator, at_log=at_log),
         config_overrides={"MeterValueSampleInterval": "1"},
     )
     await charger.booted(timeout=30)
@@ -91,7 +98,7 @@ async def test_big_messages_both_ways(
     at_log = tmp_path / "at.log"
     charger = await start_charger(
         connectors=8,
-        link=esp_link(csms, emulator, at_log=at_log, buffer_size=buffer_size),
+        link_spec=esp_link(csms, emulator, at_log=at_log, buffer_size=buffer_size),
         data_transfer_vendors=frozenset({"com.example"}) if buffer_size == 8192 else frozenset(),
     )
     await charger.booted(timeout=30)
@@ -117,9 +124,10 @@ async def test_reconnects_over_the_same_port(
     csms: LocalCsms, emulator: Emulator, start_charger, tmp_path: Path
 ) -> None:
     at_log = tmp_path / "at.log"
-    link = esp_link(csms, emulator, at_log=at_log)
-    charger = await start_charger(link=link)
+    charger = await start_charger(link_spec=esp_link(csms, emulator, at_log=at_log))
     await charger.booted(timeout=30)
+    link = charger.link
+    assert isinstance(link, EspAtLink)
     device = link._device
     for fault in (
         lambda: asyncio.ensure_future(csms.disconnect("CP001")),  # CSMS close: +WS_CLOSED
@@ -139,11 +147,7 @@ async def test_reconnects_over_the_same_port(
 async def test_ping_interval_follows_the_charger_at_each_connect(
     csms: LocalCsms, emulator: Emulator, start_charger
 ) -> None:
-    holder: dict[str, Any] = {}
-    link = esp_link(csms, emulator)
-    link.ping_interval = lambda: holder["charger"].station.config.get_int("WebSocketPingInterval")
-    charger = await start_charger(link=link)
-    holder["charger"] = charger
+    charger = await start_charger(link_spec=esp_link(csms, emulator))
     await charger.booted(timeout=30)
     assert esp(emulator).state.configs[0].ping_interval == 60
     await charger.call("ChangeConfiguration", {"key": "WebSocketPingInterval", "value": "15"})
@@ -155,12 +159,13 @@ async def test_ping_interval_follows_the_charger_at_each_connect(
 
 
 async def test_basic_auth_through_wshead(tmp_path: Path, emulator: Emulator) -> None:
+    """The charger's AuthorizationKey (as ``cpsim run --password`` sets it) goes in AT+WSHEAD."""
     async with LocalCsms(port=0, credentials=Credentials(shared="cp-secret")) as csms:
-        good = esp_link(csms, emulator, password="cp-secret")
+        good = esp_link_of(idle_station(password="cp-secret"), esp_link(csms, emulator))
         connection = await good.connect()
         await connection.close()
         await good.aclose()  # one program per port
-        bad = esp_link(csms, emulator, password="wrong")
+        bad = esp_link_of(idle_station(password="wrong"), esp_link(csms, emulator))
         with pytest.raises(LinkError, match="does not show the HTTP 401"):
             await bad.connect()
         await bad.aclose()
@@ -174,9 +179,9 @@ async def test_basic_auth_through_wshead(tmp_path: Path, emulator: Emulator) -> 
     ],
 )
 async def test_wifi_failures_name_the_network(
-    csms: LocalCsms, emulator: Emulator, options: dict[str, str], message: str
+    csms: LocalCsms, emulator: Emulator, options: dict[str, Any], message: str
 ) -> None:
-    link = esp_link(csms, emulator, **options)
+    link = esp_link_of(idle_station(), esp_link(csms, emulator, **options))
     with pytest.raises(LinkError, match=message):
         await link.connect()
     await link.aclose()
@@ -184,24 +189,26 @@ async def test_wifi_failures_name_the_network(
 
 async def test_firmware_without_websockets(csms: LocalCsms) -> None:
     async with esp_emulator(ws_commands=False) as emu:
-        link = esp_link(csms, emu)
+        link = esp_link_of(idle_station(), esp_link(csms, emu))
         with pytest.raises(LinkError, match=r"menuconfig: Component config > AT > AT WebSocket"):
             await link.connect()
         await link.aclose()
 
 
 def test_too_long_url_is_refused_when_the_link_is_made(tmp_path: Path) -> None:
-    endpoint = Endpoint("ws://csms.example.com:9000/ocpp", "CP" + "0" * 230)
+    """build_link refuses it (a ValueError, as ``cpsim run`` reports it) before any port opens."""
+    url = "ws://csms.example.com:9000/" + "ocpp/" * 46  # + /CP001: past AT+WSOPEN's 256 bytes
+    spec = LinkSpec("esp-at", url, modem=EspAtSettings("/dev/null", SSID, PASSWORD))
     with pytest.raises(CommandTooLong, match="shorten the CSMS URL or the charge-point id"):
-        EspAtLink(endpoint, EspAtSettings("/dev/null", SSID, PASSWORD))
+        build_link(spec, idle_station())
 
 
 async def test_an_answer_too_large_for_one_wssend_becomes_a_callerror(
     csms: LocalCsms, start_charger, emulator: Emulator, tmp_path: Path
 ) -> None:
     """Default buffer 1024: a ~1.6 kB GetConfiguration answer cannot go out in one AT+WSSEND."""
-    link = esp_link(csms, emulator, at_log=tmp_path / "at.log", buffer_size=1024)
-    charger = await start_charger(link=link)
+    spec = esp_link(csms, emulator, at_log=tmp_path / "at.log", buffer_size=1024)
+    charger = await start_charger(link_spec=spec)
     await charger.booted(timeout=30)
     mark = csms.frames.frames[-1].seq
     with pytest.raises(OCPPError) as info:

@@ -1,22 +1,44 @@
-"""Both WebSocket implementations against real servers on loopback: same behaviour required."""
+"""Both WebSocket implementations against real servers on loopback: same behaviour required.
+
+The links are built as ``cpsim run`` builds them (``build_link`` from a charger's
+settings), so the key and the headers reach the upgrade request the way they do there.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Literal
 
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.typing import Subprotocol
 
+from chargepoint.assembly import ChargerSpec, LinkSpec, build_link, build_station
+from chargepoint.core.settings import Identity
 from chargepoint.csms.server import Credentials, LocalCsms
 from chargepoint.transport.base import LinkClosed, LinkError
 from chargepoint.transport.direct import DirectLink
 from chargepoint.transport.handshake import Endpoint
 
-FLAVOURS = ["websockets", "sansio"]
+Flavour = Literal["websockets", "sansio"]
+FLAVOURS: list[Flavour] = ["websockets", "sansio"]
 Handler = Callable[[ServerConnection], Awaitable[None]]
+
+
+def direct(
+    url: str,
+    flavour: Flavour,
+    cp_id: str = "CP1",
+    password: str | None = None,
+    headers: tuple[tuple[str, str], ...] = (),
+) -> DirectLink:
+    """The direct link of a charger ``cp_id`` whose AuthorizationKey is ``password``."""
+    station = build_station(ChargerSpec(Identity(cp_id), password=password))
+    link = build_link(LinkSpec("direct", url, headers=headers, flavour=flavour), station)
+    assert isinstance(link, DirectLink)
+    return link
 
 
 async def _server(handler: Handler, subprotocols: list[str] | None = None) -> AsyncIterator[str]:
@@ -27,7 +49,7 @@ async def _server(handler: Handler, subprotocols: list[str] | None = None) -> As
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
-async def test_fragmented_message_and_server_ping(flavour: str) -> None:
+async def test_fragmented_message_and_server_ping(flavour: Flavour) -> None:
     pongs: list[float] = []
     got: list[str] = []
 
@@ -38,7 +60,7 @@ async def test_fragmented_message_and_server_ping(flavour: str) -> None:
         await ws.wait_closed()
 
     async for url in _server(handler, ["ocpp1.6"]):
-        conn = await DirectLink(Endpoint(url, "CP1"), flavour=flavour).connect()  # type: ignore[arg-type]
+        conn = await direct(url, flavour).connect()
         assert await conn.recv() == '[2,"1","Heartbeat",{}]'
         await conn.send('[3,"1",{}]')
         for _ in range(50):
@@ -51,12 +73,12 @@ async def test_fragmented_message_and_server_ping(flavour: str) -> None:
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
-async def test_server_initiated_close_surfaces_from_recv_and_send(flavour: str) -> None:
+async def test_server_initiated_close_surfaces_from_recv_and_send(flavour: Flavour) -> None:
     async def handler(ws: ServerConnection) -> None:
         await ws.close(4001, "go away")
 
     async for url in _server(handler, ["ocpp1.6"]):
-        conn = await DirectLink(Endpoint(url, "CP1"), flavour=flavour).connect()  # type: ignore[arg-type]
+        conn = await direct(url, flavour).connect()
         with pytest.raises(LinkClosed) as info:
             await asyncio.wait_for(conn.recv(), 5)
         assert info.value.code == 4001
@@ -65,29 +87,29 @@ async def test_server_initiated_close_surfaces_from_recv_and_send(flavour: str) 
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
-async def test_server_without_ocpp16_is_a_clear_failure(flavour: str) -> None:
+async def test_server_without_ocpp16_is_a_clear_failure(flavour: Flavour) -> None:
     async def handler(ws: ServerConnection) -> None:
         await ws.wait_closed()
 
     async for url in _server(handler, subprotocols=None):
         with pytest.raises(LinkError, match="did not accept subprotocol ocpp1.6"):
-            await DirectLink(Endpoint(url, "CP1"), flavour=flavour).connect()  # type: ignore[arg-type]
+            await direct(url, flavour).connect()
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
-async def test_http_401_is_a_clear_failure(flavour: str) -> None:
+async def test_http_401_is_a_clear_failure(flavour: Flavour) -> None:
     async with LocalCsms(port=0, credentials=Credentials(shared="0123456789abcdef")) as csms:
-        wrong = Endpoint(csms.url, "CP1", password="not-the-password")
+        wrong = direct(csms.url, flavour, password="not-the-password")
         with pytest.raises(LinkError, match="HTTP 401") as info:
-            await DirectLink(wrong, flavour=flavour).connect()  # type: ignore[arg-type]
+            await wrong.connect()
         assert "CP1" in str(info.value) or csms.url.split("//")[1] in str(info.value)
-        right = Endpoint(csms.url, "CP1", password="0123456789abcdef")
-        conn = await DirectLink(right, flavour=flavour).connect()  # type: ignore[arg-type]
+        right = direct(csms.url, flavour, password="0123456789abcdef")
+        conn = await right.connect()
         await conn.close()
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
-async def test_extra_headers_reach_the_server_and_win_over_basic_auth(flavour: str) -> None:
+async def test_extra_headers_reach_the_server_and_win_over_basic_auth(flavour: Flavour) -> None:
     seen: list[dict[str, str]] = []
 
     async def handler(ws: ServerConnection) -> None:
@@ -96,13 +118,14 @@ async def test_extra_headers_reach_the_server_and_win_over_basic_auth(flavour: s
         await ws.wait_closed()
 
     async for url in _server(handler, ["ocpp1.6"]):
-        endpoint = Endpoint(
+        link = direct(
             url,
+            flavour,
             "CP9",
             password="secret-secret-16",
             headers=(("Authorization", "eyJraw-token"), ("Origin", "http://example.test")),
         )
-        conn = await DirectLink(endpoint, flavour=flavour).connect()  # type: ignore[arg-type]
+        conn = await link.connect()
         await conn.close()
     assert seen[0]["Authorization"] == "eyJraw-token"
     assert seen[0]["Origin"] == "http://example.test"
@@ -112,25 +135,26 @@ async def test_extra_headers_reach_the_server_and_win_over_basic_auth(flavour: s
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
-async def test_unreachable_csms_names_the_url(flavour: str) -> None:
-    endpoint = Endpoint("ws://127.0.0.1:1/ocpp", "CP1")
+async def test_unreachable_csms_names_the_url(flavour: Flavour) -> None:
     with pytest.raises(LinkError, match=r"ws://127\.0\.0\.1:1/ocpp/CP1"):
-        await DirectLink(endpoint, flavour=flavour).connect()  # type: ignore[arg-type]
+        await direct("ws://127.0.0.1:1/ocpp", flavour).connect()
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
 @pytest.mark.parametrize("url", ["ws://127.0.0.1:99999/ocpp", "ws://[::1/ocpp"])
-async def test_invalid_url_is_a_link_error_naming_it(flavour: str, url: str) -> None:
+async def test_invalid_url_is_a_link_error_naming_it(flavour: Flavour, url: str) -> None:
     with pytest.raises(LinkError, match="not a valid WebSocket URL") as info:
-        await DirectLink(Endpoint(url, "CP1"), flavour=flavour).connect()  # type: ignore[arg-type]
+        await direct(url, flavour).connect()
     assert str(info.value).startswith(url + "/CP1: ")
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
-async def test_wss_to_a_plain_server_gives_a_reason(flavour: str) -> None:
+async def test_wss_to_a_plain_server_gives_a_reason(flavour: Flavour) -> None:
     async with LocalCsms(port=0) as csms:
         url = csms.url.replace("ws://", "wss://")
+        link = direct(url, flavour)
+        link.open_timeout = 5
         with pytest.raises(LinkError) as info:
-            await DirectLink(Endpoint(url, "CP1"), flavour=flavour, open_timeout=5).connect()  # type: ignore[arg-type]
+            await link.connect()
     reason = str(info.value).removeprefix(url + "/CP1:").strip()
     assert len(reason) > 3, f"no reason in {str(info.value)!r}"

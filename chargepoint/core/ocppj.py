@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import decimal
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, Final
@@ -21,6 +22,12 @@ MAX_FRAME: Final = 1 << 20
 """Characters; OCPP 1.6 has no larger message (a full SendLocalList is far below)."""
 MAX_ID: Final = 36
 """OCPP-J §4.1.4: the message id is at most 36 characters."""
+MAX_DEPTH: Final = 32
+"""Nesting of arrays and objects; the deepest OCPP 1.6 message (SetChargingProfile) needs 7."""
+
+# The id of a frame the JSON parser could not take (too deep, a number too long), read
+# from its start so the CSMS still gets an answer: [2,"<id>", ...
+_LEADING_ID = re.compile(r'\s*\[\s*[234]\s*,\s*"([^"\\]{1,200})"')
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 
@@ -54,17 +61,22 @@ class Frame:
 def parse(text: str) -> Frame:
     """One frame from the CSMS, or :class:`FrameError` saying what is wrong with it."""
     if len(text) > MAX_FRAME:
-        raise FrameError(f"frame of {len(text)} characters (at most {MAX_FRAME})")
+        raise FrameError(f"frame of {len(text)} characters (at most {MAX_FRAME})", _id(text))
     try:
         data = json.loads(text)
     except RecursionError:
-        raise FrameError("JSON nested too deeply") from None
-    except ValueError as exc:
-        raise FrameError(f"not JSON: {exc}") from None
+        raise FrameError(f"JSON nested deeper than {MAX_DEPTH}", _id(text)) from None
+    except ValueError as exc:  # bad JSON, or an integer of more than 4,300 digits
+        raise FrameError(f"not JSON: {str(exc)[:100]}", _id(text)) from None
+    if _too_deep(data):
+        raise FrameError(f"JSON nested deeper than {MAX_DEPTH}", _id(text))
     if not isinstance(data, list) or len(data) < 3:
         raise FrameError("not an OCPP-J message ([type, id, ...])")
     kind, unique_id = data[0], data[1]
-    if not isinstance(unique_id, str) or not unique_id or len(unique_id) > MAX_ID:
+    if isinstance(unique_id, str) and len(unique_id) > MAX_ID:
+        # readable, so answered (with the id as sent): the CSMS learns what it did wrong
+        raise FrameError(f"message id of {len(unique_id)} characters (at most {MAX_ID})", unique_id)
+    if not isinstance(unique_id, str) or not unique_id:
         raise FrameError(f"message id must be a string of 1 to {MAX_ID} characters")
     if kind not in (CALL, CALLRESULT, CALLERROR) or isinstance(kind, bool):
         raise FrameError(f"unknown message type {str(kind)[:20]}", unique_id, "ProtocolError")
@@ -79,6 +91,26 @@ def parse(text: str) -> Frame:
     if len(data) != 5 or not isinstance(data[2], str) or not isinstance(data[3], str):
         raise FrameError("CALLERROR must be [4, id, code, description, {details}]", unique_id)
     return Frame(CALLERROR, unique_id, error_code=data[2], error_description=data[3][:200])
+
+
+def _id(text: str) -> str | None:
+    match = _LEADING_ID.match(text[:300])
+    return match.group(1) if match else None
+
+
+def _too_deep(data: Any) -> bool:
+    """Deeper than MAX_DEPTH, checked without recursion."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            value = list(value.values())
+        elif not isinstance(value, list):
+            continue
+        if depth > MAX_DEPTH:
+            return True
+        stack.extend((item, depth + 1) for item in value if isinstance(item, list | dict))
+    return False
 
 
 def schema_error(kind: int, action: str, payload: dict[str, Any]) -> tuple[str, str] | None:

@@ -147,7 +147,7 @@ class Harness:
         elif isinstance(event, ev.FrameReceived):
             try:
                 frame = json.loads(event.text)
-            except ValueError:
+            except (ValueError, RecursionError):
                 return
             answer = isinstance(frame, list) and frame[:1] in ([3], [4]) and len(frame) > 1
             if answer and frame[1] == self.outstanding:

@@ -30,10 +30,16 @@ def fed(h: Harness, text: str) -> list[list]:
 @pytest.mark.parametrize(
     ("text", "error"),
     [
-        ('[2,"m1","GetConfiguration"', None),  # not JSON
+        ('[2,"m1","GetConfiguration"', "FormationViolation"),  # not JSON, its id readable
+        ("[2,5,", None),  # not JSON, no id to answer
         ('{"id":"m1"}', None),  # not an array
-        ('[2,"' + "x" * 37 + '","GetConfiguration",{}]', None),  # id longer than 36
         ('[2,5,"GetConfiguration",{}]', None),  # id not a string
+        ("[2," + "9" * 5000 + ',"Reset",{}]', None),  # an integer id too long to convert
+        ('[2,"m1",' + "[" * 40 + "]" * 40 + "]", "FormationViolation"),  # nested too deep
+        (
+            '[2,"m1","Reset",{"type":' + '{"a":' * 2000 + "1" + "}" * 2001 + "]",
+            "FormationViolation",
+        ),
         ('[3,"nobody-asked",{}]', None),  # an answer is never answered
         ('[2,"m1","GetConfiguration"]', "FormationViolation"),  # CALL of 3 elements
         ('[2,"m1","GetConfiguration",{},{}]', "FormationViolation"),  # of 5
@@ -42,10 +48,19 @@ def fed(h: Harness, text: str) -> list[list]:
     ],
 )
 def test_malformed_frames_get_the_right_callerror_or_none(text: str, error: str | None) -> None:
+    """OCPP-J 4.2.3; a frame whose id can be read is answered, even if the JSON is not."""
     h = online()
     sent = fed(h, text)
     assert sent == ([] if error is None else [[4, "m1", error, sent[0][3], {}]])
     assert h.csms_call("GetConfiguration", {"key": ["HeartbeatInterval"]})[0] == 3
+
+
+def test_an_id_over_36_characters_is_answered_with_the_id_as_sent() -> None:
+    """OCPP-J 4.1.4 allows 36 characters; the CSMS learns what it did wrong."""
+    h = online()
+    uid = "x" * 37
+    [answer] = fed(h, f'[2,"{uid}","GetConfiguration",{{}}]')
+    assert answer[:3] == [4, uid, "FormationViolation"] and "36" in answer[3]
 
 
 @pytest.mark.parametrize(

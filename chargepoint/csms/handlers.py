@@ -6,6 +6,8 @@ tests and scenarios can exercise the charger's Pending / Rejected / Invalid path
 :class:`AnswerRule` goes further: any charge-point action can be answered with
 a changed result, a CALLERROR, or not at all, for the next N calls or until
 changed, which is how a scenario's ``csms: {answer: ...}`` steers this CSMS.
+A call resent with the unique id of one already answered gets the same answer
+again, without its handler running twice (:class:`Answered`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -94,13 +97,77 @@ class CsmsPolicy:
         return ocpp_time(self.clock())
 
 
+REPLAY_SIZE = 1000
+"""How many of a charger's calls the CSMS remembers its answers to (see :class:`Answered`)."""
+
+
+class Answered:
+    """The answers the CSMS sent to one charger's last calls, by (action, unique id).
+
+    A charger that lost the link (or restarted) before the answer arrived sends the
+    same call again with the same unique id, as OCPP-J allows; answering it anew would
+    run the handler twice (a second transactionId for one StartTransaction, which the
+    charger never stops).  So a resent call gets the very answer it got the first time.
+    Kept per charger, across its connections, for the last :data:`REPLAY_SIZE` calls.
+
+    A resend is the same message: a call that reuses an id with another payload (OCPP-J
+    only asks ids to be unique on one connection, so a charger counting from 1 again
+    after a reconnect may) is a new call, answered anew.
+    """
+
+    def __init__(self, size: int = REPLAY_SIZE) -> None:
+        self.size = size
+        self._calls: OrderedDict[tuple[str, str], tuple[Any, str]] = OrderedDict()
+
+    def put(self, action: str, unique_id: str, payload: Any, answer: str) -> None:
+        """The CSMS sent ``answer`` (the frame's text) to this call."""
+        key = (action, unique_id)
+        self._calls[key] = (payload, answer)
+        self._calls.move_to_end(key)
+        while len(self._calls) > self.size:
+            self._calls.popitem(last=False)
+
+    def get(self, action: str, unique_id: str, payload: Any) -> str | None:
+        """The answer sent to this very call before, or None."""
+        found = self._calls.get((action, unique_id))
+        return found[1] if found is not None and found[0] == payload else None
+
+
 class CsmsSession(ChargePoint):
-    def __init__(self, charge_point_id: str, connection: Any, policy: CsmsPolicy) -> None:
+    def __init__(
+        self,
+        charge_point_id: str,
+        connection: Any,
+        policy: CsmsPolicy,
+        answered: Answered | None = None,
+    ) -> None:
         super().__init__(charge_point_id, connection, response_timeout=30)
         self.policy = policy
+        self.answered = answered if answered is not None else Answered()
         self._merge: dict[str, dict[str, Any]] = {}  # unique id -> fields over the own answer
+        # unique id -> (action, payload) of the call being answered
+        self._answering: dict[str, tuple[str, Any]] = {}
+
+    async def route_message(self, raw_msg: str) -> None:
+        # Calls are routed one at a time; the CALLERROR for a call that failed its schema
+        # check is sent here, after _handle_call, so the call stays "being answered" till now.
+        try:
+            await super().route_message(raw_msg)
+        finally:
+            self._answering.clear()
 
     async def _handle_call(self, msg: Call) -> Any:
+        before = self.answered.get(msg.action, msg.unique_id, msg.payload)
+        if before is not None:
+            log.info(
+                "%s: %s %s is a resend; answered as the first time",
+                self.id,
+                msg.action,
+                msg.unique_id,
+            )
+            await super()._send(before)
+            return None
+        self._answering[msg.unique_id] = (msg.action, msg.payload)
         rule = self.policy.take_answer(self.id, msg.action)
         if rule is None:
             return await super()._handle_call(msg)
@@ -124,6 +191,12 @@ class CsmsSession(ChargePoint):
             if extra is not None and isinstance(frame[2], dict):
                 frame[2] = {**frame[2], **extra}
                 message = json.dumps(frame, separators=(",", ":"))
+        if self._answering and message.startswith(("[3", "[4")):
+            unique_id = json.loads(message)[1]
+            call = self._answering.get(unique_id)
+            if call is not None:
+                action, payload = call
+                self.answered.put(action, unique_id, payload, message)
         await super()._send(message)
 
     def _id_tag_info(self, id_tag: str) -> dict[str, str]:

@@ -28,7 +28,7 @@ from chargepoint.payloads import call_for, result
 
 from . import control
 from .framelog import FrameLog
-from .handlers import CsmsPolicy, CsmsSession
+from .handlers import Answered, CsmsPolicy, CsmsSession
 
 log = logging.getLogger("cpsim.csms")
 
@@ -97,6 +97,8 @@ class LocalCsms:
         self.policy = policy or CsmsPolicy()
         self.frames = FrameLog(log_path, self.policy.clock)
         self.sessions: dict[str, CsmsSession] = {}
+        self.answered: dict[str, Answered] = {}
+        """Per charge-point id, its last calls' answers: a resent call gets the same one."""
         self._connected = asyncio.Condition()
         self._server: Server | None = None
 
@@ -170,7 +172,10 @@ class LocalCsms:
         assert ws.request is not None
         charge_point_id = ws.request.path.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
         session = CsmsSession(
-            charge_point_id, LoggedConnection(ws, charge_point_id, self.frames), self.policy
+            charge_point_id,
+            LoggedConnection(ws, charge_point_id, self.frames),
+            self.policy,
+            self.answered.setdefault(charge_point_id, Answered()),
         )
         session.logger = logging.getLogger("ocpp.csms")
         self.sessions[charge_point_id] = session

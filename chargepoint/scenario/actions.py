@@ -20,7 +20,7 @@ from .events import (
     Wait,
 )
 from .linkfactory import LinkUnavailable
-from .observe import poll
+from .observe import until_changed
 
 
 class Actions(StepRunner):
@@ -57,11 +57,16 @@ class Actions(StepRunner):
 
     async def wait(self, spec: Wait, timeout: float) -> None:
         if spec.seconds is not None:
-            await asyncio.sleep(self.ctx.time.real(spec.seconds))
+            # what the charger does at exactly +N happens within the wait
+            await asyncio.sleep(self.ctx.time.exact(spec.seconds))
             return
         assert spec.until is not None
         probe = self._event(spec.until, spec.connector)
-        if not await poll(probe, self.ctx.time.window(timeout)):
+        time = self.ctx.time
+        # Under virtual time the limit is exact, its last instant included (the charger's own
+        # state has no link latency to allow for); at a speed-up it is a bound on waiting.
+        wait = time.exact(timeout) if time.virtual else time.window(timeout)
+        if not await until_changed(self.ctx.station, probe, wait):
             where = f" on connector {spec.connector}" if spec.connector else ""
             raise StepFailed(
                 f"{spec.until}{where} did not happen {self.within(timeout)}", *self.link_state()
@@ -103,7 +108,8 @@ class Actions(StepRunner):
 
     async def _transaction(self, connector: int, timeout: float, what: str) -> None:
         station = self.ctx.station
-        if not await poll(
+        if not await until_changed(
+            station,
             lambda: station.connectors[connector].transaction is not None,
             self.ctx.time.window(timeout),
         ):

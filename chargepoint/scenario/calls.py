@@ -28,7 +28,7 @@ from .observe import (
     describe_answer,
     explain_missing,
     matches,
-    poll,
+    until_changed,
 )
 from .report import written
 from .tap import Override
@@ -100,7 +100,7 @@ class Calls(StepRunner):
         if spec.charger_reply is not None or spec.charger_error is not None:
             override = self._arm(spec.call, None, spec.charger_reply, spec.charger_error)
         unique_id = str(uuid.uuid4())
-        wait = time.real(timeout) if spec.unanswered else time.window(timeout)
+        wait = time.exact(timeout) if spec.unanswered else time.window(timeout)
         error: OCPPError | None = None
         try:
             await csms.call(cp, spec.call, spec.payload, timeout=wait, unique_id=unique_id)
@@ -187,8 +187,9 @@ class Calls(StepRunner):
 
     async def _connected(self, timeout: float) -> Station:
         station = self.ctx.station
-        await poll(lambda: station.connected, self.ctx.time.window(timeout))
-        if not station.connected:
+        if not await until_changed(
+            station, lambda: station.connected, self.ctx.time.window(timeout)
+        ):
             raise StepFailed(
                 f"the charger is not connected ({self.within(timeout)})", *self.link_state()
             )

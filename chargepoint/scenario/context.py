@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from chargepoint.csms.framelog import Frame
 from chargepoint.csms.server import LocalCsms
+from chargepoint.logmask import Scrubber
 from chargepoint.station import Station
 
 from .errors import flow
@@ -20,9 +21,9 @@ from .matchers import Fields
 from .messages import ExpectNever
 from .model import Scenario
 from .observe import Observer
-from .report import span, written
+from .report import offset, span, written
 from .tap import Tap
-from .timebase import TimeBase
+from .timebase import TimeBase, judged
 
 
 class StepFailed(Exception):
@@ -65,6 +66,8 @@ class Context:
     """The running step's start on the scenario's clock (the runner sets it)."""
     sent_after: float | None = None
     """Charger seconds from the step's start to when the charger sent what it matched."""
+    scrub: Scrubber = field(default_factory=Scrubber)
+    """The secrets met in the run, kept out of every line a step result shows."""
 
     @property
     def charge_point(self) -> str:
@@ -83,20 +86,33 @@ class StepRunner:
         real = f" (waited {time.window(timeout):.2f}s real)" if time.scale != 1 else ""
         return f"within {written(timeout)}{real}"
 
+    def since_began(self, when: datetime) -> float:
+        """Charger seconds from the step's start to ``when``, as timing checks judge them
+        (to the millisecond: :func:`~.timebase.judged`)."""
+        return judged((when - self.ctx.began).total_seconds())
+
+    def span(self, charger_seconds: float) -> str:
+        return span(charger_seconds, self.ctx.time.digits)
+
+    def offset(self, charger_seconds: float) -> str:
+        return offset(charger_seconds, self.ctx.time.digits)
+
     def timed(self, frames: list[Frame], within: float | None, what: str) -> None:
         """Note when the charger sent ``frames`` (the last of them), and fail the step when
         that is later than ``within`` (plus the time base's tolerance) after the step began.
 
-        Judged at the charger's end of the link, so the link's latency does not count.
+        Judged at the charger's end of the link, so the link's latency does not count;
+        a message sent at exactly ``within`` is in time.
         """
         sent = max(self.ctx.observer.at_charger(f) for f in frames)
-        after = (sent - self.ctx.began).total_seconds()
+        after = self.since_began(sent)
         self.ctx.sent_after = after
         tolerance = self.ctx.time.tolerance
         if within is not None and after > within + tolerance:
+            allowed = f"; tolerance {self.span(tolerance)}" if tolerance else ""
             raise StepFailed(
                 f"{what} arrived, but not within {written(within)}: the charger sent it "
-                f"{span(after)} after this step began (charger time; tolerance {span(tolerance)})"
+                f"{self.span(after)} after this step began (charger time{allowed})"
             )
 
     def link_state(self) -> list[str]:

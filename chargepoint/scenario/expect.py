@@ -13,11 +13,16 @@ when the charger sent it, not when a slow modem delivered it.  The real wait
 is longer (the link's allowance, :mod:`.timebase`) only so that a message
 sent in time has time to arrive.  Without ``within`` a step just waits up to
 the scenario's ``timeout``: a bound on waiting, not a timing claim.
+
+Both ends are included, to the millisecond: a message sent at exactly
+``within: 60s`` is in time, and one sent at exactly +60 s breaks ``during:
+60s`` (so ``during`` is exactly what ``within`` is not).  At a speed-up the
+time base's tolerance loosens both; under virtual time it is 0.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 
 from chargepoint.csms.framelog import Frame
@@ -25,7 +30,8 @@ from chargepoint.csms.framelog import Frame
 from .context import StepFailed, StepRunner, Watch, message_text
 from .messages import ExpectNever, ExpectReceived, ExpectUnordered, MessageMatch
 from .observe import assign, describe_frame, explain_missing, matches
-from .report import offset, written
+from .report import written
+from .timebase import RESOLUTION
 
 
 class Expectations(StepRunner):
@@ -94,16 +100,15 @@ class Expectations(StepRunner):
             lines += ["  " + line for line in explain_missing(w.action, w.payload, frames)]
         return lines
 
-    def _never_hit(
-        self, spec: ExpectNever, since: int, sent_by: datetime | None = None
-    ) -> Frame | None:
-        """The first frame after ``since`` that breaks ``spec`` (sent by ``sent_by``)."""
+    def _never_hit(self, spec: ExpectNever, since: int, limit: float | None = None) -> Frame | None:
+        """The first frame after ``since`` that breaks ``spec``: with ``limit``, one the
+        charger sent at most ``limit`` charger seconds after the step began (or before it)."""
         actions, obs = spec.action, self.ctx.observer
         for frame in obs.calls_after(since):
             if (
                 (actions is None or frame.action in actions)
                 and (spec.payload is None or spec.payload.matches(frame.payload))
-                and (sent_by is None or obs.at_charger(frame) <= sent_by)
+                and (limit is None or self.since_began(obs.at_charger(frame)) <= limit)
             ):
                 return frame
         return None
@@ -114,23 +119,26 @@ class Expectations(StepRunner):
             self.ctx.watches.append(Watch(index, since, spec))
             hit = self._never_hit(spec, since)
         else:
-            # What the charger sends after the window (less the tolerance) does not count,
-            # however early it reaches the CSMS; what it sent inside may still be on its way.
-            sent_by = self.ctx.began + timedelta(seconds=max(0.0, spec.during - time.tolerance))
+            # The window includes its last instant: what the charger sends at exactly
+            # +during breaks it (as it would be in time for a `within` of the same length).
+            # What it sends after the window (less the tolerance) does not count, however
+            # early it reaches the CSMS; what it sent inside may still be on its way.
+            limit = max(0.0, spec.during - time.tolerance)
             hit = await obs.until(
-                lambda: self._never_hit(spec, since, sent_by), time.real(spec.during)
+                lambda: self._never_hit(spec, since, limit), time.exact(spec.during)
             )
             if hit is None:
+                sent_by = self.ctx.began + timedelta(seconds=limit + RESOLUTION / 2)
                 await obs.until(lambda: not obs.in_flight(sent_by) or None, time.allowance)
-                hit = self._never_hit(spec, since, sent_by)
+                hit = self._never_hit(spec, since, limit)
         if hit is not None:
             raise StepFailed(*self.never_failure(spec, hit))
 
     def never_failure(self, spec: ExpectNever, hit: Frame) -> list[str]:
         what = " or ".join(spec.action) if spec.action else "message at all"
         during = f" for {written(spec.during)}" if spec.during is not None else ""
-        after = (self.ctx.observer.at_charger(hit) - self.ctx.began).total_seconds()
-        sent = f" (sent at {offset(after)} charger time)" if spec.during is not None else ""
+        after = self.since_began(self.ctx.observer.at_charger(hit))
+        sent = f" (sent at {self.offset(after)} charger time)" if spec.during is not None else ""
         return [
             f"expected no {what}{during}, but the CSMS received{sent}:",
             "  " + describe_frame(hit),

@@ -20,10 +20,11 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from chargepoint.clocks import Clock
 from chargepoint.csms.framelog import Frame, FrameLog
+from chargepoint.logmask import mask_data
 
 from .errors import brief, flow
 from .matchers import Fields
@@ -31,6 +32,9 @@ from .messages import MessageMatch
 from .tap import CHARGER_TO_CSMS as CHARGER_TO_CSMS
 from .tap import CSMS_TO_CHARGER as CSMS_TO_CHARGER
 from .tap import Tap, key_of
+
+if TYPE_CHECKING:
+    from chargepoint.station import Station
 
 T = TypeVar("T")
 
@@ -141,15 +145,16 @@ class Observer:
             return None
 
 
-async def poll(probe: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:
-    """Wait for a condition on the charger's state (not a frame); False after ``timeout``."""
+async def until_changed(station: Station, probe: Callable[[], bool], timeout: float) -> bool:
+    """Wait for a condition on the charger's state (not a frame), re-checked after each of the
+    charger's steps (:meth:`~chargepoint.station.Station.changed`), so the wait ends in the
+    very instant the state changes; False when it still does not hold after ``timeout``."""
     try:
         async with asyncio.timeout(timeout):
-            # The station has no event for its state changes, so this polls, bounded.
-            while not probe():  # noqa: ASYNC110
-                await asyncio.sleep(interval)
+            while not probe():
+                await station.changed()
     except TimeoutError:
-        return False
+        return probe()
     return True
 
 
@@ -177,7 +182,7 @@ def assign(wanted: Sequence[MessageMatch], frames: Sequence[Frame]) -> list[Fram
 
 
 def describe_frame(frame: Frame, limit: int = 160) -> str:
-    body = flow(frame.payload) if frame.payload is not None else flow(frame.message)
+    body = flow(mask_data(frame.payload if frame.payload is not None else frame.message))
     text = f"#{frame.seq} {frame.action or ''} {body}".replace("  ", " ")
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -214,4 +219,4 @@ def describe_answer(frame: Frame | None) -> str:
     if frame.message_type == 4:
         code, text = frame.message[2], frame.message[3] if len(frame.message) > 3 else ""
         return f"CALLERROR {code}" + (f" {brief(text, 60)}" if text else "")
-    return f"CALLRESULT {flow(frame.payload)}"
+    return f"CALLRESULT {flow(mask_data(frame.payload))}"

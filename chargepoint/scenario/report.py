@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from chargepoint.logmask import mask_data
+
 from .errors import flow
 from .fields import Shorthand
 from .steps import StepBase
@@ -83,23 +85,27 @@ def duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
 
 
-def span(seconds: float) -> str:
-    """A measured span of charger time: ``14.9s``, ``-2.0s``, ``6m03s``."""
-    seconds = round(seconds, 1) + 0.0  # no "-0.0s"
-    if abs(seconds) < 60:
-        return f"{seconds:.1f}s"
+def span(seconds: float, digits: int = 1) -> str:
+    """A measured span of charger time: ``14.9s``, ``-2.0s``, ``6m03s``; with ``digits=3``
+    (virtual time, where checks are exact) in seconds to the millisecond under an hour:
+    ``60.04s``, ``60.0s``, ``-0.005s``."""
+    seconds = round(seconds, digits) + 0.0  # no "-0.0s"
+    if abs(seconds) < (60 if digits <= 1 else 3600):
+        text = f"{seconds:.{digits}f}".rstrip("0")
+        return (text + "0" if text.endswith(".") else text) + "s"
     return ("-" if seconds < 0 else "") + duration(abs(seconds))
 
 
-def offset(seconds: float) -> str:
+def offset(seconds: float, digits: int = 1) -> str:
     """A charger-time offset from a step's start: ``+14.9s``, ``-2.0s``."""
-    return ("+" if seconds >= 0 else "") + span(seconds)
+    return ("+" if round(seconds, digits) >= 0 else "") + span(seconds, digits)
 
 
 def written(seconds: float) -> str:
     """A charger-time duration as a scenario author writes it: ``90s``, ``10m``, ``1h30m``."""
     if seconds < 60 or not float(seconds).is_integer():
-        return f"{seconds:g}s"
+        # every digit the author gave (":g" would write 3599.994 as 3599.99)
+        return f"{seconds:.6f}".rstrip("0").rstrip(".") + "s"
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     parts = [
@@ -116,8 +122,10 @@ _SUBJECTS = ("action", "call", "answer")
 
 def step_text(step: StepBase) -> str:
     """A step on one line, subject first: ``expect_received StatusNotification {status: Charging}
-    within 2m``, ``csms call TriggerMessage {requestedMessage: Heartbeat} result {...}``."""
-    data = step.spec.model_dump(mode="json", exclude_unset=True)
+    within 2m``, ``csms call TriggerMessage {requestedMessage: Heartbeat} result {...}``.
+
+    Secrets are masked: ``csms call ChangeConfiguration {key: AuthorizationKey, value: '***'}``."""
+    data = mask_data(step.spec.model_dump(mode="json", exclude_unset=True))
     for key in _DURATIONS:
         if isinstance(data.get(key), int | float):
             data[key] = written(data[key])
@@ -155,7 +163,7 @@ def step_line(step: StepResult, time_scale: float | str = 1.0) -> str:
     clock = "" if time_scale == 1 else f" [{duration(step.charger_seconds)}]"
     sent = ""
     if step.sent_after is not None:  # charger time, from the step's start to the charger's send
-        sent = f"  (sent at {offset(step.sent_after)})"
+        sent = f"  (sent at {offset(step.sent_after, 3 if time_scale == 'virtual' else 1)})"
     lines = [f"  {MARKS[step.status]} {duration(step.real_seconds)}{clock}  {step.text}{sent}"]
     if step.status != "passed":
         if step.where:

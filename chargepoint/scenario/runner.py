@@ -29,8 +29,10 @@ from chargepoint.aio import real_timeout
 from chargepoint.assembly import ChargerSpec, build_link, build_station
 from chargepoint.clocks import Clock
 from chargepoint.core.settings import Identity
+from chargepoint.csms.framelog import FrameLog
 from chargepoint.csms.handlers import CsmsPolicy
 from chargepoint.csms.server import Credentials, LocalCsms
+from chargepoint.logmask import SECRET_KEYS, Scrubber, mask_data
 from chargepoint.station import Station, StationOptions
 from chargepoint.station.runner import Backoff, run_station
 from chargepoint.store import StoreError
@@ -44,6 +46,7 @@ from .config import (
     EspAtLinkConfig,
     MissingEnv,
     expand_env,
+    uses_emulator,
 )
 from .errors import Located
 from .execute import Context, Executor, ScenarioSkipped, StepFailed, answer_rule
@@ -133,6 +136,12 @@ def plan(scenario: Scenario, options: RunOptions) -> Plan:
         raise RunError(
             f"{scenario.file}: time_scale: virtual needs the local CSMS (a remote CSMS "
             "lives in real time); use a number, e.g. time_scale: 60"
+        )
+    if virtual and not isinstance(link, DirectLinkConfig) and not uses_emulator(link):
+        raise RunError(
+            f"{scenario.file}: time_scale: virtual needs everything in this process, the "
+            f"local CSMS and a modem on port: emulator (a modem on {link.port} lives in real "
+            "time); use a number, e.g. time_scale: 60"
         )
     return Plan(csms, link, scale_of(time_scale), virtual)
 
@@ -277,7 +286,7 @@ async def _run(
             raise RunError(f"the {planned.link.type} emulator could not start: {exc}") from None
         state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cpsim-scn-")))
         station = _station(scenario, state_dir, clock, password)
-        station.timeline.listen(result.timeline.append)
+        station.timeline.listen(lambda event: result.timeline.append(mask_data(event)))
         tap = Tap(cp_id, clock)
         try:
             # the link reads the key and the ping interval at every connect
@@ -287,6 +296,7 @@ async def _run(
         except ValueError as exc:
             raise RunError(f"link: {exc}") from None
         observer = Observer(csms.frames if csms else tap.log, cp_id, clock, tap)
+        scrub = _scrubber(scenario, password, {observer.log, tap.log})
         stop = asyncio.Event()
         task = asyncio.create_task(
             run_station(station, TappedLink(inner, tap), stop, Backoff(0.1, 1.0)),
@@ -296,22 +306,43 @@ async def _run(
         ctx = Context(
             scenario,
             station,
-            TimeBase(1.0 if planned.virtual else planned.scale, allowance(planned.link)),
+            TimeBase(
+                1.0 if planned.virtual else planned.scale,
+                allowance(planned.link),
+                virtual=planned.virtual,
+            ),
             observer,
             tap,
             LinkFaults(planned.link, tap, emulator, csms),
             csms,
+            scrub=scrub,
         )
         await _steps(ctx, clock, options, result)
         result.warnings = timing_warnings(ctx.time, tap.round_trip(), shortest_check(scenario))
+        # what the report files keep: no secret (an AuthorizationKey set over OCPP) in them
         result.frames = [
             {
-                **f.as_dict(),
+                **mask_data(f.as_dict()),
                 "charger_time": _iso(observer.charger_times.get(f.seq)),
                 "at_charger": ocpp_time(observer.at_charger(f)),
             }
             for f in observer.after(0)
         ]
+
+
+def _scrubber(scenario: Scenario, password: str | None, logs: set[FrameLog]) -> Scrubber:
+    """What keeps the run's secrets out of its step lines: the values the scenario sets or
+    matches, its password, and, as the frames come, any AuthorizationKey set over the link."""
+    scrub = Scrubber()
+    scrub.add(password)
+    for key, value in scenario.charger.configuration.items():
+        if key.lower() in SECRET_KEYS:
+            scrub.add(str(value))
+    for step in scenario.steps:
+        scrub.learn(step.spec.model_dump(mode="json"))
+    for frames in logs:
+        frames.listeners.append(lambda frame: scrub.learn(frame.message))
+    return scrub
 
 
 def shortest_check(scenario: Scenario) -> tuple[float, str] | None:
@@ -364,7 +395,7 @@ async def _steps(ctx: Context, clock: Clock, options: RunOptions, result: Scenar
                 ctx.began, ctx.sent_after = marks[1], None
                 await _one(executor, index, step, running)
                 running.sent_after = ctx.sent_after
-                _finish(running, marks, clock, result, options)
+                _finish(running, marks, clock, result, options, ctx.scrub)
                 if running.status != "passed":
                     break
                 running = None
@@ -376,12 +407,13 @@ async def _steps(ctx: Context, clock: Clock, options: RunOptions, result: Scenar
             f"the scenario's time_limit ({duration(ctx.scenario.time_limit)} "
             "real time) ran out during this step"
         ]
-        _finish(running, marks, clock, result, options)
+        _finish(running, marks, clock, result, options, ctx.scrub)
     if all(s.status == "passed" for s in result.steps):
         for index, lines in executor.check_watches().items():
             broken = result.steps[index]
             broken.status = "failed"
-            broken.details = [*lines, "(checked when the scenario ended)"]
+            broken.details = [ctx.scrub.text(line) for line in lines]
+            broken.details.append("(checked when the scenario ended)")
             if options.on_step:
                 options.on_step(broken)
     result.charger_seconds = (clock.now() - began).total_seconds()
@@ -407,9 +439,13 @@ def _finish(
     clock: Clock,
     result: ScenarioResult,
     options: RunOptions,
+    scrub: Scrubber,
 ) -> None:
     outcome.real_seconds = time.monotonic() - marks[0]
     outcome.charger_seconds = (clock.now() - marks[1]).total_seconds()
+    # the step as written and what arrived instead, with any secret in them masked
+    outcome.text = scrub.text(outcome.text)
+    outcome.details = [scrub.text(line) for line in outcome.details]
     result.steps.append(outcome)
     if options.on_step:
         options.on_step(outcome)
@@ -434,7 +470,7 @@ def _verdict(ctx: Context, result: ScenarioResult) -> None:
         result.status = "failed"
         result.reason = f"step {failed.index + 1} {failed.kind}{where}: {headline(failed.details)}"
         if ctx.tap.connections == 0:
-            last = f": {ctx.tap.last_error}" if ctx.tap.last_error else ""
+            last = f": {ctx.scrub.text(ctx.tap.last_error)}" if ctx.tap.last_error else ""
             result.status = "error"
             result.reason = f"the charger never connected{last}"
     elif skipped is not None:

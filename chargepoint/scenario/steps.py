@@ -12,6 +12,8 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BeforeValidator, Discriminator, PrivateAttr, Tag
 
+from chargepoint.logmask import mask_data
+
 from .errors import Position, brief, flow, problem, suggest
 from .events import (
     ClearFault,
@@ -62,7 +64,7 @@ class StepBase(Model):
 
     def describe(self) -> str:
         """One line for a report: ``expect_received StatusNotification {status: Charging}``."""
-        data = self.spec.model_dump(mode="json", exclude_unset=True)
+        data = mask_data(self.spec.model_dump(mode="json", exclude_unset=True))
         short = next(
             (
                 m.key

@@ -93,6 +93,7 @@ class Tap:
     last_error: str | None = None
     current: TappedConnection | None = None
     down_until: float = 0.0
+    """The loop time until which connecting fails (a link fault's ``duration``)."""
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def take_override(self, message: str) -> tuple[Override, str] | None:
@@ -112,7 +113,10 @@ class Tap:
         return None
 
     def network_down_for(self, real_seconds: float) -> None:
-        self.down_until = max(self.down_until, time.monotonic() + real_seconds)
+        """Refuse to connect for ``real_seconds`` of the loop's time from now."""
+        # on the loop's clock, which is the charger's under virtual time
+        now = asyncio.get_running_loop().time()
+        self.down_until = max(self.down_until, now + real_seconds)
 
     def record(self, direction: str, message: str) -> Frame:
         """Log a frame at the charger's end of the link, with its charger time."""
@@ -180,7 +184,7 @@ class TappedLink:
         return identity
 
     async def connect(self) -> Connection:
-        wait = self.tap.down_until - time.monotonic()
+        wait = self.tap.down_until - asyncio.get_running_loop().time()
         if wait > 0:
             raise LinkError(f"{self.description}: network down (link fault) for {wait:.1f}s more")
         try:

@@ -21,8 +21,12 @@ Network round trips do not get faster with the clock, so a step that waits
 *for* something never waits less than a small real allowance; a step that
 checks that something does *not* happen waits exactly the scaled time.  A
 timing check (``within``, ``during``) is judged in charger time at the
-charger's end of the link; what is left is the event loop's own jitter, times
-the scale: :attr:`TimeBase.tolerance`.
+charger's end of the link, to the millisecond (:data:`RESOLUTION`); at a
+speed-up what is left is the event loop's own jitter, times the scale:
+:attr:`TimeBase.tolerance`.  Under virtual time there is no jitter, so the
+tolerance is 0 and the checks are exact, both ends included: a message sent at
+exactly ``within: 60s`` is in time, and one sent at exactly +60 s breaks
+``expect_never: {during: 60s}`` (``during`` is the complement of ``within``).
 """
 
 from __future__ import annotations
@@ -41,6 +45,16 @@ JITTER: Final = 0.05
 event loop, which is late by a few milliseconds under load); times the scale, it is the
 tolerance of every timing check."""
 
+RESOLUTION: Final = 0.001
+"""Charger seconds to which timing checks are judged: OCPP timestamps' own resolution, and far
+above the float rounding of charger times (under a microsecond), so +60.0000004 s is +60 s."""
+
+INSTANT: Final = 1e-5
+"""Virtual seconds that make one instant: what the charger does at a step's very limit may be
+due a float rounding (under a microsecond) before or after the step's own deadline, so a
+step that includes its last instant watches this much longer (far below :data:`RESOLUTION`,
+so no judged time moves)."""
+
 WARN_FRACTION: Final = 0.25
 """A run warns when the link's round trip or the tolerance, in charger time, exceeds this
 fraction of the shortest interval the scenario checks."""
@@ -56,22 +70,45 @@ def is_virtual(time_scale: float | str) -> bool:
     return time_scale == "virtual"
 
 
+def judged(charger_seconds: float) -> float:
+    """A measured span of charger time as timing checks compare it: to :data:`RESOLUTION`."""
+    return round(charger_seconds, 3) + 0.0  # no -0.0
+
+
 @dataclass(frozen=True)
 class TimeBase:
     scale: float
     allowance: float = DIRECT_ALLOWANCE
+    virtual: bool = False
+    """Virtual time: the loop's seconds are charger seconds, and nothing is late."""
 
     def real(self, charger_seconds: float) -> float:
-        """Exactly the scaled time: for ``wait: N`` and "nothing happens for N" checks."""
+        """Exactly the scaled time."""
         return charger_seconds / self.scale
 
     def window(self, charger_seconds: float) -> float:
-        """Real seconds to wait for something to happen within ``charger_seconds``.
+        """Loop seconds to wait for a message that must be sent within ``charger_seconds``.
 
         Never below the link's allowance (unless the step itself asks for less
         charger time than that), so a 30 s timeout at 3600x does not become 8 ms.
+        Under virtual time the allowance comes on top (in virtual seconds, which
+        cost no wall time), so a message sent at the limit has time to arrive
+        through a modem; whether it was sent in time is judged separately.
         """
+        if self.virtual:
+            return charger_seconds + self.allowance
         return max(self.real(charger_seconds), min(charger_seconds, self.allowance))
+
+    def exact(self, charger_seconds: float) -> float:
+        """Loop seconds to last exactly ``charger_seconds``, their last instant included
+        (``wait: N``, an ``expect_never``'s ``during``, the ``within`` of a ``wait: {until:
+        ...}``): what the charger does at exactly +N happens before the step ends.
+
+        Under virtual time that is due at the same loop time as the step's own deadline
+        (give or take a float rounding), in no telling which order, so the step lasts
+        :data:`INSTANT` longer; a check then judges the time itself (:func:`judged`).
+        """
+        return charger_seconds + INSTANT if self.virtual else self.real(charger_seconds)
 
     def charger(self, real_seconds: float) -> float:
         return real_seconds * self.scale
@@ -79,8 +116,14 @@ class TimeBase:
     @property
     def tolerance(self) -> float:
         """Charger seconds a timing check allows past its limit: :data:`JITTER`, scaled
-        (1.5 s at x30, 3 min at x3600)."""
-        return JITTER * self.scale
+        (1.5 s at x30, 3 min at x3600); 0 under virtual time, where checks are exact."""
+        return 0.0 if self.virtual else JITTER * self.scale
+
+    @property
+    def digits(self) -> int:
+        """Decimals of charger seconds worth showing in a timing message: milliseconds when
+        the checks are exact, tenths when the tolerance is larger than that anyway."""
+        return 3 if self.virtual else 1
 
 
 def timing_warnings(

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from chargepoint.cli.scenario import scenario
+from chargepoint.scenario import load_scenario
 from chargepoint.scenario.config import Ec200uLinkConfig
 from chargepoint.scenario.linkfactory import unavailable_reason
 from chargepoint.scenario.report import ScenarioResult, render, step_line
-from chargepoint.scenario.runner import RunError
+from chargepoint.scenario.runner import RunError, RunOptions, plan
 from chargepoint.scenario.timebase import TimeBase, timing_warnings
 
 from .frames import answer_to, received
@@ -122,6 +123,9 @@ def test_time_base_waits_never_shrink_below_the_links_allowance() -> None:
     assert fast.window(7200) == 2.0
     assert TimeBase(1).window(30) == 30
     assert TimeBase(30).tolerance == 1.5  # the event loop's jitter, in charger time
+    virtual = TimeBase(1, allowance=0.5, virtual=True)
+    assert virtual.tolerance == 0  # no jitter: timing checks are exact
+    assert virtual.window(30) == 30.5  # a message sent at the limit still has time to arrive
 
 
 WRONG_INTERVAL = """\
@@ -215,3 +219,141 @@ def test_a_run_warns_when_its_scale_is_too_coarse_for_its_checks(
     assert len(warnings) == 2, result.stdout
     assert "the link's round trip" in warnings[0] and f"(60s at {path}:5:5)" in warnings[0]
     assert "timing checks are only accurate to 180.0s" in warnings[1]
+
+
+# --- virtual time: timing checks are exact ---------------------------------------------------
+
+EVERY_60S = """\
+    charger: {id: CP-EXACT, time_scale: virtual}
+    csms: {answers: [{answer: BootNotification, result: {status: Accepted, interval: 60}}]}
+    timeout: 2m
+    steps:
+      # answered: the next Heartbeat goes out at exactly +60 s from this step's end
+      - expect_received: Heartbeat
+      - %s
+    """
+
+
+@pytest.mark.parametrize(
+    "check,failure",
+    [
+        # the audit's case: a Heartbeat at +60.00 s is inside 60.04 s, with no tolerance
+        (
+            "expect_never: {action: Heartbeat, during: 60.04s}",
+            "expected no Heartbeat for 60.04s, but the CSMS received "
+            "(sent at +60.0s charger time):",
+        ),
+        # the window includes its last instant
+        (
+            "expect_never: {action: Heartbeat, during: 60s}",
+            "expected no Heartbeat for 1m, but the CSMS received (sent at +60.0s charger time):",
+        ),
+        ("expect_never: {action: Heartbeat, during: 59.999s}", None),
+        # a message sent at exactly the limit is in time
+        ("expect_received: {action: Heartbeat, within: 60s}", None),
+        (
+            "expect_received: {action: Heartbeat, within: 59.999s}",
+            "Heartbeat arrived, but not within 59.999s: the charger sent it 60.0s after this "
+            "step began (charger time)",
+        ),
+    ],
+)
+async def test_virtual_time_checks_are_exact_with_both_ends_included(
+    run_text: Callable[..., Any], check: str, failure: str | None
+) -> None:
+    result = await run_text(EVERY_60S % check)
+    assert result.status == ("failed" if failure else "passed"), render(result)
+    beats = received(result, "Heartbeat")
+    if len(beats) == 2:  # the check saw the next one: it was sent exactly 60 s later
+        sent = [when(beat["at_charger"]) for beat in beats]
+        assert sent[1] - sent[0] == timedelta(seconds=60)
+    step = result.steps[-1]
+    if check.startswith("expect_received"):
+        assert step.sent_after == 60.0
+        assert step_line(step, "virtual").splitlines()[0].endswith("(sent at +60.0s)")
+    if failure is not None:
+        assert step.details[0] == failure
+    else:
+        assert step.details == []
+
+
+PENDING_FOR_AN_HOUR = """\
+    charger: {id: CP-UNTIL, time_scale: virtual}
+    csms:
+      answers:
+        - {answer: BootNotification, result: {status: Pending, interval: 3600}, times: 1}
+    steps:
+      # answered Pending: the charger boots again 1 h after it got this answer
+      - expect_received: BootNotification
+      - wait: 5ms  # off any polling grid
+      - wait: {until: boot_accepted, within: %s}
+    """
+
+
+async def test_an_until_in_virtual_time_ends_in_the_instant_of_the_change(
+    run_text: Callable[..., Any],
+) -> None:
+    result = await run_text(PENDING_FOR_AN_HOUR % "2h")
+    assert result.status == "passed", render(result)
+    boots = received(result, "BootNotification")
+    assert len(boots) == 2
+    waited = result.steps[2].charger_seconds
+    assert waited == pytest.approx(3599.995, abs=1e-5), waited
+
+
+@pytest.mark.parametrize("within,verdict", [("3599.995s", "passed"), ("3599.994s", "failed")])
+async def test_an_until_in_virtual_time_is_judged_exactly(
+    run_text: Callable[..., Any], within: str, verdict: str
+) -> None:
+    result = await run_text(PENDING_FOR_AN_HOUR % within)
+    assert result.status == verdict, render(result)
+    if verdict == "failed":
+        assert result.steps[2].details == [
+            f"boot_accepted did not happen within {within}",
+            "the charger's boot is Pending",
+        ]
+
+
+async def test_a_link_fault_keeps_the_network_down_for_its_charger_time(
+    run_text: Callable[..., Any],
+) -> None:
+    result = await run_text("""\
+        charger: {id: CP-DOWN, time_scale: virtual}
+        steps:
+          - wait: {until: boot_accepted}
+          - link_fault: {kind: drop_tcp, duration: 10m}
+          - wait: {until: disconnected}
+          - wait: {until: connected, within: 15m}
+          - expect_received: BootNotification
+        """)
+    assert result.status == "passed", render(result)
+    down = sum(s.charger_seconds for s in result.steps[1:4])
+    assert 600 <= down <= 602, [s.charger_seconds for s in result.steps]
+
+
+def test_virtual_time_refuses_a_modem_in_another_process(
+    write_scenario: Callable[..., Any],
+) -> None:
+    """A separate `cpsim modem emulate` (or a real modem) lives in real time: the run would
+    jump over what it is doing, and fail with a misleading modem error."""
+    if unavailable_reason(Ec200uLinkConfig(type="ec200u")):
+        pytest.skip("no ec200u link in this build")
+    path = write_scenario("""\
+        charger: {time_scale: 60}
+        link: {type: ec200u, port: "socket://127.0.0.1:9351"}
+        steps:
+          - wait: {until: boot_accepted}
+        """)
+    expected = (
+        f"{path}: time_scale: virtual needs everything in this process, the local CSMS and a "
+        "modem on port: emulator (a modem on socket://127.0.0.1:9351 lives in real time); "
+        "use a number, e.g. time_scale: 60"
+    )
+    with pytest.raises(RunError) as refused:
+        plan(load_scenario(path), RunOptions(time_scale="virtual"))
+    assert str(refused.value) == expected
+    assert plan(load_scenario(path), RunOptions()).scale == 60  # as written it runs
+
+    result = CliRunner().invoke(scenario, ["run", str(path), "--time-scale", "virtual"])
+    assert result.exit_code == 2, result.output
+    assert "ERROR scenario" in result.stdout and expected in result.stdout

@@ -66,6 +66,8 @@ class CsmsPolicy:
     invalid_id_tags: set[str] = field(default_factory=lambda: {"INVALID", "BLOCKED"})
     transaction_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     answers: list[AnswerRule] = field(default_factory=list)
+    answered: dict[str, Answered] = field(default_factory=dict)
+    """Per charger, the answers to its last calls, so a resend gets the same answer."""
     clock: Callable[[], datetime] = _utc_now
     """The CSMS's time (currentTime): a scenario with a time scale gives its virtual clock."""
 

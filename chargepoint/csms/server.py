@@ -97,7 +97,9 @@ class LocalCsms:
         self.policy = policy or CsmsPolicy()
         self.frames = FrameLog(log_path, self.policy.clock)
         self.sessions: dict[str, CsmsSession] = {}
-        self.answered: dict[str, Answered] = {}
+        # In the policy, so a CSMS restarted with the same policy (as a CSMS with a
+        # database would) still knows what it answered.
+        self.answered: dict[str, Answered] = self.policy.answered
         """Per charge-point id, its last calls' answers: a resent call gets the same one."""
         self._connected = asyncio.Condition()
         self._server: Server | None = None

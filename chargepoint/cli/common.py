@@ -1,4 +1,5 @@
-"""Pieces shared by the commands: running asyncio until Ctrl+C, one-line errors."""
+"""Pieces shared by the commands: running asyncio until Ctrl+C, one-line errors, and the
+usage errors for values a link cannot send."""
 
 from __future__ import annotations
 
@@ -6,11 +7,40 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def bad_value(problem: str, option: str) -> NoReturn:
+    """A usage error (exit 2): ``Invalid value for '--option': problem``.
+
+    ``problem`` is a sentence from :mod:`chargepoint.transport.atsafe` or the handshake
+    checks: it never repeats a secret value, and the option name says which value it is.
+    """
+    raise click.BadParameter(problem, param_hint=f"'{option}'")
+
+
+def refuse(problem: str | None, option: str) -> None:
+    """:func:`bad_value` when there is a ``problem``."""
+    if problem is not None:
+        bad_value(problem, option)
+
+
+def check_password(text: str) -> str:
+    """The password the CSMS gave (AuthorizationKey): used as it is, even when it breaks
+    A00.FR.205, but never empty and without control characters (the text never shows it).
+
+    A real CSMS decides what it accepts; refusing its password would only stop the
+    charger from connecting.  ChangeConfiguration keeps the whitepaper's rule.
+    """
+    if not text:
+        raise ValueError("must not be empty")
+    if any(ord(c) < 0x20 or c == "\x7f" for c in text):
+        raise ValueError("must not contain control characters")
+    return text
 
 
 def log_level_option(

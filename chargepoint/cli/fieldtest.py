@@ -9,12 +9,14 @@ the likely fix.  Exit 0 when a charger with this SIM would work, 1 when not,
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 import logging
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import click
 
@@ -22,7 +24,11 @@ from chargepoint.fieldtest.check import CheckOptions, PortOptions, ReachOptions,
 from chargepoint.fieldtest.outcome import as_json, judge, progress_line, table, verdict_line
 from chargepoint.fieldtest.scan import ScanOptions, parse_apn_file, run_scan, scan_json, scan_table
 from chargepoint.fieldtest.target import CsmsTarget
-from modem.diagnostics import ApnSettings, Report, apn_name_problem, auth_code
+from chargepoint.transport import atsafe
+from chargepoint.transport.handshake import basic_auth, check_charge_point_id
+from modem.diagnostics import ApnSettings, Report, auth_code
+
+from .common import bad_value, check_password, refuse
 
 ESP_AT_NOT_YET = (
     "the ESP-AT Wi-Fi checks are not available in this installation: the ESP-AT driver "
@@ -30,23 +36,100 @@ ESP_AT_NOT_YET = (
 )
 
 
-def _target(url: str | None, cp_id: str | None, password: str | None) -> CsmsTarget | None:
+def _target(
+    url: str | None, cp_id: str | None, password: str | None, dialect: str
+) -> CsmsTarget | None:
+    """The CSMS to test, or None; a usage error naming the option for anything the link
+    cannot send (checked before any port is opened)."""
     if url is None:
         if cp_id is not None:
             raise click.BadParameter("--id needs --csms-url", param_hint="--id")
         return None
+    if password:
+        try:
+            check_password(password)
+        except ValueError as exc:
+            bad_value(str(exc), "--password")
+    if cp_id is not None:
+        try:
+            check_charge_point_id(cp_id)
+        except ValueError as exc:
+            bad_value(str(exc), "--id")
     try:
-        return CsmsTarget.parse(url, cp_id, password or None)
+        target = CsmsTarget.parse(url, cp_id, password or None)
+        if cp_id is None:  # the URL's last segment, as the CSMS decodes it
+            try:
+                decoded = unquote(target.charge_point_id, errors="strict")
+            except UnicodeDecodeError:
+                raise ValueError(
+                    "the charge-point id at the end of the URL is not UTF-8 once decoded"
+                ) from None
+            check_charge_point_id(decoded)
+            target = CsmsTarget.parse(target.endpoint.base_url, decoded, password or None)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--csms-url") from exc
+        bad_value(str(exc), "--csms-url")
+    if dialect == "esp-at":
+        _refuse_for_esp_at(target)
+    # wss:// through the EC200U stays allowed here: the check proves TCP and says
+    # plainly that the upgrade was not run (exit 1, "not proven"); nothing retries.
+    return target
+
+
+def _refuse_for_esp_at(target: CsmsTarget) -> None:
+    """AT+WSOPEN's 256-byte line and AT+WSHEAD's header limit (fieldtest: link 0, 20 s)."""
+    refuse(atsafe.esp_url_problem(target.url), "--csms-url")
+    password = target.endpoint.current_password()
+    if password is not None:
+        problem = atsafe.esp_header_problem(
+            "Authorization", basic_auth(target.charge_point_id, password)
+        )
+        refuse(problem and f"too long with this charge-point id: {problem}", "--password")
 
 
 def _apn_names(apns: tuple[str, ...]) -> None:
     """A usage error for ``--apn "m2m.op,x"`` and the like, before any modem is opened."""
     for apn in apns:
-        problem = apn_name_problem(apn)
-        if problem is not None:
-            raise click.BadParameter(problem, param_hint="--apn")
+        refuse(atsafe.apn_problem(apn), "--apn")
+
+
+def _apn_credentials(user: str, password: str) -> None:
+    """AT+QICSGP's user and password: no quote, no control character, <= 127 bytes."""
+    refuse(atsafe.qicsgp_credential_problem(user), "--apn-user")
+    refuse(atsafe.qicsgp_credential_problem(password), "--apn-password")
+
+
+def _apn_file(path: Path) -> list[ApnSettings]:
+    """The file's APNs, each checked as ``--apn``, ``--apn-user`` and ``--apn-password``
+    are; a usage error naming ``--apn-file`` and the line (never a password)."""
+    try:
+        tries = parse_apn_file(path)
+        lines = _apn_file_lines(path)
+    except UnicodeDecodeError as exc:
+        bad_value(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})", "--apn-file")
+    except (ValueError, csv.Error, OSError) as exc:
+        bad_value(str(exc), "--apn-file")
+    for number, entry in zip(lines, tries, strict=True):
+        for what, problem in (
+            ("", atsafe.apn_problem(entry.apn)),
+            ("the APN user ", atsafe.qicsgp_credential_problem(entry.user)),
+            ("the APN password ", atsafe.qicsgp_credential_problem(entry.password)),
+        ):
+            refuse(problem and f"{path}:{number}: {what}{problem}", "--apn-file")
+    return tries
+
+
+def _apn_file_lines(path: Path) -> list[int]:
+    """The line each entry :func:`parse_apn_file` returns starts on (same skipping rule)."""
+    lines: list[int] = []
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        start = 1
+        for row in reader:
+            cells = [c.strip() for c in row]
+            if cells and cells[0] and not cells[0].startswith("#"):
+                lines.append(start)
+            start = reader.line_num + 1
+    return lines
 
 
 def _setup_logging(level: str) -> None:
@@ -177,7 +260,7 @@ def check(
     address, then DNS, ping, the WebSocket and a BootNotification.
     Exit 0: it would work; 1: it would not; 2: usage error or not available.
     """
-    target = _target(csms_url, cp_id, password)
+    target = _target(csms_url, cp_id, password, dialect)
     port_options = PortOptions(port, baud, at_log)
     reach = ReachOptions(ping_count=ping_count, vendor=vendor, model=model)
     context: dict[str, Any] = {"command": "check", "port": port, "dialect": dialect}
@@ -185,6 +268,9 @@ def check(
     if dialect == "esp-at":
         if apn or apn_user or apn_password:
             raise click.BadParameter("APNs are cellular; ESP-AT uses --ssid", param_hint="--apn")
+        if ssid is not None:
+            refuse(atsafe.ssid_problem(ssid), "--ssid")
+        refuse(atsafe.wifi_password_problem(wifi_password), "--wifi-password")
         run = _wifi_runner(port_options, ssid, wifi_password, target, reach)
         context["ssid"] = ssid
     else:
@@ -195,6 +281,7 @@ def check(
         settings = None
         if apn is not None:
             _apn_names((apn,))
+            _apn_credentials(apn_user, apn_password)
             settings = ApnSettings(apn, apn_user, apn_password, auth_code(apn_user, apn_auth))
         options = CheckOptions(port_options, settings, target, wait, reach)
         context["apn"] = settings.as_json() if settings else None
@@ -273,7 +360,6 @@ def apn_scan(
     The context is deactivated between tries.  Exit 0 when at least one APN
     works, 1 when none does, 2 for a usage error.
     """
-    target = _target(csms_url, cp_id, password)
     if dialect == "esp-at":
         click.echo(
             "cpsim modem apn-scan: APNs are a cellular setting; an ESP-AT module "
@@ -281,14 +367,13 @@ def apn_scan(
             err=True,
         )
         sys.exit(2)
+    target = _target(csms_url, cp_id, password, dialect)
     _apn_names(apns)
+    _apn_credentials(apn_user, apn_password)
     auth = auth_code(apn_user, apn_auth)
     tries = [ApnSettings(a, apn_user, apn_password, auth) for a in apns]
     if apn_file is not None:
-        try:
-            tries += parse_apn_file(apn_file)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--apn-file") from exc
+        tries += _apn_file(apn_file)
     if not tries:
         raise click.UsageError("give at least one --apn or an --apn-file")
     _setup_logging(log_level)

@@ -18,15 +18,24 @@ from chargepoint.core.settings import Identity
 from chargepoint.station.runner import run_station
 from chargepoint.station.shell import StationOptions
 from chargepoint.store import StoreError
+from chargepoint.transport import atsafe
 from chargepoint.transport.ec200u import ModemSettings
 from chargepoint.transport.espat import EspAtSettings
 from chargepoint.transport.handshake import (
+    Endpoint,
+    basic_auth,
     check_base_url,
     check_charge_point_id,
     parse_header,
 )
 
-from .common import log_level_option, run_until_interrupted
+from .common import (
+    bad_value,
+    check_password,
+    log_level_option,
+    refuse,
+    run_until_interrupted,
+)
 
 log = logging.getLogger("cpsim.run")
 
@@ -40,7 +49,7 @@ def parse_headers(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     try:
         return tuple(parse_header(value) for value in values)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--header") from exc
+        bad_value(str(exc), "--header")
 
 
 def _checked(
@@ -59,19 +68,6 @@ def _checked(
     return callback
 
 
-def _password(text: str) -> str:
-    """The password the CSMS gave: used as it is, even when it breaks A00.FR.205.
-
-    A real CSMS decides what it accepts; refusing its password would only stop the
-    charger from connecting.  ChangeConfiguration keeps the whitepaper's rule.
-    """
-    if not text:
-        raise ValueError("must not be empty")
-    if any(ord(c) < 0x20 or c == "\x7f" for c in text):
-        raise ValueError("must not contain control characters")
-    return text
-
-
 @click.command()
 @click.option(
     "--id",
@@ -79,7 +75,7 @@ def _password(text: str) -> str:
     required=True,
     callback=_checked(check_charge_point_id),
     help="Charge-point id (end of the URL): 1-48 printable ASCII characters, "
-    "no spaces, none of / ? # % :.",
+    "no spaces, none of / ? # % :, not . or ..; percent-encoded in the URL where needed.",
 )
 @click.option(
     "--url",
@@ -90,7 +86,7 @@ def _password(text: str) -> str:
 @click.option(
     "--password",
     envvar="CPSIM_PASSWORD",
-    callback=_checked(_password, optional=True),
+    callback=_checked(check_password, optional=True),
     help="Set AuthorizationKey, the HTTP Basic auth password (or $CPSIM_PASSWORD), as the "
     "CSMS expects it (the whitepaper's form is 32-40 hex digits; others are used with a "
     "warning). Kept in the state dir, so later runs need not repeat it.",
@@ -180,14 +176,24 @@ def run(
         except ValueError as exc:
             log.warning("--password used as given, but %s", exc)
     modem: ModemSettings | EspAtSettings | None = None
+    parsed_headers = parse_headers(headers)
     if modem_kind == "ec200u":
         if not port or not apn:
             raise click.UsageError("--modem ec200u needs --port and --apn")
+        _refuse_for_ec200u(url, apn, apn_user, apn_password)
         modem = ModemSettings(port, baud, apn, apn_user, apn_password, at_log, apn_auth)
     elif modem_kind == "esp-at":
         if not port or not wifi_ssid:
             raise click.UsageError("--modem esp-at needs --port and --wifi-ssid")
         modem = EspAtSettings(port, wifi_ssid, wifi_password, baud=baud, at_log=at_log)
+        endpoint = Endpoint(url, charge_point_id, password, parsed_headers)
+        _refuse_for_esp_at(endpoint, modem)
+    elif ws_client == "sansio" and url.startswith("wss://"):
+        refuse(
+            "wss:// needs TLS, and --ws-client sansio (the adapter the modems use) has no "
+            "TLS yet: use ws://, or --ws-client websockets",
+            "--url",
+        )
     charger = ChargerSpec(
         Identity(charge_point_id, vendor, model, serial),
         StationOptions(
@@ -196,15 +202,49 @@ def run(
         password=password,
     )
     kind = "direct" if modem_kind == "none" else modem_kind
-    link_spec = LinkSpec(kind, url, parse_headers(headers), ws_client, modem)  # type: ignore[arg-type]
+    link_spec = LinkSpec(kind, url, parsed_headers, ws_client, modem)  # type: ignore[arg-type]
     try:
         station, link = assemble(charger, link_spec)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from None
-    except ValueError as exc:  # URL or a header over ESP-AT's 256-byte command limit
-        raise click.UsageError(str(exc)) from exc
+    except ValueError as exc:  # a stored AuthorizationKey over ESP-AT's header limit
+        raise click.UsageError(str(exc)) from None
 
     async def main(stop: asyncio.Event) -> None:
         await run_station(station, link, stop)
 
     run_until_interrupted(main)
+
+
+def _refuse_for_ec200u(url: str, apn: str, apn_user: str, apn_password: str) -> None:
+    """Usage errors for what the EC200U link cannot send: AT+QICSGP's fields, wss://."""
+    if url.startswith("wss://"):
+        refuse(
+            "wss:// needs TLS, and the EC200U link does not carry TLS yet (the modem's "
+            "AT+QSSL* stack is not used): use ws://, or --modem esp-at (its module does TLS)",
+            "--url",
+        )
+    refuse(atsafe.apn_problem(apn), "--apn")
+    refuse(atsafe.qicsgp_credential_problem(apn_user), "--apn-user")
+    refuse(atsafe.qicsgp_credential_problem(apn_password), "--apn-password")
+
+
+def _refuse_for_esp_at(endpoint: Endpoint, settings: EspAtSettings) -> None:
+    """Usage errors for what the ESP-AT link cannot send: AT+CWJAP's, AT+WSOPEN's and
+    AT+WSHEAD's limits (wss:// is fine: the module does the TLS)."""
+    refuse(atsafe.ssid_problem(settings.wifi_ssid), "--wifi-ssid")
+    refuse(atsafe.wifi_password_problem(settings.wifi_password), "--wifi-password")
+    timeout_ms = min(180_000, max(0, round(settings.open_timeout * 1000)))  # as plan_open
+    refuse(
+        atsafe.esp_url_problem(endpoint.url, link_id=settings.link_id, timeout_ms=timeout_ms),
+        "--url",
+    )
+    for name, value in endpoint.headers:
+        refuse(atsafe.esp_header_problem(name, value), "--header")
+    password = endpoint.current_password()
+    explicit = any(name.lower() == "authorization" for name, _ in endpoint.headers)
+    if password is not None and not explicit:
+        problem = atsafe.esp_header_problem(
+            "Authorization", basic_auth(endpoint.charge_point_id, password)
+        )
+        refuse(problem and f"too long with this charge-point id: {problem}", "--password")

@@ -199,6 +199,9 @@ async def test_another_vendor_is_not_taken_for_a_quectel() -> None:
         (["--apn-user", "u"], "--apn-user/--apn-password need --apn"),
         (["--ssid", "lab"], "--ssid is for --dialect esp-at"),
         (["--dialect", "esp-at", "--apn", "internet"], "APNs are cellular; ESP-AT uses --ssid"),
+        (["--csms-url", "ws://x/ocpp/.."], "the charge-point id cannot be '..'"),
+        (["--apn", "internet", "--apn-password", 'a"b'], "contains a double quote"),
+        (["--dialect", "esp-at", "--ssid", "lab\r\n"], "contains a carriage return"),
     ],
 )
 async def test_usage_errors(args: list[str], message: str) -> None:

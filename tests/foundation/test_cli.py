@@ -83,6 +83,10 @@ def test_unknown_cli_values_are_usage_errors() -> None:
         (["run", "--id", "C" * 49, "--url", "ws://h/x"], "at most 48"),
         (["run", "--id", "X", "--url", "ws://h/x", "--password", ""], "must not be empty"),
         (["run", "--id", "X", "--url", "ws://h/x", "--password", "a\tb"], "control characters"),
+        (["run", "--id", "..", "--url", "ws://h/x"], "dot-segment"),
+        (["run", "--id", "X", "--url", "ws://h/x y"], "contains a space"),
+        (["run", "--id", "X", "--url", "wss://h/x", "--ws-client", "sansio"], "has no TLS yet"),
+        (["run", "--id", "X", "--url", "ws://h/x", "--header", "X: a\r\nB: c"], "carriage"),
     ],
 )
 def test_bad_values_are_usage_errors_naming_the_option(args: list[str], message: str) -> None:

@@ -105,6 +105,35 @@ def test_run_esp_at_refuses_a_url_over_the_command_limit(tmp_path: Path) -> None
     assert "Traceback" not in done.stderr
 
 
+def test_run_ec200u_refuses_wss_at_once_instead_of_retrying(tmp_path: Path) -> None:
+    """The EC200U link has no TLS yet: a usage error naming --url, before the port opens."""
+    done = subprocess.run(
+        [
+            *CPSIM,
+            "run",
+            "--id",
+            "CP001",
+            "--url",
+            "wss://csms.example.com/ocpp",
+            "--modem",
+            "ec200u",
+            "--port",
+            "/dev/ttyNOPE9",
+            "--apn",
+            "internet",
+            "--state-dir",
+            str(tmp_path / "state"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Invalid value for '--url': wss:// needs TLS" in done.stderr
+    assert "ttyNOPE9" not in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "state").exists()
+
+
 @pytest.mark.parametrize(
     ("modem", "needs"), [("ec200u", "--port and --apn"), ("esp-at", "--port and --wifi-ssid")]
 )

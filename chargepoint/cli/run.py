@@ -105,7 +105,8 @@ def _checked(
 @click.option(
     "--state-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Where configuration keys persist [default: ~/.local/state/cpsim/<id>].",
+    help="Where the charger keeps its state (configuration, open transactions, queued "
+    "messages; cpsim state show) [default: ~/.local/state/cpsim/<id>].",
 )
 @click.option(
     "--ws-client",

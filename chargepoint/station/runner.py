@@ -23,14 +23,40 @@ from .shell import Station
 log = logging.getLogger("cpsim.runner")
 
 
+STABLE_SESSION = 30.0
+"""Seconds an accepted session must last for its drop to restart the back-off from
+``first``; a link that is accepted and drops at once keeps backing off (rapid
+open/close cycles are what wedge a modem's data stack)."""
+
+
 class Backoff:
-    def __init__(self, first: float = 1.0, cap: float = 60.0) -> None:
-        self.first, self.cap, self._next = first, cap, first
+    """Randomized exponential back-off with bounds.
+
+    The n-th delay after a reset is drawn uniformly from
+    ``[(1 - jitter) * d, d]`` with ``d = min(cap, first * 2**n)``: it doubles,
+    never exceeds ``cap`` and never goes below ``(1 - jitter) * first``, and
+    chargers that lost the same CSMS at once spread their retries out instead of
+    arriving together.  Pass a seeded ``random.Random`` for a reproducible run.
+    """
+
+    def __init__(
+        self,
+        first: float = 1.0,
+        cap: float = 60.0,
+        jitter: float = 0.2,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not 0 < first <= cap:
+            raise ValueError(f"back-off needs 0 < first <= cap (got {first}, {cap})")
+        if not 0 <= jitter < 1:
+            raise ValueError(f"back-off jitter must be in [0, 1) (got {jitter})")
+        self.first, self.cap, self.jitter, self._next = first, cap, jitter, first
+        self._rng = rng if rng is not None else random.Random()
 
     def next(self) -> float:
         delay = self._next
         self._next = min(self.cap, self._next * 2)
-        return delay * random.uniform(0.8, 1.2)
+        return delay * self._rng.uniform(1 - self.jitter, 1)
 
     def reset(self) -> None:
         self._next = self.first
@@ -48,7 +74,7 @@ async def run_station(
                 connection = await _until_stopped(link.connect(), stop)
             except LinkError as exc:
                 delay = backoff.next()
-                log.error("cannot connect: %s; retrying in %.0fs", exc, delay)
+                log.error("cannot connect: %s; retrying in %.1fs", exc, delay)
                 await _sleep_or_stop(delay, stop)
                 continue
             if connection is None:
@@ -65,6 +91,8 @@ async def _session(
 ) -> float:
     """One connected session; returns how long to wait before reconnecting."""
     log.info("connected to %s", link.description)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
     sim = getattr(link, "sim_identity", None) or {}
     task = asyncio.create_task(station.run_session(connection, sim), name="session")
     stopper = asyncio.create_task(stop.wait())
@@ -93,13 +121,11 @@ async def _session(
     if end.rebooting:
         log.info("%s: rebooting", end.reason)
         backoff.reset()
-        return 1.0
-    if end.was_accepted:
+        return backoff.next()
+    if end.was_accepted and loop.time() - began >= STABLE_SESSION:
         backoff.reset()
-        log.warning("link lost: %s; reconnecting", end.reason)
-        return 1.0
     delay = backoff.next()
-    log.warning("link lost: %s; reconnecting in %.0fs", end.reason, delay)
+    log.warning("link lost: %s; reconnecting in %.1fs", end.reason, delay)
     return delay
 
 

@@ -18,7 +18,10 @@ __all__ = [
     "LinkClosed",
     "LinkError",
     "MessageTooLarge",
+    "PONG_TIMEOUT_MAX",
+    "PONG_TIMEOUT_MIN",
     "Seconds",
+    "pong_timeout",
     "seconds",
 ]
 
@@ -29,6 +32,24 @@ so a ChangeConfiguration applies from the next connection on."""
 
 def seconds(setting: Seconds) -> float:
     return float(setting() if callable(setting) else setting)
+
+
+PONG_TIMEOUT_MIN = 5.0
+PONG_TIMEOUT_MAX = 30.0
+
+
+def pong_timeout(interval: float) -> float:
+    """How long after a keepalive ping a silent link is declared dead (``interval`` > 0).
+
+    The ping interval itself (as websockets' own client does by default), kept
+    within [5 s, 30 s]: at least 5 s because a cellular round trip can take
+    seconds (radio wake-up, TCP retransmissions of 1 + 2 s) and a link that flaps
+    on a slow pong brings the rapid reconnects that wedge a modem's data stack;
+    at most 30 s so that with a long interval a dead link is still noticed at most
+    ``interval + 30 s`` after the last byte heard (90 s with OCPP's usual 60 s).
+    A pong is never lost on TCP, only late, so the bound is on latency alone.
+    """
+    return min(max(interval, PONG_TIMEOUT_MIN), PONG_TIMEOUT_MAX)
 
 
 class LinkClosed(Exception):

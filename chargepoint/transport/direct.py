@@ -20,12 +20,22 @@ from websockets.typing import Subprotocol
 
 from modem.stream import StreamClosed
 
-from .base import Connection, LinkClosed, LinkError, Seconds, seconds
+from .base import Connection, LinkClosed, LinkError, Seconds, pong_timeout, seconds
 from .handshake import SUBPROTOCOL, Endpoint
 from .tcp import TcpByteStream
 from .websocket import MAX_MESSAGE, WebSocketOverStream
 
 Flavour = Literal["websockets", "sansio"]
+
+
+def _link_closed(exc: ConnectionClosed) -> LinkClosed:
+    """1006 unless the CSMS sent a close frame; a close we sent says why (a keepalive
+    ping timeout is websockets' 1011 "keepalive ping timeout")."""
+    if exc.rcvd is not None:
+        return LinkClosed(exc.rcvd.reason, exc.rcvd.code)
+    if exc.sent is not None and exc.sent.reason:
+        return LinkClosed(f"connection lost: {exc.sent.reason}")
+    return LinkClosed("connection lost")
 
 
 class WebsocketsConnection:
@@ -38,19 +48,13 @@ class WebsocketsConnection:
         try:
             await self._ws.send(message)
         except ConnectionClosed as exc:
-            raise LinkClosed(
-                exc.rcvd.reason if exc.rcvd else "connection lost",
-                exc.rcvd.code if exc.rcvd else 1006,
-            ) from exc
+            raise _link_closed(exc) from exc
 
     async def recv(self) -> str:
         try:
             message = await self._ws.recv()
         except ConnectionClosed as exc:
-            raise LinkClosed(
-                exc.rcvd.reason if exc.rcvd else "connection lost",
-                exc.rcvd.code if exc.rcvd else 1006,
-            ) from exc
+            raise _link_closed(exc) from exc
         return message if isinstance(message, str) else message.decode("utf-8")
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
@@ -63,6 +67,7 @@ class DirectLink:
     flavour: Flavour = "websockets"
     ping_interval: Seconds = 0  # WebSocketPingInterval, read at each connect
     open_timeout: float = 15.0
+    pong_timeout: Seconds | None = None  # None: base.pong_timeout(ping_interval)
 
     @property
     def description(self) -> str:
@@ -76,14 +81,17 @@ class DirectLink:
     async def _connect_websockets(self) -> Connection:
         url = self.endpoint.url
         self.endpoint.uri()  # a URL websockets cannot use, named as such
-        ping = seconds(self.ping_interval) or None
+        interval, timeout = self._keepalive()
         try:
             ws = await connect(
                 url,
                 subprotocols=[Subprotocol(SUBPROTOCOL)],
                 additional_headers=self.endpoint.request_headers(),
-                ping_interval=ping,
-                ping_timeout=ping,
+                # websockets' own keepalive: a ping every interval, and without a
+                # pong within the timeout a 1011 close and the TCP connection torn
+                # down (after close_timeout at most), which recv() reports as 1006.
+                ping_interval=interval or None,
+                ping_timeout=timeout or None,
                 open_timeout=self.open_timeout,
                 max_size=MAX_MESSAGE,
                 close_timeout=5,
@@ -105,8 +113,17 @@ class DirectLink:
             )
         return WebsocketsConnection(ws)
 
+    def _keepalive(self) -> tuple[float, float]:
+        """(ping interval, pong timeout) for this connect; (0, 0) when pings are off."""
+        interval = seconds(self.ping_interval)
+        if interval <= 0:
+            return 0.0, 0.0
+        chosen = seconds(self.pong_timeout) if self.pong_timeout is not None else 0.0
+        return interval, chosen if chosen > 0 else pong_timeout(interval)
+
     async def _connect_sansio(self) -> Connection:
         url = self.endpoint.url
+        interval, timeout = self._keepalive()
         uri = self.endpoint.uri()
         try:
             stream = await TcpByteStream.open(uri.host, uri.port, timeout=self.open_timeout)
@@ -119,8 +136,9 @@ class DirectLink:
                 stream,
                 url,
                 self.endpoint.request_headers(),
-                seconds(self.ping_interval),
+                interval,
                 timeout=self.open_timeout,
+                pong_timeout=timeout,
             )
         except StreamClosed as exc:
             raise LinkError(f"{url}: {exc.reason}") from exc

@@ -24,15 +24,20 @@ from websockets.streams import StreamReader
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
-from chargepoint.aio import wait_event
 from modem.stream import ByteStream, DescribesWrites, StreamClosed
 
-from .base import LinkClosed, LinkError
+from .base import LinkClosed, LinkError, pong_timeout
 from .handshake import SUBPROTOCOL
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 1 << 20
+KEEPALIVE_CLOSE = 1011
+"""Sent in the close frame when no pong came (as websockets' own client does): RFC 6455
+§7.4.1, "an unexpected condition"; the charger itself reports 1006 (no close frame
+was received, §7.1.5) in its :class:`LinkClosed`."""
+CLOSE_FRAME_BOUND = 2.0
+"""Seconds the parting 1011 close frame may take to be written on a dead link."""
 
 
 def describe_frame(data: bytes) -> str | None:
@@ -77,6 +82,10 @@ def _log_failure(task: asyncio.Task[None]) -> None:
         log.error("%s failed: %r", task.get_name(), exc, exc_info=exc)
 
 
+def _default_pong_timeout(interval: float) -> float:
+    return pong_timeout(interval) if interval > 0 else 0.0
+
+
 def _close_code(protocol: ClientProtocol) -> tuple[int, str]:
     if protocol.close_rcvd is not None:
         return protocol.close_rcvd.code, protocol.close_rcvd.reason
@@ -87,17 +96,28 @@ class WebSocketOverStream:
     """A :class:`~chargepoint.transport.base.Connection` on a :class:`ByteStream`."""
 
     def __init__(
-        self, stream: ByteStream, protocol: ClientProtocol, ping_interval: float, url: str = ""
+        self,
+        stream: ByteStream,
+        protocol: ClientProtocol,
+        ping_interval: float,
+        url: str = "",
+        pong_timeout: float | None = None,
     ) -> None:
         self.url = url
         self._stream = stream
         self._protocol = protocol
         self._ping_interval = ping_interval
+        self._pong_timeout = (
+            pong_timeout
+            if pong_timeout and pong_timeout > 0
+            else _default_pong_timeout(ping_interval)
+        )
+        self.pings_sent = 0
         self._messages: asyncio.Queue[str | LinkClosed] = asyncio.Queue()
         self._fragments: list[bytes] = []
         self._write_lock = asyncio.Lock()
         self._closed: LinkClosed | None = None
-        self._pong = asyncio.Event()
+        self._heard = asyncio.Event()  # bytes from the peer since the last ping
         self._tasks: list[asyncio.Task[None]] = []
         self._keepalive_task: asyncio.Task[None] | None = None
         if isinstance(stream, DescribesWrites):
@@ -111,8 +131,13 @@ class WebSocketOverStream:
         headers: list[tuple[str, str]] | None = None,
         ping_interval: float = 0,
         timeout: float = 30.0,
+        pong_timeout: float | None = None,
     ) -> WebSocketOverStream:
-        """Run the opening handshake on ``stream``; raise :class:`LinkError` naming the reason."""
+        """Run the opening handshake on ``stream``; raise :class:`LinkError` naming the reason.
+
+        ``ping_interval`` is WebSocketPingInterval (0: no pings).  ``pong_timeout``
+        defaults to :func:`~chargepoint.transport.base.pong_timeout` of the interval.
+        """
         protocol = ClientProtocol(
             parse_uri(url), subprotocols=[Subprotocol(SUBPROTOCOL)], max_size=MAX_MESSAGE
         )
@@ -121,7 +146,7 @@ class WebSocketOverStream:
             if name in request.headers:
                 del request.headers[name]
             request.headers[name] = value
-        self = cls(stream, protocol, ping_interval, url)
+        self = cls(stream, protocol, ping_interval, url, pong_timeout)
         protocol.send_request(request)
         try:
             await self._flush()
@@ -193,6 +218,7 @@ class WebSocketOverStream:
             while self._protocol.state is not State.CLOSED:
                 data = await self._stream.read()
                 if data:
+                    self._heard.set()
                     self._protocol.receive_data(data)
                 else:
                     self._protocol.receive_eof()
@@ -211,12 +237,10 @@ class WebSocketOverStream:
             code, reason = _close_code(self._protocol)
             self._end(LinkClosed(reason or "closed by the CSMS", code))
         finally:
-            await self._stream.close()
+            await self._close_stream()
 
     def _on_frame(self, frame: Frame) -> None:
-        if frame.opcode is Opcode.PONG:
-            self._pong.set()
-        elif frame.opcode in (Opcode.TEXT, Opcode.BINARY):
+        if frame.opcode in (Opcode.TEXT, Opcode.BINARY):
             self._fragments = [bytes(frame.data)]
         elif frame.opcode is Opcode.CONT:
             self._fragments.append(bytes(frame.data))
@@ -246,22 +270,62 @@ class WebSocketOverStream:
             keepalive.cancel()
 
     async def _keepalive(self) -> None:
-        """Ping every interval; a pong missing for a whole interval means a dead link.
+        """Ping every interval; a peer silent for the pong timeout after a ping is dead.
 
-        Cellular NAT and radio loss kill TCP silently, so this is how the charger notices.
+        Cellular NAT and radio loss kill TCP silently, so this is how the charger
+        notices.  Any bytes from the peer after the ping count as a sign of life,
+        not only its pong: on a slow modem a long message can hold the pong back
+        for longer than the timeout while the link is plainly working.  So a dead
+        link is declared at most ``interval + pong timeout`` after the last bytes
+        heard.  All timing is on the running loop's clock (virtual time works).
         """
+        loop = asyncio.get_running_loop()
+        interval, timeout = self._ping_interval, self._pong_timeout
+        due = loop.time() + interval
         while True:
-            await asyncio.sleep(self._ping_interval)
+            await asyncio.sleep(max(0.0, due - loop.time()))
             if self._closed is not None or self._protocol.state is not State.OPEN:
                 return  # closing or closed: pings would raise InvalidState
-            self._pong.clear()
+            self._heard.clear()
             self._protocol.send_ping(b"cpsim")
-            with contextlib.suppress(StreamClosed):
-                await self._flush()
-            if not await wait_event(self._pong, self._ping_interval):
-                self._end(LinkClosed("no pong within the WebSocket ping interval"))
-                await self._stream.close()
+            self.pings_sent += 1
+            sent = loop.time()
+            try:
+                # The write counts against the timeout: a write stuck on a dead
+                # link must not hold the verdict back.
+                async with asyncio.timeout(timeout):
+                    await self._flush()
+                    await self._heard.wait()
+            except TimeoutError:
+                await self._declare_dead(timeout)
                 return
+            except StreamClosed as exc:
+                self._end(LinkClosed(exc.reason))
+                await self._close_stream()
+                return
+            # Next ping one interval after this one (at once if the pong took longer).
+            due = max(sent + interval, loop.time())
+
+    async def _declare_dead(self, timeout: float) -> None:
+        log.warning("no pong nor any data within %g s of a ping: the link is dead", timeout)
+        self._end(LinkClosed(f"no pong within {timeout:g} s of a keepalive ping"))
+        # A parting close frame (1011, as websockets sends), in case the peer is
+        # alive but deaf to pings; never waited for long, and not behind a stuck write.
+        self._protocol.fail(KEEPALIVE_CLOSE, "keepalive ping timeout")
+        if not self._write_lock.locked():
+            with contextlib.suppress(StreamClosed, TimeoutError):
+                async with asyncio.timeout(CLOSE_FRAME_BOUND):
+                    await self._flush()
+        await self._close_stream()
+
+    async def _close_stream(self) -> None:
+        """Close the stream from a task that :meth:`close` may cancel meanwhile.
+
+        Shielded: cancelling a task that awaits the stream's close would cancel the
+        close-waiter future that :meth:`close` itself awaits next (asyncio's
+        StreamWriter.wait_closed shares one), failing it with CancelledError.
+        """
+        await asyncio.shield(self._stream.close())
 
     async def send(self, message: str) -> None:
         if self._closed is not None:

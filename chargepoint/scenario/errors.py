@@ -46,7 +46,13 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
+        return f"{self.where}: {self.message.translate(_LINE_BREAKS)}"
+
+
+_LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+"""What ``str.splitlines`` would split on, escaped: a problem is one line, whatever a YAML
+value quoted in its message holds (a tool reading ``file:line:col: message`` lines must not
+take the rest of a value for a line of its own)."""
 
 
 class ScenarioLoadError(Exception):

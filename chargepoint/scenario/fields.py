@@ -56,7 +56,8 @@ class Model(BaseModel):
         if not isinstance(data, dict):
             return data
         known = [f.alias or name for name, f in cls.model_fields.items()]
-        unknown = [k for k in data if k not in known]
+        known_set = set(known)
+        unknown = [k for k in data if k not in known_set]
         if not unknown:
             return data
         errors: list[InitErrorDetails] = [
@@ -77,7 +78,8 @@ class Model(BaseModel):
             }
         ]
         try:
-            cls.model_validate({k: v for k, v in data.items() if k not in unknown})
+            unknown_set = set(unknown)
+            cls.model_validate({k: v for k, v in data.items() if k not in unknown_set})
         except ValidationError as exc:
             errors += [_again(error) for error in exc.errors()]
         # pydantic merges a ValidationError raised here into the outer one, under this loc

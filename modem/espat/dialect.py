@@ -15,12 +15,17 @@ from modem.at import Dialect, PayloadHeader
 
 MAX_COMMAND = 256  # bytes per command line, CR LF included (reference B.1)
 MAX_BUFFER = 8192  # AT+WSCFG <buffer_size> upper bound on v3.2 ... v5.0.1
+# The most one +WS_DATA record can announce on any firmware: a record is one piece
+# of at most <buffer_size> bytes, and AT+WSCFG takes up to 16384 on master (reference
+# B.3, B.4).  So a +WS_DATA length has at most 5 digits; the parser reports a longer
+# or larger one as garbage without converting it.
+MAX_PIECE = 16384
 SEND_OVERHEAD = 10  # AT+WSSEND <length> <= buffer_size - 10 on v4.0 ... v5.0.1
 PING_RANGE = (1, 7200)  # AT+WSCFG <ping_intv_sec> and <ping_timeout_sec>
 BUSY = "busy p..."
 
 WS_DATA = PayloadHeader(
-    re.compile(rb"\+WS_DATA:(?P<id>\d+),(?P<len>\d+),"), max_length=16384, unsolicited=True
+    re.compile(rb"\+WS_DATA:(?P<id>\d+),(?P<len>\d+),"), max_length=MAX_PIECE, unsolicited=True
 )
 
 ESP_AT = Dialect(

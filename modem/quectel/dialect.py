@@ -67,10 +67,18 @@ def qi_reason(code: int) -> str:
     return f"{text} ({hint})" if hint else text
 
 
+# Payload headers (shared/reference/modem-at.md A.5, A.11, A.12).  AT+QIRD reads at
+# most 1500 bytes per command, so a +QIRD: length has at most 4 digits; the parser
+# reports a longer or larger one as garbage without converting it.  The UDP form
+# adds ,"<ip>",<port>: an address of at most 45 characters (IPv6 text) and a port of
+# at most 5 digits.  The query form +QIRD: <total>,<read>,<unread> is no header (its
+# numbers may be long) and stays a line.  AT+QSSLRECV follows the QIRD rules.
+QIRD_MAX = 1500
 QIRD_HEADER = PayloadHeader(
-    re.compile(rb'\+QIRD: (?P<len>\d+)(?:,"[^"\r\n]*",\d+)?\r?\n'), max_length=1500
+    re.compile(rb'\+QIRD: (?P<len>\d+)(?:,"[^"\r\n]{0,45}",\d{1,5})?\r?\n'),
+    max_length=QIRD_MAX,
 )
-QSSLRECV_HEADER = PayloadHeader(re.compile(rb"\+QSSLRECV: (?P<len>\d+)\r?\n"), max_length=1500)
+QSSLRECV_HEADER = PayloadHeader(re.compile(rb"\+QSSLRECV: (?P<len>\d+)\r?\n"), max_length=QIRD_MAX)
 
 QUECTEL = Dialect(
     name="Quectel QI",

@@ -5,17 +5,24 @@ direct link is tested with runs on a :class:`modem.quectel.QuectelSocket`
 unchanged.  The serial port and the PDP context outlive a WebSocket: a drop
 reopens only the socket (the Quectel layer re-activates the context after a
 ``pdpdeact`` or a modem reboot by itself).
+
+A send that times out leaves the TCP stream's framing in doubt: the socket
+fails, is closed with ``AT+QICLOSE`` (after the module has left its payload
+phase) and the next connect starts the WebSocket on a clean one.  A command
+that times out while connecting runs the watchdog: ``AT`` retries, then
+``AT+CFUN=1,1`` and ``RDY``, then the link is brought up again.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from modem import serialport
-from modem.at import ATError, ATPortError
-from modem.quectel import QuectelModem
+from modem.at import ATError, ATPortError, ATTimeout
+from modem.quectel import QuectelModem, QuectelSocket
 from modem.quectel.dialect import QUECTEL, auth_code
 from modem.stream import StreamClosed
 
@@ -36,6 +43,8 @@ class ModemSettings:
     at_log: Path | None = None
     apn_auth: str | None = None  # none, pap or chap; None: PAP when there is a user
     context: int = 1  # the PDP context (AT+QICSGP / AT+QIACT / AT+QIOPEN <contextID>)
+    timeouts: Mapping[str, float] | None = None  # overrides of the driver's timeout table
+    boot_timeout: float = 60.0  # the watchdog: AT+CFUN=1,1 until RDY
     open_port: serialport.PortOpener = field(
         default=serialport.open_port, kw_only=True, repr=False, compare=False
     )
@@ -64,9 +73,13 @@ class Ec200uLink:
             )
         try:
             device = await self._bring_up()
-            sock = await device.open_tcp(
-                uri.host, uri.port, connect_id=self.connect_id, ctx=self.modem.context
-            )
+            try:
+                sock = await self._open_socket(device)
+            except ATTimeout as exc:
+                log.warning("%s: %s; checking the modem", self.description, exc)
+                if not await device.revive():
+                    raise  # it answers AT: a slow moment; the next attempt retries
+                sock = await self._open_socket(device)
         except ATPortError as exc:  # its message already names the port
             await self._drop_device()
             raise LinkError(str(exc)) from exc
@@ -82,6 +95,12 @@ class Ec200uLink:
         except StreamClosed as exc:
             raise LinkError(f"{self.description}: {exc.reason}") from exc
 
+    async def _open_socket(self, device: QuectelModem) -> QuectelSocket:
+        uri = self.endpoint.uri()
+        return await device.open_tcp(
+            uri.host, uri.port, connect_id=self.connect_id, ctx=self.modem.context
+        )
+
     async def _bring_up(self) -> QuectelModem:
         if self._device is not None:
             return self._device
@@ -92,8 +111,10 @@ class Ec200uLink:
                 QUECTEL,
                 baudrate=settings.baud,
                 at_log=settings.at_log,
+                timeouts=settings.timeouts,
                 opener=settings.open_port,
-            )
+            ),
+            boot_timeout=settings.boot_timeout,
         )
         try:
             address = await device.bring_up(

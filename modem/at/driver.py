@@ -6,6 +6,16 @@ serialised by a lock because an AT modem answers one command at a time, and a
 command runs to its end even if its caller is cancelled: abandoning
 ``AT+QISEND`` between the prompt and the payload would make the modem swallow
 the next command line as payload bytes.
+
+Payload discipline (the port's :class:`PortState` and its transition table,
+:data:`TRANSITIONS`): once a command that answers ``>`` is written, nothing is
+written until its prompt arrives (then exactly the announced bytes) or its
+final result shows that the module has left its payload phase, even after
+the command timed out.  A write that breaks the rule raises
+:class:`CommandDuringPayloadPhase` or :class:`UnannouncedPayload` instead of
+reaching the port.  A module silent in that phase for ``"silent payload
+phase"`` seconds (timeout table; Quectel's 60 s reboot advice) is given up on:
+commands may be written again, and a watchdog above may reset the module.
 """
 
 from __future__ import annotations
@@ -13,12 +23,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import enum
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .dialect import GENERIC, Dialect
-from .errors import ATCommandError, ATPortError, ATRestarted, ATTimeout, describe
+from .errors import ATCommandError, ATError, ATPortError, ATRestarted, ATTimeout, describe
 from .events import Error, Event, Final, Garbage, Line, Ok, Payload, Prompt, SendResult, Urc
 from .parser import ATParser
 from .trace import ATTrace
@@ -27,6 +38,73 @@ log = logging.getLogger(__name__)
 
 UrcHandler = Callable[[Urc], None]
 LostHandler = Callable[[str], None]
+
+# Timeout-table key: how long the driver stays silent for a send that timed out
+# before its prompt (the module may still be about to ask for the payload).
+SILENT_PAYLOAD_PHASE = "silent payload phase"
+SILENT_PAYLOAD_PHASE_DEFAULT = 60.0  # Quectel: reboot if nothing arrives within 60 s
+
+
+class PortState(enum.Enum):
+    """What the module may be doing, as far as writing to it is concerned."""
+
+    IDLE = "idle"  # nothing outstanding: a command may be written
+    COMMAND = "command"  # a command line is out; its final result is due
+    AWAITING_PROMPT = "awaiting prompt"  # a send is out: no byte until its prompt or final
+    PAYLOAD = "payload"  # the prompt came: exactly the announced bytes, once
+    SENT = "sent"  # the payload is out; the send's final result is due
+    ABANDONED_SEND = "abandoned send"  # a send timed out before its prompt: still silent
+    STALE = "stale"  # a command timed out outside any payload phase: resync with AT
+    CLOSED = "closed"  # the port is gone
+
+
+class PortEvent(enum.Enum):
+    WRITE_COMMAND = "write command"
+    WRITE_SEND = "write send"  # a command that answers with a prompt
+    PROMPT = "prompt"
+    WRITE_PAYLOAD = "write payload"
+    FINAL = "final"
+    TIMEOUT = "timeout"
+    SILENCE = "silence"  # no prompt nor final for the silent-payload-phase limit
+    RESTART = "restart"  # RDY: nothing is outstanding any more
+    LOST = "lost"
+
+
+S, E = PortState, PortEvent
+TRANSITIONS: Mapping[tuple[PortState, PortEvent], PortState] = {
+    (S.IDLE, E.WRITE_COMMAND): S.COMMAND,
+    (S.IDLE, E.WRITE_SEND): S.AWAITING_PROMPT,
+    (S.STALE, E.WRITE_COMMAND): S.COMMAND,  # the resynchronising AT, or a probe
+    (S.STALE, E.WRITE_SEND): S.AWAITING_PROMPT,
+    (S.STALE, E.FINAL): S.STALE,  # late answers; resync decides when it is over
+    (S.COMMAND, E.FINAL): S.IDLE,
+    (S.COMMAND, E.TIMEOUT): S.STALE,
+    (S.AWAITING_PROMPT, E.PROMPT): S.PAYLOAD,
+    (S.AWAITING_PROMPT, E.FINAL): S.IDLE,  # refused before any prompt: no payload phase
+    (S.AWAITING_PROMPT, E.TIMEOUT): S.ABANDONED_SEND,
+    (S.PAYLOAD, E.WRITE_PAYLOAD): S.SENT,
+    (S.PAYLOAD, E.FINAL): S.IDLE,  # the module's own input timeout ended the phase
+    (S.SENT, E.FINAL): S.IDLE,
+    (S.SENT, E.TIMEOUT): S.STALE,
+    (S.ABANDONED_SEND, E.PROMPT): S.PAYLOAD,  # late prompt: the announced bytes, nothing else
+    (S.ABANDONED_SEND, E.FINAL): S.IDLE,
+    (S.ABANDONED_SEND, E.SILENCE): S.STALE,
+    **{(state, E.RESTART): S.IDLE for state in S if state is not S.CLOSED},
+    **{(state, E.LOST): S.CLOSED for state in S},
+}
+# States in which the module is, or may be about to be, reading payload bytes.
+PAYLOAD_PHASE = frozenset({S.AWAITING_PROMPT, S.PAYLOAD, S.ABANDONED_SEND})
+del S, E
+
+
+class CommandDuringPayloadPhase(ATError):
+    """Rule broken: a command line written while the module reads (or may be about to
+    read) payload bytes, which it would take as payload."""
+
+
+class UnannouncedPayload(ATError):
+    """Rule broken: payload bytes written without a prompt, or not exactly those the
+    command announced."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +136,7 @@ class _Pending:
     payloads: list[Payload] = field(default_factory=list)
     echo_possible: bool = True
     prompted: bool = False  # the futures may be cancelled by a timeout; this is not
+    payload_written: bool = False
     prompt: asyncio.Future[bool] = field(init=False)
     done: asyncio.Future[Final] = field(init=False)
 
@@ -116,6 +195,11 @@ class ATDriver:
         self._finals_seen = 0  # finals received, for the resynchronisation
         self._last_rx = 0.0  # loop time of the last bytes read
         self.lost: str | None = None
+        self.state = PortState.IDLE
+        self._send: _Pending | None = None  # the send the PAYLOAD state belongs to
+        self._writable = asyncio.Event()  # set when out of any payload phase
+        self._writable.set()
+        self.transitions: list[tuple[PortState, PortEvent, PortState]] = []
 
     # -- life cycle --------------------------------------------------------
 
@@ -257,6 +341,7 @@ class ATDriver:
         async with self._lock:
             if self.lost is not None:
                 raise ATPortError(self.port, self.lost)
+            await self._leave_payload_phase(command)
             if not resync:
                 self._stale = None
             elif self._stale is not None:
@@ -266,17 +351,33 @@ class ATDriver:
             try:
                 async with asyncio.timeout(seconds):
                     self.trace.sent(command)
-                    await self._write(command.encode() + self.dialect.line_ending)
+                    await self._write_command(command, send=payload is not None)
                     if payload is not None and await pending.prompt:
-                        self.trace.sent_payload(payload, note)
-                        await self._write(payload)
+                        await self._write_payload(pending)
                     final = await pending.done
             except TimeoutError:
                 self._stale = pending
-                self.trace.note(
-                    f"timeout after {seconds:g} s waiting for {command}; a late answer "
-                    "will be discarded"
-                )
+                if self.state is PortState.PAYLOAD and self._send is pending:
+                    # The prompt beat the deadline but not the payload: the module reads
+                    # payload now, so the announced bytes go, or the next line would.
+                    self._write_payload_now(pending, "prompt came at the deadline")
+                if self.state in (
+                    PortState.COMMAND,
+                    PortState.AWAITING_PROMPT,
+                    PortState.SENT,
+                ):
+                    self._move(PortEvent.TIMEOUT)
+                if self.state is PortState.ABANDONED_SEND:
+                    self.trace.note(
+                        f"timeout after {seconds:g} s waiting for the prompt of {command}; "
+                        "nothing is written until its prompt (then exactly the announced "
+                        "bytes) or its final result"
+                    )
+                else:
+                    self.trace.note(
+                        f"timeout after {seconds:g} s waiting for {command}; a late answer "
+                        "will be discarded"
+                    )
                 raise ATTimeout(command, seconds, self.port) from None
             finally:
                 self._pending = None
@@ -285,6 +386,95 @@ class ATDriver:
         raise ATCommandError(
             command, final, describe(final, self.dialect.cme_texts), lines=pending.lines
         )
+
+    # -- the port state machine -------------------------------------------
+
+    def _move(self, event: PortEvent) -> PortState:
+        before = self.state
+        after = TRANSITIONS.get((before, event))
+        if after is None:
+            rule = (
+                CommandDuringPayloadPhase
+                if event in (PortEvent.WRITE_COMMAND, PortEvent.WRITE_SEND)
+                else UnannouncedPayload
+                if event is PortEvent.WRITE_PAYLOAD
+                else ATError
+            )
+            raise rule(f"{self.port}: {event.value} not allowed in state {before.value}")
+        self.state = after
+        self.transitions.append((before, event, after))
+        del self.transitions[:-64]
+        if after in PAYLOAD_PHASE or after is PortState.SENT:
+            self._writable.clear()
+        else:
+            self._writable.set()
+            if after is not PortState.SENT:
+                self._send = None
+        return after
+
+    async def _write_command(self, command: str, *, send: bool = False) -> None:
+        self._move(PortEvent.WRITE_SEND if send else PortEvent.WRITE_COMMAND)
+        await self._write(command.encode() + self.dialect.line_ending)
+
+    async def _write_payload(self, pending: _Pending) -> None:
+        self._check_payload(pending)
+        assert pending.payload is not None
+        self.trace.sent_payload(pending.payload, pending.note)
+        pending.payload_written = True
+        self._move(PortEvent.WRITE_PAYLOAD)
+        await self._write(pending.payload)
+
+    def _write_payload_now(self, pending: _Pending, why: str) -> None:
+        """The announced bytes, from the reader task (a late prompt) or a timeout."""
+        self._check_payload(pending)
+        assert pending.payload is not None
+        self.trace.sent_payload(pending.payload, pending.note)
+        self.trace.note(f"exactly the {len(pending.payload)} announced bytes: {why}")
+        pending.payload_written = True
+        self._move(PortEvent.WRITE_PAYLOAD)
+        with contextlib.suppress(OSError, RuntimeError):
+            self._writer.write(pending.payload)
+
+    def _check_payload(self, pending: _Pending) -> None:
+        if self.state is not PortState.PAYLOAD or self._send is not pending:
+            raise UnannouncedPayload(
+                f"{self.port}: payload of {pending.command} in state {self.state.value}"
+            )
+        if pending.payload_written:
+            raise UnannouncedPayload(f"{self.port}: payload of {pending.command} written twice")
+
+    async def _leave_payload_phase(self, before: str) -> None:
+        """Wait, writing nothing, until no send is in (or may enter) its payload phase,
+        and a late payload has had its final result."""
+        if self._writable.is_set():
+            return
+        limit = self.timeout_for(SILENT_PAYLOAD_PHASE)
+        if SILENT_PAYLOAD_PHASE not in self.dialect.timeouts:
+            limit = SILENT_PAYLOAD_PHASE_DEFAULT
+        send = self._send or self._stale
+        what = send.command if send is not None else "a send"
+        self.trace.note(
+            f"{before} waits: {what} may still be in its payload phase; nothing is written "
+            f"until its prompt or final result (at most {limit:g} s)"
+        )
+        try:
+            async with asyncio.timeout(limit):
+                await self._writable.wait()
+        except TimeoutError:
+            if self.state is PortState.ABANDONED_SEND:
+                self._move(PortEvent.SILENCE)
+                self._stale = None  # it showed nothing: nothing of it can be told apart
+                self.trace.note(
+                    f"no prompt and no final result for {what} within {limit:g} s: the "
+                    "modem is not answering; commands may be written again"
+                )
+                raise ATTimeout(f"{before} (after {what})", limit, self.port) from None
+            if self.state is PortState.SENT:  # the payload is out: commands are safe again
+                self._move(PortEvent.TIMEOUT)
+                return
+            raise ATTimeout(f"{before} (payload of {what})", limit, self.port) from None
+        if self.lost is not None:
+            raise ATPortError(self.port, self.lost)
 
     async def _resync(self, before: str) -> None:
         """After a timeout, make sure the next command gets its own answer.
@@ -309,11 +499,11 @@ class ATDriver:
         try:
             async with asyncio.timeout(budget):
                 self.trace.sent("AT")
-                await self._write(b"AT" + self.dialect.line_ending)
+                await self._write_command("AT")
                 while not isinstance(await probe.done, Ok):
                     self.trace.note("that final is not the OK to AT; still waiting")
                     probe = _Pending("AT", None, budget, loop)
-                    self._pending = probe
+                    self._pending = probe  # (the port stays IDLE: the lock is held)
             await self._quiet(0.2, deadline=loop.time() + base)
             self._stale = None
             self.trace.note(f"in sync again; sending {before}")
@@ -324,9 +514,13 @@ class ATDriver:
                 # Output came, then silence: whatever was outstanding has answered or
                 # was lost (an AT eaten as payload); nothing is left to arrive.
                 self._stale = None
+                if self.state is PortState.COMMAND:  # that AT was eaten: owed nothing
+                    self._move(PortEvent.TIMEOUT)  # STALE: commands may be written
                 self.trace.note(f"line quiet after the late answers; sending {before}")
                 return
             self._stale = probe
+            if self.state is PortState.COMMAND:
+                self._move(PortEvent.TIMEOUT)
             raise ATTimeout(f"AT (resynchronising before {before})", budget, self.port) from None
         finally:
             self._pending = None
@@ -374,6 +568,7 @@ class ATDriver:
         if self.lost is not None:
             return
         self.lost = reason
+        self._move(PortEvent.LOST)
         self.trace.note(f"port lost: {reason}")
         if self._pending is not None:
             self._pending.fail(ATPortError(self.port, reason))
@@ -386,6 +581,8 @@ class ATDriver:
     def _restarted(self, urc: str) -> None:
         """The modem rebooted: nothing sent before will be answered."""
         self._stale = None
+        if self.state is not PortState.CLOSED:
+            self._move(PortEvent.RESTART)
         pending = self._pending
         if pending is not None and not pending.done.done():
             self.trace.note(f"{pending.command} abandoned: the modem restarted ({urc})")
@@ -428,9 +625,16 @@ class ATDriver:
             case Payload() if pending is not None:
                 self.trace.received(event)
                 pending.payloads.append(event)
-            case Prompt() if pending is not None and pending.wants_prompt:
+            case Prompt() if (
+                pending is not None
+                and pending.wants_prompt
+                and not pending.prompted
+                and self.state is PortState.AWAITING_PROMPT
+            ):
                 self.trace.received(event)
                 pending.prompted = True
+                self._send = pending
+                self._move(PortEvent.PROMPT)
                 if not pending.prompt.done():
                     pending.prompt.set_result(True)
             case Ok() | Error() | SendResult() if pending is not None:
@@ -441,9 +645,14 @@ class ATDriver:
                         return
                     pending.prompt.set_result(False)
                 self.trace.received(event)
+                self._final()
                 pending.done.set_result(event)
             case _:
                 self.trace.received(event, "no command waiting for it; dropped")
+
+    def _final(self) -> None:
+        if (self.state, PortEvent.FINAL) in TRANSITIONS:
+            self._move(PortEvent.FINAL)
 
     def _skip(self, event: Event, data: bytes, reason: str, note: str) -> None:
         self.garbage_bytes += len(data)
@@ -453,8 +662,9 @@ class ATDriver:
     def _late(self, stale: _Pending, event: Event) -> bool:
         """Output of the timed-out ``stale`` command: consumed here (True), never passed on.
 
-        A late prompt still gets the payload: the modem would otherwise read the
-        next command line as payload bytes.
+        A late prompt gets exactly the announced payload and nothing else: the
+        module reads payload now, so any other byte (an ``AT``) would become part
+        of the TCP stream.
         """
         why = f"late answer to {stale.command}, which timed out; discarded"
         match event:
@@ -464,17 +674,24 @@ class ATDriver:
                 return False
             case Line() | Payload():
                 self.trace.received(event, why)
-            case Prompt() if stale.payload is not None and not stale.prompted:
+            case Prompt() if (
+                stale.payload is not None
+                and not stale.prompted
+                and self.state is PortState.ABANDONED_SEND
+            ):
                 stale.prompted = True
                 self.trace.received(event, f"late prompt for {stale.command}")
-                self.trace.sent_payload(stale.payload, stale.note)
-                self.trace.note("payload written anyway, or the modem takes the next command as it")
-                with contextlib.suppress(OSError, RuntimeError):
-                    self._writer.write(stale.payload)
+                self._send = stale
+                self._move(PortEvent.PROMPT)
+                self._write_payload_now(
+                    stale, "the module reads payload now; anything else would become payload"
+                )
             case Ok() if stale.wants_prompt and not stale.prompted:
                 self.trace.received(event, f"{why} (before its prompt)")
             case Ok() | Error() | SendResult():
                 self.trace.received(event, why)
+                if self.state is not PortState.COMMAND:  # not the resynchronising AT's
+                    self._final()
                 self._stale = None
             case _:
                 return False

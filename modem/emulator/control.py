@@ -32,6 +32,8 @@ urc <text>       URC inside the next response, before its final
 urc-now <text>   URC now
 slow <ms>        extra delay before every response (0: off)
 profile <name>   switch the field profile live (ok, denied, no-sim, ...)
+late-prompt <s> [n]  the next n (default 1) data prompts come s seconds late
+hang             no answer to any command until AT+CFUN=1,1 resets the module
 reboot           module reset, boot URCs follow
 status           JSON state
 help             this text"""
@@ -66,6 +68,15 @@ def _need_text(arg: str) -> bytes:
     return _unescape(arg)
 
 
+def _late_prompt(faults: Faults, arg: str) -> None:
+    seconds, _, count = arg.partition(" ")
+    try:
+        value = float(seconds)
+    except ValueError as exc:
+        raise FaultError(f"seconds required, not {seconds!r}") from exc
+    faults.late_prompt(value, _need_int(count.strip(), 1))
+
+
 def handle_command(faults: Faults, line: str) -> list[str]:
     """Run one control line; returns the reply lines (the last is ``ok`` or ``error: ...``)."""
     verb, _, arg = line.strip().partition(" ")
@@ -81,6 +92,8 @@ def handle_command(faults: Faults, line: str) -> list[str]:
         "urc-now": lambda: faults.urc(_need_text(arg)),
         "slow": lambda: faults.slow(_need_int(arg)),
         "profile": lambda: faults.profile(arg),
+        "late-prompt": lambda: _late_prompt(faults, arg),
+        "hang": faults.hang,
         "reboot": faults.reboot,
         "status": lambda: [json.dumps(faults.status(), sort_keys=True)],
         "help": lambda: HELP.splitlines(),

@@ -91,8 +91,13 @@ class CommandIO(abc.ABC):
     """What a running command may do on the wire besides returning a :class:`Reply`."""
 
     @abc.abstractmethod
-    async def prompt(self, data: bytes) -> None:
-        """Write a data prompt; afterwards only bytes sent after it count as payload."""
+    async def prompt(self, data: bytes, delay: float = 0.0) -> None:
+        """Write a data prompt; afterwards only bytes sent after it count as payload.
+
+        ``delay`` > 0 (the late-prompt fault): the module enters its payload phase
+        now but shows the prompt only ``delay`` seconds later, so bytes the host
+        writes meanwhile are payload, as a real module takes them.
+        """
 
     @abc.abstractmethod
     async def read_exact(self, n: int, idle_timeout: float | None) -> bytes | None: ...
@@ -127,11 +132,14 @@ class Dialect(abc.ABC):
     line_end: ClassVar[bytes] = b"\r"
     # Said to input that arrives during CommandIO.blocking(); None: input waits.
     busy_reply: ClassVar[bytes | None] = None
+    # Command lines a hung module still obeys (the hang fault): a reset.
+    reset_commands: ClassVar[tuple[str, ...]] = ("AT+CFUN=1,1", "AT+RST")
 
     def __init__(self, engine: Engine, config: EmulatorConfig) -> None:
         self.engine = engine
         self.config = config
         self.send_failures = 0  # fault: the next N sends fail (the dialect's own way)
+        self.prompt_delays: list[float] = []  # fault: the next prompts come this late
 
     def parse(self, line: str) -> list[Command] | None:
         """Split a command line (without its terminator); ``None`` answers ``ERROR``."""
@@ -174,6 +182,17 @@ class Dialect(abc.ABC):
             return False
         self.send_failures -= 1
         return True
+
+    def late_prompt(self, seconds: float, count: int) -> None:
+        """The next ``count`` data prompts come ``seconds`` late (the payload phase starts
+        on time)."""
+        if seconds < 0 or count < 0:
+            raise FaultError("seconds and count must be >= 0")
+        self.prompt_delays.extend([seconds] * count)
+
+    def take_prompt_delay(self) -> float:
+        """How late this prompt comes (0: on time), counting it."""
+        return self.prompt_delays.pop(0) if self.prompt_delays else 0.0
 
     def set_profile(self, name: str) -> None:
         raise FaultError(f"{self.name}: profiles not supported")

@@ -31,8 +31,16 @@ class _LineIO(CommandIO):
         self.deferred: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self.prompted = False
 
-    async def prompt(self, data: bytes) -> None:
+    async def prompt(self, data: bytes, delay: float = 0.0) -> None:
         output = self._engine.output
+        if delay > 0:
+            # The payload phase starts now; only the prompt is late.
+            self._engine.inbuf.stash()
+            self.prompted = True
+            log.info("prompt delayed by %g s (late-prompt fault)", delay)
+            await asyncio.sleep(delay)
+            await output.written(output.send(data))
+            return
         await output.written(output.send(data))
         self._engine.inbuf.stash()
         self.prompted = True
@@ -84,6 +92,7 @@ class Engine:
         self.output = Output(link, self.out_pacer)
         self.echo = True
         self.slow_ms = 0
+        self.hung = False  # fault: no answer to anything but a reset command
         # (bytes, framed): URCs are framed as the dialect frames them, noise is raw.
         self._inserts: list[tuple[bytes, bool]] = []
         self._input_taps: list[Callable[[bytes], None]] = []
@@ -168,6 +177,7 @@ class Engine:
         self._cancel_work()
         self.dialect.power_off()
         self.echo = True
+        self.hung = False
         self._inserts.clear()
         if self._boot_task is not None:
             self._boot_task.cancel()
@@ -179,6 +189,11 @@ class Engine:
         self._cmd_task = asyncio.create_task(self._command_loop(), name="emu-commands")
 
     # -- faults -----------------------------------------------------------
+    def hang(self) -> None:
+        """The firmware stops answering: every line is swallowed without echo or
+        answer, except a reset command (AT+CFUN=1,1), which reboots the module."""
+        self.hung = True
+
     def insert_in_next_response(self, text: bytes, *, raw: bool = False) -> None:
         """Put ``text`` in the next response, after its lines and before its final:
         as a URC (framed), or ``raw`` as it is (line noise)."""
@@ -188,6 +203,14 @@ class Engine:
     async def _command_loop(self) -> None:
         while True:
             raw = await self.inbuf.read_line(self.dialect.line_end)
+            if self.hung:
+                line = edit_line(raw).decode("latin-1").strip(" \r\n\x00").upper()
+                if line in self.dialect.reset_commands:
+                    log.info("hung module reset by %s", line)
+                    self.reboot()  # cancels this task too
+                    return
+                log.info("hung: %r swallowed", raw[:40])
+                continue
             if self.echo:
                 self.output.send(self.dialect.framing.echo(raw))
             line = edit_line(raw).decode("latin-1")

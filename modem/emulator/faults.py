@@ -72,10 +72,25 @@ class Faults:
         """Spontaneous module reset: the running command gets no final, boot URCs follow."""
         self._engine.reboot()
 
+    def late_prompt(self, seconds: float, count: int = 1) -> None:
+        """The next ``count`` data prompts (``>`` after AT+QISEND) come ``seconds`` late.
+
+        The module is in its payload phase from the command on; bytes written
+        before the late prompt are taken as payload.
+        """
+        self._engine.dialect.late_prompt(seconds, count)
+
+    def hang(self) -> None:
+        """The module stops answering every command (no echo, no result) until a
+        reset command (``AT+CFUN=1,1``) reboots it."""
+        self._engine.hang()
+
     def status(self) -> dict[str, Any]:
         return {
             **self._engine.dialect.status(),
             "echo": self._engine.echo,
             "slow_ms": self._engine.slow_ms,
+            "hung": self._engine.hung,
+            "prompt_delays": list(self._engine.dialect.prompt_delays),
             "baud": self._engine.baud,
         }

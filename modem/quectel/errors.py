@@ -35,3 +35,8 @@ class SocketOpenError(QuectelError):
         self.port = port
         self.reason = reason
         self.code = code
+
+
+class ModemUnresponsive(QuectelError):
+    """The module answers nothing, not even ``AT``, and ``AT+CFUN=1,1`` did not bring
+    it back (no ``RDY``): only a power cycle can."""

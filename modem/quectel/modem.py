@@ -16,11 +16,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from modem.at import ATCommandError, ATDriver, ATError, ATPortError, Urc
+from modem.at import (
+    ATCommandError,
+    ATDriver,
+    ATError,
+    ATPortError,
+    ATRestarted,
+    ATTimeout,
+    Urc,
+)
 from modem.serialport import open_driver
 
 from .dialect import QUECTEL, qi_reason
-from .errors import ActivationError, RegistrationError, SimError, SocketOpenError
+from .errors import (
+    ActivationError,
+    ModemUnresponsive,
+    RegistrationError,
+    SimError,
+    SocketOpenError,
+)
 from .tcp import QuectelSocket
 
 log = logging.getLogger(__name__)
@@ -102,8 +116,15 @@ class QuectelModem:
         *,
         poll_interval: float = 10.0,
         send_backoff: Sequence[float] = (0.2, 0.5, 1.0, 2.0),
+        at_attempts: int = 3,
+        boot_timeout: float = 60.0,
     ) -> None:
         self.driver = driver
+        # The watchdog (revive): AT this many times, then AT+CFUN=1,1 and RDY within
+        # boot_timeout seconds.
+        self.at_attempts = at_attempts
+        self.boot_timeout = boot_timeout
+        self.resets = 0
         self.poll_interval = poll_interval
         self.send_backoff = tuple(send_backoff)
         self._contexts: dict[int, _Context] = {}
@@ -146,6 +167,62 @@ class QuectelModem:
             with contextlib.suppress(ATError):
                 await sock.close()
         await self.driver.aclose()
+
+    # -- watchdog ----------------------------------------------------------
+
+    async def revive(self) -> bool:
+        """A command timed out: is the module still answering?  ``AT`` up to
+        ``at_attempts`` times; if none gets ``OK``, reset it with ``AT+CFUN=1,1`` and
+        wait for ``RDY``.  True if it was reset (sockets and context are then gone and
+        the next :meth:`open_tcp` brings them back); False if it answered ``AT``.
+
+        Raises :class:`ModemUnresponsive` if the reset brings no ``RDY``.
+        """
+        attempt = self.driver.timeout_for("AT")
+        try:
+            await self.driver.probe(within=self.at_attempts * attempt, attempt=attempt)
+            return False
+        except ATPortError:
+            if self.driver.lost is not None:
+                raise
+        log.warning(
+            "%s: no OK to %d x AT; resetting the module (AT+CFUN=1,1)",
+            self.driver.port,
+            self.at_attempts,
+        )
+        await self.reset()
+        return True
+
+    async def reset(self) -> None:
+        """``AT+CFUN=1,1`` and wait up to ``boot_timeout`` for ``RDY``.
+
+        A hung module may execute the reset without answering ``OK``, so a missing
+        answer is not a failure; a missing ``RDY`` is.
+        """
+        rebooted = asyncio.Event()
+        restart_urcs = self.driver.dialect.restart_urcs
+
+        def on_urc(urc: Urc) -> None:
+            if urc.text in restart_urcs:
+                rebooted.set()
+
+        remove = self.driver.add_urc_handler(on_urc)
+        try:
+            self.driver.trace.note("watchdog: the module does not answer; AT+CFUN=1,1")
+            with contextlib.suppress(ATTimeout, ATRestarted):
+                await self.driver.command("AT+CFUN=1,1")
+            try:
+                async with asyncio.timeout(self.boot_timeout):
+                    await rebooted.wait()
+            except TimeoutError:
+                raise ModemUnresponsive(
+                    f"{self.driver.port}: no RDY within {self.boot_timeout:g} s after "
+                    "AT+CFUN=1,1 (the module answers nothing): power-cycle the modem"
+                ) from None
+        finally:
+            remove()
+        self.resets += 1
+        self.restarted = True  # the RDY handler said so too; initialise() on the next open
 
     # -- bring-up ----------------------------------------------------------
 
@@ -438,8 +515,9 @@ class QuectelModem:
         """Close whatever still holds ``connect_id`` (ours, or left by an earlier run)."""
         old = self._sockets.get(connect_id)
         if old is not None:
-            await old.close()
-            return
+            await old.close()  # returns once its AT+QICLOSE has its result
+            if not old.release_unsure:
+                return
         try:
             states = (await self.driver.command(f"AT+QISTATE=1,{connect_id}")).values("+QISTATE:")
         except ATCommandError:

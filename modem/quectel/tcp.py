@@ -18,7 +18,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from modem.at import ATCommandError, ATError
+from modem.at import ATCommandError, ATError, ATTimeout
 from modem.stream import StreamClosed, WriteDescriber
 
 if TYPE_CHECKING:
@@ -67,6 +67,9 @@ class QuectelSocket:
         self._released = False  # AT+QICLOSE done, or the context is gone
         self._closed_by_host = False
         self._write_lock = asyncio.Lock()
+        self._closing: asyncio.Future[None] | None = None
+        # AT+QICLOSE got no answer: whether the connectID is free is unknown
+        self.release_unsure = False
         self._pump: asyncio.Task[None] | None = None
         self._describer: WriteDescriber | None = None
 
@@ -118,17 +121,24 @@ class QuectelSocket:
         return notes + [f"({i}/{parts}) continued" for i in range(2, parts + 1)]
 
     async def close(self) -> None:
-        """Stop receiving and free the connectID with ``AT+QICLOSE``; safe to call twice."""
-        if self._closed_by_host:
-            return
+        """Stop receiving and free the connectID with ``AT+QICLOSE``; safe to call twice,
+        and every caller returns only once the ID is free (the next ``AT+QIOPEN`` on it
+        must not meet 563)."""
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close())
+        await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
         self._closed_by_host = True
         self._rx_changed.set()
-        if self._pump is not None:
+        if self._pump is not None and self._pump is not asyncio.current_task():
             self._pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pump
-        await self._release()
-        self._modem._forget(self)
+        try:
+            await self._release()
+        finally:
+            self._modem._forget(self)
 
     # -- driven by QuectelModem --------------------------------------------
 
@@ -213,6 +223,13 @@ class QuectelSocket:
                     )
                 else:
                     reason = await self._modem.explain(exc)
+            except ATTimeout as exc:
+                # Whether the module took none, part or all of this chunk is unknown:
+                # the TCP stream's framing is lost.  Only a new socket is clean.
+                reason = (
+                    f"{exc}: the byte stream of socket {self.connect_id} is in doubt; "
+                    "it is closed and reopened"
+                )
             except ATError as exc:
                 reason = str(exc)
             self.fail(reason)
@@ -235,4 +252,5 @@ class QuectelSocket:
         try:
             await self._modem.close_id(self.connect_id)
         except ATError as exc:  # port gone or modem wedged: nothing left to free
+            self.release_unsure = True
             log.warning("socket %d not closed in the modem: %s", self.connect_id, exc)

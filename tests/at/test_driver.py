@@ -21,6 +21,15 @@ from modem.at import (
     Dialect,
     Urc,
 )
+from modem.at.driver import (
+    PAYLOAD_PHASE,
+    SILENT_PAYLOAD_PHASE,
+    TRANSITIONS,
+    CommandDuringPayloadPhase,
+    PortEvent,
+    PortState,
+    UnannouncedPayload,
+)
 from modem.quectel import QUECTEL
 from modem.serialport import open_driver, open_port
 
@@ -127,20 +136,83 @@ async def test_after_a_timeout_a_late_answer_is_not_taken_by_the_next_command(pa
     assert (await task).lines == ["+CSQ: 5,99"]
 
 
-async def test_a_late_prompt_still_gets_its_payload(pair) -> None:
-    """Otherwise the modem reads the next command line as payload bytes."""
+async def test_a_late_prompt_gets_exactly_its_payload_and_nothing_before_it(pair) -> None:
+    """Between a timed-out AT+QISEND and its late prompt nothing is written (no AT to
+    resynchronise): the module would take it as payload.  The prompt gets exactly the
+    announced bytes; the next command waits for the send's final result."""
     modem, driver, _ = pair
     with pytest.raises(ATTimeout):
         await driver.send_payload("AT+QISEND=0,5", b"hello", timeout=0.2)
+    assert driver.state is PortState.ABANDONED_SEND
     task = asyncio.create_task(driver.command("AT+CGSN"))
     await modem.expect("AT+QISEND=0,5")
-    await modem.expect("AT")
+    await modem.nothing_more(0.3)  # no AT, no AT+CGSN while the prompt may still come
     modem.send(b"\r\n>")
     assert await modem.read_exact(5) == b"hello"
-    modem.send(b"\r\nSEND OK\r\n\r\nOK\r\n")
+    await modem.nothing_more()  # the send's final result first
+    modem.send(b"\r\nSEND OK\r\n")
     await modem.expect("AT+CGSN")
     modem.send(b"\r\n864508030000001\r\n\r\nOK\r\n")
     assert (await task).lines == ["864508030000001"]
+    assert driver.state is PortState.IDLE
+
+
+async def test_a_send_refused_after_its_timeout_frees_the_port(pair) -> None:
+    """A final result instead of the late prompt ends the payload phase: no payload."""
+    modem, driver, _ = pair
+    with pytest.raises(ATTimeout):
+        await driver.send_payload("AT+QISEND=0,5", b"hello", timeout=0.2)
+    task = asyncio.create_task(driver.command("AT+QICLOSE=0"))
+    await modem.expect("AT+QISEND=0,5")
+    await modem.nothing_more(0.2)
+    modem.send(b"\r\nERROR\r\n")
+    await modem.expect("AT+QICLOSE=0")  # not b"hello", not AT
+    modem.send(b"\r\nOK\r\n")
+    await task
+
+
+async def test_a_silent_module_is_given_up_after_the_silent_payload_phase_limit() -> None:
+    async with socket_pair() as (modem, reader, writer):
+        driver = ATDriver(
+            reader, writer, dialect=QUECTEL, port="p", timeouts={SILENT_PAYLOAD_PHASE: 0.3}
+        )
+        with pytest.raises(ATTimeout):
+            await driver.send_payload("AT+QISEND=0,5", b"hello", timeout=0.1)
+        with pytest.raises(ATTimeout) as info:
+            await driver.command("AT+QICLOSE=0")
+        assert "after AT+QISEND=0,5" in str(info.value)
+        await modem.expect("AT+QISEND=0,5")
+        await modem.nothing_more()
+        assert driver.state is PortState.STALE  # given up: commands may be written again
+        task = asyncio.create_task(driver.command("AT+QICLOSE=0"))
+        await modem.expect("AT+QICLOSE=0")
+        modem.send(b"\r\nOK\r\n")
+        await task
+        await driver.aclose()
+
+
+def test_transition_table_keeps_the_payload_phase_closed_to_commands() -> None:
+    for state in PAYLOAD_PHASE:
+        assert (state, PortEvent.WRITE_COMMAND) not in TRANSITIONS
+        assert (state, PortEvent.WRITE_SEND) not in TRANSITIONS
+    writers = {s for (s, e) in TRANSITIONS if e is PortEvent.WRITE_PAYLOAD}
+    assert writers == {PortState.PAYLOAD}
+
+
+async def test_rule_breaking_writes_are_refused_by_name(pair) -> None:
+    modem, driver, _ = pair
+    task = asyncio.create_task(driver.send_payload("AT+QISEND=0,3", b"xyz"))
+    await modem.expect("AT+QISEND=0,3")
+    with pytest.raises(CommandDuringPayloadPhase):
+        await driver._write_command("AT")
+    pending = driver._pending
+    assert pending is not None
+    with pytest.raises(UnannouncedPayload):
+        driver._write_payload_now(pending, "no prompt yet")
+    modem.send(b"\r\n>")
+    assert await modem.read_exact(3) == b"xyz"
+    modem.send(b"\r\nSEND OK\r\n")
+    await task
 
 
 async def test_resync_gives_up_naming_both_commands() -> None:

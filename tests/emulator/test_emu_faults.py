@@ -55,6 +55,10 @@ async def inject(
                 "slow": lambda: faults.slow(int(arg)),
                 "profile": lambda: faults.profile(arg),
                 "reboot": faults.reboot,
+                "late-prompt": lambda: faults.late_prompt(
+                    float(arg.split()[0]), int(arg.split()[1]) if " " in arg else 1
+                ),
+                "hang": faults.hang,
             }
             try:
                 calls[verb]()
@@ -113,6 +117,57 @@ async def test_send_fail(
     host.write(b"kept")
     await host.expect(b"\r\nSEND OK\r\n")
     assert await peer.read_exactly(4) == b"kept"  # the failed payload never left the modem
+
+
+async def nothing_from(host: AtHost, wait: float = 0.1) -> None:
+    try:
+        extra = await asyncio.wait_for(host.reader.read(1), wait)
+    except TimeoutError:
+        return
+    raise AssertionError(f"the modem wrote {extra!r}")
+
+
+async def test_late_prompt(
+    inject: Inject, emu_host: tuple[Emulator, AtHost], server: TcpServer
+) -> None:
+    """The prompt comes late, but the payload phase starts with the command: bytes
+    written before the prompt are payload (what corrupted the stream in issue 11)."""
+    emu, host = emu_host
+    peer = await open_socket(host, server)
+    assert await host.cmd("AT+QISDE=0") == b"\r\nOK\r\n"
+    assert await inject("late-prompt 0.3 2") == ["ok"]
+    assert emu.faults.status()["prompt_delays"] == [0.3, 0.3]
+    host.write(b"AT+QISEND=0,4\r")
+    await nothing_from(host)  # no prompt yet
+    host.write(b"AT\r")  # what the old driver did after its timeout
+    await host.expect(b"\r\n>")
+    host.write(b"x")
+    await host.expect(b"\r\nSEND OK\r\n")
+    assert await peer.read_exactly(4) == b"AT\rx"  # the AT went out as payload
+    host.write(b"AT+QISEND=0,2\r")  # the second late prompt, honoured
+    await host.expect(b"\r\n>")
+    host.write(b"ok")
+    await host.expect(b"\r\nSEND OK\r\n")
+    assert await peer.read_exactly(2) == b"ok"
+    assert emu.faults.status()["prompt_delays"] == []
+    host.write(b"AT+QISEND=0,2\r")  # on time again
+    await host.expect(b"\r\n>")
+    host.write(b"ok")
+    await host.expect(b"\r\nSEND OK\r\n")
+    assert (await inject("late-prompt -1"))[0].startswith("error: ")
+
+
+async def test_hang_until_reset(inject: Inject, emu_host: tuple[Emulator, AtHost]) -> None:
+    emu, host = emu_host
+    assert await inject("hang") == ["ok"]
+    assert emu.faults.status()["hung"] is True
+    host.write(b"AT\r")
+    host.write(b"AT+CSQ\r")
+    await nothing_from(host)  # no echo, no answer
+    host.write(b"AT+CFUN=1,1\r")  # a reset still works
+    await host.expect(b"\r\nRDY\r\n")
+    assert emu.faults.status()["hung"] is False
+    assert await host.cmd("AT") == b"AT\r\r\nOK\r\n"  # echo on after the boot
 
 
 async def test_garbage(inject: Inject, emu_host: tuple[Emulator, AtHost]) -> None:
@@ -179,6 +234,8 @@ async def test_control_status_help_and_errors() -> None:
         assert (await control.send("frobnicate"))[0].startswith("error: unknown command")
         assert (await control.send("slow soon"))[0].startswith("error: ")
         assert (await control.send("garbage"))[0].startswith("error: ")
+        assert (await control.send("late-prompt soon"))[0].startswith("error: ")
+        assert (await control.send("late-prompt 1 many"))[0].startswith("error: ")
         writer.close()
 
 

@@ -286,8 +286,11 @@ async def test_slow_modem_late_answers_do_not_answer_later_commands(tmp_path: Pa
         finally:
             await modem.aclose()
     trace = at_log.read_text()
+    assert "late prompt for AT+QISEND=0,5" in trace
     assert "late answer to AT+QISEND=0,5, which timed out; discarded" in trace
-    assert "resynchronising before AT+CSQ" in trace
+    # AT+CSQ waited for the send's prompt and final: no AT was written into its payload
+    assert "AT+CSQ waits: AT+QISEND=0,5 may still be in its payload phase" in trace
+    assert "resynchronising" not in trace
 
 
 async def test_reboot_during_qiact_fails_it_at_once(tmp_path: Path) -> None:

@@ -159,7 +159,7 @@ async def qisend(m: Ec200u, cmd: Command, io: CommandIO) -> Reply:
     if (refusal := _sendable(m, sock)) is not None:
         return refusal
     assert sock is not None
-    await io.prompt(m.prompt)
+    await io.prompt(m.prompt, m.take_prompt_delay())
     if length is not None:
         data = await io.read_exact(length, _payload_timeout(m))
         if data is None:

@@ -6,17 +6,24 @@ pings itself, at the interval given to ``AT+WSCFG`` from the charger's
 WebSocketPingInterval, read at every connect because WSCFG only applies to
 the next WSOPEN).  The serial port and the Wi-Fi association outlive a
 WebSocket: a drop reopens only the link; Wi-Fi is re-joined if it was lost.
+
+A module that stops answering is the watchdog's (:meth:`EspAtModem.recover`):
+``AT`` retries, ``AT+RST``, ``ready``, then the link is brought up again in the
+same connect.  When not even that helps, the port is closed and opened again
+at the next connect.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from modem import serialport
-from modem.at import ATError, ATPortError
+from modem.at import ATError, ATPortError, ATRestarted, ATTimeout
 from modem.espat import ESP_AT, MAX_BUFFER, EspAtModem, EspAtWebSocket, ping_settings
+from modem.espat.modem import ModuleUnresponsive
 from modem.stream import StreamClosed
 
 from .base import Connection, LinkClosed, LinkError, Seconds, seconds
@@ -37,6 +44,10 @@ class EspAtSettings:
     buffer_size: int = MAX_BUFFER
     link_id: int = 0
     open_timeout: float = 20.0  # AT+WSOPEN <timeout_ms>
+    # Per-command driver timeouts over the dialect's (e.g. {"AT+WSSEND=": 15.0}).
+    timeouts: Mapping[str, float] | None = None
+    # The watchdog's AT after this many seconds without a byte from the module (0: off).
+    watchdog_interval: float = 60.0
     open_port: serialport.PortOpener = field(
         default=serialport.open_port, kw_only=True, repr=False, compare=False
     )
@@ -99,29 +110,48 @@ class EspAtLink:
         )
 
     async def connect(self) -> Connection:
-        settings = self.modem
-        ping, pong = ping_settings(seconds(self.ping_interval))
         try:
-            device = await self._bring_up()
-            ws = await device.open_websocket(
-                self.endpoint.url,
-                headers=self.endpoint.request_headers(),
-                ping_interval=ping,
-                ping_timeout=pong,
-                buffer_size=settings.buffer_size,
-                link_id=settings.link_id,
-                timeout=settings.open_timeout,
-            )
-        except ATPortError as exc:  # its message already names the port
+            try:
+                ws = await self._open()
+            except ATTimeout as exc:
+                # The watchdog: a module that stopped answering is reset, then the link
+                # is brought up again at once.
+                log.warning("%s: %s; checking the module", self.description, exc)
+                if self._device is None or not await self._device.recover():
+                    raise
+                ws = await self._open()
+        except (ATPortError, ModuleUnresponsive) as exc:  # its message names the port
             await self._drop_device()
             raise LinkError(str(exc)) from exc
         except (ATError, ValueError) as exc:
             raise LinkError(f"{self.description}: {exc}") from exc
         return EspAtConnection(ws)
 
+    async def _open(self) -> EspAtWebSocket:
+        ping, pong = ping_settings(seconds(self.ping_interval))
+        device = await self._bring_up()
+        try:
+            return await self._open_on(device, ping, pong)
+        except ATRestarted:  # reset meanwhile (the watchdog settling an old link): again
+            return await self._open_on(await self._bring_up(), ping, pong)
+
+    async def _open_on(self, device: EspAtModem, ping: int, pong: int) -> EspAtWebSocket:
+        settings = self.modem
+        return await device.open_websocket(
+            self.endpoint.url,
+            headers=self.endpoint.request_headers(),
+            ping_interval=ping,
+            ping_timeout=pong,
+            buffer_size=settings.buffer_size,
+            link_id=settings.link_id,
+            timeout=settings.open_timeout,
+        )
+
     async def _bring_up(self) -> EspAtModem:
         settings = self.modem
-        if self._device is not None and self._device.driver.lost is not None:
+        if self._device is not None and (
+            self._device.driver.lost is not None or self._device.dead is not None
+        ):
             await self._drop_device()
         if self._device is None:
             self._device = await self._open_device()
@@ -133,15 +163,18 @@ class EspAtLink:
 
     async def _open_device(self) -> EspAtModem:
         settings = self.modem
-        return EspAtModem(
+        device = EspAtModem(
             await serialport.open_driver(
                 settings.port,
                 ESP_AT,
                 baudrate=settings.baud,
                 at_log=settings.at_log,
+                timeouts=settings.timeouts,
                 opener=settings.open_port,
             )
         )
+        device.start_watchdog(settings.watchdog_interval)
+        return device
 
     async def _drop_device(self) -> None:
         if self._device is not None:

@@ -8,6 +8,13 @@ host is handled here: ``+CWJAP:<code>`` turned into a reason, the 256-byte
 command limit checked before anything is written, a link the module keeps
 after ``+WS_DISCONNECTED`` (it may reconnect by itself) released with
 ``AT+WSCLOSE``, and ``busy p...`` retried.
+
+A link whose state is in doubt (an ``AT+WSSEND`` that got no answer in time,
+an ``ERROR`` after the prompt, a drop) is *settled* before that id is opened
+again: ``AT+WSCLOSE`` until the module answers it, so the next ``AT+WSOPEN``
+never meets "already open" and the CSMS sees the old WebSocket go.  A module
+that answers nothing at all is reset by the watchdog (:meth:`recover`):
+``AT`` retries, then ``AT+RST`` and a wait for ``ready``.
 """
 
 from __future__ import annotations
@@ -19,7 +26,16 @@ from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from modem.at import ATCommandError, ATDriver, ATError, ATTimeout, Response, Urc
+from modem.at import (
+    ATCommandError,
+    ATDriver,
+    ATError,
+    ATPortError,
+    ATRestarted,
+    ATTimeout,
+    Response,
+    Urc,
+)
 from modem.serialport import open_driver
 
 from .dialect import (
@@ -32,13 +48,27 @@ from .dialect import (
     command_bytes,
     quote,
 )
-from .errors import CommandTooLong, NoWebSocketSupport, WebSocketOpenError, WifiError
+from .errors import (
+    CommandTooLong,
+    EspAtError,
+    NoWebSocketSupport,
+    WebSocketOpenError,
+    WifiError,
+)
 from .websocket import EspAtWebSocket
 
 log = logging.getLogger(__name__)
 
 SUBPROTOCOL = "ocpp1.6"
 LINK_IDS = range(3)  # link_id 0..2
+# How long a link in doubt may keep answering busy p... (a WSSEND's <timeout_ms> is at
+# most 60 s, a WSOPEN's 180 s) before the watchdog resets the module.
+SETTLE_TIMEOUT = 75.0
+CLOSE_BUDGET = 8.0  # aclose(): every link closed (or given up) within this, then the port
+
+
+class ModuleUnresponsive(EspAtError):
+    """The module answered neither ``AT`` nor ``AT+RST`` (no ``ready``): power-cycle it."""
 
 
 def _link_id(urc_text: str) -> int | None:
@@ -110,9 +140,23 @@ class EspAtModem:
         await ws.send('[2,"1","Heartbeat",{}]')
     """
 
-    def __init__(self, driver: ATDriver, *, busy_backoff: Sequence[float] = (0.2, 0.5, 1.0)):
+    def __init__(
+        self,
+        driver: ATDriver,
+        *,
+        busy_backoff: Sequence[float] = (0.2, 0.5, 1.0),
+        probe_within: float = 4.0,
+        ready_timeout: float = 10.0,
+        settle_timeout: float = SETTLE_TIMEOUT,
+    ):
         self.driver = driver
         self.busy_backoff = tuple(busy_backoff)
+        self.probe_within = probe_within  # watchdog: AT retries for this long
+        self.ready_timeout = ready_timeout  # watchdog: AT+RST until "ready"
+        self.settle_timeout = settle_timeout
+        self.dead: str | None = None  # set when even AT+RST brought no "ready"
+        self.suspect = False  # a command timed out since the module last answered
+        self.resets = 0  # AT+RST sent by the watchdog
         self.needs_init = True  # after open and after a module restart ("ready")
         self.wifi_up = False
         self._joined: tuple[str, str] | None = None  # credentials an AT+CWJAP here confirmed
@@ -121,6 +165,9 @@ class EspAtModem:
         self._maybe_allocated = set(LINK_IDS)
         self._releasing: dict[int, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._ready = asyncio.Event()  # set by every "ready" (module restart)
+        self._recovering: asyncio.Task[bool] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
         driver.add_urc_handler(self._on_urc)
         driver.add_lost_handler(self._on_lost)
         driver.start()
@@ -141,11 +188,23 @@ class EspAtModem:
         )
         return cls(driver)
 
-    async def aclose(self) -> None:
-        """Close every link (close frame, ``AT+WSCLOSE``), then the port."""
-        for ws in list(self._links.values()):
-            with contextlib.suppress(ATError):
-                await ws.close()
+    async def aclose(self, budget: float = CLOSE_BUDGET) -> None:
+        """Close every link (close frame, ``AT+WSCLOSE``), then the port.
+
+        Bounded by ``budget`` seconds whatever the module does: a module that
+        stopped answering must not keep a stopping charger alive (each command
+        would otherwise wait out its own timeout).  Commands still running are
+        cancelled with the port.
+        """
+        links = [ws for ws in self._links.values() if not ws.closing]
+        if links and self.driver.lost is None and self.dead is None:
+            try:
+                async with asyncio.timeout(budget):
+                    for ws in links:
+                        with contextlib.suppress(ATError):
+                            await ws.close()
+            except TimeoutError:
+                log.warning("links not closed within %g s: closing the port anyway", budget)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -170,9 +229,16 @@ class EspAtModem:
         while True:
             try:
                 if payload is None:
-                    return await self.driver.command(command, timeout)
-                return await self.driver.send_payload(command, payload, timeout)
+                    response = await self.driver.command(command, timeout)
+                else:
+                    response = await self.driver.send_payload(command, payload, timeout)
+                self.suspect = False
+                return response
+            except ATTimeout:
+                self.suspect = True
+                raise
             except ATCommandError as exc:
+                self.suspect = False  # it answered
                 delay = next(retries, None) if _is_busy(exc) else None
                 if delay is None:
                     raise
@@ -290,7 +356,9 @@ class EspAtModem:
 
         ``headers`` go out with ``AT+WSHEAD`` (they are global in the module:
         all are cleared first).  Raises :class:`CommandTooLong` before writing
-        anything, :class:`NoWebSocketSupport`, :class:`WebSocketOpenError`.
+        anything, :class:`NoWebSocketSupport`, :class:`WebSocketOpenError`;
+        :class:`ATRestarted` before writing anything if the module restarted since
+        :meth:`bring_up` (bring it up again, then open).
         """
         open_command, bodies = self.plan_open(
             url, headers, subprotocol=subprotocol, link_id=link_id, timeout=timeout
@@ -298,11 +366,15 @@ class EspAtModem:
         if not 1 <= buffer_size <= MAX_BUFFER:
             raise ValueError(f"buffer_size must be 1..{MAX_BUFFER}, got {buffer_size}")
         if (pending := self._releasing.get(link_id)) is not None:
-            await asyncio.shield(pending)
+            await asyncio.shield(pending)  # a link in doubt is settled first
+        if self.suspect:  # the last command went unanswered: is the module still there?
+            await self.recover()
+        if self.needs_init:  # it restarted (the watchdog's reset) since the bring-up
+            raise ATRestarted(f"AT+WSOPEN={link_id}", "ready", self.driver.port)
         if link_id in self._links:
             raise WebSocketOpenError(url, f"link {link_id} is already open")
         if link_id in self._maybe_allocated:
-            await self._free_stale(link_id)
+            await self._free_stale(link_id, url)
         configure = f"AT+WSCFG={link_id},{ping_interval},{ping_timeout},{buffer_size}"
         try:
             await self.command(configure)
@@ -341,15 +413,24 @@ class EspAtModem:
             await self.release(ws.link_id)
             raise WebSocketOpenError(ws.url, "AT+WSOPEN -> OK without +WS_CONNECTED") from None
 
-    async def _free_stale(self, link_id: int) -> None:
+    async def _free_stale(self, link_id: int, url: str) -> None:
         """``AT+WSOPEN?``; ``AT+WSCLOSE`` a link still held (a previous run, a lost release)."""
         try:
             states = (await self.command("AT+WSOPEN?")).values("+WSOPEN:")
         except ATCommandError:
             return  # answered by AT+WSCFG's ERROR next, which says why
+        except ATTimeout:
+            # Not even a query is answered: the watchdog decides (it resets the module,
+            # which frees every link, or raises ModuleUnresponsive).
+            if await self.recover():
+                return
+            states = (await self.command("AT+WSOPEN?")).values("+WSOPEN:")
         if any(_link_id("+WSOPEN:" + s) == link_id for s in states):
             log.info("link %d is still held by the module; closing it", link_id)
-            await self.release(link_id)
+            if not await self._settle(link_id):
+                raise WebSocketOpenError(
+                    url, f"link {link_id} is still held by the module and AT+WSCLOSE failed"
+                )
         self._maybe_allocated.discard(link_id)
 
     async def send_frame(self, link_id: int, data: bytes, opcode: int = 1) -> None:
@@ -357,27 +438,192 @@ class EspAtModem:
         command = f"AT+WSSEND={link_id},{len(data)}" + ("" if opcode == 1 else f",{opcode}")
         await self.command_with_payload(command, data)
 
-    async def release(self, link_id: int) -> None:
-        """``AT+WSCLOSE``: free the link in the module (errors logged: it may be gone)."""
+    async def release(self, link_id: int, timeout: float | None = None) -> None:
+        """``AT+WSCLOSE``: free the link in the module (errors logged: it may be gone).
+
+        A link not confirmed closed (no answer, ``busy p...``) stays in doubt: the
+        next open of that id settles it first.
+        """
         try:
-            await self.command(f"AT+WSCLOSE={link_id}")
+            await self.command(f"AT+WSCLOSE={link_id}", timeout)
         except ATCommandError as exc:
+            if _is_busy(exc):
+                log.warning("link %d not released (module busy); settled before reopening", link_id)
+                return
             log.info("%s (link already gone)", exc)
+        except ATRestarted:
+            pass  # a restart frees every link
         except ATError as exc:
             log.warning("link %d not released: %s", link_id, exc)
             return
         self._maybe_allocated.discard(link_id)
+
+    async def _settle(self, link_id: int) -> bool:
+        """Make sure the module no longer holds ``link_id``: ``AT+WSCLOSE`` until it answers.
+
+        ``busy p...`` (the module is still in the command that went wrong) is
+        retried for up to :attr:`settle_timeout`; no answer at all, or a module
+        busy for longer, goes to the watchdog.  True once the link is free.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settle_timeout
+        delays = iter((0.2, 0.5, 1.0, 2.0))
+        unanswered = 0
+        while self.driver.lost is None:
+            try:
+                await self.driver.command(f"AT+WSCLOSE={link_id}")
+            except ATCommandError as exc:
+                if not _is_busy(exc):  # ERROR: nothing open under that id
+                    log.info("%s (link already gone)", exc)
+                    break
+                if loop.time() >= deadline:
+                    log.warning("link %d: module busy for %g s", link_id, self.settle_timeout)
+                    if await self.recover(force=True):
+                        break
+                    continue
+                await asyncio.sleep(next(delays, 2.0))
+                continue
+            except ATRestarted:
+                break  # the restart freed it
+            except ATTimeout as exc:
+                log.warning("link %d: %s; checking the module", link_id, exc)
+                self.suspect = True
+                unanswered += 1
+                # It answers AT but not AT+WSCLOSE twice running: reset it all the same.
+                if await self.recover(force=unanswered >= 2):
+                    break  # reset: every link is free
+                continue  # it answers AT again: try AT+WSCLOSE once more
+            except ATError as exc:  # the port is gone
+                log.warning("link %d not released: %s", link_id, exc)
+                return False
+            self.suspect = False
+            break
+        else:
+            return False
+        self._maybe_allocated.discard(link_id)
+        log.info("link %d closed in the module; it can be opened again", link_id)
+        return True
+
+    def link_in_doubt(self, ws: EspAtWebSocket) -> None:
+        """A command on ``ws`` went unanswered: nobody knows what the module holds.
+
+        The stream has ended already; the link is closed in the module in the
+        background (the next open of that id waits for it), which also tells the
+        CSMS, whose WebSocket the module would otherwise keep up.
+        """
+        self.forget(ws)
+        self._maybe_allocated.add(ws.link_id)
+        self._settle_later(ws.link_id)
 
     def release_later(self, ws: EspAtWebSocket | None, link_id: int | None = None) -> None:
         """Release in the background; the next open of that id waits for it."""
         if ws is not None:
             self.forget(ws)
             link_id = ws.link_id
-        if link_id is None or link_id in self._releasing:
+        if link_id is None:
             return
-        task = self.spawn(self.release(link_id))
+        self._maybe_allocated.add(link_id)
+        self._settle_later(link_id)
+
+    def _settle_later(self, link_id: int) -> None:
+        if link_id in self._releasing or self.driver.lost is not None:
+            return
+
+        async def settle() -> None:
+            try:
+                await self._settle(link_id)
+            except ATError as exc:  # the next open (or connect) meets it again
+                log.warning("link %d not settled: %s", link_id, exc)
+
+        task = self.spawn(settle())
         self._releasing[link_id] = task
         task.add_done_callback(lambda _: self._releasing.pop(link_id, None))
+
+    # -- watchdog ----------------------------------------------------------------
+
+    async def recover(self, *, force: bool = False) -> bool:
+        """The watchdog: ``AT`` retries; no answer (or ``force``): ``AT+RST``, wait for ``ready``.
+
+        Returns True if the module was reset (its links and Wi-Fi are gone, the
+        next :meth:`bring_up` initialises it again), False if it answers.
+        Raises :class:`ModuleUnresponsive` when not even ``AT+RST`` brings
+        ``ready``: only a power cycle (or reopening the port) can help then.
+        Concurrent callers share one recovery.
+        """
+        if self._recovering is None or self._recovering.done():
+            task = asyncio.get_running_loop().create_task(self._recover(force))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            self._recovering = task
+        return await asyncio.shield(self._recovering)
+
+    def start_watchdog(self, interval: float) -> None:
+        """Check a silent module every ``interval`` s while a link is open (idempotent).
+
+        ESP-AT answers pings itself, so an idle link shows nothing on the port
+        and a hung module would go unnoticed until the next send.  After
+        ``interval`` s without a byte from the module, ``AT``; no answer goes to
+        :meth:`recover` (``AT`` retries, ``AT+RST``), whose reset ends the links;
+        their streams report it and the charger reconnects.
+        """
+        if self._watchdog is None and interval > 0:
+            self._watchdog = self.spawn(self._watch(interval))
+
+    async def _watch(self, interval: float) -> None:
+        heard = self.driver.bytes_received
+        while self.driver.lost is None and self.dead is None:
+            await asyncio.sleep(interval)
+            if heard != self.driver.bytes_received or not self._links or self.suspect:
+                heard = self.driver.bytes_received
+                continue
+            try:
+                await self.command("AT", timeout=min(2.0, self.driver.dialect.default_timeout))
+            except ATTimeout as exc:
+                log.warning("%s: %s on an idle link; checking the module", self.driver.port, exc)
+                try:
+                    await self.recover()  # a reset ends the links (the "ready" URC)
+                except ATError as failure:
+                    self._end_links(f"the ESP-AT module stopped answering: {failure}")
+            except ATError:
+                pass  # it answered (busy p..., ERROR) or the port is gone
+            heard = self.driver.bytes_received
+
+    async def _recover(self, force: bool) -> bool:
+        if self.dead is not None:
+            raise ModuleUnresponsive(self.dead)
+        if not force:
+            try:
+                await self.driver.probe(within=self.probe_within)
+            except ATPortError:
+                if self.driver.lost is not None:
+                    raise
+            else:
+                self.suspect = False
+                return False
+            log.warning(
+                "%s: no answer to AT within %g s; resetting the module (AT+RST)",
+                self.driver.port,
+                self.probe_within,
+            )
+        self.resets += 1
+        self._ready.clear()
+        # A hung module may not answer AT+RST either, yet reset; only "ready" counts.
+        with contextlib.suppress(ATError):
+            await self.driver.command("AT+RST", timeout=2.0)
+        try:
+            async with asyncio.timeout(self.ready_timeout):
+                await self._ready.wait()
+        except TimeoutError:
+            self.suspect = True
+            self.dead = (
+                f"{self.driver.port}: the ESP-AT module answers neither AT nor AT+RST "
+                f"(no ready within {self.ready_timeout:g} s); power-cycle it"
+            )
+            raise ModuleUnresponsive(self.dead) from None
+        self.suspect = False
+        log.warning("%s: module reset by the watchdog; bringing it up again", self.driver.port)
+        return True
 
     def forget(self, ws: EspAtWebSocket) -> None:
         if self._links.get(ws.link_id) is ws:
@@ -431,6 +677,8 @@ class EspAtModem:
                 self.forget(ws)
 
     def _restarted(self) -> None:
+        self._ready.set()
+        self.suspect = False
         self.needs_init = True
         self.wifi_up = False
         self._maybe_allocated.clear()  # a reboot frees every link

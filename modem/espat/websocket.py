@@ -16,7 +16,7 @@ import logging
 import struct
 from typing import TYPE_CHECKING
 
-from modem.at import ATCommandError, ATError
+from modem.at import ATCommandError, ATError, ATPortError, ATRestarted
 from modem.stream import StreamClosed
 
 from .errors import MessageTooLarge
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OPCODE_CLOSE = 8
+RELEASE_WAIT = 3.0  # close(): AT+WSCLOSE after the close handshake, at most this long
 
 
 class EspAtWebSocket:
@@ -66,6 +67,11 @@ class EspAtWebSocket:
     def __repr__(self) -> str:
         return f"<EspAtWebSocket {self.link_id} {self.url}>"
 
+    @property
+    def closing(self) -> bool:
+        """close() has been called (it may still be running)."""
+        return self._closing
+
     # -- MessageStream -------------------------------------------------------
 
     async def send(self, message: str) -> None:
@@ -84,9 +90,17 @@ class EspAtWebSocket:
                 self.end(reason)
                 self._modem.release_later(self)
                 raise StreamClosed(reason) from exc
-            except ATError as exc:
+            except (ATPortError, ATRestarted) as exc:  # the links are gone with it
                 self.end(str(exc))
                 raise StreamClosed(str(exc)) from exc
+            except ATError as exc:
+                # No answer in time (AT+WSSEND's timeout): the module may still hold the
+                # link, send the frame late or never, and keep the CSMS believing we are
+                # connected.  Close it in the module before that id is opened again.
+                reason = f"{exc}: link state unknown; closing it before reconnecting"
+                self.end(reason)
+                self._modem.link_in_doubt(self)
+                raise StreamClosed(reason) from exc
 
     async def recv(self) -> str:
         """The next whole message; :class:`StreamClosed` once the link has ended."""
@@ -99,29 +113,54 @@ class EspAtWebSocket:
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close frame (``AT+WSSEND=<id>,n,8``), a bounded wait for ``+WS_CLOSED``, ``AT+WSCLOSE``.
 
-        Safe to call twice and after the link has dropped.
+        Safe to call twice and after the link has dropped.  Bounded: after
+        ``close_timeout`` for the handshake and :data:`RELEASE_WAIT` for
+        ``AT+WSCLOSE`` the stream ends anyway and the link is closed in the
+        module in the background (a stopping charger must not wait for a
+        module that stopped answering); with a module that just left a command
+        unanswered, at once.
         """
         if self._closing:
             return
         self._closing = True
-        await self._shutdown(code, reason, handshake=self._ended is None)
+        handshake = self._ended is None and not self._modem.suspect
+        if not await self._shutdown(code, reason, handshake=handshake):
+            # The module did not answer in time (or a command just went unanswered):
+            # end now and close the link in the module in the background.
+            self.end(f"closed by this host (code {code}); the module did not answer in time")
+            self._modem.link_in_doubt(self)
 
-    async def _shutdown(self, code: int, reason: str, *, handshake: bool) -> None:
+    async def _shutdown(self, code: int, reason: str, *, handshake: bool) -> bool:
+        """The close handshake and ``AT+WSCLOSE``; False if the module left them unanswered."""
         if handshake:
             payload = struct.pack("!H", code) + reason.encode("utf-8")[:123]
+            sent = False
             try:
-                async with self._send_lock:
-                    await self._modem.send_frame(self.link_id, payload, OPCODE_CLOSE)
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.close_timeout):
+                        async with self._send_lock:
+                            await self._modem.send_frame(self.link_id, payload, OPCODE_CLOSE)
+                        sent = True
                         await self.freed.wait()
+            except ATCommandError as exc:
+                log.info("link %d: close frame not sent: %s", self.link_id, exc)
+                sent = True  # answered: the module is there
             except ATError as exc:
                 log.info("link %d: close frame not sent: %s", self.link_id, exc)
+            if not sent:
+                return False
+        elif self._modem.suspect:
+            return False
         self.end(f"closed by this host (code {code})")
         # Even after +WS_CLOSED (the module freed the link) the recipe ends with
         # AT+WSCLOSE: it is what makes sure the TCP connection is gone.
-        await self._modem.release(self.link_id)
+        try:
+            async with asyncio.timeout(RELEASE_WAIT):
+                await self._modem.release(self.link_id)
+        except TimeoutError:
+            return False
         self._modem.forget(self)
+        return True
 
     # -- driven by EspAtModem (URC handlers: synchronous, on the reader task) ----
 
@@ -178,7 +217,11 @@ class EspAtWebSocket:
         self.end(f"{reason}; closing with {code}")
         if not self._closing:
             self._closing = True
-            self._modem.spawn(self._shutdown(code, "", handshake=True))
+            self._modem.spawn(self._fail_shutdown(code))
+
+    async def _fail_shutdown(self, code: int) -> None:
+        if not await self._shutdown(code, "", handshake=True):
+            self._modem.link_in_doubt(self)
 
     def _check_open(self) -> None:
         if self._ended is not None:

@@ -6,6 +6,7 @@ on AT+WSSEND, no AT+WSDATAFMT (records always in the chunk format).
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from modem.emulator.atparse import Command, Kind, ParamError
@@ -53,7 +54,7 @@ async def wshead(m: EspAt, cmd: Command, io: CommandIO) -> Reply:
     if length == 0:
         headers.clear()
         return ok()
-    await io.prompt(PROMPT)
+    await io.prompt(PROMPT, m.take_prompt_delay())
     data = await io.read_exact(length, HEADER_WAIT)
     if data is None or b"\r" in data or b"\n" in data or b":" not in data:
         return error()
@@ -117,10 +118,20 @@ async def wssend(m: EspAt, cmd: Command, io: CommandIO) -> Reply:
         return error()
     if length > link.config.buffer_size - SEND_OVERHEAD:
         return error()
-    await io.prompt(PROMPT)
+    stall = m.take_wssend_stall()  # fault: stuck in this command (busy p... meanwhile)
+    if stall is not None and stall.phase == "prompt":
+        await io.blocking(asyncio.sleep(stall.delay))
+    await io.prompt(PROMPT, m.take_prompt_delay())
     data = await io.read_exact(length, timeout_ms / 1000 if timeout_ms else None)
     if data is None:
         return error()
+    if stall is not None:
+        if stall.phase == "result":
+            await io.blocking(asyncio.sleep(stall.delay))
+        if not stall.deliver:
+            return error()
+        if not link.current or link.state != CONNECTED:
+            return error()
     if m.take_send_failure():
         return error()
     sent = await io.blocking(link.send(data, opcode))

@@ -13,6 +13,20 @@ Fidelity choices worth knowing (reference B):
 * AT+WSCLOSE on a link that is not open answers OK (the reference does not
   say; OK keeps the host's clean-up idempotent).
 * After a reset the module re-joins the last AP by itself ("flash").
+
+Faults of this dialect beyond :class:`modem.emulator.faults.Faults` (call them
+on ``emu.dialect``, on the emulator's loop):
+
+* :meth:`EspAt.wssend_late`: the next AT+WSSEND answers late (its prompt, or
+  its result after the payload), ``busy p...`` to input meanwhile, as a module
+  stuck in that command; the frame is sent (``SEND OK``) or not (``ERROR``).
+* :meth:`EspAt.hang`: the module stops answering altogether (input is read
+  and ignored); AT+RST still resets it (the shared ``faults.hang()``, standing
+  in for the EN reset line a host would pulse) unless ``rst=False``: then only
+  a reboot fault (a power cycle) does.
+
+The shared faults apply too: ``faults.late_prompt`` delays AT+WSSEND's and
+AT+WSHEAD's prompt (the payload phase starts on time), ``faults.hang``.
 """
 
 from __future__ import annotations
@@ -20,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from modem.emulator.atparse import Command, ParamError
@@ -34,6 +49,17 @@ if TYPE_CHECKING:
     from modem.emulator.engine import Engine
 
 log = logging.getLogger("modem.emulator.espat")
+
+WSSEND_PHASES = ("prompt", "result")
+
+
+@dataclass(frozen=True)
+class WsSendStall:
+    """One AT+WSSEND that answers ``delay`` seconds late (fault :meth:`EspAt.wssend_late`)."""
+
+    delay: float
+    phase: str = "result"  # "prompt": the prompt is late; "result": SEND OK / ERROR is
+    deliver: bool = False  # the frame goes out (SEND OK) or not (ERROR)
 
 
 class EspFraming(Framing):
@@ -66,11 +92,16 @@ class EspAt(Dialect):
         seed = config.ws_piece_seed
         self.piece_sizes = None if seed is None else random.Random(seed)
         self.state = EspState()
+        self.wssend_stalls: list[WsSendStall] = []
+        self.hung_until_power_cycle = False  # hang(rst=False): AT+RST does not help
 
     def parse(self, line: str) -> list[Command] | None:
         return parse_line(line)
 
     async def execute(self, cmd: Command, io: CommandIO) -> Reply:
+        if self.hung_until_power_cycle:
+            log.info("hung: AT%s ignored", cmd.name)
+            return Reply(final=None)
         handler = HANDLERS.get(cmd.name)
         if handler is None or (cmd.name in WS_COMMANDS and not self.config.ws_commands):
             log.info("unknown command AT%s", cmd.name)
@@ -127,6 +158,7 @@ class EspAt(Dialect):
     # -- power -----------------------------------------------------------------------
 
     def power_off(self) -> None:
+        self.hung_until_power_cycle = False
         for link in self.state.links.values():
             link.abort()
         saved, mode = self.state.saved, self.state.mode
@@ -157,6 +189,37 @@ class EspAt(Dialect):
         self.wifi_down()
         self.engine.spawn(self._rejoin_saved())
 
+    def wssend_late(
+        self, delay: float, *, phase: str = "result", deliver: bool = False, count: int = 1
+    ) -> None:
+        """The next ``count`` AT+WSSENDs answer ``delay`` s late (see the module docstring).
+
+        ``phase="prompt"``: the prompt comes late (the payload is then read as
+        usual); ``"result"``: the payload is read at once and the final result
+        comes late.  ``deliver``: the frame reaches the server and the result
+        is ``SEND OK``; otherwise it is dropped and the result is ``ERROR``.
+        """
+        if delay < 0 or count < 0:
+            raise FaultError("delay and count must be >= 0")
+        if phase not in WSSEND_PHASES:
+            raise FaultError(f"phase must be one of {', '.join(WSSEND_PHASES)}")
+        self.wssend_stalls.extend([WsSendStall(delay, phase, deliver)] * count)
+
+    def take_wssend_stall(self) -> WsSendStall | None:
+        return self.wssend_stalls.pop(0) if self.wssend_stalls else None
+
+    def hang(self, *, rst: bool = True) -> None:
+        """The module stops answering (no result) until it is reset.
+
+        Its links stay up (their TCP and pings go on, as the WebSocket task of a
+        module whose AT task hangs would).  ``rst``: AT+RST still resets it (the
+        engine's hang fault); otherwise only a reboot fault (power cycle) does.
+        """
+        if rst:
+            self.engine.hang()
+        else:
+            self.hung_until_power_cycle = True
+
     def status(self) -> dict[str, Any]:
         st = self.state
         return {
@@ -169,4 +232,6 @@ class EspAt(Dialect):
             "configs": {str(i): vars(c) for i, c in sorted(st.configs.items())},
             "links": [st.links[i].as_json() for i in sorted(st.links)],
             "pending_send_failures": self.send_failures,
+            "pending_wssend_stalls": [vars(stall) for stall in self.wssend_stalls],
+            "hung_until_power_cycle": self.hung_until_power_cycle,
         }

@@ -10,6 +10,7 @@ tested against the same CSMS as websockets' own client:
 
 from __future__ import annotations
 
+import logging
 import ssl
 from dataclasses import dataclass
 from typing import Literal
@@ -24,6 +25,8 @@ from .base import Connection, LinkClosed, LinkError, Seconds, pong_timeout, seco
 from .handshake import SUBPROTOCOL, Endpoint
 from .tcp import TcpByteStream
 from .websocket import MAX_MESSAGE, WebSocketOverStream
+
+log = logging.getLogger(__name__)
 
 Flavour = Literal["websockets", "sansio"]
 
@@ -55,7 +58,12 @@ class WebsocketsConnection:
             message = await self._ws.recv()
         except ConnectionClosed as exc:
             raise _link_closed(exc) from exc
-        return message if isinstance(message, str) else message.decode("utf-8")
+        if isinstance(message, bytes):
+            # OCPP-J 1.6 §3: messages are text frames; RFC 6455 7.4.1: 1003 refuses a type
+            log.warning("a binary message from the CSMS; closing the link with 1003")
+            await self._ws.close(1003, "OCPP-J uses text frames")
+            raise LinkClosed("a binary message from the CSMS", 1003)
+        return message
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         await self._ws.close(code, reason)

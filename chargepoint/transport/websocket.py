@@ -115,6 +115,7 @@ class WebSocketOverStream:
         self.pings_sent = 0
         self._messages: asyncio.Queue[str | LinkClosed] = asyncio.Queue()
         self._fragments: list[bytes] = []
+        self._binary = False
         self._write_lock = asyncio.Lock()
         self._closed: LinkClosed | None = None
         self._heard = asyncio.Event()  # bytes from the peer since the last ping
@@ -241,6 +242,7 @@ class WebSocketOverStream:
 
     def _on_frame(self, frame: Frame) -> None:
         if frame.opcode in (Opcode.TEXT, Opcode.BINARY):
+            self._binary = frame.opcode is Opcode.BINARY
             self._fragments = [bytes(frame.data)]
         elif frame.opcode is Opcode.CONT:
             self._fragments.append(bytes(frame.data))
@@ -250,6 +252,12 @@ class WebSocketOverStream:
             return
         data = b"".join(self._fragments)
         self._fragments = []
+        if self._binary:
+            # OCPP-J 1.6 §3: messages are text frames; RFC 6455 7.4.1: 1003 refuses a type
+            log.warning("a binary message from the CSMS; failing the link with 1003")
+            self._protocol.fail(1003, "OCPP-J uses text frames")
+            self._end(LinkClosed("a binary message from the CSMS", 1003))
+            return
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:

@@ -24,6 +24,7 @@ from modem import serialport
 from modem.at import ATError, ATPortError, ATTimeout
 from modem.quectel import QuectelModem, QuectelSocket
 from modem.quectel.dialect import QUECTEL, auth_code
+from modem.quectel.errors import SocketOpenError
 from modem.stream import StreamClosed
 
 from .base import Connection, LinkError, Seconds, seconds
@@ -51,6 +52,10 @@ class ModemSettings:
     """How the port is opened (a benchmark wraps it to count the serial bytes)."""
 
 
+WEDGED_AFTER = 3
+"""Consecutive failed socket opens after which the modem is power-cycled (AT+CFUN=1,1)."""
+
+
 @dataclass
 class Ec200uLink:
     endpoint: Endpoint
@@ -59,6 +64,8 @@ class Ec200uLink:
     connect_id: int = 0
     sim_identity: dict[str, str] = field(default_factory=dict)
     _device: QuectelModem | None = None
+    _open_failures: int = 0
+    """Consecutive AT+QIOPEN failures: after WEDGED_AFTER, the data stack is reset."""
 
     @property
     def description(self) -> str:
@@ -73,6 +80,17 @@ class Ec200uLink:
             )
         try:
             device = await self._bring_up()
+            if self._open_failures >= WEDGED_AFTER:
+                # modem-at.md A.11 / item 15: after rapid reconnects the data stack can
+                # wedge (every QIOPEN fails, QIDEACT/QIACT do not help): the escape
+                # hatch is a power cycle.
+                log.warning(
+                    "%s: %d socket opens failed in a row; resetting the modem (AT+CFUN=1,1)",
+                    self.description,
+                    self._open_failures,
+                )
+                self._open_failures = 0
+                await device.reset()
             try:
                 sock = await self._open_socket(device)
             except ATTimeout as exc:
@@ -80,6 +98,10 @@ class Ec200uLink:
                 if not await device.revive():
                     raise  # it answers AT: a slow moment; the next attempt retries
                 sock = await self._open_socket(device)
+            except SocketOpenError:
+                self._open_failures += 1
+                raise
+            self._open_failures = 0
         except ATPortError as exc:  # its message already names the port
             await self._drop_device()
             raise LinkError(str(exc)) from exc

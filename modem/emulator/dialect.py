@@ -171,6 +171,9 @@ class Dialect(abc.ABC):
     def pdp_deactivate(self, ctx: int) -> None:
         raise FaultError(f"{self.name}: pdpdeact not supported")
 
+    def wedge_stack(self) -> None:
+        raise FaultError(f"{self.name}: no wedged-data-stack fault for this dialect")
+
     def send_fail(self, count: int) -> None:
         if count < 0:
             raise FaultError("count must be >= 0")

@@ -38,6 +38,11 @@ class Faults:
         """ESP-AT: the access point goes away (``WIFI DISCONNECT``, links drop), then is back."""
         self._engine.dialect.wifi_drop()
 
+    def wedge_stack(self) -> None:
+        """EC200U: every QIOPEN fails with 552 until the module is power-cycled, as a data
+        stack does after many rapid reconnects (modem-at.md A.11, field caveat)."""
+        self._engine.dialect.wedge_stack()
+
     def send_fail(self, count: int = 1) -> None:
         """The next ``count`` sends answer ``SEND FAIL`` (payload read, not forwarded)."""
         self._engine.dialect.send_fail(count)

@@ -73,6 +73,14 @@ async def qiopen(m: Ec200u, cmd: Command, io: CommandIO) -> Reply:
         raise ParamError(f"+QIOPEN: bad service {service!r} or empty host")
     if service != "TCP" or mode != 0:
         return m.qi_error(555)
+    if m.state.stack_wedged:
+
+        async def wedged() -> None:
+            m.state.last_error = 552
+            m.engine.urc(f"+QIOPEN: {conn_id},552")
+
+        io.after_reply(wedged)
+        return ok()
     if conn_id in m.state.sockets:
 
         async def in_use() -> None:

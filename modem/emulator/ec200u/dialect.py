@@ -148,6 +148,10 @@ class Ec200u(Dialect):
             self.register_later()
 
     # -- faults --------------------------------------------------------------
+    def wedge_stack(self) -> None:
+        """Every QIOPEN fails with 552 until a power cycle (AT+CFUN=1,1 or a reboot)."""
+        self.state.stack_wedged = True
+
     def drop_tcp(self, conn_id: int | None) -> None:
         socks = [
             s

@@ -218,6 +218,9 @@ class ModemState:
     sockets: dict[int, QiSocket] = field(default_factory=dict)
     last_error: int = 0
     dns: tuple[str, str] = ("114.114.114.114", "8.8.8.8")
+    stack_wedged: bool = False
+    """Fault: the data stack degraded by rapid reconnects; every QIOPEN fails with 552
+    until a power cycle (modem-at.md A.11 field caveat [field F-SSL])."""
 
     @property
     def registered(self) -> bool:

@@ -15,6 +15,7 @@ import sys
 import click
 
 from modem.emulator import DIALECTS, Emulator
+from modem.emulator.chaos import Chaos, Injection
 from modem.emulator.config import EmulatorConfig
 from modem.emulator.ec200u import PROFILES
 
@@ -22,7 +23,14 @@ PROMPTS = {"default": None, "space": b"\r\n> "}
 WIFI_FAILURES = {"timeout": 1, "refused": 4}  # +CWJAP:<code>
 
 
-async def _serve(emulator: Emulator) -> None:
+def _print_injection(injection: Injection) -> None:
+    click.echo(str(injection))
+    sys.stdout.flush()
+
+
+async def _serve(
+    emulator: Emulator, chaos_seed: int | None = None, chaos_interval: float = 5.0
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -34,7 +42,20 @@ async def _serve(emulator: Emulator) -> None:
         sys.stdout.flush()
         if emulator.control_url:
             click.echo(f"control port: {emulator.control_url}", err=True)
-        await stop.wait()
+        chaos = None
+        if chaos_seed is not None:
+            chaos = Chaos(
+                emulator.faults,
+                emulator.config.dialect,
+                chaos_seed,
+                chaos_interval,
+                report=_print_injection,
+            ).start()
+        try:
+            await stop.wait()
+        finally:
+            if chaos is not None:
+                await chaos.stop()
     finally:
         await emulator.aclose()
 
@@ -123,6 +144,22 @@ async def _serve(emulator: Emulator) -> None:
     help="ESP-AT: cut +WS_DATA into random 1..buffer_size pieces (seeded), as a slow link does.",
 )
 @click.option(
+    "--chaos",
+    "chaos_seed",
+    type=int,
+    default=None,
+    metavar="SEED",
+    help="Inject a reproducible random sequence of faults (seeded); one stdout line each.",
+)
+@click.option(
+    "--chaos-interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=5.0,
+    show_default=True,
+    metavar="S",
+    help="Mean seconds between chaos faults (each wait is 0.5..1.5 times this).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="warning",
@@ -144,6 +181,8 @@ def emulate(
     no_ws: bool,
     ws_auto_reconnect: bool,
     ws_piece_seed: int | None,
+    chaos_seed: int | None,
+    chaos_interval: float,
     log_level: str,
 ) -> None:
     """Emulate an AT-command modem on a pty (or socket://) with real TCP behind it."""
@@ -167,7 +206,9 @@ def emulate(
         ws_piece_seed=ws_piece_seed,
     )
     try:
-        asyncio.run(_serve(Emulator(config, listen=listen, control=control)))
+        asyncio.run(
+            _serve(Emulator(config, listen=listen, control=control), chaos_seed, chaos_interval)
+        )
     except KeyboardInterrupt:
         pass  # no signal handlers on this platform: Ctrl+C is a normal stop
     except (ValueError, OSError) as exc:

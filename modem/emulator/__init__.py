@@ -10,7 +10,8 @@ Running it
 ----------
 ``cpsim modem emulate --dialect ec200u [--baud 115200] [--latency-ms N]
 [--listen socket://127.0.0.1:PORT] [--control socket://127.0.0.1:PORT]
-[--profile NAME] [--good-apn APN ...] [--prompt-style default|space]``
+[--profile NAME] [--good-apn APN ...] [--prompt-style default|space]
+[--chaos SEED [--chaos-interval S]]``
 prints the pty path (or the ``socket://`` URL) alone on its first stdout line,
 then serves until Ctrl+C or SIGTERM (exit 0); the control URL goes to stderr.
 Point the charger (or ``picocom``, ``python -m serial.tools.miniterm``) at
@@ -39,6 +40,15 @@ Fault injection (Python, on the emulator's event loop)
 (switch the field profile live), ``wifi_drop()`` (ESP-AT), ``reboot()``, ``status()``.
 A fault that cannot apply (no such socket) raises :class:`FaultError`.
 ``emu.engine.tap_input(callback)`` shows a test every byte the host wrote, as received.
+
+Seeded chaos (``--chaos SEED [--chaos-interval S]``; :mod:`modem.emulator.chaos`)
+-------------------------------------------------------------------------------
+``Chaos(emu.faults, dialect, seed, interval, server_close=None).start()`` injects a
+reproducible random sequence of the faults above (``chaos.KINDS``: drop_tcp, send_fail,
+garbage, garbage_next, slow, stall (past the driver's 5 s timeout), late_prompt, reboot,
+plus pdp_deactivate on the EC200U, wifi_drop and wssend_late on the ESP-AT, and
+server_close when given), one every ``interval`` s or so, and records each
+(``chaos: t=12.3s drop_tcp``).  Profiles, an unrecoverable hang and ``hang`` are not drawn.
 
 Control port (``--control socket://127.0.0.1:PORT``, one command per line)
 ------------------------------------------------------------------------
@@ -93,6 +103,7 @@ Fidelity choices worth knowing (EC200U)
 * A line not starting with ``AT`` (e.g. a stray Ctrl+Z) answers ``ERROR``.
 """
 
+from modem.emulator.chaos import Chaos, Injection
 from modem.emulator.config import EmulatorConfig, Timing
 from modem.emulator.dialect import FaultError
 from modem.emulator.faults import Faults
@@ -107,10 +118,12 @@ from modem.emulator.runner import (
 
 __all__ = [
     "DIALECTS",
+    "Chaos",
     "Emulator",
     "EmulatorConfig",
     "FaultError",
     "Faults",
+    "Injection",
     "Options",
     "ThreadedEmulator",
     "Timing",

@@ -171,6 +171,11 @@ class Dialect(abc.ABC):
     def pdp_deactivate(self, ctx: int) -> None:
         raise FaultError(f"{self.name}: pdpdeact not supported")
 
+    def wssend_late(
+        self, delay: float, *, phase: str = "result", deliver: bool = False, count: int = 1
+    ) -> None:
+        raise FaultError(f"{self.name}: no late-WSSEND fault for this dialect")
+
     def wedge_stack(self) -> None:
         raise FaultError(f"{self.name}: no wedged-data-stack fault for this dialect")
 

@@ -38,6 +38,13 @@ class Faults:
         """ESP-AT: the access point goes away (``WIFI DISCONNECT``, links drop), then is back."""
         self._engine.dialect.wifi_drop()
 
+    def wssend_late(
+        self, seconds: float, phase: str = "result", deliver: bool = False, count: int = 1
+    ) -> None:
+        """ESP-AT: the next ``count`` AT+WSSENDs answer ``seconds`` late (``phase``: the
+        prompt or the result); ``deliver`` says whether the frame still goes out."""
+        self._engine.dialect.wssend_late(seconds, phase=phase, deliver=deliver, count=count)
+
     def wedge_stack(self) -> None:
         """EC200U: every QIOPEN fails with 552 until the module is power-cycled, as a data
         stack does after many rapid reconnects (modem-at.md A.11, field caveat)."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 
 from click.testing import CliRunner
 
 from chargepoint.cli.emulate import emulate
+from modem.emulator.chaos import sequence
 
 from .atclient import STEP, AtHost, emulator_process
 
@@ -40,3 +42,19 @@ def test_rejects_unknown_profile() -> None:
     result = CliRunner().invoke(emulate, ["--profile", "moon"])
     assert result.exit_code == 2
     assert "moon" in result.output
+
+
+async def test_chaos_prints_one_line_per_fault_reproducibly() -> None:
+    """``--chaos SEED``: the seed's faults, in order, one stdout line each (same every run)."""
+    expected = [step.kind for step in sequence("ec200u", 7, 0.05, count=6)]
+    for _ in range(2):
+        async with emulator_process("--chaos", "7", "--chaos-interval", "0.05") as (proc, first):
+            assert first.startswith("/dev/")
+            assert proc.stdout is not None
+            lines = [
+                (await asyncio.wait_for(proc.stdout.readline(), STEP)).decode() for _ in expected
+            ]
+            assert all(re.match(r"chaos: t=\d+\.\ds \w+", line) for line in lines), lines
+            assert [line.split()[2] for line in lines] == expected
+            proc.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(proc.wait(), STEP) == 0

@@ -66,7 +66,6 @@ class _Session:
     connection: Connection
     outgoing: asyncio.Queue[tuple[str, str] | None] = field(default_factory=asyncio.Queue)
     closing: tuple[int, str] | None = None
-    ended: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Station:

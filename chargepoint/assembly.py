@@ -50,7 +50,12 @@ class LinkSpec:
 def build_station(spec: ChargerSpec) -> Station:
     """The station; :class:`~chargepoint.store.StoreError` for a state dir it cannot use."""
     # The caller's own configuration first: its KeyError / ValueError names the key.
-    Configuration(spec.options.connectors, None, spec.options.config_overrides)
+    Configuration(
+        spec.options.connectors,
+        None,
+        spec.options.config_overrides,
+        spec.options.feature_profiles,
+    )
     store = spec.store
     owned = store is None and spec.options.state_dir is not None
     if owned:

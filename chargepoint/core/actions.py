@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .records import QueuedMessage, TransactionRecord
+from .records import AuthEntry, QueuedMessage, ReservationRecord, TransactionRecord
 
 
 class Action:
@@ -70,13 +70,73 @@ class DeleteQueued(Persist):
 
 @dataclass(frozen=True)
 class SaveAuth(Persist):
+    """Insert or update one Authorization Cache entry."""
+
     id_tag: str
-    status: str
+    entry: AuthEntry
+
+
+@dataclass(frozen=True)
+class DeleteAuth(Persist):
+    id_tag: str
 
 
 @dataclass(frozen=True)
 class ClearAuth(Persist):
     pass
+
+
+@dataclass(frozen=True)
+class ReplaceLocalList(Persist):
+    """SendLocalList Full: the whole list and its version."""
+
+    version: int
+    entries: dict[str, AuthEntry]
+
+
+@dataclass(frozen=True)
+class UpdateLocalList(Persist):
+    """SendLocalList Differential: entries added or changed, idTags removed, the new version."""
+
+    version: int
+    upserts: dict[str, AuthEntry]
+    deletes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SaveProfile(Persist):
+    """Insert or replace a charging profile (by its chargingProfileId)."""
+
+    connector_id: int
+    profile: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DeleteProfile(Persist):
+    profile_id: int
+
+
+@dataclass(frozen=True)
+class SaveReservation(Persist):
+    record: ReservationRecord
+
+
+@dataclass(frozen=True)
+class DeleteReservation(Persist):
+    reservation_id: int
+
+
+@dataclass(frozen=True)
+class SaveValue(Persist):
+    """A small named value of a feature layer (``firmware.version``)."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class DeleteValue(Persist):
+    name: str
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,9 @@ from . import ocppj
 from .actions import Action, Emit, SaveAuth, SaveCounter, SaveQueued
 from .boot import SessionState, check_transition
 from .config import Configuration
+from .limits import ChargingLimit
 from .outbox import InFlight, Outbox, Outgoing
-from .records import QueuedMessage, StoredState
+from .records import AuthEntry, QueuedMessage, StoredState, TransactionRecord
 from .settings import CoreSettings, Identity
 
 
@@ -33,11 +34,16 @@ class CoreBase:
         self.now = now
         self.offset = 0.0
         """The CSMS's clock minus ours (seconds): added to every timestamp, never to ``now``."""
-        self.config = Configuration(settings.connectors, stored.config, settings.config_overrides)
+        self.config = Configuration(
+            settings.connectors,
+            stored.config,
+            settings.config_overrides,
+            settings.feature_profiles,
+        )
         self.state = SessionState.OFFLINE
         self.outbox = Outbox()
         self.in_flight: InFlight | None = None
-        self.auth_cache: dict[str, str] = dict(stored.auth_cache)
+        self.auth_cache: dict[str, AuthEntry] = dict(stored.auth_cache)
         self._counters = dict(stored.counters)
         self._actions: list[Action] = []
 
@@ -85,9 +91,20 @@ class CoreBase:
         self.emit(SaveCounter(name, value + 1))
         return value
 
-    def record_auth(self, id_tag: str, status: str) -> None:
-        self.auth_cache[id_tag] = status
-        self.emit(SaveAuth(id_tag, status))
+    def record_auth(
+        self,
+        id_tag: str,
+        status: str,
+        expiry: str | None = None,
+        parent_id_tag: str | None = None,
+    ) -> None:
+        entry = AuthEntry(status, expiry, parent_id_tag, self.now)
+        self.auth_cache[id_tag] = entry
+        self.emit(SaveAuth(id_tag, entry))
+
+    def profile_enabled(self, profile: str) -> bool:
+        """Whether this charger has the feature profile (SupportedFeatureProfiles)."""
+        return profile in self.settings.feature_profiles
 
     # --- calls to the CSMS ------------------------------------------------------------
 
@@ -131,3 +148,52 @@ class CoreBase:
 
     def transactions_ended(self) -> None:
         """The last open transaction ended."""
+
+    def transaction_started(self, tx: TransactionRecord) -> None:
+        """A transaction started (its StartTransaction is queued).  Void hooks like this
+        one are implemented by several layers: an override calls ``super()``."""
+
+    def transaction_stopped(self, tx: TransactionRecord, reason: str) -> None:
+        """A transaction ended (its StopTransaction is queued)."""
+
+    # Smart Charging (smart_charging.py) -> metering (station_ops.py)
+
+    def charging_limit(self, connector_id: int) -> ChargingLimit | None:
+        """The composite limit of a connector now (TxProfile or TxDefaultProfile, and
+        ChargePointMaxProfile); None when no profile constrains it."""
+        return None
+
+    def station_limit(self) -> ChargingLimit | None:
+        """The ChargePointMaxProfile's limit now: all connectors together (§3.13.3)."""
+        return None
+
+    def next_limit_change(self) -> float | None:
+        """The core-clock time of the next instant any limit may change."""
+        return None
+
+    def limits_changed(self) -> None:
+        """The limits changed (a profile set or cleared, a transaction started or ended):
+        metering re-evaluates the power of every connector now."""
+
+    # Reservation (reservations.py) -> transactions and authorization (station_ops.py)
+
+    def start_extras(self, connector_id: int, id_tag: str) -> dict[str, Any]:
+        """Extra StartTransaction fields (reservationId, §4.8); the reservation it names
+        ends with this call."""
+        return {}
+
+    def may_charge(self, connector_id: int, id_tag: str, parent_id_tag: str | None) -> bool:
+        """False when the connector is reserved for someone else (§5.13)."""
+        return True
+
+    # Firmware Management (firmware.py) -> TriggerMessage (csms_calls.py)
+
+    def triggered_status(self, requested_message: str) -> str:
+        """The current FirmwareStatusNotification / DiagnosticsStatusNotification status
+        for a TriggerMessage: Idle when nothing is in progress (§4.4, §4.5)."""
+        return "Idle"
+
+    def layer_timer(self, name: str) -> bool:
+        """A timer of a feature layer fired: True if ``name`` was the layer's (an override
+        calls ``super()`` for names it does not own)."""
+        return False

@@ -18,7 +18,6 @@ from ocpp.routing import create_route_map
 from . import ocppj
 from .actions import Action, Outcome, OutcomeError, SaveConfig
 from .boot import SessionState
-from .csms_calls import CsmsCalls
 from .events import (
     AnswerTimedOut,
     ClearFault,
@@ -38,14 +37,18 @@ from .events import (
     Unplug,
     UserCall,
 )
+from .firmware import FirmwareCalls
+from .local_auth import LocalAuthCalls
 from .outbox import Outgoing
 from .records import StoredState
+from .reservations import ReservationCalls
 from .settings import CoreSettings, Identity
+from .smart_charging import SmartChargingCalls
 
 log = logging.getLogger("cpsim.core")
 
 
-class ChargerCore(CsmsCalls):
+class ChargerCore(FirmwareCalls, ReservationCalls, LocalAuthCalls, SmartChargingCalls):
     def __init__(
         self, identity: Identity, settings: CoreSettings, stored: StoredState, now: float
     ) -> None:
@@ -106,7 +109,7 @@ class ChargerCore(CsmsCalls):
             )
 
     def _timer(self, event: TimerFired) -> None:
-        if not self.session_timer(event.name):
+        if not self.session_timer(event.name) and not self.layer_timer(event.name):
             self.station_timer(event.name)
 
     def _frame(self, event: FrameReceived) -> None:

@@ -13,6 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .profiles import CORE, FEATURE_PROFILES, supported_text
+
+LOCAL_LIST, RESERVATION, SMART, FIRMWARE = (
+    "LocalAuthListManagement",
+    "Reservation",
+    "SmartCharging",
+    "FirmwareManagement",
+)
+
 log = logging.getLogger(__name__)
 
 MEASURANDS = {
@@ -109,6 +118,27 @@ def check_authorization_key(text: str) -> str:
     return text
 
 
+def _int(text: str) -> str:
+    """A whole number that may be negative (GetLocalListVersion's -1 is not a key value,
+    but MaxEnergyOnInvalidId and friends are plain integers)."""
+    return ("-" + _uint(text[1:])) if text.startswith("-") else _uint(text)
+
+
+def _csl_of(allowed: tuple[str, ...]) -> Callable[[str], str]:
+    """A comma-separated list whose items are all in ``allowed`` (no duplicates)."""
+
+    def check(text: str) -> str:
+        items = [item.strip() for item in text.split(",") if item.strip()]
+        for item in items:
+            if item not in allowed:
+                raise InvalidValue(f"{item!r} is not one of {', '.join(allowed)}")
+        if len(set(items)) != len(items):
+            raise InvalidValue("an item is listed twice")
+        return ",".join(items)
+
+    return check
+
+
 @dataclass(frozen=True)
 class KeySpec:
     name: str
@@ -116,11 +146,15 @@ class KeySpec:
     check: Callable[[str], str]
     readonly: bool = False
     write_only: bool = False
+    profile: str = CORE
+    """The feature profile the key belongs to: without that profile it does not exist."""
 
 
-def _specs(connectors: int) -> list[KeySpec]:
+def _specs(connectors: int, profiles: frozenset[str]) -> list[KeySpec]:
     sampled = "Energy.Active.Import.Register,Power.Active.Import,Current.Import"
     return [
+        KeySpec("AllowOfflineTxForUnknownId", "false", _bool),
+        KeySpec("AuthorizationCacheEnabled", "true", _bool),
         KeySpec("AuthorizeRemoteTxRequests", "true", _bool),
         KeySpec("ClockAlignedDataInterval", "0", _uint),
         KeySpec("ConnectionTimeOut", "60", _uint),
@@ -133,21 +167,53 @@ def _specs(connectors: int) -> list[KeySpec]:
         KeySpec("HeartbeatInterval", "300", _positive),
         KeySpec("LocalAuthorizeOffline", "true", _bool),
         KeySpec("LocalPreAuthorize", "false", _bool),
+        KeySpec("MaxEnergyOnInvalidId", "0", _uint),
         KeySpec("MeterValuesAlignedData", "Energy.Active.Import.Register", _measurands),
+        KeySpec("MeterValuesAlignedDataMaxLength", "10", _uint, readonly=True),
         KeySpec("MeterValuesSampledData", sampled, _measurands),
+        KeySpec("MeterValuesSampledDataMaxLength", "10", _uint, readonly=True),
         KeySpec("MeterValueSampleInterval", "60", _uint),
         KeySpec("NumberOfConnectors", str(connectors), _uint, readonly=True),
         KeySpec("ResetRetries", "3", _uint),
         KeySpec("StopTransactionOnEVSideDisconnect", "true", _bool),
         KeySpec("StopTransactionOnInvalidId", "true", _bool),
+        KeySpec("StopTransactionMaxMeterValues", "100", _uint, readonly=True),
         KeySpec("StopTxnAlignedData", "", _measurands),
+        KeySpec("StopTxnAlignedDataMaxLength", "10", _uint, readonly=True),
         KeySpec("StopTxnSampledData", "", _measurands),
-        KeySpec("SupportedFeatureProfiles", "Core,RemoteTrigger", str, readonly=True),
+        KeySpec("StopTxnSampledDataMaxLength", "10", _uint, readonly=True),
+        KeySpec("SupportedFeatureProfiles", supported_text(profiles), str, readonly=True),
         KeySpec("TransactionMessageAttempts", "3", _positive),
         KeySpec("TransactionMessageRetryInterval", "60", _uint),
         KeySpec("UnlockConnectorOnEVSideDisconnect", "true", _bool),
         KeySpec("WebSocketPingInterval", "60", _uint),
         KeySpec("AuthorizationKey", "", check_authorization_key, write_only=True),
+        # LocalAuthListManagement (§9.2)
+        KeySpec("LocalAuthListEnabled", "true", _bool, profile=LOCAL_LIST),
+        KeySpec("LocalAuthListMaxLength", "1000", _uint, readonly=True, profile=LOCAL_LIST),
+        KeySpec("SendLocalListMaxLength", "100", _uint, readonly=True, profile=LOCAL_LIST),
+        # Reservation (§9.3)
+        KeySpec("ReserveConnectorZeroSupported", "true", _bool, readonly=True, profile=RESERVATION),
+        # SmartCharging (§9.4)
+        KeySpec("ChargeProfileMaxStackLevel", "8", _uint, readonly=True, profile=SMART),
+        KeySpec(
+            "ChargingScheduleAllowedChargingRateUnit",
+            "Current,Power",
+            _csl_of(("Current", "Power")),
+            readonly=True,
+            profile=SMART,
+        ),
+        KeySpec("ChargingScheduleMaxPeriods", "48", _uint, readonly=True, profile=SMART),
+        KeySpec("ConnectorSwitch3to1PhaseSupported", "false", _bool, readonly=True, profile=SMART),
+        KeySpec("MaxChargingProfilesInstalled", "20", _uint, readonly=True, profile=SMART),
+        # FirmwareManagement (E3.90's §9.5.1)
+        KeySpec(
+            "SupportedFileTransferProtocols",
+            "FTP,HTTP,HTTPS",
+            _csl_of(("FTP", "FTPS", "HTTP", "HTTPS")),
+            readonly=True,
+            profile=FIRMWARE,
+        ),
         # cpsim's own: what a restart does with a transaction a power loss interrupted.
         # false (the default, as most chargers): end it with StopTransaction reason PowerLoss.
         KeySpec("ResumeTransactionsAfterPowerLoss", "false", _bool),
@@ -167,8 +233,11 @@ class Configuration:
         connectors: int,
         stored: dict[str, str] | None = None,
         overrides: dict[str, str] | None = None,
+        profiles: frozenset[str] = frozenset(FEATURE_PROFILES),
     ) -> None:
-        self.specs = {spec.name: spec for spec in _specs(connectors)}
+        self.specs = {
+            spec.name: spec for spec in _specs(connectors, profiles) if spec.profile in profiles
+        }
         self._values = {name: spec.default for name, spec in self.specs.items()}
         self.changes: list[tuple[str, str]] = []
         self.ignored: list[str] = []

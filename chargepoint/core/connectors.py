@@ -54,6 +54,8 @@ class Connector:
     meter: Meter = field(default_factory=Meter)
     transaction: TransactionRecord | None = None
     auto_plugged: bool = False  # plugged by a remote start, unplugged after the stop
+    reserved: int | None = None
+    """The id of the reservation holding this connector (§5.13), shown as Reserved."""
 
     def derived_status(self) -> str:
         """The status the state implies, per the §4.9 transition rules."""
@@ -65,6 +67,8 @@ class Connector:
             return "Charging" if self.plugged else "SuspendedEV"
         if not self.operative:
             return "Unavailable"
+        if self.reserved is not None and not self.plugged:
+            return "Reserved"
         if self.plugged:
             return (
                 "Finishing"

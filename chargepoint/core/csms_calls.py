@@ -23,6 +23,7 @@ from chargepoint.payloads import CSMS_ACTIONS
 
 from . import ocppj
 from .actions import ClearAuth, Send
+from .profiles import CORE, PROFILE_OF_ACTION
 from .session import Session
 
 log = logging.getLogger("cpsim.core")
@@ -49,8 +50,9 @@ class CsmsCalls(Session):
         if action not in CSMS_ACTIONS:
             self._answer_error(uid, "NotImplemented", f"{action} is not an OCPP 1.6 call")
             return
-        if route is None or "_on_action" not in route:
-            self._answer_error(uid, "NotSupported", f"{action} is not supported")
+        profile = PROFILE_OF_ACTION.get(action, CORE)
+        if route is None or "_on_action" not in route or not self.profile_enabled(profile):
+            self._answer_error(uid, "NotSupported", f"{action} is not supported ({profile})")
             return
         problem = ocppj.schema_error(ocppj.CALL, action, frame.payload)
         if problem is not None:
@@ -126,8 +128,9 @@ class CsmsCalls(Session):
             for cid in ids:
                 payload = self.meter_values_payload(self.connectors[cid], "Trigger")
                 self.send_urgent("MeterValues", payload, when_pending=True)
-        else:  # DiagnosticsStatusNotification, FirmwareStatusNotification
-            self.send_urgent(requested_message, {"status": "Idle"}, when_pending=True)
+        else:  # DiagnosticsStatusNotification, FirmwareStatusNotification: the true state
+            current = self.triggered_status(requested_message)
+            self.send_urgent(requested_message, {"status": current}, when_pending=True)
 
     # --- reset, availability, unlock, cache (§5.14, §5.2, §5.18, §5.4) ----------------
 

@@ -57,6 +57,41 @@ class MeterReading:
 
 
 @dataclass
+class AuthEntry:
+    """An idTag's IdTagInfo as the charger keeps it: in the Local Authorization List
+    (§3.5.2, from SendLocalList) or the Authorization Cache (§3.5.1, from answers)."""
+
+    status: str
+    expiry: str | None = None
+    """expiryDate (OCPP time); None: the status has no end date (§7.27)."""
+    parent_id_tag: str | None = None
+    updated: float = 0.0
+    """Charger time of the last update (the cache evicts the oldest valid entry first)."""
+
+
+@dataclass
+class StoredProfile:
+    """A charging profile installed by SetChargingProfile (E3.37: kept across reboots)."""
+
+    profile_id: int
+    connector_id: int
+    profile: dict[str, Any]
+    """csChargingProfiles as the CSMS sent it (camelCase)."""
+
+
+@dataclass
+class ReservationRecord:
+    """A reservation accepted by ReserveNow (§5.13), kept until it ends."""
+
+    reservation_id: int
+    connector_id: int
+    id_tag: str
+    parent_id_tag: str | None
+    expiry: str
+    """expiryDate (OCPP time)."""
+
+
+@dataclass
 class StoredState:
     """Everything the store holds for one charger, as the core starts from it."""
 
@@ -67,7 +102,15 @@ class StoredState:
     registers: dict[int, MeterReading] = field(default_factory=dict)
     availability: dict[int, bool] = field(default_factory=dict)
     """connector -> operative, for connectors a ChangeAvailability changed (§4.9)."""
-    auth_cache: dict[str, str] = field(default_factory=dict)
-    """idTag -> the status the CSMS last gave it (Authorization Cache, §3.5.2)."""
+    auth_cache: dict[str, AuthEntry] = field(default_factory=dict)
+    """idTag -> what the CSMS last said of it (Authorization Cache, §3.5.1)."""
+    local_list: dict[str, AuthEntry] = field(default_factory=dict)
+    """The Local Authorization List (§3.5.2, SendLocalList)."""
+    local_list_version: int = 0
+    """0: no list (§5.10)."""
+    charging_profiles: list[StoredProfile] = field(default_factory=list)
+    reservations: list[ReservationRecord] = field(default_factory=list)
+    values: dict[str, str] = field(default_factory=dict)
+    """Small named values of the feature layers (``firmware.version``, ...)."""
     counters: dict[str, int] = field(default_factory=dict)
     """``next_local_tx``, ``next_seq``: numbers never reused, even after a restart."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .profiles import FEATURE_PROFILES
+
 EV_POWER_W = 7360.0  # 32 A single phase
 
 
@@ -26,5 +28,7 @@ class CoreSettings:
     ev_power_w: float = EV_POWER_W
     auto_unplug_s: float = 2.0
     """Charger seconds after its stop that a remotely started EV leaves (negative: never)."""
+    feature_profiles: frozenset[str] = frozenset(FEATURE_PROFILES)
+    """The OCPP 1.6 feature profiles this charger has (Core always)."""
     response_timeout: float = 30.0
     """Link seconds to wait for the CSMS's answer to a CALL (OCPP-J: then it has failed)."""

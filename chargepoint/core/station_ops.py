@@ -173,7 +173,9 @@ class StationOps(CoreBase):
         with LocalPreAuthorize, a cached Accepted starts at once."""
         cached = self.auth_cache.get(id_tag)
         if self.accepted and not (
-            cached == "Accepted" and self.config.get_bool("LocalPreAuthorize")
+            cached is not None
+            and cached.status == "Accepted"
+            and self.config.get_bool("LocalPreAuthorize")
         ):
 
             def answered(result: dict[str, Any]) -> None:
@@ -191,9 +193,8 @@ class StationOps(CoreBase):
         decided(self._offline_decision(id_tag) if not self.accepted else "Accepted")
 
     def _offline_decision(self, id_tag: str) -> str:
-        if self.config.get_bool("LocalAuthorizeOffline") and self.auth_cache.get(id_tag) == (
-            "Accepted"
-        ):
+        cached = self.auth_cache.get(id_tag)
+        if self.config.get_bool("LocalAuthorizeOffline") and cached and cached.status == "Accepted":
             return "Accepted"
         return "Invalid"
 
@@ -226,6 +227,7 @@ class StationOps(CoreBase):
                 "idTag": id_tag,
                 "meterStart": tx.meter_start,
                 "timestamp": tx.started,
+                **self.start_extras(connector_id, id_tag),
             },
             tx.local_id,
         )
@@ -241,6 +243,7 @@ class StationOps(CoreBase):
         self.refresh_status(connector)  # Charging
         self._arm_sample(connector_id, self.now)
         self.emit(ArmTimer(f"register:{connector_id}", self.now + REGISTER_SAVE_S))
+        self.transaction_started(tx)
         return tx
 
     def stop_transaction(
@@ -265,6 +268,7 @@ class StationOps(CoreBase):
         self.refresh_status(connector)
         if connector.auto_plugged and self.settings.auto_unplug_s >= 0:
             self.emit(ArmTimer(f"unplug:{connector_id}", self.now + self.settings.auto_unplug_s))
+        self.transaction_stopped(tx, reason)
         if not self.any_transaction():
             self.transactions_ended()
         return tx

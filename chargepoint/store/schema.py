@@ -95,6 +95,48 @@ MIGRATIONS: tuple[Migration, ...] = (
             ) STRICT, WITHOUT ROWID""",
         ),
     ),
+    Migration(
+        2,
+        "the feature profiles: charging profiles, the local authorization list, "
+        "reservations, the cache's expiry and parent, named values (firmware)",
+        (
+            # The profile as the CSMS sent it (JSON): the core re-validates it at load.
+            """CREATE TABLE charging_profiles (
+                charger TEXT NOT NULL,
+                profile_id INTEGER NOT NULL,
+                connector_id INTEGER NOT NULL,
+                profile TEXT NOT NULL,
+                PRIMARY KEY (charger, profile_id)
+            ) STRICT""",
+            """CREATE TABLE local_list (
+                charger TEXT NOT NULL,
+                id_tag TEXT NOT NULL,
+                status TEXT NOT NULL,
+                expiry TEXT,
+                parent_id_tag TEXT,
+                PRIMARY KEY (charger, id_tag)
+            ) STRICT, WITHOUT ROWID""",
+            """CREATE TABLE reservations (
+                charger TEXT NOT NULL,
+                reservation_id INTEGER NOT NULL,
+                connector_id INTEGER NOT NULL,
+                id_tag TEXT NOT NULL,
+                parent_id_tag TEXT,
+                expiry TEXT NOT NULL,
+                PRIMARY KEY (charger, reservation_id)
+            ) STRICT, WITHOUT ROWID""",
+            # local_list_version and the feature layers' small values (firmware state).
+            """CREATE TABLE charger_values (
+                charger TEXT NOT NULL,
+                name TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (charger, name)
+            ) STRICT, WITHOUT ROWID""",
+            "ALTER TABLE auth_cache ADD COLUMN expiry TEXT",
+            "ALTER TABLE auth_cache ADD COLUMN parent_id_tag TEXT",
+            "ALTER TABLE auth_cache ADD COLUMN updated REAL NOT NULL DEFAULT 0",
+        ),
+    ),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -31,18 +31,35 @@ from typing import Any
 
 from chargepoint.core.actions import (
     ClearAuth,
+    DeleteAuth,
+    DeleteProfile,
     DeleteQueued,
+    DeleteReservation,
     DeleteTransaction,
+    DeleteValue,
     Persist,
+    ReplaceLocalList,
     SaveAuth,
     SaveAvailability,
     SaveConfig,
     SaveCounter,
+    SaveProfile,
     SaveQueued,
     SaveRegister,
+    SaveReservation,
     SaveTransaction,
+    SaveValue,
+    UpdateLocalList,
 )
-from chargepoint.core.records import MeterReading, QueuedMessage, StoredState, TransactionRecord
+from chargepoint.core.records import (
+    AuthEntry,
+    MeterReading,
+    QueuedMessage,
+    ReservationRecord,
+    StoredProfile,
+    StoredState,
+    TransactionRecord,
+)
 
 from . import schema
 from .errors import StoreError, StoreFull, StoreUnreadable, commands, set_aside_advice
@@ -65,6 +82,9 @@ _SIDE_FILES = ("-wal", "-shm")
 WAL_AUTOCHECKPOINT_PAGES = 1000
 JOURNAL_SIZE_LIMIT = 4 * 1024 * 1024
 
+LIST_VERSION = "local_list.version"
+"""The charger_values row holding the Local Authorization List's version."""
+
 
 class _NotText:
     """What a TEXT value that is not UTF-8 reads as in :meth:`Store._fetch`."""
@@ -85,7 +105,8 @@ quote the text: a config value may be a secret (see :meth:`Store._fetch`)."""
 # The columns ``load`` reads from each table and the type each must have: what a
 # STRICT table guarantees, checked again for a database written without STRICT (an
 # older SQLite) or edited by hand.  The first column names the row in a message.
-_TEXT, _INT, _NUMBER, _INT_OR_NULL = "text", "an integer", "a number", "an integer or null"
+_TEXT, _INT, _NUMBER = "text", "an integer", "a number"
+_INT_OR_NULL, _TEXT_OR_NULL = "an integer or null", "text or null"
 _COLUMNS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     # table: (what its first column names, ((column, type), ...))
     "config": ("key", (("key", _TEXT), ("value", _TEXT))),
@@ -116,12 +137,51 @@ _COLUMNS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
         (("connector_id", _INT), ("energy_wh", _NUMBER), ("timestamp", _TEXT)),
     ),
     "availability": ("connector", (("connector_id", _INT), ("operative", _INT))),
-    "auth_cache": ("idTag", (("id_tag", _TEXT), ("status", _TEXT))),
+    "auth_cache": (
+        "idTag",
+        (
+            ("id_tag", _TEXT),
+            ("status", _TEXT),
+            ("expiry", _TEXT_OR_NULL),
+            ("parent_id_tag", _TEXT_OR_NULL),
+            ("updated", _NUMBER),
+        ),
+    ),
     "counters": ("counter", (("name", _TEXT), ("value", _INT))),
+    "charging_profiles": (
+        "profile",
+        (("profile_id", _INT), ("connector_id", _INT), ("profile", _TEXT)),
+    ),
+    "local_list": (
+        "idTag",
+        (
+            ("id_tag", _TEXT),
+            ("status", _TEXT),
+            ("expiry", _TEXT_OR_NULL),
+            ("parent_id_tag", _TEXT_OR_NULL),
+        ),
+    ),
+    "reservations": (
+        "reservation",
+        (
+            ("reservation_id", _INT),
+            ("connector_id", _INT),
+            ("id_tag", _TEXT),
+            ("parent_id_tag", _TEXT_OR_NULL),
+            ("expiry", _TEXT),
+        ),
+    ),
+    "charger_values": ("value", (("name", _TEXT), ("value", _TEXT))),
 }
 
 
-_TYPES = {_TEXT: (str,), _INT: (int,), _NUMBER: (int, float), _INT_OR_NULL: (int, type(None))}
+_TYPES = {
+    _TEXT: (str,),
+    _INT: (int,),
+    _NUMBER: (int, float),
+    _INT_OR_NULL: (int, type(None)),
+    _TEXT_OR_NULL: (str, type(None)),
+}
 _ROW_TYPES = {
     table: tuple(_TYPES[kind] for _, kind in columns) for table, (_, columns) in _COLUMNS.items()
 }
@@ -252,6 +312,7 @@ class Store:
             return found
 
         with self._transaction("BEGIN"):  # one snapshot of all the tables
+            values = dict(rows("charger_values"))
             return StoredState(
                 config=dict(rows("config")),
                 transactions=[
@@ -270,8 +331,27 @@ class Store:
                 availability={
                     connector: bool(operative) for connector, operative in rows("availability")
                 },
-                auth_cache=dict(rows("auth_cache")),
+                auth_cache={
+                    id_tag: AuthEntry(status, expiry, parent, float(updated))
+                    for id_tag, status, expiry, parent, updated in rows("auth_cache")
+                },
                 counters=dict(rows("counters")),
+                local_list={
+                    id_tag: AuthEntry(status, expiry, parent)
+                    for id_tag, status, expiry, parent in rows("local_list")
+                },
+                local_list_version=self._list_version(charger, values),
+                charging_profiles=[
+                    StoredProfile(profile_id, connector, self._profile(charger, profile_id, text))
+                    for profile_id, connector, text in rows(
+                        "charging_profiles", " ORDER BY profile_id"
+                    )
+                ],
+                reservations=[
+                    ReservationRecord(*row)
+                    for row in rows("reservations", " ORDER BY reservation_id")
+                ],
+                values=values,
             )
 
     def _fetch(self, sql: str, *args: object) -> list[Any]:
@@ -312,6 +392,26 @@ class Store:
             reason,
             advice=f"drop that charger's state with `{reset} --id {shlex.quote(charger)}`",
         )
+
+    def _profile(self, charger: str, profile_id: int, text: str) -> dict[str, Any]:
+        try:
+            profile = json.loads(text)
+        except ValueError:
+            profile = None
+        if not isinstance(profile, dict):
+            reason = (
+                f"table charging_profiles, charger {charger}, profile {profile_id}: "
+                "profile is not a JSON object"
+            )
+            raise self._bad_row(charger, reason)
+        return profile
+
+    def _list_version(self, charger: str, values: dict[str, str]) -> int:
+        text = values.pop(LIST_VERSION, "0")
+        if not text.lstrip("-").isdigit():
+            reason = f"table charger_values, charger {charger}: {LIST_VERSION} is not a number"
+            raise self._bad_row(charger, reason)
+        return int(text)
 
     def _payload(self, charger: str, seq: int, text: str) -> dict[str, Any]:
         try:
@@ -441,13 +541,54 @@ class Store:
                 )
             case DeleteQueued(seq=seq):
                 run("DELETE FROM queue WHERE charger = ? AND seq = ?", (charger, seq))
-            case SaveAuth(id_tag=id_tag, status=status):
+            case SaveAuth(id_tag=id_tag, entry=e):
                 run(
-                    "INSERT OR REPLACE INTO auth_cache (charger, id_tag, status) VALUES (?, ?, ?)",
-                    (charger, id_tag, status),
+                    "INSERT OR REPLACE INTO auth_cache (charger, id_tag, status, expiry, "
+                    "parent_id_tag, updated) VALUES (?, ?, ?, ?, ?, ?)",
+                    (charger, id_tag, e.status, e.expiry, e.parent_id_tag, e.updated),
                 )
+            case DeleteAuth(id_tag=id_tag):
+                run("DELETE FROM auth_cache WHERE charger = ? AND id_tag = ?", (charger, id_tag))
             case ClearAuth():
                 run("DELETE FROM auth_cache WHERE charger = ?", (charger,))
+            case ReplaceLocalList(version=version, entries=entries):
+                run("DELETE FROM local_list WHERE charger = ?", (charger,))
+                self._upsert_list(charger, entries)
+                self._save_value(charger, LIST_VERSION, str(version))
+            case UpdateLocalList(version=version, upserts=upserts, deletes=deletes):
+                self._conn.executemany(
+                    "DELETE FROM local_list WHERE charger = ? AND id_tag = ?",
+                    [(charger, id_tag) for id_tag in deletes],
+                )
+                self._upsert_list(charger, upserts)
+                self._save_value(charger, LIST_VERSION, str(version))
+            case SaveProfile(connector_id=connector, profile=profile):
+                run(
+                    "INSERT OR REPLACE INTO charging_profiles (charger, profile_id, "
+                    "connector_id, profile) VALUES (?, ?, ?, ?)",
+                    (charger, int(profile["chargingProfileId"]), connector, json.dumps(profile)),
+                )
+            case DeleteProfile(profile_id=profile_id):
+                run(
+                    "DELETE FROM charging_profiles WHERE charger = ? AND profile_id = ?",
+                    (charger, profile_id),
+                )
+            case SaveReservation(record=r):
+                run(
+                    "INSERT OR REPLACE INTO reservations (charger, reservation_id, "
+                    "connector_id, id_tag, parent_id_tag, expiry) VALUES (?, ?, ?, ?, ?, ?)",
+                    (charger, r.reservation_id, r.connector_id, r.id_tag, r.parent_id_tag)
+                    + (r.expiry,),
+                )
+            case DeleteReservation(reservation_id=reservation_id):
+                run(
+                    "DELETE FROM reservations WHERE charger = ? AND reservation_id = ?",
+                    (charger, reservation_id),
+                )
+            case SaveValue(name=name, value=value):
+                self._save_value(charger, name, value)
+            case DeleteValue(name=name):
+                run("DELETE FROM charger_values WHERE charger = ? AND name = ?", (charger, name))
             case SaveCounter(name=name, value=value):
                 run(
                     "INSERT OR REPLACE INTO counters (charger, name, value) VALUES (?, ?, ?)",
@@ -455,6 +596,19 @@ class Store:
                 )
             case _:
                 raise TypeError(f"the store cannot persist {type(action).__name__}")
+
+    def _upsert_list(self, charger: str, entries: dict[str, AuthEntry]) -> None:
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO local_list (charger, id_tag, status, expiry, parent_id_tag) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(charger, tag, e.status, e.expiry, e.parent_id_tag) for tag, e in entries.items()],
+        )
+
+    def _save_value(self, charger: str, name: str, value: str) -> None:
+        self._conn.execute(
+            "INSERT OR REPLACE INTO charger_values (charger, name, value) VALUES (?, ?, ?)",
+            (charger, name, value),
+        )
 
     def _import_legacy(self, charger: str, config: dict[str, str]) -> None:
         """An earlier cpsim's ``config.json`` becomes this charger's configuration; the

@@ -19,7 +19,14 @@ from typing import Any
 from chargepoint.core import ChargerCore, CoreSettings, Identity, StoredState
 from chargepoint.core import actions as act
 from chargepoint.core import events as ev
-from chargepoint.core.records import MeterReading, QueuedMessage, TransactionRecord
+from chargepoint.core.records import (
+    AuthEntry,
+    MeterReading,
+    QueuedMessage,
+    ReservationRecord,
+    StoredProfile,
+    TransactionRecord,
+)
 from chargepoint.timefmt import format_epoch
 
 T0 = 1_893_456_000.0  # 2030-01-01T00:00:00Z
@@ -38,9 +45,24 @@ class MemoryStore:
     transactions: dict[int, TransactionRecord] = field(default_factory=dict)
     queue: dict[int, QueuedMessage] = field(default_factory=dict)
     registers: dict[int, MeterReading] = field(default_factory=dict)
-    auth: dict[str, str] = field(default_factory=dict)
+    auth_entries: dict[str, AuthEntry] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     availability: dict[int, bool] = field(default_factory=dict)
+    local_list: dict[str, AuthEntry] = field(default_factory=dict)
+    local_list_version: int = 0
+    profiles: dict[int, StoredProfile] = field(default_factory=dict)
+    reservations: dict[int, ReservationRecord] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def with_cache(cls, statuses: dict[str, str]) -> MemoryStore:
+        """A store whose Authorization Cache holds these idTag -> status entries."""
+        return cls(auth_entries={tag: AuthEntry(status) for tag, status in statuses.items()})
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """The Authorization Cache as idTag -> status."""
+        return {tag: entry.status for tag, entry in self.auth_entries.items()}
 
     def apply(self, action: act.Persist) -> None:
         match action:
@@ -56,10 +78,33 @@ class MemoryStore:
                 self.queue[message.seq] = _copy(message)
             case act.DeleteQueued(seq):
                 self.queue.pop(seq, None)
-            case act.SaveAuth(tag, status):
-                self.auth[tag] = status
+            case act.SaveAuth(tag, entry):
+                self.auth_entries[tag] = _copy(entry)
+            case act.DeleteAuth(tag):
+                self.auth_entries.pop(tag, None)
             case act.ClearAuth():
-                self.auth.clear()
+                self.auth_entries.clear()
+            case act.ReplaceLocalList(version, entries):
+                self.local_list = {tag: _copy(e) for tag, e in entries.items()}
+                self.local_list_version = version
+            case act.UpdateLocalList(version, upserts, deletes):
+                for tag in deletes:
+                    self.local_list.pop(tag, None)
+                self.local_list.update({tag: _copy(e) for tag, e in upserts.items()})
+                self.local_list_version = version
+            case act.SaveProfile(cid, profile):
+                pid = int(profile["chargingProfileId"])
+                self.profiles[pid] = StoredProfile(pid, cid, json.loads(json.dumps(profile)))
+            case act.DeleteProfile(pid):
+                self.profiles.pop(pid, None)
+            case act.SaveReservation(record):
+                self.reservations[record.reservation_id] = _copy(record)
+            case act.DeleteReservation(rid):
+                self.reservations.pop(rid, None)
+            case act.SaveValue(name, value):
+                self.values[name] = value
+            case act.DeleteValue(name):
+                self.values.pop(name, None)
             case act.SaveCounter(name, value):
                 self.counters[name] = value
             case act.SaveAvailability(cid, operative):
@@ -73,9 +118,17 @@ class MemoryStore:
             transactions=[_copy(t) for t in self.transactions.values()],
             queue=[_copy(self.queue[k]) for k in sorted(self.queue)],
             registers=dict(self.registers),
-            auth_cache=dict(self.auth),
+            auth_cache={tag: _copy(e) for tag, e in self.auth_entries.items()},
             counters=dict(self.counters),
             availability=dict(self.availability),
+            local_list={tag: _copy(e) for tag, e in self.local_list.items()},
+            local_list_version=self.local_list_version,
+            charging_profiles=[
+                StoredProfile(p.profile_id, p.connector_id, json.loads(json.dumps(p.profile)))
+                for _, p in sorted(self.profiles.items())
+            ],
+            reservations=[_copy(r) for _, r in sorted(self.reservations.items())],
+            values=dict(self.values),
         )
 
     def queued(self) -> list[tuple[str, dict[str, Any]]]:

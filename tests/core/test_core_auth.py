@@ -12,7 +12,7 @@ from .harness import Harness, MemoryStore
 
 
 def cached(tags: dict[str, str], **config: str) -> Harness:
-    return Harness(connectors=2, config=config, store=MemoryStore(auth=dict(tags)))
+    return Harness(connectors=2, config=config, store=MemoryStore.with_cache(tags))
 
 
 def starts(h: Harness) -> list[str]:

@@ -15,7 +15,7 @@ from chargepoint.core.actions import (
     SaveRegister,
     SaveTransaction,
 )
-from chargepoint.core.records import QueuedMessage, TransactionRecord
+from chargepoint.core.records import AuthEntry, QueuedMessage, TransactionRecord
 from chargepoint.store import Store
 
 SECRET = "0123456789abcdef0123456789abcdef"
@@ -34,8 +34,8 @@ def cp001_actions() -> list[Persist]:
         SaveQueued(QueuedMessage(16, "uid-16", "StopTransaction", {"transactionId": 4711}, 6)),
         SaveRegister(1, 1534.5, "2026-12-07T10:02:00Z"),
         SaveRegister(2, 91250.0, "2026-12-07T10:02:00Z"),
-        SaveAuth("TAG-0042", "Accepted"),
-        SaveAuth("TAG-0007", "Blocked"),
+        SaveAuth("TAG-0042", AuthEntry("Accepted")),
+        SaveAuth("TAG-0007", AuthEntry("Blocked")),
         SaveCounter("next_seq", 17),
         SaveCounter("next_local_tx", 8),
     ]

@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 
 from chargepoint.cli import main
 from chargepoint.core.actions import SaveAvailability
-from chargepoint.store import Store
+from chargepoint.store import SCHEMA_VERSION, Store
 
 from .conftest import SECRET
 
@@ -27,7 +27,9 @@ def test_show_prints_each_charger_with_the_key_masked(state_dir: Path) -> None:
     result = cpsim("show", "--state-dir", str(state_dir))
     assert result.exit_code == 0, result.output
     out = result.output
-    assert out.startswith(f"{state_dir / 'cpsim.sqlite3'} (schema 1): 2 charger(s)\n")
+    assert out.startswith(
+        f"{state_dir / 'cpsim.sqlite3'} (schema {SCHEMA_VERSION}): 2 charger(s)\n"
+    )
     assert out.index("\nCP001\n") < out.index("\nCP002\n")
     lines = [line.split() for line in out.splitlines()]
     assert ["1", "TAG-0042", "1200", "7", "not", "yet", "known", "2026-12-07T09:58:00Z"] in lines
@@ -45,7 +47,9 @@ def test_show_json_is_one_stable_document(state_dir: Path) -> None:
     result = cpsim("show", "--state-dir", str(state_dir), "--json", "--id", "CP001")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
-    assert doc["schema_version"] == 1 and doc["database"] == str(state_dir / "cpsim.sqlite3")
+    assert doc["schema_version"] == SCHEMA_VERSION and doc["database"] == str(
+        state_dir / "cpsim.sqlite3"
+    )
     [cp] = doc["chargers"]
     assert cp["id"] == "CP001"
     assert cp["config"] == {"AuthorizationKey": "********", "HeartbeatInterval": "300"}

@@ -23,7 +23,13 @@ from chargepoint.core.actions import (
     SaveRegister,
     SaveTransaction,
 )
-from chargepoint.core.records import MeterReading, QueuedMessage, StoredState, TransactionRecord
+from chargepoint.core.records import (
+    AuthEntry,
+    MeterReading,
+    QueuedMessage,
+    StoredState,
+    TransactionRecord,
+)
 from chargepoint.store import MIGRATIONS, SCHEMA_VERSION, Store, StoreError, schema
 
 from .conftest import SECRET
@@ -41,7 +47,7 @@ def test_every_persist_action_round_trips(tmp_path: Path) -> None:
                 SaveTransaction(tx),
                 SaveRegister(1, 1534.25, "2026-12-07T10:01:00Z"),
                 SaveQueued(message),
-                SaveAuth("TAG", "Accepted"),
+                SaveAuth("TAG", AuthEntry("Accepted")),
                 SaveCounter("next_seq", 6),
                 SaveAvailability(2, False),
             ],
@@ -52,7 +58,7 @@ def test_every_persist_action_round_trips(tmp_path: Path) -> None:
             queue=[message],
             registers={1: MeterReading(1534.25, "2026-12-07T10:01:00Z")},
             availability={2: False},
-            auth_cache={"TAG": "Accepted"},
+            auth_cache={"TAG": AuthEntry("Accepted")},
             counters={"next_seq": 6},
         )
 
@@ -66,7 +72,7 @@ def test_every_persist_action_round_trips(tmp_path: Path) -> None:
                 SaveTransaction(known),
                 SaveRegister(1, 1600.0, "2026-12-07T10:02:00Z"),
                 SaveQueued(retried),
-                SaveAuth("TAG", "Blocked"),
+                SaveAuth("TAG", AuthEntry("Blocked", updated=5.0)),
                 SaveCounter("next_seq", 7),
                 SaveAvailability(2, True),
             ],
@@ -76,7 +82,7 @@ def test_every_persist_action_round_trips(tmp_path: Path) -> None:
         assert state.transactions == [known]
         assert state.queue == [retried]
         assert state.registers == {1: MeterReading(1600.0, "2026-12-07T10:02:00Z")}
-        assert state.auth_cache == {"TAG": "Blocked"}
+        assert state.auth_cache == {"TAG": AuthEntry("Blocked", updated=5.0)}
         assert state.counters == {"next_seq": 7}
         assert state.availability == {2: True}
 
@@ -137,7 +143,7 @@ def test_chargers_in_one_file_do_not_see_each_others_rows(tmp_path: Path) -> Non
     same = [
         SaveTransaction(TransactionRecord(1, 1, "TAG", 0, "t")),
         SaveQueued(QueuedMessage(1, "u1", "StartTransaction", {}, 1)),
-        SaveAuth("TAG", "Accepted"),
+        SaveAuth("TAG", AuthEntry("Accepted")),
         SaveRegister(1, 10.0, "t"),
         SaveCounter("next_seq", 2),
         SaveConfig("HeartbeatInterval", "300"),
@@ -159,7 +165,7 @@ def test_chargers_lists_any_charger_with_a_row(tmp_path: Path) -> None:
     with Store.open(tmp_path) as store:
         store.apply("B", [SaveCounter("next_seq", 1)])
         store.apply("A", [SaveRegister(1, 0.0, "t")])
-        store.apply("C", [SaveAuth("TAG", "Accepted")])
+        store.apply("C", [SaveAuth("TAG", AuthEntry("Accepted"))])
         assert store.chargers() == ["A", "B", "C"]
 
 
@@ -218,10 +224,10 @@ def test_a_later_migration_adds_a_table_that_reset_and_chargers_cover(
 ) -> None:
     later = schema.Migration(
         SCHEMA_VERSION + 1,
-        "reservations",
+        "installed certificates",
         (
-            "CREATE TABLE reservations (charger TEXT NOT NULL, reservation_id INTEGER NOT NULL, "
-            "PRIMARY KEY (charger, reservation_id)) WITHOUT ROWID",
+            "CREATE TABLE certificates (charger TEXT NOT NULL, cert_id INTEGER NOT NULL, "
+            "PRIMARY KEY (charger, cert_id)) WITHOUT ROWID",
         ),
     )
     monkeypatch.setattr(schema, "MIGRATIONS", (*MIGRATIONS, later))
@@ -229,7 +235,7 @@ def test_a_later_migration_adds_a_table_that_reset_and_chargers_cover(
     with Store.open(state_dir) as store:
         assert store.version == later.version
         assert store.load("CP001").config["AuthorizationKey"] == SECRET  # v1 rows kept
-        store._conn.execute("INSERT INTO reservations VALUES ('CP009', 1)")
+        store._conn.execute("INSERT INTO certificates VALUES ('CP009', 1)")
         assert store.chargers() == ["CP001", "CP002", "CP009"]
         store.reset()
         assert store.chargers() == []
@@ -322,6 +328,10 @@ def test_every_table_is_strict(tmp_path: Path) -> None:
         "availability",
         "auth_cache",
         "counters",
+        "charging_profiles",
+        "local_list",
+        "reservations",
+        "charger_values",
     }
     assert all(strict == 1 for _, strict in rows)
 

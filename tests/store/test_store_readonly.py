@@ -146,7 +146,7 @@ def test_show_works_on_a_read_only_state_dir(state_dir: Path, reachable_tmp: Pat
         return f"{result.exit_code}\n{result.output}"
 
     out = _as_nobody(copy, show)
-    assert out.startswith(f"0\n{copy / DB_NAME} (schema 1): 2 charger(s)\n"), out
+    assert out.startswith(f"0\n{copy / DB_NAME} (schema {SCHEMA_VERSION}): 2 charger(s)\n"), out
     assert ["AuthorizationKey", "********", "(set)"] in [line.split() for line in out.split("\n")]
     assert SECRET not in out
     assert sorted(p.name for p in copy.iterdir()) == [DB_NAME]  # nothing created

@@ -12,6 +12,8 @@ from typing import Protocol
 
 from modem.stream import MessageTooLarge
 
+from .transfer import FileTransfer
+
 __all__ = [
     "Connection",
     "Link",
@@ -85,6 +87,11 @@ class Link(Protocol):
 
     async def connect(self) -> Connection:
         """Open a WebSocket (subprotocol ocpp1.6 checked) or raise :class:`LinkError`."""
+        ...
+
+    def file_transfer(self) -> FileTransfer:
+        """Firmware downloads and diagnostics uploads over this same link (OCPP 1.6 §5.9,
+        §5.19: a charger has no other network)."""
         ...
 
     async def aclose(self) -> None:

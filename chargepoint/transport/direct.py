@@ -24,6 +24,8 @@ from modem.stream import StreamClosed
 from .base import Connection, LinkClosed, LinkError, Seconds, pong_timeout, seconds
 from .handshake import SUBPROTOCOL, Endpoint
 from .tcp import TcpByteStream
+from .transfer import FileTransfer
+from .transfers_direct import DirectTransfer
 from .websocket import MAX_MESSAGE, WebSocketOverStream
 
 log = logging.getLogger(__name__)
@@ -150,6 +152,11 @@ class DirectLink:
             )
         except StreamClosed as exc:
             raise LinkError(f"{url}: {exc.reason}") from exc
+
+    def file_transfer(self) -> FileTransfer:
+        """Firmware and diagnostics over the host's own network: http, https (system
+        CAs), ftp and ftps (ftplib, passive)."""
+        return DirectTransfer(connect_timeout=self.open_timeout)
 
     async def aclose(self) -> None:
         return None

@@ -29,6 +29,8 @@ from modem.stream import StreamClosed
 
 from .base import Connection, LinkError, Seconds, seconds
 from .handshake import Endpoint
+from .transfer import FileTransfer
+from .transfers_ec200u import Ec200uTransfer
 from .websocket import WebSocketOverStream
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,7 @@ class Ec200uLink:
     _device: QuectelModem | None = None
     _open_failures: int = 0
     """Consecutive AT+QIOPEN failures: after WEDGED_AFTER, the data stack is reset."""
+    _transfer: Ec200uTransfer | None = field(default=None, repr=False)
 
     @property
     def description(self) -> str:
@@ -162,6 +165,15 @@ class Ec200uLink:
         )
         self._device = device
         return device
+
+    def file_transfer(self) -> FileTransfer:
+        """Firmware and diagnostics over a second QI socket on the same PDP context, while
+        the OCPP WebSocket keeps its own (modem-at.md A.16 (a)): http only."""
+        if self._transfer is None:
+            self._transfer = Ec200uTransfer(
+                self._bring_up, context=self.modem.context, ocpp_connect_id=self.connect_id
+            )
+        return self._transfer
 
     async def _drop_device(self) -> None:
         if self._device is not None:

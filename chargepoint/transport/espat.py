@@ -15,6 +15,7 @@ at the next connect.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from modem.stream import StreamClosed
 
 from .base import Connection, LinkClosed, LinkError, Seconds, seconds
 from .handshake import Endpoint
+from .transfer import FileTransfer
+from .transfers_espat import EspAtTransfer
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +97,8 @@ class EspAtLink:
     modem: EspAtSettings
     ping_interval: Seconds = 0
     _device: EspAtModem | None = field(default=None, init=False, repr=False)
+    # A transfer may bring the module up while a connect does: one port opening at a time.
+    _bringing_up: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
         EspAtModem.plan_open(
@@ -148,6 +153,10 @@ class EspAtLink:
         )
 
     async def _bring_up(self) -> EspAtModem:
+        async with self._bringing_up:
+            return await self._bring_up_now()
+
+    async def _bring_up_now(self) -> EspAtModem:
         settings = self.modem
         if self._device is not None and (
             self._device.driver.lost is not None or self._device.dead is not None
@@ -171,7 +180,8 @@ class EspAtLink:
                 at_log=settings.at_log,
                 timeouts=settings.timeouts,
                 opener=settings.open_port,
-            )
+            ),
+            baud=settings.baud,
         )
         device.start_watchdog(settings.watchdog_interval)
         return device
@@ -180,6 +190,11 @@ class EspAtLink:
         if self._device is not None:
             device, self._device = self._device, None
             await device.aclose()
+
+    def file_transfer(self) -> FileTransfer:
+        """Firmware and diagnostics through the module's own HTTP client (modem-at.md B.6),
+        on the Wi-Fi the OCPP link uses: http and https; ftp:// is refused with the reason."""
+        return EspAtTransfer(self._bring_up)
 
     async def aclose(self) -> None:
         await self._drop_device()

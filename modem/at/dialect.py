@@ -81,6 +81,9 @@ class Dialect:
     payload_headers: tuple[PayloadHeader, ...] = ()
     # Words that end a command as a failure besides ERROR / +CME ERROR / +CMS ERROR.
     extra_errors: tuple[str, ...] = ()
+    # Words that end a command as a success besides OK (ESP-AT's AT+HTTPURLCFG ends
+    # with "SET OK" and no OK after it); the parser reports them as Ok(text).
+    extra_oks: tuple[str, ...] = ()
     # Quectel takes CR; ESP-AT requires CR LF.
     line_ending: bytes = b"\r"
     default_timeout: float = 5.0

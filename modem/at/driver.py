@@ -384,7 +384,11 @@ class ATDriver:
         if isinstance(final, Ok) or (isinstance(final, SendResult) and final.ok):
             return Response(command, pending.lines, pending.payloads, final)
         raise ATCommandError(
-            command, final, describe(final, self.dialect.cme_texts), lines=pending.lines
+            command,
+            final,
+            describe(final, self.dialect.cme_texts),
+            lines=pending.lines,
+            prompted=pending.prompted,
         )
 
     # -- the port state machine -------------------------------------------

@@ -78,6 +78,9 @@ class ATCommandError(ATError):
     possibly completed by the caller with ``AT+QIGETERROR``'s answer.
     ``lines`` are the information lines that came before the failing final:
     some modems put the reason there (ESP-AT ``+CWJAP:2`` before ``ERROR``).
+    ``prompted``: the command had asked for a payload and its ``>`` prompt came
+    (so the payload went out) before the failure; False when it was refused
+    before any prompt (ESP-AT firmware without the command, a bad parameter).
     """
 
     def __init__(
@@ -86,11 +89,14 @@ class ATCommandError(ATError):
         final: Final,
         reason: str | None = None,
         lines: list[str] | None = None,
+        *,
+        prompted: bool = False,
     ) -> None:
         self.command = command
         self.final = final
         self.reason = reason or final.text
         self.lines = list(lines or [])
+        self.prompted = prompted
         super().__init__(f"{command} -> {self.reason}")
 
     @property

@@ -349,6 +349,8 @@ class ATParser:
             return SendResult(text == "SEND OK")
         if text in self.dialect.extra_errors:
             return Error(text)
+        if text in self.dialect.extra_oks:
+            return Ok(text)
         if text.startswith(self.dialect.urc_prefixes):
             return Urc(text)
         return Line(text)

@@ -85,9 +85,14 @@ TCP connect to port 80, not ICMP).  ``--no-ws``
 emulates a firmware built without them (ERROR); ``--ws-auto-reconnect`` makes a
 dropped link come back by itself; ``--ws-short-pieces SEED`` cuts ``+WS_DATA``
 into random 1..buffer_size pieces (one frame at a time, as always), as a slow
-link does.  Faults: ``drop-tcp [id]`` (``+WS_DISCONNECTED``),
+link does.  The HTTP client commands (reference B.6: ``AT+HTTPURLCFG``,
+``AT+HTTPGETSIZE``, ``AT+HTTPCGET``, ``AT+HTTPCPUT``, ``AT+HTTPCPOST``) fetch and
+send for real through an h11 client, records byte for byte
+(:mod:`modem.emulator.espat.cmd_http`).  Faults: ``drop-tcp [id]`` (``+WS_DISCONNECTED``),
 ``wifi-drop`` (``WIFI DISCONNECT``, then the AP returns), ``send-fail [n]``
-(WSSEND answers ERROR), ``reboot`` (``ready``).  See
+(WSSEND answers ERROR), ``transfer-cut [bytes] [n]`` (an HTTP body cut, still
+OK; an upload cut: SEND FAIL), ``transfer-slow <bytes/s> [n]`` (a slow server),
+``reboot`` (``ready``).  See
 :mod:`modem.emulator.espat.dialect` for its fidelity choices.
 
 Fidelity choices worth knowing (EC200U)

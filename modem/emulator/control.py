@@ -33,6 +33,8 @@ urc-now <text>   URC now
 slow <ms>        extra delay before every response (0: off)
 profile <name>   switch the field profile live (ok, denied, no-sim, ...)
 late-prompt <s> [n]  the next n (default 1) data prompts come s seconds late
+transfer-cut [bytes] [n]  next n (default 1) file transfers cut after bytes (default half)
+transfer-slow <bytes/s> [n]  next n (default 1) file transfers from a slow server
 hang             no answer to any command until AT+CFUN=1,1 resets the module
 reboot           module reset, boot URCs follow
 status           JSON state
@@ -77,6 +79,20 @@ def _late_prompt(faults: Faults, arg: str) -> None:
     faults.late_prompt(value, _need_int(count.strip(), 1))
 
 
+def _transfer_cut(faults: Faults, arg: str) -> None:
+    after, _, count = arg.partition(" ")
+    faults.transfer_cut(_int_arg(after, None), _need_int(count.strip(), 1))
+
+
+def _transfer_slow(faults: Faults, arg: str) -> None:
+    rate, _, count = arg.partition(" ")
+    try:
+        value = float(rate)
+    except ValueError as exc:
+        raise FaultError(f"bytes per second required, not {rate!r}") from exc
+    faults.transfer_slow(value, _need_int(count.strip(), 1))
+
+
 def handle_command(faults: Faults, line: str) -> list[str]:
     """Run one control line; returns the reply lines (the last is ``ok`` or ``error: ...``)."""
     verb, _, arg = line.strip().partition(" ")
@@ -93,6 +109,8 @@ def handle_command(faults: Faults, line: str) -> list[str]:
         "slow": lambda: faults.slow(_need_int(arg)),
         "profile": lambda: faults.profile(arg),
         "late-prompt": lambda: _late_prompt(faults, arg),
+        "transfer-cut": lambda: _transfer_cut(faults, arg),
+        "transfer-slow": lambda: _transfer_slow(faults, arg),
         "hang": faults.hang,
         "reboot": faults.reboot,
         "status": lambda: [json.dumps(faults.status(), sort_keys=True)],

@@ -179,6 +179,16 @@ class Dialect(abc.ABC):
     def wedge_stack(self) -> None:
         raise FaultError(f"{self.name}: no wedged-data-stack fault for this dialect")
 
+    def transfer_cut(self, after: int | None, count: int) -> None:
+        """The next ``count`` file transfers (HTTP bodies) lose their connection after
+        ``after`` body bytes (``None``: half of the announced length)."""
+        raise FaultError(f"{self.name}: no transfer-cut fault for this dialect")
+
+    def transfer_slow(self, rate: float, count: int) -> None:
+        """The next ``count`` file transfers move at most ``rate`` body bytes a second
+        (a slow server)."""
+        raise FaultError(f"{self.name}: no transfer-slow fault for this dialect")
+
     def send_fail(self, count: int) -> None:
         if count < 0:
             raise FaultError("count must be >= 0")

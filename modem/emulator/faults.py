@@ -50,6 +50,16 @@ class Faults:
         stack does after many rapid reconnects (modem-at.md A.11, field caveat)."""
         self._engine.dialect.wedge_stack()
 
+    def transfer_cut(self, after: int | None = None, count: int = 1) -> None:
+        """File transfers: the next ``count`` lose their connection after ``after`` body
+        bytes (``None``: half-way through the announced length)."""
+        self._engine.dialect.transfer_cut(after, count)
+
+    def transfer_slow(self, rate: float, count: int = 1) -> None:
+        """File transfers: the next ``count`` come from a slow server, ``rate`` body bytes
+        a second at most."""
+        self._engine.dialect.transfer_slow(rate, count)
+
     def send_fail(self, count: int = 1) -> None:
         """The next ``count`` sends answer ``SEND FAIL`` (payload read, not forwarded)."""
         self._engine.dialect.send_fail(count)

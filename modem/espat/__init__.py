@@ -1,4 +1,5 @@
-"""ESP-AT dialect (ESP32 firmware with WebSocket commands): Wi-Fi and WebSocket links.
+"""ESP-AT dialect (ESP32 firmware with WebSocket commands): Wi-Fi, WebSocket links and
+file transfers through the module's HTTP client (:class:`EspAtHttp`).
 
 Unlike the Quectel path, the module speaks WebSocket itself; the host moves
 whole OCPP messages (``AT+WSSEND`` out, ``+WS_DATA`` chunks in, reassembled
@@ -9,11 +10,15 @@ from .dialect import ESP_AT, MAX_BUFFER, MAX_COMMAND, ping_settings, quote
 from .errors import (
     CommandTooLong,
     EspAtError,
+    HttpBodyTooLarge,
+    HttpTransferError,
+    HttpUrlTooLong,
     MessageTooLarge,
     NoWebSocketSupport,
     WebSocketOpenError,
     WifiError,
 )
+from .http import EspAtHttp
 from .modem import EspAtModem
 from .reassembly import JsonMessageSplitter, ReassemblyError
 from .websocket import EspAtWebSocket
@@ -24,8 +29,12 @@ __all__ = [
     "MAX_COMMAND",
     "CommandTooLong",
     "EspAtError",
+    "EspAtHttp",
     "EspAtModem",
     "EspAtWebSocket",
+    "HttpBodyTooLarge",
+    "HttpTransferError",
+    "HttpUrlTooLong",
     "JsonMessageSplitter",
     "MessageTooLarge",
     "NoWebSocketSupport",

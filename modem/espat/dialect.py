@@ -27,6 +27,23 @@ BUSY = "busy p..."
 WS_DATA = PayloadHeader(
     re.compile(rb"\+WS_DATA:(?P<id>\d+),(?P<len>\d+),"), max_length=MAX_PIECE, unsolicited=True
 )
+# The HTTP client's records (reference B.6): ``+HTTPCGET:<n>,`` + n raw bytes + CR LF,
+# no leading CRLF, like +WS_DATA.  n is at most the <rx size> (0..10240), so a
+# longer length field is garbage.  They answer the command in flight, yet they are
+# delivered as URCs carrying data: the transfer (modem.espat.http) streams them into
+# its own bounded buffer as they arrive instead of the driver keeping a whole file
+# in a Response; records that come after their command timed out are dropped there.
+MAX_HTTP_PIECE = 10240
+HTTP_RECORDS = ("+HTTPCGET:", "+HTTPCPUT:", "+HTTPCPOST:", "+HTTPCLIENT:")
+HTTP_PAYLOADS = tuple(
+    PayloadHeader(
+        re.compile(re.escape(name.encode()) + rb"(?P<len>\d+),"),
+        max_length=MAX_HTTP_PIECE,
+        unsolicited=True,
+    )
+    for name in HTTP_RECORDS
+)
+SET_OK = "SET OK"  # AT+HTTPURLCFG's final result: no OK follows it
 
 ESP_AT = Dialect(
     name="ESP-AT",
@@ -37,8 +54,9 @@ ESP_AT = Dialect(
         "WIFI ",
         "ready",
     ),
-    payload_headers=(WS_DATA,),
+    payload_headers=(WS_DATA, *HTTP_PAYLOADS),
     extra_errors=(BUSY,),
+    extra_oks=(SET_OK,),
     # The boot banner: a command in flight (a 20 s AT+WSOPEN) will never be answered.
     restart_urcs=("ready",),
     line_ending=b"\r\n",

@@ -76,3 +76,34 @@ class MessageTooLarge(EspAtError, stream.MessageTooLarge):
         )
         self.size = size
         self.limit = limit
+
+
+class HttpTransferError(EspAtError):
+    """A transfer through the module's HTTP client failed; ``url`` is shown without a
+    password, ``reason`` says what the module answered and what it usually means."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+class HttpBodyTooLarge(HttpTransferError):
+    """The file is larger than the caller may keep; ``read``: found while reading (the
+    body outgrew its announced size), else refused from AT+HTTPGETSIZE before any byte."""
+
+    def __init__(self, url: str, size: int, limit: int, *, read: bool = False) -> None:
+        how = "came" if read else "announced by AT+HTTPGETSIZE; nothing downloaded"
+        super().__init__(url, f"{size} bytes {how}, more than the {limit} allowed")
+        self.size = size
+        self.limit = limit
+
+
+class HttpUrlTooLong(HttpTransferError):
+    """Longer than AT+HTTPURLCFG takes (8192 bytes): the module cannot fetch it."""
+
+    def __init__(self, url: str, size: int, limit: int) -> None:
+        super().__init__(
+            url, f"the URL is {size} bytes; ESP-AT's AT+HTTPURLCFG takes at most {limit}"
+        )
+        self.size = size

@@ -55,6 +55,7 @@ from .errors import (
     WebSocketOpenError,
     WifiError,
 )
+from .http import EspAtHttp
 from .websocket import EspAtWebSocket
 
 log = logging.getLogger(__name__)
@@ -148,8 +149,10 @@ class EspAtModem:
         probe_within: float = 4.0,
         ready_timeout: float = 10.0,
         settle_timeout: float = SETTLE_TIMEOUT,
+        baud: int | None = None,
     ):
         self.driver = driver
+        self.baud = baud  # the UART's speed (None: unknown or USB), for transfer budgets
         self.busy_backoff = tuple(busy_backoff)
         self.probe_within = probe_within  # watchdog: AT retries for this long
         self.ready_timeout = ready_timeout  # watchdog: AT+RST until "ready"
@@ -168,6 +171,7 @@ class EspAtModem:
         self._ready = asyncio.Event()  # set by every "ready" (module restart)
         self._recovering: asyncio.Task[bool] | None = None
         self._watchdog: asyncio.Task[None] | None = None
+        self.http = EspAtHttp(self, baud=baud)  # the module's HTTP client (reference B.6)
         driver.add_urc_handler(self._on_urc)
         driver.add_lost_handler(self._on_lost)
         driver.start()
@@ -186,7 +190,7 @@ class EspAtModem:
         driver = await open_driver(
             port, ESP_AT, baudrate=baudrate, rtscts=rtscts, at_log=at_log, timeouts=timeouts
         )
-        return cls(driver)
+        return cls(driver, baud=baudrate)
 
     async def aclose(self, budget: float = CLOSE_BUDGET) -> None:
         """Close every link (close frame, ``AT+WSCLOSE``), then the port.
@@ -217,11 +221,14 @@ class EspAtModem:
         return await self._submit(command, None, timeout)
 
     async def command_with_payload(
-        self, command: str, payload: bytes, timeout: float | None = None
+        self, command: str, payload: bytes, timeout: float | None = None, note: str | None = None
     ) -> Response:
-        return await self._submit(command, payload, timeout)
+        """``note`` is shown in the AT trace instead of the bytes (what they carry)."""
+        return await self._submit(command, payload, timeout, note)
 
-    async def _submit(self, command: str, payload: bytes | None, timeout: float | None) -> Response:
+    async def _submit(
+        self, command: str, payload: bytes | None, timeout: float | None, note: str | None = None
+    ) -> Response:
         size = command_bytes(command)
         if size > MAX_COMMAND:
             raise CommandTooLong(command.split("=", 1)[0], size, "shorten its parameters")
@@ -231,7 +238,7 @@ class EspAtModem:
                 if payload is None:
                     response = await self.driver.command(command, timeout)
                 else:
-                    response = await self.driver.send_payload(command, payload, timeout)
+                    response = await self.driver.send_payload(command, payload, timeout, note)
                 self.suspect = False
                 return response
             except ATTimeout:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from .dialect import QUECTEL, qi_reason
 from .errors import (
     ActivationError,
     ModemUnresponsive,
+    QuectelError,
     RegistrationError,
     SimError,
     SocketOpenError,
@@ -487,6 +488,19 @@ class QuectelModem:
         elif "recv" in early:
             sock.notify_recv()
         return sock
+
+    def free_connect_id(self, avoid: Collection[int] = ()) -> int:
+        """The lowest connectID no open socket of this driver holds, skipping ``avoid``.
+
+        A second socket on the same PDP context (a firmware download while the OCPP
+        WebSocket stays up, modem-at.md A.16 (a)) takes this one; ``avoid`` keeps the
+        ID the WebSocket reconnects on even while it is momentarily closed.  IDs are
+        0..11 (A.3); :class:`QuectelError` when all are taken.
+        """
+        for connect_id in range(12):
+            if connect_id not in self._sockets and connect_id not in avoid:
+                return connect_id
+        raise QuectelError(f"{self.driver.port}: all 12 connectIDs are in use")
 
     async def _qiopen(
         self, command: str, connect_id: int, host: str, port: int, timeout: float

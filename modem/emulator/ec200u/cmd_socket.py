@@ -131,11 +131,18 @@ def _sendable(m: Ec200u, sock: QiSocket | None) -> Reply | None:
     return None
 
 
-def _finish_send(m: Ec200u, sock: QiSocket, data: bytes) -> Reply:
+def _finish_send(m: Ec200u, sock: QiSocket, data: bytes, io: CommandIO) -> Reply:
     if sock.state != 2:  # closed while the payload was typed
         return m.qi_error(567)
     sendinfo = m.state.qicfg["sendinfo"][0]
-    failed = m.take_send_failure() or not tcp.send(sock, data)
+    failed = m.take_send_failure() or not tcp.send(m, sock, data)
+    if tcp.cut_now(sock):
+
+        async def drop() -> None:  # transfer-cut of an upload: after SEND OK, the drop
+            if sock.state == 2:
+                tcp.lost(m, sock)
+
+        io.after_reply(drop)
     if sendinfo:
         free = max(0, SEND_BUFFER - sock.unacked())
         return ok(f"+QISEND: {sock.conn_id},{1 if failed else 0},{free}")
@@ -183,7 +190,7 @@ async def qisend(m: Ec200u, cmd: Command, io: CommandIO) -> Reply:
             return m.qi_error(552)
     if m.state.qisde:
         io.send_raw(data)
-    return _finish_send(m, sock, data)
+    return _finish_send(m, sock, data, io)
 
 
 @command("+QISENDEX")
@@ -203,7 +210,7 @@ async def qisendex(m: Ec200u, cmd: Command, io: CommandIO) -> Reply:
     if (refusal := _sendable(m, sock)) is not None:
         return refusal
     assert sock is not None
-    return _finish_send(m, sock, data)
+    return _finish_send(m, sock, data, io)
 
 
 @command("+QIRD")

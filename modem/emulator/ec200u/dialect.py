@@ -14,6 +14,7 @@ from modem.emulator.ec200u import tcp
 from modem.emulator.ec200u.profiles import PROFILES, initial_state
 from modem.emulator.ec200u.state import CME_ERRORS, QI_ERRORS, QiSocket
 from modem.emulator.ec200u.table import HANDLERS, TCPIP_COMMANDS
+from modem.emulator.ec200u.transfer import HttpTransfer
 
 if TYPE_CHECKING:
     from modem.emulator.config import EmulatorConfig
@@ -37,6 +38,10 @@ class Ec200u(Dialect):
         self.timing = config.timing
         self._rng = random.Random(0xEC200)
         self.state = initial_state(self.profile, booted=True)
+        # transfer faults waiting for the next HTTP transfer sockets (see transfer.py)
+        self.transfer_cuts: list[int | None] = []
+        self.transfer_rates: list[float] = []
+        self.http_violations: list[str] = []
 
     # -- dispatch ------------------------------------------------------------
     async def execute(self, cmd: Command, io: CommandIO) -> Reply:
@@ -164,6 +169,27 @@ class Ec200u(Dialect):
         for sock in socks:
             tcp.lost(self, sock)
 
+    def transfer_cut(self, after: int | None, count: int) -> None:
+        """The next ``count`` HTTP transfer sockets (a GET's response body, a PUT's or
+        POST's request body) lose their connection after ``after`` body bytes (None:
+        half the Content-Length): ``+QIURC: "closed",<id>``, the OCPP socket untouched."""
+        if (after is not None and after < 0) or count < 0:
+            raise FaultError("after and count must be >= 0")
+        self.transfer_cuts.extend([after] * count)
+
+    def transfer_slow(self, rate: float, count: int) -> None:
+        """The next ``count`` HTTP transfer sockets receive at most ``rate`` bytes a second."""
+        if rate <= 0 or count < 0:
+            raise FaultError("rate must be > 0 and count >= 0")
+        self.transfer_rates.extend([rate] * count)
+
+    def new_transfer(self) -> HttpTransfer:
+        """A socket has just shown itself an HTTP transfer: it takes the pending faults."""
+        return HttpTransfer(
+            cut=self.transfer_cuts.pop(0) if self.transfer_cuts else False,
+            rate=self.transfer_rates.pop(0) if self.transfer_rates else None,
+        )
+
     def pdp_deactivate(self, ctx: int) -> None:
         if ctx not in self.state.contexts or not self.state.contexts[ctx].active:
             raise FaultError(f"context {ctx} is not active")
@@ -208,6 +234,9 @@ class Ec200u(Dialect):
             "sockets": [s.as_json() for s in sorted(st.sockets.values(), key=_conn_id)],
             "last_error": st.last_error,
             "pending_send_failures": self.send_failures,
+            "pending_cuts": list(self.transfer_cuts),
+            "pending_rates": list(self.transfer_rates),
+            "http_violations": list(self.http_violations),
         }
 
 

@@ -11,6 +11,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+from modem.emulator.ec200u.transfer import HttpTransfer
+
 REVISION = "EC200UCNAAR03A06M08"
 MAX_CONNECT_ID = 11
 MAX_CTX = 7
@@ -144,6 +146,12 @@ class QiSocket:
     writer: asyncio.StreamWriter | None = None
     task: asyncio.Task[None] | None = None  # the receive pump
     room: asyncio.Event = field(default_factory=asyncio.Event)  # set while rx has space
+    http: HttpTransfer | None = None
+    """Set when the host's first bytes are an HTTP request (a file transfer)."""
+    cut_after: int | None = None
+    """transfer-cut: the connection drops once this many bytes have been received."""
+    cut_sent_at: int | None = None
+    """transfer-cut of an upload: the connection drops once this many bytes were sent."""
 
     def unacked(self) -> int:
         """Bytes not yet acknowledged by the peer: our buffer plus the kernel's send queue."""

@@ -15,6 +15,7 @@ import socket
 from typing import TYPE_CHECKING
 
 from modem.emulator.ec200u.state import RX_BUFFER_LIMIT, SEND_BUFFER, QiSocket
+from modem.emulator.ec200u.transfer import is_http_request
 
 if TYPE_CHECKING:
     from modem.emulator.ec200u.dialect import Ec200u
@@ -93,7 +94,10 @@ async def _pump(m: Ec200u, sock: QiSocket, reader: asyncio.StreamReader) -> None
             data = await reader.read(RX_BUFFER_LIMIT)
             if not data:
                 break
-            _deliver(m, sock, data)
+            rate = sock.http.rate if sock.http is not None else None
+            going = _arrive(m, sock, data) if rate is None else await _trickle(m, sock, data, rate)
+            if not going:
+                break
     except OSError:
         pass
     if m.state.sockets.get(sock.conn_id) is sock and sock.state == 2:
@@ -101,7 +105,33 @@ async def _pump(m: Ec200u, sock: QiSocket, reader: asyncio.StreamReader) -> None
         lost(m, sock)
 
 
+async def _trickle(m: Ec200u, sock: QiSocket, data: bytes, rate: float) -> bool:
+    """transfer-slow: the server's bytes arrive a tenth of ``rate`` every 0.1 s."""
+    step = max(1, int(rate / 10))
+    for start in range(0, len(data), step):
+        piece = data[start : start + step]
+        await asyncio.sleep(len(piece) / rate)
+        if not _arrive(m, sock, piece):
+            return False
+    return True
+
+
+def _arrive(m: Ec200u, sock: QiSocket, data: bytes) -> bool:
+    """Bytes from the peer into the module; False once a transfer-cut ends the connection."""
+    if sock.http is not None and sock.cut_after is None:
+        sock.cut_after = sock.http.received_cut_at(data)
+    if sock.cut_after is not None and sock.total_rx + len(data) >= sock.cut_after:
+        # transfer-cut: the bytes up to the cut arrive, then the network drops the
+        # connection (recv URC first, then "closed", as on a real drop)
+        _deliver(m, sock, data[: max(0, sock.cut_after - sock.total_rx)])
+        return False
+    _deliver(m, sock, data)
+    return True
+
+
 def _deliver(m: Ec200u, sock: QiSocket, data: bytes) -> None:
+    if not data:
+        return
     sock.rx += data
     sock.total_rx += len(data)
     if len(sock.rx) >= RX_BUFFER_LIMIT:
@@ -124,15 +154,36 @@ def take(sock: QiSocket, n: int) -> bytes:
     return data
 
 
-def send(sock: QiSocket, data: bytes) -> bool:
-    """Queue ``data`` to the peer; False (SEND FAIL) when the send buffer is full."""
+def send(m: Ec200u, sock: QiSocket, data: bytes) -> bool:
+    """Queue ``data`` to the peer; False (SEND FAIL) when the send buffer is full.
+
+    The first bytes tell whether the socket carries an HTTP transfer (transfer.py):
+    then every byte is checked as HTTP/1.1, and a transfer-cut of an upload forwards
+    only the bytes before the cut (the caller drops the connection after its reply).
+    """
     if sock.writer is None or sock.writer.transport.is_closing():
         return False
     if sock.unacked() + len(data) > SEND_BUFFER:
         return False
+    if sock.total_sent == 0 and is_http_request(data):
+        sock.http = m.new_transfer()
+        sock.http.upload = not data.startswith((b"GET ", b"HEAD "))
+        sock.cut_sent_at = sock.http.sent_cut_at(data)
+    if sock.http is not None:
+        where = f"socket {sock.conn_id} to {sock.host}:{sock.remote_port}"
+        sock.http.check_sent(data, where)
+        if sock.http.violations and sock.http.violations[-1] not in m.http_violations:
+            m.http_violations.append(sock.http.violations[-1])
+    if sock.cut_sent_at is not None and sock.total_sent + len(data) >= sock.cut_sent_at:
+        data = data[: max(0, sock.cut_sent_at - sock.total_sent)]
     sock.writer.write(data)
     sock.total_sent += len(data)
     return True
+
+
+def cut_now(sock: QiSocket) -> bool:
+    """Whether an upload's transfer-cut point has been reached (drop after the reply)."""
+    return sock.cut_sent_at is not None and sock.total_sent >= sock.cut_sent_at
 
 
 def abort(sock: QiSocket) -> None:

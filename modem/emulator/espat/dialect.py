@@ -25,6 +25,11 @@ on ``emu.dialect``, on the emulator's loop):
   in for the EN reset line a host would pulse) unless ``rst=False``: then only
   a reboot fault (a power cycle) does.
 
+* :meth:`EspAt.transfer_cut` / :meth:`EspAt.transfer_slow` (also ``faults.transfer_*``
+  and the control port): the next HTTP transfers cut after some body bytes, or from
+  a slow server.  ``http_put = False`` makes it a firmware older than v3.0 (no
+  AT+HTTPCPUT); ``http_heap`` bounds an upload's length.
+
 The shared faults apply too: ``faults.late_prompt`` delays AT+WSSEND's and
 AT+WSHEAD's prompt (the payload phase starts on time), ``faults.hang``.
 """
@@ -39,6 +44,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from modem.emulator.atparse import Command, ParamError
 from modem.emulator.dialect import CommandIO, Dialect, FaultError, Framing, Reply, error
+from modem.emulator.espat.httpclient import BodyFaults
 from modem.emulator.espat.parse import parse_line
 from modem.emulator.espat.state import STATION_IP, EspState
 from modem.emulator.espat.table import HANDLERS, WS_COMMANDS
@@ -51,6 +57,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("modem.emulator.espat")
 
 WSSEND_PHASES = ("prompt", "result")
+HTTP_HEAP = 180_000  # bytes an upload may hold (free heap; the reference: "length <= heap")
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,13 @@ class EspAt(Dialect):
         self.piece_sizes = None if seed is None else random.Random(seed)
         self.state = EspState()
         self.wssend_stalls: list[WsSendStall] = []
+        # HTTP client (cmd_http): AT+HTTPCPUT came with v3.0 (False: an older firmware);
+        # an upload's <length> is held in the heap first, so it is bounded by the free heap
+        # (about what AT+SYSRAM? shows on an idle ESP32 with Wi-Fi up).
+        self.http_put = True
+        self.http_heap = HTTP_HEAP
+        self.transfer_cuts: list[int | None] = []  # fault: the next bodies cut (None: half)
+        self.transfer_rates: list[float] = []  # fault: the next bodies this slow (bytes/s)
         self.hung_until_power_cycle = False  # hang(rst=False): AT+RST does not help
 
     def parse(self, line: str) -> list[Command] | None:
@@ -205,6 +219,27 @@ class EspAt(Dialect):
             raise FaultError(f"phase must be one of {', '.join(WSSEND_PHASES)}")
         self.wssend_stalls.extend([WsSendStall(delay, phase, deliver)] * count)
 
+    def transfer_cut(self, after: int | None, count: int) -> None:
+        """The next ``count`` HTTP transfers (AT+HTTPCGET bodies, AT+HTTPCPUT/POST uploads)
+        lose their connection after ``after`` body bytes (None: half-way).  A cut download
+        still ends in OK, as on the module; a cut upload gives SEND FAIL."""
+        if (after is not None and after < 0) or count < 0:
+            raise FaultError("after and count must be >= 0")
+        self.transfer_cuts.extend([after] * count)
+
+    def transfer_slow(self, rate: float, count: int) -> None:
+        """The next ``count`` HTTP transfers move at most ``rate`` body bytes a second."""
+        if rate <= 0 or count < 0:
+            raise FaultError("rate must be > 0 and count >= 0")
+        self.transfer_rates.extend([rate] * count)
+
+    def take_transfer_faults(self) -> BodyFaults:
+        cut = self.transfer_cuts.pop(0) if self.transfer_cuts else False
+        rate = self.transfer_rates.pop(0) if self.transfer_rates else None
+        return BodyFaults(
+            cut_after=None if cut is False else (-1 if cut is None else cut), rate=rate
+        )
+
     def take_wssend_stall(self) -> WsSendStall | None:
         return self.wssend_stalls.pop(0) if self.wssend_stalls else None
 
@@ -233,5 +268,12 @@ class EspAt(Dialect):
             "links": [st.links[i].as_json() for i in sorted(st.links)],
             "pending_send_failures": self.send_failures,
             "pending_wssend_stalls": [vars(stall) for stall in self.wssend_stalls],
+            "http": {
+                "url_set": self.state.http_url is not None,  # the URL may hold a password
+                "put": self.http_put,
+                "heap": self.http_heap,
+                "pending_cuts": list(self.transfer_cuts),
+                "pending_rates": list(self.transfer_rates),
+            },
             "hung_until_power_cycle": self.hung_until_power_cycle,
         }

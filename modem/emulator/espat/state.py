@@ -37,6 +37,7 @@ class EspState:
     headers: list[str] = field(default_factory=list)  # AT+WSHEAD, global to all links
     configs: dict[int, WsConfig] = field(default_factory=dict)
     links: dict[int, WsLink] = field(default_factory=dict)
+    http_url: str | None = None  # AT+HTTPURLCFG: used where a command gives ""
 
     def config(self, link_id: int) -> WsConfig:
         return self.configs.setdefault(link_id, WsConfig())

@@ -1,7 +1,9 @@
 """Every OCPP frame the local CSMS sends or receives, one JSON object per line.
 
 Tests and scenario checks assert on this log, i.e. on what the CSMS actually
-received, never on the charger's own idea of what it sent.
+received, never on the charger's own idea of what it sent.  In memory a frame is
+kept as it was; everything shown to a person (the JSONL file, the printed lines,
+``/api/log``) has AuthorizationKey values masked (:func:`Frame.public_dict`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
+
+from chargepoint.logmask import mask_data
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,10 @@ class Frame:
             "message": self.message,
         }
 
+    def public_dict(self) -> dict[str, Any]:
+        """:meth:`as_dict` with every secret (a ChangeConfiguration AuthorizationKey) masked."""
+        return mask_data(self.as_dict())
+
 
 def format_frame(frame: Frame, width: int = 110) -> str:
     """One readable line: time, direction, CALL/RESULT/ERROR, action, payload (cut to ``width``)."""
@@ -66,7 +74,7 @@ def format_frame(frame: Frame, width: int = 110) -> str:
     shown = (
         frame.payload if frame.payload is not None else (msg[2:] if isinstance(msg, list) else msg)
     )
-    body = json.dumps(shown, separators=(",", ":"))
+    body = json.dumps(mask_data(shown), separators=(",", ":"))
     if len(body) > width:
         body = body[: width - 3] + "..."
     return f"{frame.time[11:23]}  {arrow}  {kind:<6} {frame.action or '':<20} {body}"
@@ -97,7 +105,7 @@ class FrameLog:
         )
         self.frames.append(frame)
         if self._file is not None:
-            self._file.write(json.dumps(frame.as_dict(), separators=(",", ":")) + "\n")
+            self._file.write(json.dumps(frame.public_dict(), separators=(",", ":")) + "\n")
             self._file.flush()
         for listener in self.listeners:
             listener(frame)

@@ -1,9 +1,11 @@
 """A local CSMS for firmware developers, CI and the demo.
 
 ``ws://HOST:PORT/<any prefix>/<chargePointId>`` with subprotocol ocpp1.6 and
-optional HTTP Basic auth (user must equal the charge-point id); a small control
-API on the same port (``/api/...``, see :mod:`chargepoint.csms.control`) lets a
-person or a test make the CSMS send any 1.6 call to a connected charger.
+optional HTTP Basic auth (user must equal the charge-point id), on websockets.
+Its HTTP side (:mod:`.httpside`, aiohttp, on ``http_port``; ``cpsim csms`` puts it
+on the OCPP port + 1) has the control API (``/api/...``, :mod:`.control`: a token, Host and
+Origin checked), the firmware files on offer (``/firmware/<name>``, :mod:`.files`,
+with faults) and the diagnostics uploads (``/diagnostics/<name>``, :mod:`.uploads`).
 """
 
 from __future__ import annotations
@@ -26,9 +28,13 @@ from websockets.typing import Subprotocol
 
 from chargepoint.payloads import call_for, result
 
-from . import control
+from .files import FileFault, FirmwareShelf
 from .framelog import FrameLog
+from .guard import ControlGuard
 from .handlers import Answered, CsmsPolicy, CsmsSession
+from .httpside import HttpSide
+from .transfers import TransferRecord
+from .uploads import MAX_UPLOAD, UploadStore
 
 log = logging.getLogger("cpsim.csms")
 
@@ -91,8 +97,29 @@ class LocalCsms:
         log_path: Path | None = None,
         credentials: Credentials | None = None,
         policy: CsmsPolicy | None = None,
+        *,
+        http_port: int | None = None,
+        api_token: str | None = None,
+        allowed_hosts: tuple[str, ...] = (),
+        uploads_dir: Path | None = None,
+        max_upload: int = MAX_UPLOAD,
     ) -> None:
+        """``http_port``: the HTTP side's (None or 0: any free one; ``cpsim csms`` gives the
+        OCPP port + 1), see :attr:`api_url` once started;
+        ``api_token``: the control API's (None: a random one, see :attr:`api_token`);
+        ``allowed_hosts``: Host names the API accepts besides IP literals, localhost and
+        ``host``; ``uploads_dir``: where uploads go (None: a temp dir at the first one)."""
         self.host, self._port = host, port
+        self._http_port = http_port or 0
+        self.guard = ControlGuard(
+            **({"token": api_token} if api_token is not None else {}),
+            allowed_hosts=frozenset((host, *allowed_hosts)),
+        )
+        self.transfers: list[TransferRecord] = []
+        """Every firmware download and diagnostics upload the HTTP side served."""
+        self.firmware = FirmwareShelf(transfers=self.transfers)
+        self.uploads = UploadStore(uploads_dir, max_upload, transfers=self.transfers)
+        self._http: HttpSide | None = None
         self.credentials = credentials
         self.policy = policy or CsmsPolicy()
         self.frames = FrameLog(log_path, self.policy.clock)
@@ -116,21 +143,70 @@ class LocalCsms:
         return f"ws://{self.host}:{self.port}/ocpp"
 
     @property
+    def http_port(self) -> int:
+        return self._http_port
+
+    @property
     def api_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        """The HTTP side's base URL (``/api``, ``/firmware/``, ``/diagnostics/``)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.http_port}"
+
+    @property
+    def api_token(self) -> str:
+        """The control API's token (``Authorization: Bearer <token>``); never logged."""
+        return self.guard.token
+
+    def firmware_url(self, name: str) -> str:
+        """The ``location`` of an UpdateFirmware for the offered file ``name``."""
+        return f"{self.api_url}/firmware/{name}"
+
+    @property
+    def diagnostics_url(self) -> str:
+        """The ``location`` of a GetDiagnostics: the charger appends its file name."""
+        return f"{self.api_url}/diagnostics/"
+
+    def offer_firmware(self, path: Path, name: str | None = None) -> str:
+        """Offer a firmware file; returns its URL (ValueError: unreadable, name taken).
+
+        Before :meth:`start` with ``http_port`` 0 the URL has no port yet: ask
+        :meth:`firmware_url` again once started."""
+        return self.firmware_url(self.firmware.offer(path, name))
+
+    def set_file_fault(
+        self, fault: FileFault | str, name: str | None = None, rate: int | None = None
+    ) -> None:
+        """A download fault (cut, slow, fail-once, none) for file ``name`` or every file."""
+        self.firmware.set_fault(fault, name, rate)
 
     async def start(self) -> LocalCsms:
-        self._server = await serve(
-            self._handle,
-            self.host,
-            self._port,
-            subprotocols=[Subprotocol("ocpp1.6")],
-            process_request=self._process_request,
-        )
-        log.info("local CSMS listening on %s (control API %s/api)", self.url, self.api_url)
+        """Listen on both ports; OSError naming the port that could not be bound."""
+        try:
+            self._server = await serve(
+                self._handle,
+                self.host,
+                self._port,
+                subprotocols=[Subprotocol("ocpp1.6")],
+                process_request=self._process_request,
+            )
+        except OSError as exc:
+            raise OSError(exc.errno, f"OCPP port {self._port}: {exc.strerror or exc}") from exc
+        http = HttpSide(self, self.guard)
+        try:
+            self._http_port = await http.start(self.host, self._http_port)
+        except OSError as exc:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+            raise OSError(exc.errno, f"HTTP port {self._http_port}: {exc.strerror or exc}") from exc
+        self._http = http
+        log.info("local CSMS listening on %s (HTTP side %s)", self.url, self.api_url)
         return self
 
     async def stop(self) -> None:
+        if self._http is not None:
+            await self._http.stop()
+            self._http = None
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -147,7 +223,10 @@ class LocalCsms:
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
         if request.path.startswith("/api/") or request.path == "/api":
-            return await control.handle(self, connection, request)
+            return connection.respond(
+                HTTPStatus.NOT_FOUND,
+                f"this is the OCPP port; the control API is at {self.api_url}/api\n",
+            )
         charge_point_id = request.path.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
         if not charge_point_id:
             return connection.respond(HTTPStatus.NOT_FOUND, "no charge-point id in the path\n")
@@ -246,4 +325,4 @@ class LocalCsms:
         return True
 
 
-__all__ = ["Credentials", "LocalCsms", "NotConnected", "OCPPError"]
+__all__ = ["Credentials", "FileFault", "LocalCsms", "NotConnected", "OCPPError"]

@@ -10,6 +10,7 @@ next connection on, and a key kept in the store needs no ``--password``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from chargepoint.clocks import Clock, real_clock
@@ -82,7 +83,18 @@ def build_station(spec: ChargerSpec) -> Station:
 
 def build_link(spec: LinkSpec, station: Station) -> Link:
     """The link for ``spec``; ValueError when it is misconfigured (e.g. a URL too long
-    for the module's command line)."""
+    for the module's command line).  The station transfers its files (firmware,
+    diagnostics) over it, and puts the modem's AT trace in its diagnostics."""
+    link = _make_link(spec, station)
+    station.use_link(link)
+    at_log = getattr(spec.modem, "at_log", None)
+    if isinstance(at_log, Path):
+        secrets = tuple(getattr(spec.modem, key, "") for key in ("apn_password", "wifi_password"))
+        station.add_diagnostics_log(at_log, secrets)
+    return link
+
+
+def _make_link(spec: LinkSpec, station: Station) -> Link:
     endpoint = Endpoint(
         spec.url, station.identity.charge_point_id, station.authorization_key, spec.headers
     )

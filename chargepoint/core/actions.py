@@ -9,7 +9,7 @@ shell executes them in the order they were emitted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from .records import AuthEntry, QueuedMessage, ReservationRecord, TransactionRecord
 
@@ -174,6 +174,40 @@ class CloseLink(Action):
 
     code: int
     reason: str
+
+
+# --- files over the link (Firmware Management, §5.9, §5.19) -----------------------------
+
+
+@dataclass(frozen=True)
+class StartTransfer(Action):
+    """Download a firmware image (``kind`` firmware) or build and upload the diagnostics
+    archive (``kind`` diagnostics, as ``file_name`` in the directory ``url``, with the
+    log lines between ``start_time`` and ``stop_time``, OCPP times) over the charger's own
+    link; the shell feeds ``TransferFinished(transfer_id, ...)``."""
+
+    transfer_id: str
+    kind: Literal["firmware", "diagnostics"]
+    url: str
+    file_name: str | None = None
+    start_time: str | None = None
+    stop_time: str | None = None
+
+
+@dataclass(frozen=True)
+class CancelTransfer(Action):
+    """Abandon a transfer (no ``TransferFinished`` is needed for it)."""
+
+    transfer_id: str
+
+
+@dataclass(frozen=True)
+class InstallFirmware(Action):
+    """Check the image the last firmware transfer stored (fetched from ``location``); the
+    shell feeds ``InstallFinished(transfer_id, ok, version, detail)``."""
+
+    transfer_id: str
+    location: str
 
 
 # --- timers -----------------------------------------------------------------------------

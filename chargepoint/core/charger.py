@@ -26,14 +26,17 @@ from .events import (
     Fault,
     FrameReceived,
     FrameTooLarge,
+    InstallFinished,
     LinkDown,
     LinkUp,
     PlugIn,
     PresentIdTag,
+    SetEv,
     SetKey,
     StartCharging,
     StopCharging,
     TimerFired,
+    TransferFinished,
     Unplug,
     UserCall,
 )
@@ -67,10 +70,15 @@ class ChargerCore(FirmwareCalls, ReservationCalls, LocalAuthCalls, SmartCharging
             StopCharging: lambda e: self.stop_transaction(e.connector, e.reason),
             StartCharging: lambda e: self.start_transaction(e.connector, e.id_tag),
             EvSuspend: lambda e: self.suspend(e.connector, e.suspended, e.power_w),
+            SetEv: lambda e: self.set_ev(
+                e.connector, e.capacity_wh, e.soc, e.max_current_a, e.phases, e.power_w, e.paused
+            ),
             Fault: lambda e: self.fault(e.connector, e.error_code),
             ClearFault: lambda e: self.clear_fault(e.connector),
             UserCall: self._user_call,
             SetKey: lambda e: self.config.set_internal(e.key, e.value),
+            TransferFinished: self.transfer_finished,
+            InstallFinished: self.install_finished,
         }
         for line in self.config.ignored:
             log.warning("%s: stored value ignored: %s", identity.charge_point_id, line)

@@ -206,6 +206,10 @@ def _specs(connectors: int, profiles: frozenset[str]) -> list[KeySpec]:
         KeySpec("ChargingScheduleMaxPeriods", "48", _uint, readonly=True, profile=SMART),
         KeySpec("ConnectorSwitch3to1PhaseSupported", "false", _bool, readonly=True, profile=SMART),
         KeySpec("MaxChargingProfilesInstalled", "20", _uint, readonly=True, profile=SMART),
+        # cpsim's own: SetChargingProfile for a connector the charger lacks gets E3.39's
+        # CALLERROR PropertyConstraintViolation (true), or status Rejected as EVerest and
+        # the SAP simulator answer (false).
+        KeySpec("UnknownConnectorProfileCallError", "true", _bool, readonly=True, profile=SMART),
         # FirmwareManagement (E3.90's §9.5.1)
         KeySpec(
             "SupportedFileTransferProtocols",

@@ -1,17 +1,17 @@
 """One connector: its OCPP status, the EV's plug, its meter and its transaction.
 
 The meter is an energy register that only grows, integrated from the power the
-EV draws, so Power/Current and Energy readings stay consistent with each other
-whatever the sample interval or time scale.
-"""
+EV draws (and charged into the EV's battery), so Power/Current and Energy
+readings stay consistent with each other whatever the sample interval or time
+scale.  The power is constant between two ``set_power`` calls (the metering
+layer re-evaluates it at every change), so the integration is exact."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .ev import EvModel
 from .records import TransactionRecord
-
-VOLTAGE = 230.0
 
 
 @dataclass
@@ -21,25 +21,40 @@ class Meter:
 
     energy_wh: float = 0.0
     power_w: float = 0.0
+    phases: int = 1
+    """The phases the power flows on."""
+    offered_w: float = 0.0
+    """What the charger offers the EV (Power.Offered): the power never exceeds it."""
+    ev: EvModel | None = None
+    """The EV the energy flows into (None: the charger's default fixed-power EV)."""
     _since: float | None = None
 
-    def advance(self, now: float) -> None:
+    def advance(self, now: float) -> float:
+        """Integrate the power up to ``now`` into the register and the EV's battery;
+        returns the energy added (Wh)."""
+        added = 0.0
         if self._since is not None:
-            hours = max(0.0, now - self._since) / 3600
-            self.energy_wh += self.power_w * hours
+            added = self.power_w * max(0.0, now - self._since) / 3600
+            self.energy_wh += added
+            if added and self.ev is not None:
+                self.ev.charge(added)
         self._since = now
+        return added
 
-    def set_power(self, watts: float, now: float) -> None:
-        self.advance(now)
+    def set_power(
+        self, watts: float, now: float, phases: int | None = None, offered_w: float | None = None
+    ) -> float:
+        """From ``now`` on the power is ``watts``; returns the energy added until now."""
+        added = self.advance(now)
         self.power_w = watts
+        if phases is not None:
+            self.phases = phases
+        self.offered_w = max(watts, offered_w if offered_w is not None else self.offered_w)
+        return added
 
     @property
     def register(self) -> int:
         return int(self.energy_wh)
-
-    @property
-    def current_a(self) -> float:
-        return round(self.power_w / VOLTAGE, 1)
 
 
 @dataclass
@@ -54,6 +69,10 @@ class Connector:
     meter: Meter = field(default_factory=Meter)
     transaction: TransactionRecord | None = None
     auto_plugged: bool = False  # plugged by a remote start, unplugged after the stop
+    limited: bool = False
+    """Smart charging offers nothing (a limit of 0): SuspendedEVSE."""
+    ev_idle: bool = False
+    """The EV wants no power (its battery is full, or it paused): SuspendedEV."""
     reserved: int | None = None
     """The id of the reservation holding this connector (§5.13), shown as Reserved."""
 
@@ -62,9 +81,9 @@ class Connector:
         if self.error_code != "NoError":
             return "Faulted"
         if self.transaction is not None:
-            if self.suspended:
-                return "SuspendedEVSE"
-            return "Charging" if self.plugged else "SuspendedEV"
+            if self.suspended or self.limited:
+                return "SuspendedEVSE"  # §4.9: it wins when the EV suspends too
+            return "Charging" if self.plugged and not self.ev_idle else "SuspendedEV"
         if not self.operative:
             return "Unavailable"
         if self.reserved is not None and not self.plugged:

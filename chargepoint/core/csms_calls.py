@@ -15,6 +15,7 @@ import logging
 from typing import Any, Final
 
 from ocpp.charge_point import camel_to_snake_case, remove_nones, snake_to_camel_case
+from ocpp.exceptions import OCPPError
 from ocpp.routing import after, on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
@@ -62,6 +63,9 @@ class CsmsCalls(Session):
         try:
             answer = route["_on_action"](**kwargs)
             payload = snake_to_camel_case(remove_nones(dataclasses.asdict(answer)))
+        except OCPPError as exc:  # the handler's answer is a CALLERROR (e.g. E3.39)
+            self._answer_error(uid, exc.code, str(exc.description))
+            return
         except Exception as exc:  # a bug in a handler: the CSMS gets an answer, we a log line
             log.exception("%s handler failed", action)
             self._answer_error(uid, "InternalError", type(exc).__name__)
@@ -163,6 +167,8 @@ class CsmsCalls(Session):
 
     @on(Action.clear_cache)
     def on_clear_cache(self, **_: Any) -> Any:
+        if not self.config.get_bool("AuthorizationCacheEnabled"):
+            return call_result.ClearCache(status="Rejected")  # no cache in use (E3.23)
         self.auth_cache.clear()
         self.emit(ClearAuth())
         return call_result.ClearCache(status="Accepted")
@@ -177,10 +183,17 @@ class CsmsCalls(Session):
 
     # --- remote start and stop (§5.11, §5.12) -----------------------------------------
 
-    def remote_start_target(self, connector_id: int | None) -> int | None:
+    def remote_start_target(self, connector_id: int | None, id_tag: str) -> int | None:
+        """The connector a RemoteStartTransaction would use: free, operative, and not
+        reserved for another idTag (§5.13; as EVerest: Rejected).  Without a connectorId,
+        one reserved for this idTag comes first."""
         if not self.accepted:
             return None  # Pending: the CSMS may not start transactions (§4.2)
         candidates = [connector_id] if connector_id else [c for c in self.connectors if c]
+        candidates.sort(
+            key=lambda c: c not in self.connectors or self.connectors[c].reserved is None
+        )
+        parent = self.known_parent(id_tag)
         for cid in candidates:
             connector = self.connectors.get(cid)
             if (
@@ -190,6 +203,7 @@ class CsmsCalls(Session):
                 and connector.operative
                 and connector.error_code == "NoError"
                 and self.connectors[0].operative
+                and self.may_charge(cid, id_tag, parent)
             ):
                 return cid
         return None
@@ -198,7 +212,7 @@ class CsmsCalls(Session):
     def on_remote_start_transaction(
         self, id_tag: str, connector_id: int | None = None, **_: Any
     ) -> Any:
-        target = self.remote_start_target(connector_id)
+        target = self.remote_start_target(connector_id, id_tag)
         return call_result.RemoteStartTransaction(
             status="Accepted" if target is not None else "Rejected"
         )
@@ -207,15 +221,17 @@ class CsmsCalls(Session):
     def after_remote_start_transaction(
         self, id_tag: str, connector_id: int | None = None, **_: Any
     ) -> None:
-        target = self.remote_start_target(connector_id)
+        target = self.remote_start_target(connector_id, id_tag)
         if target is None:
             return
         if not self.config.get_bool("AuthorizeRemoteTxRequests"):
             self.start_transaction(target, id_tag)
             return
 
-        def decided(status: str) -> None:
+        def decided(status: str, parent: str | None) -> None:
             connector = self.connectors[target]
+            if status == "Accepted" and not self.may_charge(target, id_tag, parent):
+                status = "Reserved"  # its parentIdTag, now known, is not the reservation's
             if status == "Accepted" and connector.transaction is None:
                 self.start_transaction(target, id_tag)
             else:

@@ -57,6 +57,29 @@ class TimerFired(Event):
     name: str
 
 
+# --- files over the link -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TransferFinished(Event):
+    """A ``StartTransfer`` ended: the whole file moved (``ok``), or why not (``detail``,
+    one line, no password)."""
+
+    transfer_id: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class InstallFinished(Event):
+    """An ``InstallFirmware`` ended: the image checked out as ``version``, or why not."""
+
+    transfer_id: str
+    ok: bool
+    version: str = ""
+    detail: str = ""
+
+
 # --- at the charger ---------------------------------------------------------------------
 
 
@@ -97,11 +120,27 @@ class StartCharging(Event):
 
 @dataclass(frozen=True)
 class EvSuspend(Event):
-    """The EV (or the EVSE) pauses or resumes drawing power."""
+    """The charger suspends charging (SuspendedEVSE), or charging resumes (the EV's own
+    pause ends too); ``power_w`` makes the connector's EV a fixed-power one drawing that."""
 
     connector: int
     suspended: bool
     power_w: float | None = None
+
+
+@dataclass(frozen=True)
+class SetEv(Event):
+    """The EV at a connector changes (:mod:`.ev`): ``power_w`` makes it a fixed-power EV;
+    a battery field (capacity, SoC in percent, max current per phase, phases) makes it a
+    battery EV, the fields left out kept; ``paused`` is the EV's own pause (SuspendedEV)."""
+
+    connector: int
+    capacity_wh: float | None = None
+    soc: float | None = None
+    max_current_a: float | None = None
+    phases: int | None = None
+    power_w: float | None = None
+    paused: bool | None = None
 
 
 @dataclass(frozen=True)

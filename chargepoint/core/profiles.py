@@ -9,6 +9,7 @@ the charge point supports that profile") and SupportedFeatureProfiles says so.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
 
 CORE: Final = "Core"
@@ -41,7 +42,7 @@ class UnknownFeatureProfile(ValueError):
     pass
 
 
-def parse_profiles(text: str | list[str] | tuple[str, ...] | frozenset[str]) -> frozenset[str]:
+def parse_profiles(text: str | Iterable[str]) -> frozenset[str]:
     """``"Core,SmartCharging"`` (or a list) as a set, Core always included; a name that is
     not one of §3.3's raises naming it and the valid ones."""
     items = text.split(",") if isinstance(text, str) else list(text)

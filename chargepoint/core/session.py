@@ -272,6 +272,7 @@ class Session(StationOps):
         self._boot_wanted = True
 
     def config_changed(self, key: str) -> None:
+        super().config_changed(key)
         if key == "HeartbeatInterval" and self.accepted:
             self._arm_heartbeat(self.now + self.config.get_int("HeartbeatInterval"))
         elif key == "MeterValueSampleInterval":
@@ -305,6 +306,7 @@ class Session(StationOps):
         self.timeline("clock", shift=round(offset - self.offset, 3))
         self.offset = offset
         self._deferred_offset = None
+        self.wall_clock_changed()
 
     def transactions_ended(self) -> None:
         if self._deferred_offset is not None:

@@ -26,9 +26,18 @@ class CoreSettings:
     config_overrides: dict[str, str] = field(default_factory=dict)
     data_transfer_vendors: frozenset[str] = frozenset()
     ev_power_w: float = EV_POWER_W
+    """The power of the EV a connector has until told otherwise (a fixed-power EV)."""
+    max_current_a: float = 32.0
+    """The charger's own rating per connector: amperes per phase, whatever any profile says."""
+    phases: int = 3
+    """The phases of the charger's supply (1 or 3)."""
+    voltage: float = 230.0
+    """Nominal volts per phase: the A <-> W conversion of §7.12 uses it."""
     auto_unplug_s: float = 2.0
     """Charger seconds after its stop that a remotely started EV leaves (negative: never)."""
     feature_profiles: frozenset[str] = frozenset(FEATURE_PROFILES)
     """The OCPP 1.6 feature profiles this charger has (Core always)."""
     response_timeout: float = 30.0
     """Link seconds to wait for the CSMS's answer to a CALL (OCPP-J: then it has failed)."""
+    diagnostics_available: bool = True
+    """The charger keeps logs to upload for GetDiagnostics (else it answers no fileName)."""

@@ -10,22 +10,39 @@ the last persisted register) unless ResumeTransactionsAfterPowerLoss is true.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .actions import (
     ArmTimer,
     CancelTimer,
+    DeleteAuth,
     DeleteQueued,
     DeleteTransaction,
     Outcome,
+    SaveAuth,
     SaveAvailability,
     SaveQueued,
-    SaveRegister,
     SaveTransaction,
 )
-from .base import CoreBase
+from .authorization import (
+    INVALID_ENERGY_CHECK_S,
+    INVALID_ENERGY_TIMER,
+    AuthPolicy,
+    InvalidIdTagInfo,
+    LocalDecision,
+    cache_evictions,
+    conflicts,
+    decide,
+    expire_if_due,
+    find,
+    may_stop,
+    parse_id_tag_info,
+    same_id_tag,
+)
 from .connectors import Connector
-from .records import QueuedMessage, StoredState, TransactionRecord
+from .metering import Metering
+from .records import AuthEntry, QueuedMessage, StoredState, TransactionRecord
 from .settings import CoreSettings, Identity
 
 log = logging.getLogger("cpsim.core")
@@ -34,15 +51,8 @@ REGISTER_SAVE_S = 60.0
 """Charger seconds between saves of a charging connector's energy register, whatever the
 sample interval: a power loss costs at most this much energy in its StopTransaction."""
 
-READINGS = {
-    "Energy.Active.Import.Register": "Wh",
-    "Power.Active.Import": "W",
-    "Current.Import": "A",
-    "Voltage": "V",
-}
 
-
-class StationOps(CoreBase):
+class StationOps(Metering):
     def __init__(
         self, identity: Identity, settings: CoreSettings, stored: StoredState, now: float
     ) -> None:
@@ -51,7 +61,6 @@ class StationOps(CoreBase):
         self.ev_power_w = settings.ev_power_w
         self.reported: dict[int, str] = {}
         """The status the CSMS was last told, per connector."""
-        self._sample_at: dict[int, float] = {}
         for cid, operative in stored.availability.items():
             if cid in self.connectors:
                 self.connectors[cid].operative = operative
@@ -103,6 +112,7 @@ class StationOps(CoreBase):
     def plug_in(self, connector_id: int) -> None:
         connector = self.connector(connector_id)
         connector.plugged = True
+        self.update_power()  # an EV back on the cable of a transaction charges again
         self.refresh_status(connector)
 
     def unplug(self, connector_id: int) -> None:
@@ -114,25 +124,29 @@ class StationOps(CoreBase):
         ):
             self.stop_transaction(connector_id, "EVDisconnected")
         else:
+            self.update_power()  # no EV, no power
             self.refresh_status(connector)
 
     def fault(self, connector_id: int, error_code: str = "OtherError") -> None:
         connector = self.connectors[connector_id]
         connector.error_code = error_code
+        self.update_power()  # §4.9 C9: a fault prevents charging
         self.refresh_status(connector)
 
     def clear_fault(self, connector_id: int) -> None:
         connector = self.connectors[connector_id]
         connector.error_code = "NoError"
+        self.update_power()
         self.refresh_status(connector)
 
     def suspend(self, connector_id: int, suspended: bool, power_w: float | None = None) -> None:
+        """The EVSE suspends (SuspendedEVSE) or everything resumes, the EV too; with
+        ``power_w`` the connector's EV becomes a fixed-power one drawing that."""
         connector = self.connector(connector_id)
+        connector.suspended = suspended
         if power_w is not None:
             self.ev_power_w = power_w
-        connector.suspended = suspended
-        has_tx = connector.transaction is not None
-        connector.meter.set_power(0 if suspended or not has_tx else self.ev_power_w, self.now)
+        self.set_ev(connector_id, power_w=power_w, paused=None if suspended else False)
         self.refresh_status(connector)
 
     def any_transaction(self) -> bool:
@@ -145,58 +159,178 @@ class StationOps(CoreBase):
                 return tx
         return None
 
-    # --- authorization (§3.5) ---------------------------------------------------------
+    # --- authorization (§3.4, §3.5) ---------------------------------------------------
+
+    def local_list_in_force(self) -> Mapping[str, AuthEntry]:
+        """The Local Authorization List when it is in use (the local_auth layer has it;
+        empty without the LocalAuthListManagement profile or with LocalAuthListEnabled
+        false)."""
+        return {}
+
+    def auth_policy(self) -> AuthPolicy:
+        return AuthPolicy(
+            cache_enabled=self.config.get_bool("AuthorizationCacheEnabled"),
+            local_pre_authorize=self.config.get_bool("LocalPreAuthorize"),
+            local_authorize_offline=self.config.get_bool("LocalAuthorizeOffline"),
+            allow_offline_unknown=self.config.get_bool("AllowOfflineTxForUnknownId"),
+        )
+
+    def known_parent(self, id_tag: str) -> str | None:
+        """The parentIdTag the Local List (first, §3.5.3) or the cache knows for ``id_tag``."""
+        for entries in (self.local_list_in_force(), self.auth_cache):
+            hit = find(entries, id_tag)
+            if hit is not None:
+                return hit[1].parent_id_tag
+        return None
 
     def present_id_tag(self, connector_id: int, id_tag: str, token: str = "") -> None:
         """A card at the reader: stop this connector's transaction or start a new one."""
         connector = self.connector(connector_id)
         tx = connector.transaction
-        if tx is not None and tx.id_tag == id_tag:
+        if tx is not None and same_id_tag(tx.id_tag, id_tag):
+            # §3.4, §4.1: the idTag that started it ends it without an Authorize.req
             self.stop_transaction(connector_id, "Local")
             self.emit(Outcome(token, "Accepted"))
             return
 
-        def decided(status: str) -> None:
+        def decided(status: str, parent: str | None) -> None:
             self.timeline("authorize", connector_id, idTag=id_tag, status=status)
-            self.emit(Outcome(token, status))
+            current = connector.transaction
             if status != "Accepted":
-                return
-            if connector.transaction is not None:
-                self.stop_transaction(connector_id, "Local")
-            elif connector.operative and connector.error_code == "NoError":
-                self.start_transaction(connector_id, id_tag)
+                self.emit(Outcome(token, status))
+            elif current is not None:
+                if may_stop(current.id_tag, self.known_parent(current.id_tag), id_tag, parent):
+                    self.emit(Outcome(token, "Accepted"))  # §3.10: same parentIdTag
+                    self.stop_transaction(connector_id, "Local")
+                else:
+                    self.timeline("refused", connector_id, idTag=id_tag, reason="not its owner")
+                    self.emit(Outcome(token, "NotOwner"))
+            elif not self.may_charge(connector_id, id_tag, parent):
+                self.timeline("refused", connector_id, idTag=id_tag, reason="reserved")
+                self.emit(Outcome(token, "Reserved"))
+            else:
+                self.emit(Outcome(token, "Accepted"))
+                if connector.operative and connector.error_code == "NoError":
+                    self.start_transaction(connector_id, id_tag)
 
         self.authorize(id_tag, decided)
 
-    def authorize(self, id_tag: str, decided: Any) -> None:
-        """Ask the CSMS; offline, the cache decides (LocalAuthorizeOffline, §3.5.2); online
-        with LocalPreAuthorize, a cached Accepted starts at once."""
-        cached = self.auth_cache.get(id_tag)
-        if self.accepted and not (
-            cached is not None
-            and cached.status == "Accepted"
-            and self.config.get_bool("LocalPreAuthorize")
-        ):
-
-            def answered(result: dict[str, Any]) -> None:
-                status = str(result.get("idTagInfo", {}).get("status", "Invalid"))
-                self.record_auth(id_tag, status)
-                decided(status)
-
-            self.send_urgent(
-                "Authorize",
-                {"idTag": id_tag},
-                on_result=answered,
-                on_failure=lambda _reason: decided(self._offline_decision(id_tag)),
-            )
+    def authorize(self, id_tag: str, decided: Callable[[str, str | None], None]) -> None:
+        """Decide on ``id_tag`` as §3.4 orders it (Local List, cache, then the CSMS), and
+        call ``decided(status, parentIdTag)``.  An Authorize.req that fails (no answer, a
+        CALLERROR, the link lost) falls back to the offline decision."""
+        self._expire_cached(id_tag)
+        local = self._local_decision(id_tag, online=self.accepted)
+        if local.status is not None:
+            decided(local.status, local.parent_id_tag)
             return
-        decided(self._offline_decision(id_tag) if not self.accepted else "Accepted")
 
-    def _offline_decision(self, id_tag: str) -> str:
-        cached = self.auth_cache.get(id_tag)
-        if self.config.get_bool("LocalAuthorizeOffline") and cached and cached.status == "Accepted":
-            return "Accepted"
-        return "Invalid"
+        def answered(result: dict[str, Any]) -> None:
+            try:
+                entry = parse_id_tag_info(result.get("idTagInfo"), "Authorize.conf", self.now)
+            except InvalidIdTagInfo as exc:
+                log.warning("%s: taken as Invalid", exc)
+                decided("Invalid", None)
+                return
+            self.remember_id_tag_info(id_tag, entry)
+            decided(entry.status, entry.parent_id_tag)
+
+        def failed(_reason: str) -> None:
+            offline = self._offline_decision(id_tag)
+            decided(offline.status or "Invalid", offline.parent_id_tag)
+
+        self.send_urgent("Authorize", {"idTag": id_tag}, on_result=answered, on_failure=failed)
+
+    def _local_decision(self, id_tag: str, online: bool) -> LocalDecision:
+        return decide(
+            id_tag,
+            online=online,
+            policy=self.auth_policy(),
+            local_list=self.local_list_in_force(),
+            cache=self.auth_cache,
+            wall=self.wall(),
+        )
+
+    def _offline_decision(self, id_tag: str) -> LocalDecision:
+        """What the charger decides without the CSMS (§3.5.4): never asks it."""
+        return self._local_decision(id_tag, online=False)
+
+    def _expire_cached(self, id_tag: str) -> None:
+        """A cache entry past its expiryDate becomes Expired (§3.5.1), in the store too."""
+        hit = find(self.auth_cache, id_tag)
+        if hit is None:
+            return
+        key, entry = hit
+        now_expired = expire_if_due(entry, self.wall())
+        if now_expired is not None:
+            self.auth_cache[key] = now_expired
+            self.emit(SaveAuth(key, now_expired))
+
+    def remember_id_tag_info(self, id_tag: str, entry: AuthEntry) -> None:
+        """An IdTagInfo from the CSMS (Authorize, StartTransaction, StopTransaction .conf)
+        updates the Authorization Cache (§3.5.1, §4.1, §4.8, §4.10); not for an idTag of
+        the Local List (§3.5.3), which it is compared with instead (§3.5.2)."""
+        listed = find(self.local_list_in_force(), id_tag)
+        if listed is not None:
+            if conflicts(listed[1], entry, self.wall()):
+                self.report_local_list_conflict(id_tag, listed[1], entry)
+            return
+        if not self.config.get_bool("AuthorizationCacheEnabled"):
+            return
+        for victim in cache_evictions(self.auth_cache, id_tag, self.wall()):
+            del self.auth_cache[victim]
+            self.emit(DeleteAuth(victim))
+        hit = find(self.auth_cache, id_tag)
+        key = hit[0] if hit is not None else id_tag
+        self.auth_cache[key] = entry
+        self.emit(SaveAuth(key, entry))
+
+    def report_local_list_conflict(self, id_tag: str, listed: AuthEntry, got: AuthEntry) -> None:
+        """§3.5.2: StatusNotification(connectorId 0, errorCode LocalListConflict)."""
+        log.warning(
+            "Local List conflict for %s: list %s/%s, CSMS %s/%s",
+            id_tag,
+            listed.status,
+            listed.parent_id_tag,
+            got.status,
+            got.parent_id_tag,
+        )
+        self.timeline("local_list_conflict", 0, idTag=id_tag, listed=listed.status, got=got.status)
+        if self.accepted:
+            payload = self.status_payload(self.connectors[0])
+            payload["errorCode"] = "LocalListConflict"
+            payload["info"] = f"Local List differs for {id_tag}"[:50]
+            self.enqueue_status(payload)
+
+    def invalidated(self, connector: Connector, tx: TransactionRecord) -> None:
+        """StartTransaction.conf refused the idTag of a running transaction (§3.5.4, E3.17):
+        StopTransactionOnInvalidId stops it (DeAuthorized); otherwise the energy stops once
+        MaxEnergyOnInvalidId Wh were delivered in it."""
+        self.timeline("deauthorized", connector.id, tx=tx.local_id, idTag=tx.id_tag)
+        if self.config.get_bool("StopTransactionOnInvalidId"):
+            self.stop_transaction(connector.id, "DeAuthorized")
+            return
+        self.invalid_energy_check(connector.id, tx.local_id)
+
+    def invalid_energy_check(self, connector_id: int, local_tx: int) -> None:
+        """Stop the energy of an invalidated transaction when it reached MaxEnergyOnInvalidId
+        (§9.1.14); until then, look again when it may (at most every INVALID_ENERGY_CHECK_S)."""
+        connector = self.connectors.get(connector_id)
+        tx = connector.transaction if connector is not None else None
+        if connector is None or tx is None or tx.local_id != local_tx:
+            return
+        connector.meter.advance(self.now)
+        delivered = connector.meter.energy_wh - tx.meter_start
+        left = self.config.get_int("MaxEnergyOnInvalidId") - delivered
+        if left <= 0:
+            if not connector.suspended:
+                self.timeline("energy_stopped", connector_id, tx=local_tx, reason="invalid idTag")
+                self.suspend(connector_id, True)
+            return
+        power = connector.meter.power_w
+        wait = left / power * 3600 if power > 0 else INVALID_ENERGY_CHECK_S
+        at = self.now + min(max(wait, 1.0), INVALID_ENERGY_CHECK_S)
+        self.emit(ArmTimer(f"{INVALID_ENERGY_TIMER}{connector_id}:{local_tx}", at))
 
     # --- transactions -----------------------------------------------------------------
 
@@ -238,8 +372,7 @@ class StationOps(CoreBase):
             idTag=id_tag,
             meterStart=tx.meter_start,
         )
-        power = 0 if connector.suspended else self.ev_power_w
-        connector.meter.set_power(power, self.now)
+        self.update_power()
         self.refresh_status(connector)  # Charging
         self._arm_sample(connector_id, self.now)
         self.emit(ArmTimer(f"register:{connector_id}", self.now + REGISTER_SAVE_S))
@@ -256,7 +389,7 @@ class StationOps(CoreBase):
         self.emit(CancelTimer(f"sample:{connector_id}"))
         self.emit(CancelTimer(f"register:{connector_id}"))
         self._sample_at.pop(connector_id, None)
-        connector.meter.set_power(0, self.now)
+        self.stop_power(connector)
         self._queue_stop(tx, connector.meter.register, self.timestamp(), reason, connector)
         connector.transaction = None
         connector.suspended = False
@@ -289,9 +422,9 @@ class StationOps(CoreBase):
         }
         if tx.transaction_id is not None:
             payload["transactionId"] = tx.transaction_id
-        stop_data = self.config.get_list("StopTxnSampledData")
-        if stop_data and connector is not None:
-            payload["transactionData"] = [self.meter_value(connector, "Transaction.End", stop_data)]
+        transaction_data = self.stop_transaction_data(tx, connector)
+        if transaction_data:
+            payload["transactionData"] = transaction_data
         if connector is not None:
             self._save_register(connector)
         if self.deliverable(tx):
@@ -319,7 +452,7 @@ class StationOps(CoreBase):
             connector.transaction = tx
             connector.plugged = True
             connector.status = connector.derived_status()
-            connector.meter.set_power(self.ev_power_w, self.now)
+            self.update_power_soon()  # once every layer is built: the limits too
             self.timeline("transaction", tx.connector_id, resumed=tx.local_id)
             self._arm_sample(tx.connector_id, self.now)
             self.emit(ArmTimer(f"register:{tx.connector_id}", self.now + REGISTER_SAVE_S))
@@ -332,9 +465,14 @@ class StationOps(CoreBase):
 
     def queued_answered(self, message: QueuedMessage, result: dict[str, Any]) -> None:
         info = result.get("idTagInfo")
-        if isinstance(info, dict) and "idTag" in message.payload:
+        if info is not None and "idTag" in message.payload:
             # §3.5.1, §4.8, §4.10: the answers' idTagInfo updates the Authorization Cache
-            self.record_auth(str(message.payload["idTag"]), str(info.get("status", "Invalid")))
+            try:
+                entry = parse_id_tag_info(info, f"{message.action}.conf", self.now)
+            except InvalidIdTagInfo as exc:
+                log.warning("%s: not cached", exc)
+            else:
+                self.remember_id_tag_info(str(message.payload["idTag"]), entry)
         if message.action != "StartTransaction":
             return
         transaction_id = int(result["transactionId"])
@@ -351,12 +489,8 @@ class StationOps(CoreBase):
                 self.timeline(
                     "transaction", connector.id, local=tx.local_id, transactionId=transaction_id
                 )
-                if status == "Accepted":
-                    continue
-                if self.config.get_bool("StopTransactionOnInvalidId"):
-                    self.stop_transaction(connector.id, "DeAuthorized")
-                else:  # §3.5.4: the transaction goes on, but no energy is delivered
-                    self.suspend(connector.id, True)
+                if status != "Accepted":
+                    self.invalidated(connector, tx)
 
     def deliverable(self, tx: TransactionRecord) -> bool:
         """Whether messages about ``tx`` can still reach the CSMS: it has an id, or its
@@ -380,21 +514,7 @@ class StationOps(CoreBase):
                 reason="its StartTransaction was given up",
             )
 
-    # --- metering (§4.7) --------------------------------------------------------------
-
-    def _arm_sample(self, connector_id: int, since: float) -> None:
-        interval = self.config.get_int("MeterValueSampleInterval")
-        if interval <= 0:
-            self._sample_at.pop(connector_id, None)
-            self.emit(CancelTimer(f"sample:{connector_id}"))
-            return
-        self._sample_at[connector_id] = since + interval
-        self.emit(ArmTimer(f"sample:{connector_id}", since + interval))
-
-    def rearm_sampling(self) -> None:
-        for connector in self.connectors.values():
-            if connector.transaction is not None:
-                self._arm_sample(connector.id, self.now)
+    # --- metering (§4.7; the rest is in metering.py) --------------------------------
 
     def station_timer(self, name: str) -> None:
         kind, _, arg = name.partition(":")
@@ -409,62 +529,6 @@ class StationOps(CoreBase):
             connector = self.connectors[int(arg)]
             if connector.auto_plugged and connector.transaction is None:
                 self.unplug(connector.id)
-
-    def _sample(self, connector_id: int) -> None:
-        connector = self.connectors[connector_id]
-        tx = connector.transaction
-        due = self._sample_at.get(connector_id)
-        if tx is None or due is None:
-            return
-        if self.deliverable(tx):
-            payload = self.meter_values_payload(connector, "Sample.Periodic")
-            self.enqueue("MeterValues", payload, tx.local_id)
-        self._save_register(connector)
-        # The next sample follows the previous deadline, never "interval after the work".
-        self._arm_sample(connector_id, due)
-
-    def _save_register(self, connector: Connector) -> None:
-        connector.meter.advance(self.now)
-        timestamp = self.timestamp()
-        self.emit(SaveRegister(connector.id, connector.meter.energy_wh, timestamp))
-        self.timeline(
-            "meter",
-            connector.id,
-            energyWh=round(connector.meter.energy_wh, 3),
-            powerW=connector.meter.power_w,
-        )
-
-    def meter_value(
-        self, connector: Connector, context: str, measurands: list[str] | None = None
-    ) -> dict[str, Any]:
-        connector.meter.advance(self.now)
-        wanted = (
-            measurands if measurands is not None else self.config.get_list("MeterValuesSampledData")
-        )
-        values = {
-            "Energy.Active.Import.Register": str(connector.meter.register),
-            "Power.Active.Import": str(int(connector.meter.power_w)),
-            "Current.Import": f"{connector.meter.current_a:.1f}",
-            "Voltage": "230.0",
-        }
-        sampled = [
-            {"value": values[m], "context": context, "measurand": m, "unit": READINGS[m]}
-            for m in wanted
-            if m in values
-        ]
-        return {"timestamp": self.timestamp(), "sampledValue": sampled}
-
-    def meter_values_payload(self, connector: Connector, context: str) -> dict[str, Any]:
-        """MeterValues for ``connector`` now, with its transaction's id once the CSMS gave
-        one (for a transaction started offline the queue fills it in when it is known)."""
-        payload: dict[str, Any] = {
-            "connectorId": connector.id,
-            "meterValue": [self.meter_value(connector, context)],
-        }
-        tx = connector.transaction
-        if tx is not None and tx.transaction_id is not None:
-            payload["transactionId"] = tx.transaction_id
-        return payload
 
     # --- availability (§5.2) ----------------------------------------------------------
 

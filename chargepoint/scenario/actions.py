@@ -11,6 +11,7 @@ from .context import StepFailed, StepRunner
 from .events import (
     ClearFault,
     ConnectorEvent,
+    EvChange,
     Fault,
     LinkFault,
     PresentTag,
@@ -45,9 +46,22 @@ class Actions(StepRunner):
         self.ctx.station.stop_transaction(spec.connector, spec.reason)
 
     async def suspend(self, spec: Suspend, timeout: float) -> None:
-        # by: evse is the only value a file can load with (see events.SuspendedBy)
         await self._transaction(spec.connector, timeout, "suspend")
-        self.ctx.station.suspend(spec.connector, True)
+        if spec.by == "ev":
+            self.ctx.station.set_ev(spec.connector, paused=True)
+        else:
+            self.ctx.station.suspend(spec.connector, True)
+
+    async def set_ev(self, spec: EvChange, timeout: float) -> None:
+        self.ctx.station.set_ev(
+            spec.connector,
+            capacity_wh=spec.capacity_wh,
+            soc=spec.soc,
+            max_current_a=spec.max_current_a,
+            phases=spec.phases,
+            power_w=spec.power_w,
+            paused=spec.paused,
+        )
 
     async def fault(self, spec: Fault, timeout: float) -> None:
         self.ctx.station.fault(spec.connector, spec.error_code)

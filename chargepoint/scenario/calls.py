@@ -20,6 +20,7 @@ from chargepoint.csms.server import LocalCsms, NotConnected
 from chargepoint.station import CallFailed, Offline, Station
 
 from .context import StepFailed, StepRunner, message_text
+from .files import with_local_urls
 from .matchers import Fields
 from .messages import CsmsAnswer, CsmsCall, ErrorMatch, ExpectCall, Send
 from .observe import (
@@ -103,7 +104,8 @@ class Calls(StepRunner):
         wait = time.exact(timeout) if spec.unanswered else time.window(timeout)
         error: OCPPError | None = None
         try:
-            await csms.call(cp, spec.call, spec.payload, timeout=wait, unique_id=unique_id)
+            payload = with_local_urls(csms, spec.payload)  # local:firmware/<name>
+            await csms.call(cp, spec.call, payload, timeout=wait, unique_id=unique_id)
         except OCPPError as exc:
             error = exc
         except TimeoutError:

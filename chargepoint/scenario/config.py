@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic import model_validator as validates
 
 from chargepoint.core.config import Configuration, InvalidValue
+from chargepoint.core.profiles import FEATURE_PROFILES, parse_profiles
 from chargepoint.transport.handshake import MAX_ID_LENGTH, check_base_url, check_charge_point_id
 
 from .errors import ProblemList, brief, problem, suggest
@@ -156,6 +157,16 @@ TimeScale = Annotated[
 """A speed-up of the charger's clock; ``virtual`` is an alias of 3600 kept for old files."""
 
 
+FeatureProfile = Literal[
+    "Core",
+    "FirmwareManagement",
+    "LocalAuthListManagement",
+    "Reservation",
+    "SmartCharging",
+    "RemoteTrigger",
+]
+
+
 class Charger(Model):
     """The simulated charge point."""
 
@@ -167,6 +178,9 @@ class Charger(Model):
     model: str = Field(default="ModemSim", min_length=1, max_length=20)
     serial: str | None = Field(default=None, max_length=25)
     firmware: str | None = Field(default=None, max_length=50)
+    feature_profiles: list[FeatureProfile] = list(FEATURE_PROFILES)
+    """The OCPP 1.6 feature profiles the charger has (Core always): a profile left out
+    answers its calls NotSupported and has none of its configuration keys."""
     configuration: dict[str, ConfigValue] = {}
     """OCPP configuration keys to start with (values are sent as strings)."""
     password: EnvString | None = None
@@ -196,13 +210,24 @@ class Charger(Model):
         that validates is one whose charger starts.  A field check, not a model check, so it
         runs (and reports) even when another charger field is wrong."""
         # connectors failed its own check: assume the most, so only that error is reported
-        specs = Configuration(info.data.get("connectors", MAX_CONNECTORS)).specs
+        profiles = parse_profiles(info.data.get("feature_profiles", FEATURE_PROFILES))
+        specs = Configuration(
+            info.data.get("connectors", MAX_CONNECTORS), None, None, profiles
+        ).specs
+        every = Configuration(MAX_CONNECTORS).specs
         found = ProblemList()
         for key, value in configuration.items():
             where = (key,)
             spec = specs.get(key)
             if key in _SET_ELSEWHERE:
                 found.add(where, f"{key} {_SET_ELSEWHERE[key]}", at_key=True)
+            elif spec is None and key in every:
+                found.add(
+                    where,
+                    f"{key} belongs to the {every[key].profile} feature profile, "
+                    "which charger.feature_profiles leaves out",
+                    at_key=True,
+                )
             elif spec is None:
                 found.add(
                     where,

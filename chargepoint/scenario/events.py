@@ -49,29 +49,54 @@ class StopCharging(Model):
     reason: StopReason = "Local"
 
 
-SuspendedBy = Annotated[
-    str,
-    OneOf(
-        ("evse",),
-        "suspension",
-        (
-            (
-                "ev",
-                "(SuspendedEV) needs the EV to stop drawing power, which the station does not "
-                "model yet; use by: evse (SuspendedEVSE)",
-            ),
-        ),
-    ),
-]
-"""Who suspends charging: only the charger (``evse``) for now; ``ev`` is refused when the file
-is loaded, since a run could not do it."""
+SuspendedBy = Annotated[str, OneOf(("evse", "ev"), "suspension")]
+"""Who suspends charging: the charger (``evse``: SuspendedEVSE) or the EV itself (``ev``:
+it stops drawing power, SuspendedEV, until a ``start_charging``)."""
 
 
 class Suspend(Model):
-    """Charging pauses: the charger stops offering power (SuspendedEVSE)."""
+    """Charging pauses: the charger stops offering power (SuspendedEVSE), or the EV stops
+    drawing it (SuspendedEV)."""
 
     connector: ConnectorId = 1
     by: SuspendedBy = "evse"
+
+
+class EvChange(Model):
+    """The EV at a connector: a battery EV (capacity, state of charge, max current per phase,
+    phases; the fields left out are kept, or defaulted: 60 kWh, 20 %, 16 A, 3 phases) or a
+    fixed-power one (``power_w``).  Its demand tapers from 80 % SoC; full, it stops drawing."""
+
+    connector: ConnectorId = 1
+    capacity_wh: float | None = Field(default=None, gt=0, le=1_000_000)
+    soc: float | None = Field(default=None, ge=0, le=100)
+    """State of charge, percent."""
+    max_current_a: float | None = Field(default=None, gt=0, le=1000)
+    """Per phase: the EV's on-board charger."""
+    phases: Literal[1, 2, 3] | None = None
+    power_w: float | None = Field(default=None, gt=0, le=1_000_000)
+    """A fixed-power EV drawing this whenever it may (no battery)."""
+    paused: bool | None = None
+    """The EV pauses by itself (SuspendedEV) or resumes."""
+
+    @validates(mode="after")
+    def _one_kind(self) -> EvChange:
+        battery = [
+            name
+            for name in ("capacity_wh", "soc", "max_current_a", "phases")
+            if getattr(self, name) is not None
+        ]
+        if self.power_w is not None and battery:
+            raise problem(
+                f"an EV has a fixed power_w or a battery, not both ({battery[0]} given too)",
+                (battery[0],),
+                at_key=True,
+            )
+        if self.power_w is None and not battery and self.paused is None:
+            raise problem(
+                "say what the EV is: capacity_wh, soc, max_current_a, phases, power_w or paused", ()
+            )
+        return self
 
 
 class Fault(Model):

@@ -15,10 +15,11 @@ from .actions import Actions
 from .calls import Calls, answer_rule, check_answer
 from .context import Context, ScenarioSkipped, StepFailed
 from .expect import Expectations
+from .offer import FirmwareFiles
 from .steps import StepBase
 
 
-class Executor(Expectations, Calls, Actions):
+class Executor(Expectations, Calls, Actions, FirmwareFiles):
     async def run(self, index: int, step: StepBase) -> None:
         spec: Any = step.spec
         timeout = self.ctx.scenario.timeout_of(step)

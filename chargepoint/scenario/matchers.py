@@ -15,6 +15,8 @@ with it, so a matcher can never be mistaken for data):
 ``{$in: [A, B]}``           equal to one of the values
 ``{$contains: M}``          a list with at least one element matching ``M``
 ``{$eq: V}``                exactly ``V``: a whole object, a list, or a string starting with ``$``
+``{$measurands: {...}}``    MeterValues' ``meterValue``: one element whose readings, as
+                            numbers, match, e.g. ``{Power.Active.Import: {$max: 3700}}``
 ``[M1, M2]``                a list of exactly these elements, in this order
 ==========================  ==================================================
 
@@ -190,6 +192,59 @@ class Items(Matcher):
 
 
 @dataclass(frozen=True)
+class Measurands(Matcher):
+    """A MeterValues ``meterValue`` list (or one MeterValue) with an element whose readings
+    match: each key names a measurand, ``Current.Import@L1`` one phase of it; its values are
+    read as numbers (OCPP sends them as strings).  Without a phase, every value of the
+    measurand must match (``Current.Import: {$max: 6}``: on every phase)."""
+
+    wanted: tuple[tuple[str, Matcher], ...]
+
+    def mismatches(self, actual: Any, path: str = "") -> list[Mismatch]:
+        elements = actual if isinstance(actual, list) else [actual]
+        first: list[Mismatch] | None = None
+        for i, element in enumerate(elements):
+            where = f"{path}[{i}]" if isinstance(actual, list) else path
+            found = _readings(element)
+            out: list[Mismatch] = []
+            for key, matcher in self.wanted:
+                values = found.get(key) or [MISSING]
+                for value in values:
+                    out += matcher.mismatches(value, f"{where}.{key}")
+            if not out:
+                return []
+            first = first if first is not None else out
+        return first or [Mismatch(path, f"meter values with {self.describe()}", actual)]
+
+    def to_data(self) -> Any:
+        return {"$measurands": {key: m.to_data() for key, m in self.wanted}}
+
+
+def _number(text: Any) -> Any:
+    """An OCPP decimal string as a float; anything else as it is."""
+    if isinstance(text, str) and re.fullmatch(r"-?\d+(\.\d+)?", text.strip()):
+        return float(text)
+    return text
+
+
+def _readings(meter_value: Any) -> dict[str, list[Any]]:
+    """``measurand`` (all its values) and ``measurand@phase`` -> the values of one
+    MeterValue, as numbers where they are numbers (the measurand defaults to the energy
+    register, §7.31)."""
+    found: dict[str, list[Any]] = {}
+    sampled = meter_value.get("sampledValue") if isinstance(meter_value, dict) else None
+    for item in sampled if isinstance(sampled, list) else []:
+        if not isinstance(item, dict):
+            continue
+        measurand = item.get("measurand", "Energy.Active.Import.Register")
+        value = _number(item.get("value"))
+        found.setdefault(str(measurand), []).append(value)
+        if "phase" in item:
+            found.setdefault(f"{measurand}@{item['phase']}", []).append(value)
+    return found
+
+
+@dataclass(frozen=True)
 class Fields(Matcher):
     """The fields named must match; fields not named are ignored."""
 
@@ -227,7 +282,7 @@ def equal(expected: Any, actual: Any) -> bool:
 
 
 WORDS: Final = {"$any": AnyValue(), "$present": Present(), "$absent": Absent()}
-OPERATORS: Final = ("$regex", "$min", "$max", "$in", "$contains", "$eq")
+OPERATORS: Final = ("$regex", "$min", "$max", "$in", "$contains", "$eq", "$measurands")
 
 
 def parse(data: Any, problems: ProblemList, path: tuple[str | int, ...] = ()) -> Matcher:
@@ -290,6 +345,8 @@ def _operator(data: dict[Any, Any], problems: ProblemList, path: tuple[str | int
         return OneOf(tuple(value))
     if key == "$contains":
         return Contains(parse(value, problems, (*path, key)))
+    if key == "$measurands":
+        return _measurands(value, problems, (*path, key))
     return Equals(value, explicit=True)
 
 
@@ -303,6 +360,38 @@ def _regex(value: Any, problems: ProblemList, path: tuple[str | int, ...]) -> Ma
         problems.add(path, f"bad regular expression {value!r}: {exc}")
         return AnyValue()
     return Regex(value)
+
+
+def _measurands(value: Any, problems: ProblemList, path: tuple[str | int, ...]) -> Matcher:
+    from .ocpp_schema import CALL, schema  # it imports this module: not at the top
+
+    sampled = schema(CALL, "MeterValues")["properties"]["meterValue"]["items"]["properties"]
+    fields = sampled["sampledValue"]["items"]["properties"]
+    measurands, phases = fields["measurand"]["enum"], fields["phase"]["enum"]
+    if not isinstance(value, dict) or not value:
+        problems.add(
+            path, f"$measurands takes a mapping of measurands to matchers, got {brief(value)}"
+        )
+        return AnyValue()
+    wanted: list[tuple[str, Matcher]] = []
+    for key, item in value.items():
+        name, at, phase = str(key).partition("@")
+        if name not in measurands:
+            problems.add(
+                (*path, key),
+                f"unknown measurand {brief(name)}{suggest(name, measurands)}",
+                at_key=True,
+            )
+        elif at and phase not in phases:
+            problems.add(
+                (*path, key),
+                f"unknown phase {brief(phase)}{suggest(phase, phases)} "
+                f"(expected one of {', '.join(phases)})",
+                at_key=True,
+            )
+        else:
+            wanted.append((str(key), parse(item, problems, (*path, key))))
+    return Measurands(tuple(wanted))
 
 
 def _range(data: dict[Any, Any], problems: ProblemList, path: tuple[str | int, ...]) -> Matcher:
@@ -371,6 +460,12 @@ VALUE_SCHEMA: Final[dict[str, Any]] = {
         _op("$in", {"type": "array", "minItems": 1}, "equal to one of these values"),
         _op("$contains", {}, "a list with at least one element matching this matcher"),
         _op("$eq", {}, "exactly this value (a whole object, a list, or a string starting with $)"),
+        _op(
+            "$measurands",
+            {"type": "object", "minProperties": 1},
+            "MeterValues' meterValue: an element whose readings match, as numbers; keys are "
+            "measurands (Power.Active.Import) or measurand@phase (Current.Import@L1)",
+        ),
         {"type": "object", "description": "a nested object: the fields named must match"},
     ]
 }

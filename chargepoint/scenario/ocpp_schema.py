@@ -8,6 +8,8 @@ in a scenario fails when the file is loaded, not minutes into a run.
 from __future__ import annotations
 
 import copy
+import decimal
+import json
 from functools import cache
 from typing import Any, Final
 
@@ -26,8 +28,32 @@ CALL: Final = MessageType.Call
 RESULT: Final = MessageType.CallResult
 
 
+DECIMAL_SCHEMAS: Final = frozenset(
+    {
+        (CALL, "SetChargingProfile"),
+        (CALL, "RemoteStartTransaction"),
+        (RESULT, "GetCompositeSchedule"),
+    }
+)
+"""Schemas with ``multipleOf 0.1`` that ocpp validates with ``decimal.Decimal`` floats.  ocpp
+caches ONE validator per schema, whatever ``parse_float`` asked for it first: loading these
+with floats here would break ocpp's own checks later in the process (Decimal / float)."""
+
+
+def _validator(kind: int, action: str) -> Draft4Validator:
+    if (kind, action) in DECIMAL_SCHEMAS:
+        return get_validator(kind, action, "1.6", parse_float=decimal.Decimal)
+    return get_validator(kind, action, "1.6")
+
+
+def _decimals(value: Any) -> Any:
+    """``value`` with its floats as Decimal, as the schemas of DECIMAL_SCHEMAS need (15.9 is a
+    multiple of 0.1 as a Decimal, not as a float)."""
+    return json.loads(json.dumps(value), parse_float=decimal.Decimal)
+
+
 def schema(kind: int, action: str) -> dict[str, Any]:
-    return dict(get_validator(kind, action, "1.6").schema)
+    return dict(_validator(kind, action).schema)
 
 
 def enum_of(kind: int, action: str, field: str) -> tuple[str, ...]:
@@ -49,7 +75,9 @@ def payload_problems(
 
     ``partial``: the payload is merged over a default, so top-level fields may be missing.
     """
-    validator = _partial_validator(kind, action) if partial else get_validator(kind, action, "1.6")
+    validator = _partial_validator(kind, action) if partial else _validator(kind, action)
+    if (kind, action) in DECIMAL_SCHEMAS:
+        payload = _decimals(payload)
     found: list[Located] = []
     for error in validator.iter_errors(payload):
         found += _translate(error, action)
@@ -192,7 +220,7 @@ def _check_literals(
         cases = [((*path, "$eq") if matcher.explicit else path, matcher.value)]
     validator = Draft4Validator({**node, "definitions": root.get("definitions", {})})
     for where, value in cases:
-        for error in validator.iter_errors(value):
+        for error in validator.iter_errors(_decimals(value)):
             found += [
                 Located((*where, *p.path), p.message, p.at_key) for p in _translate(error, action)
             ]

@@ -10,11 +10,12 @@
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+import junitparser
 
 from chargepoint.logmask import mask_data
 
@@ -225,44 +226,37 @@ def write_report(result: ScenarioResult, directory: Path, stem: str) -> Path:
     return path
 
 
-def junit_xml(results: Sequence[ScenarioResult], suite: str = "cpsim scenarios") -> ET.Element:
-    root = ET.Element("testsuites")
-    counts = {s: str(sum(r.status == s for r in results)) for s in ("failed", "skipped", "error")}
-    element = ET.SubElement(
-        root,
-        "testsuite",
-        {
-            "name": suite,
-            "tests": str(len(results)),
-            "failures": counts["failed"],
-            "errors": counts["error"],
-            "skipped": counts["skipped"],
-            "time": f"{sum(r.real_seconds for r in results):.3f}",
-        },
-    )
+class ScenarioCase(junitparser.TestCase):
+    """A JUnit testcase with the ``file`` attribute CI dashboards link to the scenario."""
+
+    file = junitparser.Attr()
+
+
+def junit_xml(
+    results: Sequence[ScenarioResult], suite: str = "cpsim scenarios"
+) -> junitparser.JUnitXml:
+    """JUnit XML (junitparser: the schema's element and attribute names, its counts)."""
+    element = junitparser.TestSuite(suite)
     for result in results:
-        case = ET.SubElement(
-            element,
-            "testcase",
-            {
-                "classname": Path(result.file).stem,
-                "name": result.title,
-                "file": result.file,
-                "time": f"{result.real_seconds:.3f}",
-            },
-        )
+        case = ScenarioCase(result.title, Path(result.file).stem, round(result.real_seconds, 3))
+        case.file = result.file
         text = render(result)
         if result.status in ("failed", "error"):
-            tag = "failure" if result.status == "failed" else "error"
-            ET.SubElement(case, tag, {"message": result.reason}).text = text
+            kind = junitparser.Failure if result.status == "failed" else junitparser.Error
+            outcome = kind(result.reason)
+            outcome.text = text
+            case.result = [outcome]
         elif result.status == "skipped":
-            ET.SubElement(case, "skipped", {"message": result.reason})
-        ET.SubElement(case, "system-out").text = text
+            case.result = [junitparser.Skipped(result.reason)]
+        case.system_out = text
+        element.add_testcase(case)
+    element.update_statistics()
+    element.time = round(sum(r.real_seconds for r in results), 3)
+    root = junitparser.JUnitXml()
+    root.add_testsuite(element)
     return root
 
 
 def write_junit(results: Sequence[ScenarioResult], path: Path) -> None:
-    tree = ET.ElementTree(junit_xml(results))
-    ET.indent(tree)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tree.write(path, encoding="utf-8", xml_declaration=True)
+    junit_xml(results).write(str(path), pretty=True)

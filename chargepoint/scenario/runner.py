@@ -28,6 +28,7 @@ from pathlib import Path
 from chargepoint.aio import real_timeout
 from chargepoint.assembly import ChargerSpec, build_link, build_station
 from chargepoint.clocks import Clock
+from chargepoint.core.profiles import parse_profiles
 from chargepoint.core.settings import Identity
 from chargepoint.csms.framelog import FrameLog
 from chargepoint.csms.handlers import CsmsPolicy
@@ -239,6 +240,7 @@ def _station(scenario: Scenario, state_dir: Path, clock: Clock, password: str | 
         connectors=charger.connectors,
         state_dir=state_dir,
         config_overrides=dict(charger.configuration),
+        feature_profiles=parse_profiles(charger.feature_profiles),
     )
     try:
         return build_station(ChargerSpec(identity, options, clock, password or None))
@@ -364,7 +366,7 @@ def _iso(when: datetime | None) -> str | None:
     return ocpp_time(when) if when else None
 
 
-async def _stop(stop: asyncio.Event, task: asyncio.Task[None]) -> None:
+async def _stop(stop: asyncio.Event, task: asyncio.Task[object]) -> None:
     stop.set()
     try:
         async with asyncio.timeout(STOP_TIMEOUT):

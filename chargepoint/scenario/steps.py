@@ -18,6 +18,7 @@ from .errors import Position, brief, flow, problem, suggest
 from .events import (
     ClearFault,
     ConnectorEvent,
+    EvChange,
     Fault,
     IdTag,
     LinkFault,
@@ -37,6 +38,7 @@ from .fields import (
     Model,
     Shorthand,
 )
+from .files import OfferFirmware
 from .messages import (
     Actions,
     CsmsSpec,
@@ -165,6 +167,13 @@ class SuspendStep(StepBase):
     suspend: Annotated[Suspend, Shorthand("connector", ConnectorId)]
 
 
+class SetEvStep(StepBase):
+    """The EV at a connector: `- set_ev: {capacity_wh: 60000, soc: 20, phases: 3}`."""
+
+    kind = "set_ev"
+    set_ev: EvChange
+
+
 class FaultStep(StepBase):
     """The connector (0: the whole charger) develops a fault."""
 
@@ -193,6 +202,13 @@ class LinkFaultStep(StepBase):
     link_fault: Annotated[LinkFault, Shorthand("kind", LinkFaultKind)]
 
 
+class OfferFirmwareStep(StepBase):
+    """The local CSMS offers a firmware image at ``local:firmware/<name>``."""
+
+    kind = "offer_firmware"
+    offer_firmware: OfferFirmware
+
+
 STEP_TYPES: tuple[type[StepBase], ...] = (
     SendStep,
     ExpectCallStep,
@@ -206,10 +222,12 @@ STEP_TYPES: tuple[type[StepBase], ...] = (
     StartChargingStep,
     StopChargingStep,
     SuspendStep,
+    SetEvStep,
     FaultStep,
     ClearFaultStep,
     WaitStep,
     LinkFaultStep,
+    OfferFirmwareStep,
 )
 STEP_KINDS: dict[str, type[StepBase]] = {t.kind: t for t in STEP_TYPES}
 
@@ -265,10 +283,12 @@ Step = Annotated[
         | Annotated[StartChargingStep, Tag("step:start_charging")]
         | Annotated[StopChargingStep, Tag("step:stop_charging")]
         | Annotated[SuspendStep, Tag("step:suspend")]
+        | Annotated[SetEvStep, Tag("step:set_ev")]
         | Annotated[FaultStep, Tag("step:fault")]
         | Annotated[ClearFaultStep, Tag("step:clear_fault")]
         | Annotated[WaitStep, Tag("step:wait")]
-        | Annotated[LinkFaultStep, Tag("step:link_fault")],
+        | Annotated[LinkFaultStep, Tag("step:link_fault")]
+        | Annotated[OfferFirmwareStep, Tag("step:offer_firmware")],
         Discriminator(_step_tag),
     ],
     BeforeValidator(_step_shape),

@@ -29,6 +29,7 @@ from typing import Any
 from chargepoint.clocks import Clock
 from chargepoint.csms.framelog import Frame, FrameLog
 from chargepoint.transport.base import Connection, Link, LinkError
+from chargepoint.transport.transfer import FileTransfer
 
 from .matchers import Fields
 from .messages import ErrorReply
@@ -195,6 +196,10 @@ class TappedLink:
         self.tap.connections += 1
         self.tap.current = TappedConnection(connection, self.tap)
         return self.tap.current
+
+    def file_transfer(self) -> FileTransfer:
+        """The inner link's (transfers are not tapped: they carry no OCPP)."""
+        return self.inner.file_transfer()
 
     async def aclose(self) -> None:
         await self.inner.aclose()

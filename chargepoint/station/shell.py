@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 from dataclasses import dataclass, field
@@ -27,7 +28,9 @@ from chargepoint.logmask import mask_text
 from chargepoint.store import Store, StoreError
 from chargepoint.transport.base import Connection, LinkClosed, MessageTooLarge
 
+from .diagnostics import LogSource
 from .timeline import Timeline
+from .transfers import IMAGE_SPACE, TransferRunner
 
 log = logging.getLogger("cpsim.station")
 ocpp_log = logging.getLogger("cpsim.ocpp")
@@ -51,6 +54,11 @@ class StationOptions(CoreSettings):
     state_dir: Path | None = None
     timeline_path: Path | None = None
     """Default: ``timeline.jsonl`` in the state dir."""
+    log_files: tuple[Path, ...] = ()
+    """The charger's own logs (the OCPP message log) that GetDiagnostics uploads, with the
+    timeline and the AT trace."""
+    image_space: int = IMAGE_SPACE
+    """Bytes free for a firmware image: a larger one fails to download (§5.19)."""
 
 
 @dataclass
@@ -91,7 +99,20 @@ class Station:
         self.timeline = Timeline(timeline_path)
         self._owns_store = owns_store
         """The store is this station's alone: it closes it at shutdown."""
-        self.core = ChargerCore(identity, options, stored, clock.time())
+        logs = [LogSource("timeline.jsonl", timeline_path, "timeline")] if timeline_path else []
+        logs += [LogSource(path.name, path) for path in options.log_files]
+        settings = options if logs else dataclasses.replace(options, diagnostics_available=False)
+        self.core = ChargerCore(identity, settings, stored, clock.time())
+        self.transfers = TransferRunner(
+            self.feed,
+            cp,
+            options.state_dir,
+            self.core.wall,
+            lambda: [self.config.get("AuthorizationKey") or ""],
+            options.image_space,
+        )
+        for source in logs:
+            self.transfers.add_source(source)
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._answer_timer: asyncio.TimerHandle | None = None
         self._waiting: dict[str, asyncio.Future[Any]] = {}
@@ -181,6 +202,12 @@ class Station:
                     future.set_result(action.value)
             elif isinstance(action, act.CloseLink):
                 self._close(action.code, action.reason)
+            elif isinstance(action, act.StartTransfer):
+                self.transfers.start(action)
+            elif isinstance(action, act.CancelTransfer):
+                self.transfers.cancel(action.transfer_id)
+            elif isinstance(action, act.InstallFirmware):
+                self.transfers.install(action)
         self.timeline.flush()
         # wake whoever waits for the charger's state to change (scenario steps)
         self._changed.set()
@@ -317,6 +344,20 @@ class Station:
         self._check_connector(connector_id)
         self.feed(ev.EvSuspend(connector_id, suspended, power_w))
 
+    def set_ev(
+        self,
+        connector_id: int,
+        capacity_wh: float | None = None,
+        soc: float | None = None,
+        max_current_a: float | None = None,
+        phases: int | None = None,
+        power_w: float | None = None,
+        paused: bool | None = None,
+    ) -> None:
+        """Change the EV at the connector (see ``chargepoint.core.events.SetEv``)."""
+        self._check_connector(connector_id)
+        self.feed(ev.SetEv(connector_id, capacity_wh, soc, max_current_a, phases, power_w, paused))
+
     def stop_transaction(self, connector_id: int, reason: str = "Local") -> None:
         self._check_connector(connector_id)
         self.feed(ev.StopCharging(connector_id, reason))
@@ -362,7 +403,18 @@ class Station:
                 f"no connector {connector_id} (this charger has {self.options.connectors})"
             )
 
+    def use_link(self, link: object) -> None:
+        """Transfer files (firmware, diagnostics) over this link, as real firmware does."""
+        self.transfers.use_link(link)
+
+    def add_diagnostics_log(self, path: Path, secrets: tuple[str, ...] = ()) -> None:
+        """One more log for GetDiagnostics (the AT trace), with secrets of its own to mask."""
+        self.transfers.add_source(LogSource(path.name, path))
+        self.transfers.known_secrets.extend(s for s in secrets if s)
+        self.core.settings.diagnostics_available = self.options.diagnostics_available
+
     async def shutdown(self) -> None:
+        await self.transfers.aclose()
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()

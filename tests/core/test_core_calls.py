@@ -69,10 +69,10 @@ def test_an_id_over_36_characters_is_answered_with_the_id_as_sent() -> None:
         ("FlyToTheMoon", {}, "NotImplemented"),
         (
             "ReserveNow",
-            {"connectorId": 1, "expiryDate": iso(0), "idTag": "T1", "reservationId": 1},
-            "NotSupported",
+            {"connectorId": 1, "expiryDate": iso(0), "idTag": "T" * 21, "reservationId": 1},
+            "TypeConstraintViolation",
         ),  # fmt: skip
-        ("SetChargingProfile", {}, "NotSupported"),
+        ("SetChargingProfile", {}, "ProtocolError"),
         ("ChangeAvailability", {"connectorId": 1}, "ProtocolError"),
         (
             "ChangeAvailability",

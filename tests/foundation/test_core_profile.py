@@ -345,12 +345,13 @@ async def test_unlock_clear_cache_data_transfer(csms: LocalCsms, start_charger) 
 @pytest.mark.parametrize(
     "frame,code",
     [
-        # OCPP-J 1.6 §4.2.3: NotImplemented = not known; NotSupported = known, not supported
+        # OCPP-J 1.6 §4.2.3: NotImplemented = not known (NotSupported, for a profile a
+        # charger leaves out: tests/core/test_core_feature_profiles.py)
         ('[2,"m1","NoSuchAction",{}]', "NotImplemented"),
         (
             '[2,"m2","ReserveNow",{"connectorId":1,"expiryDate":"2030-01-01T00:00:00Z",'
-            '"idTag":"A","reservationId":1}]',
-            "NotSupported",
+            '"idTag":"TAG-LONGER-THAN-20-CH","reservationId":1}]',
+            "TypeConstraintViolation",
         ),
         # errata E3.24 / E3.38: a value outside the enumeration
         ('[2,"m3","Reset",{"type":"Sideways"}]', "PropertyConstraintViolation"),

@@ -48,7 +48,7 @@ def test_unknown_key_points_at_the_key_and_suggests() -> None:
         steps: [wait: 1]
         """) == [
         "s.yaml:2:3: charger.idd: unknown key 'idd'; did you mean id? (expected id, "
-        "connectors, vendor, model, serial, firmware, configuration, password, "
+        "connectors, vendor, model, serial, firmware, feature_profiles, configuration, password, "
         "time_scale, start_time)"
     ]
 
@@ -136,8 +136,8 @@ def test_unknown_step_kind_suggests_one() -> None:
     assert problems("steps:\n  - sned: Heartbeat\n") == [
         "s.yaml:2:5: steps[0].sned: unknown step 'sned'; did you mean send? (expected one of "
         "send, expect_call, csms, expect_received, expect_unordered, expect_never, plug_in, "
-        "unplug, present_tag, start_charging, stop_charging, suspend, fault, clear_fault, wait, "
-        "link_fault)"
+        "unplug, present_tag, start_charging, stop_charging, suspend, set_ev, fault, clear_fault, "
+        "wait, link_fault, offer_firmware)"
     ]
 
 
@@ -211,17 +211,18 @@ def test_file_errors_name_the_path(tmp_path: Path) -> None:
     assert str(caught.value) == f"{missing}:1:1: cannot read: No such file or directory"
 
 
-def test_a_suspension_the_station_cannot_do_is_refused_at_load_time() -> None:
-    """``run`` could not do ``by: ev``, so ``validate`` refuses it rather than a run skipping."""
+def test_a_suspension_is_by_the_charger_or_by_the_ev() -> None:
+    """``by: ev`` pauses the EV model (SuspendedEV); a near miss gets a suggestion."""
     assert problems("""\
         steps:
-          - suspend: {connector: 1, by: ev}
+          - suspend: {connector: 1, by: EV}
           - suspend: {by: EVSE}
         """) == [
-        "s.yaml:2:33: steps[0].suspend.by: ev (SuspendedEV) needs the EV to stop drawing power, "
-        "which the station does not model yet; use by: evse (SuspendedEVSE)",
+        "s.yaml:2:33: steps[0].suspend.by: unknown suspension 'EV'; did you mean ev?",
         "s.yaml:3:19: steps[1].suspend.by: unknown suspension 'EVSE'; did you mean evse?",
     ]
+    by_ev = parse_scenario("steps:\n  - suspend: {by: ev}\n").steps[0].spec
+    assert by_ev.model_dump() == {"connector": 1, "by": "ev"}
     suspend = parse_scenario("steps:\n  - suspend: 1\n").steps[0].spec
     assert suspend.model_dump() == {"connector": 1, "by": "evse"}  # what the station does
 
@@ -278,8 +279,8 @@ def test_an_unknown_key_does_not_hide_the_other_errors_of_its_mapping() -> None:
         """) == [
         "s.yaml:2:15: charger.connectors: expected greater than or equal to 1, got 0",
         "s.yaml:3:3: charger.conectors: unknown key 'conectors'; did you mean connectors? "
-        "(expected id, connectors, vendor, model, serial, firmware, configuration, password, "
-        "time_scale, start_time)",
+        "(expected id, connectors, vendor, model, serial, firmware, feature_profiles, "
+        "configuration, password, time_scale, start_time)",
         "s.yaml:4:19: charger.configuration.HeartbeatIntervall: unknown configuration key "
         "'HeartbeatIntervall'; did you mean HeartbeatInterval?",
         "s.yaml:6:20: steps[0].send.action: unknown charge-point action 'Heartbeet'; did you "
@@ -305,3 +306,18 @@ def test_a_csms_url_the_charger_cannot_use_is_refused_at_load(tmp_path) -> None:
     with pytest.raises(ScenarioLoadError) as info:
         load_scenario(path)
     assert "csms.url: 'ws://csms.example:99999/ocpp': Port out of range" in str(info.value)
+
+
+def test_a_key_of_a_profile_the_charger_leaves_out_is_named() -> None:
+    assert problems("""\
+        charger:
+          feature_profiles: [Core, RemoteTrigger]
+          configuration: {ChargingScheduleMaxPeriods: 4}
+        steps: [wait: 1]
+        """) == [
+        "s.yaml:3:19: charger.configuration.ChargingScheduleMaxPeriods: "
+        "ChargingScheduleMaxPeriods belongs to the SmartCharging feature profile, "
+        "which charger.feature_profiles leaves out"
+    ]
+    (problem,) = problems("charger:\n  feature_profiles: [Core, Smart]\nsteps: [wait: 1]\n")
+    assert "charger.feature_profiles[1]: expected" in problem and "got 'Smart'" in problem

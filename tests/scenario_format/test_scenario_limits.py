@@ -248,6 +248,6 @@ def test_a_problem_is_one_line_whatever_the_value_holds() -> None:
         "s.yaml:2:5: steps[0].'wa\\u2028it': unknown step 'wa\\u2028it'; did you mean wait? "
         "(expected one of send, "
         "expect_call, csms, expect_received, expect_unordered, expect_never, plug_in, unplug, "
-        "present_tag, start_charging, stop_charging, suspend, fault, clear_fault, wait, "
-        "link_fault)"
+        "present_tag, start_charging, stop_charging, suspend, set_ev, fault, clear_fault, wait, "
+        "link_fault, offer_firmware)"
     ]

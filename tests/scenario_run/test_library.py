@@ -31,6 +31,15 @@ def test_the_library_covers_the_issue() -> None:
         "get_configuration",
         "reset",
         "change_availability",
+        # the feature profiles (issue 12)
+        "smart_charging_cuts_power",
+        "smart_charging_recurring_daily",
+        "smart_charging_composite",
+        "local_list_offline",
+        "reservation_expires",
+        "firmware_update_retry",
+        "firmware_corrupt_image",
+        "diagnostics_upload",
     }
 
 

@@ -1,3 +1,3 @@
-from chargepoint.cli import main
+from chargepoint.cli import entry
 
-main()
+entry()

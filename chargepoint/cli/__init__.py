@@ -1,34 +1,33 @@
-"""``cpsim``: the command line."""
+"""``cpsim``: the command line.
+
+This module stays light: the console script's :func:`entry` imports the commands
+(websockets, ocpp, pydantic, ... a few tenths of a second) inside its own handler,
+so a Ctrl+C during start-up is exit 130 and one line, never a traceback.
+``from chargepoint.cli import main`` still gives the click group.
+"""
 
 from __future__ import annotations
 
-import click
+import sys
+from typing import Any
 
-from .csms import csms
-from .demo import demo
-from .emulate import emulate
-from .fieldtest import apn_scan, check
-from .run import run
-from .scenario import scenario
-from .state import state
+INTERRUPTED = 130  # common.ExitCode.INTERRUPTED, without importing click yet
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="ocpp-modem-sim")
-def main() -> None:
-    """OCPP 1.6-J charge-point simulator over a modem (Quectel EC200U, ESP-AT) or a WebSocket."""
+def entry() -> None:
+    """The ``cpsim`` console script (and ``python -m chargepoint``)."""
+    try:
+        from .app import main
+
+        main()
+    except KeyboardInterrupt:
+        sys.stderr.write("cpsim: interrupted\n")
+        sys.exit(INTERRUPTED)
 
 
-@main.group()
-def modem() -> None:
-    """The bundled modem emulator and field tests for SIM cards and APNs."""
+def __getattr__(name: str) -> Any:
+    if name == "main":
+        from .app import main
 
-
-main.add_command(csms)
-main.add_command(run)
-main.add_command(demo)
-main.add_command(scenario)
-main.add_command(state)
-modem.add_command(emulate)
-modem.add_command(check)
-modem.add_command(apn_scan)
+        return main
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,6 +19,8 @@ from modem.emulator.chaos import Chaos, Injection
 from modem.emulator.config import EmulatorConfig
 from modem.emulator.ec200u import PROFILES
 
+from .common import CouldNotStart
+
 PROMPTS = {"default": None, "space": b"\r\n> "}
 WIFI_FAILURES = {"timeout": 1, "refused": 4}  # +CWJAP:<code>
 
@@ -58,6 +60,34 @@ async def _serve(
                 await chaos.stop()
     finally:
         await emulator.aclose()
+
+
+DIALECT_OPTIONS = {
+    "ec200u": ("profile", "good_apns", "prompt_style"),
+    "esp-at": (
+        "wifi_ssid",
+        "wifi_password",
+        "wifi_failure",
+        "no_ws",
+        "ws_auto_reconnect",
+        "ws_piece_seed",
+    ),
+}
+"""Options that only one dialect has a use for (the EC200U's field profiles and APNs,
+the ESP-AT's Wi-Fi and WebSocket commands)."""
+
+
+def _refuse_other_dialect(ctx: click.Context, dialect: str) -> None:
+    """A usage error for an option given explicitly that this dialect would ignore."""
+    for owner, names in DIALECT_OPTIONS.items():
+        if owner == dialect:
+            continue
+        for name in names:
+            if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+                option = next(p for p in ctx.command.params if p.name == name)
+                raise click.UsageError(
+                    f"{option.opts[0]} is for --dialect {owner}, not {dialect}", ctx
+                )
 
 
 @click.command("emulate")
@@ -185,7 +215,12 @@ def emulate(
     chaos_interval: float,
     log_level: str,
 ) -> None:
-    """Emulate an AT-command modem on a pty (or socket://) with real TCP behind it."""
+    """Emulate an AT-command modem on a pty (or socket://) with real TCP behind it.
+
+    Runs until Ctrl+C or SIGTERM (exit 0); exit 2 for an option of the other dialect
+    or a port it cannot serve.
+    """
+    _refuse_other_dialect(click.get_current_context(), dialect)
     logging.basicConfig(
         level=log_level.upper(),
         stream=sys.stderr,
@@ -212,4 +247,4 @@ def emulate(
     except KeyboardInterrupt:
         pass  # no signal handlers on this platform: Ctrl+C is a normal stop
     except (ValueError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise CouldNotStart(str(exc)) from exc

@@ -21,14 +21,36 @@ from urllib.parse import unquote
 import click
 
 from chargepoint.fieldtest.check import CheckOptions, PortOptions, ReachOptions, run_check
-from chargepoint.fieldtest.outcome import as_json, judge, progress_line, table, verdict_line
-from chargepoint.fieldtest.scan import ScanOptions, parse_apn_file, run_scan, scan_json, scan_table
+from chargepoint.fieldtest.outcome import (
+    as_json,
+    judge,
+    progress_line,
+    step_progress,
+    table,
+    verdict_line,
+)
+from chargepoint.fieldtest.scan import (
+    ScanOptions,
+    distinct,
+    parse_apn_file,
+    run_scan,
+    scan_json,
+    scan_table,
+)
 from chargepoint.fieldtest.target import CsmsTarget
 from chargepoint.transport import atsafe
 from chargepoint.transport.handshake import basic_auth, check_charge_point_id
 from modem.diagnostics import ApnSettings, Report, auth_code
 
-from .common import bad_value, check_password, refuse
+from .common import (
+    ExitCode,
+    bad_value,
+    check_password,
+    interrupted,
+    port_option,
+    refuse,
+    writable_file,
+)
 
 ESP_AT_NOT_YET = (
     "the ESP-AT Wi-Fi checks are not available in this installation: the ESP-AT driver "
@@ -144,8 +166,7 @@ def _run(main: Callable[[], Coroutine[Any, Any, int]]) -> None:
     try:
         code = asyncio.run(main())
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        code = 130
+        interrupted()
     sys.exit(code)
 
 
@@ -161,7 +182,10 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options both commands share, in the order ``--help`` shows them."""
     decorators = [
         click.option(
-            "--port", required=True, help="Modem AT port: /dev/ttyUSB2, COM5, socket://H:P."
+            "--port",
+            required=True,
+            callback=port_option,
+            help="Modem AT port: /dev/ttyUSB2, COM5, socket://H:P.",
         ),
         click.option(
             "--dialect",
@@ -199,6 +223,7 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--at-log",
             type=click.Path(dir_okay=False, path_type=Path),
+            callback=writable_file,
             help="Append the AT trace (secrets masked) to this file.",
         ),
         click.option(
@@ -321,7 +346,7 @@ def _wifi_runner(
         from chargepoint.fieldtest.espat import WifiOptions, run_wifi_check
     except ImportError as exc:
         click.echo(f"cpsim modem check: {ESP_AT_NOT_YET} ({exc})", err=True)
-        sys.exit(2)
+        sys.exit(ExitCode.USAGE)
     options = WifiOptions(port, ssid, password, target, reach)
 
     async def run(report: Report) -> None:
@@ -366,22 +391,29 @@ def apn_scan(
             "has none (use --dialect ec200u)",
             err=True,
         )
-        sys.exit(2)
+        sys.exit(ExitCode.USAGE)
     target = _target(csms_url, cp_id, password, dialect)
     _apn_names(apns)
     _apn_credentials(apn_user, apn_password)
     auth = auth_code(apn_user, apn_auth)
-    tries = [ApnSettings(a, apn_user, apn_password, auth) for a in apns]
+    given = [ApnSettings(a, apn_user, apn_password, auth) for a in apns]
     if apn_file is not None:
-        tries += _apn_file(apn_file)
-    if not tries:
+        from_file = _apn_file(apn_file)
+        if not from_file and not given:
+            bad_value(f"{apn_file} lists no APN (only blank lines or # comments)", "--apn-file")
+        given += from_file
+    if not given:
         raise click.UsageError("give at least one --apn or an --apn-file")
+    tries, repeats = distinct(given)
+    for repeat in repeats:
+        click.echo(f"{repeat.label()} is given more than once: tried once", err=True)
     _setup_logging(log_level)
     options = ScanOptions(PortOptions(port, baud, at_log), tuple(tries), target, wait)
 
     async def main() -> int:
         report = Report(_progress, _note)
-        outcome = await run_scan(options, report, lambda text: click.echo(text, err=True))
+        with step_progress(len(tries), lambda text: click.echo(text, err=True)) as steps:
+            outcome = await run_scan(options, report, steps)
         if as_json_:
             context = {
                 "command": "apn-scan",

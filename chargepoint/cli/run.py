@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import click
 
 from chargepoint import logs
 from chargepoint.assembly import ChargerSpec, LinkSpec, assemble
 from chargepoint.core.config import check_authorization_key
+from chargepoint.core.profiles import FEATURE_PROFILES, UnknownFeatureProfile, parse_profiles
 from chargepoint.core.settings import Identity
-from chargepoint.station.runner import run_station
+from chargepoint.station.driveport import DrivePort, loopback_problem
+from chargepoint.station.runner import StopReport, run_station
 from chargepoint.station.shell import StationOptions
 from chargepoint.store import StoreError
 from chargepoint.transport import atsafe
@@ -28,14 +33,22 @@ from chargepoint.transport.handshake import (
     check_charge_point_id,
     parse_header,
 )
+from modem.at import ATPortError
+from modem.diagnostics.port import identify
 
 from .common import (
+    CouldNotStart,
+    ExitCode,
     bad_value,
     check_password,
+    log_format_option,
     log_level_option,
+    port_option,
     refuse,
     run_until_interrupted,
+    writable_file,
 )
+from .interactive import prompt_until_quit
 
 log = logging.getLogger("cpsim.run")
 
@@ -66,6 +79,13 @@ def _checked(
             raise click.BadParameter(str(exc)) from None
 
     return callback
+
+
+def _profiles(value: str) -> frozenset[str]:
+    try:
+        return parse_profiles(value)
+    except UnknownFeatureProfile as exc:
+        raise click.BadParameter(str(exc), param_hint="--feature-profiles") from None
 
 
 @click.command()
@@ -99,6 +119,14 @@ def _checked(
     help="Extra upgrade-request header; repeatable.",
 )
 @click.option("--connectors", default=1, show_default=True, type=click.IntRange(1, 32))
+@click.option(
+    "--feature-profiles",
+    default=",".join(FEATURE_PROFILES),
+    show_default=True,
+    callback=lambda ctx, param, value: _profiles(value),
+    help="The OCPP 1.6 feature profiles this charger has (Core always); one left out "
+    "answers its calls NotSupported and has none of its keys.",
+)
 @click.option("--vendor", default="cpsim", show_default=True)
 @click.option("--model", default="cpsim-ac", show_default=True)
 @click.option("--serial", default=None)
@@ -123,7 +151,11 @@ def _checked(
     show_default=True,
     help="Reach the CSMS through this modem instead of directly.",
 )
-@click.option("--port", help="Modem port: a device (/dev/ttyUSB2) or socket://host:port.")
+@click.option(
+    "--port",
+    callback=port_option,
+    help="Modem port: a device (/dev/ttyUSB2) or socket://host:port.",
+)
 @click.option("--baud", default=115200, show_default=True, type=click.IntRange(300))
 @click.option("--apn", help="EC200U: the APN of the SIM's data plan.")
 @click.option("--apn-user", default="", help="EC200U: APN user (PAP).")
@@ -143,15 +175,31 @@ def _checked(
 @click.option(
     "--at-log",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=writable_file,
     help="Write an AT trace (commands, responses, URCs; secrets masked).",
 )
+@click.option(
+    "--control",
+    metavar="socket://127.0.0.1:PORT",
+    callback=lambda ctx, param, value: control_address(value),
+    help="Drive the charger while it runs: JSON lines on this loopback port, the scenario "
+    "steps' commands (plug_in, present_tag, stop_charging, set_ev, fault, send, status, ...).",
+)
+@click.option(
+    "--interactive",
+    is_flag=True,
+    help="A prompt over the same commands as --control (Tab completes; quit stops); the "
+    "OCPP exchange is logged on stderr as it happens.",
+)
 @log_level_option()
+@log_format_option()
 def run(
     charge_point_id: str,
     url: str,
     password: str | None,
     headers: tuple[str, ...],
     connectors: int,
+    feature_profiles: frozenset[str],
     vendor: str,
     model: str,
     serial: str | None,
@@ -167,10 +215,20 @@ def run(
     wifi_ssid: str | None,
     wifi_password: str,
     at_log: Path | None,
+    control: tuple[str, int] | None,
+    interactive: bool,
     log_level: str,
+    log_format: str,
 ) -> None:
-    """Run one simulated charger until Ctrl+C (closes the WebSocket with 1000, exits 0)."""
-    logs.setup(log_level)
+    """Run one simulated charger until Ctrl+C or SIGTERM.
+
+    On Ctrl+C a running transaction is stopped first (StopTransaction, reason Local),
+    then the WebSocket is closed with 1000.  Exit 0 when stopped so; 2 for a usage
+    error or when it cannot start (a state dir in use, a modem of the other dialect).
+    """
+    _refuse_misplaced(modem_kind, port, apn, apn_user, apn_password, apn_auth, wifi_ssid, at_log)
+    _refuse_id_in_url(url, charge_point_id)
+    logs.setup(log_level, log_format=log_format, charge_point_id=charge_point_id)
     if password is not None:
         try:
             check_authorization_key(password)
@@ -198,7 +256,9 @@ def run(
     charger = ChargerSpec(
         Identity(charge_point_id, vendor, model, serial),
         StationOptions(
-            connectors=connectors, state_dir=state_dir or default_state_dir(charge_point_id)
+            connectors=connectors,
+            state_dir=state_dir or default_state_dir(charge_point_id),
+            feature_profiles=feature_profiles,
         ),
         password=password,
     )
@@ -207,14 +267,126 @@ def run(
     try:
         station, link = assemble(charger, link_spec)
     except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise CouldNotStart(str(exc)) from None
     except ValueError as exc:  # a stored AuthorizationKey over ESP-AT's header limit
         raise click.UsageError(str(exc)) from None
 
-    async def main(stop: asyncio.Event) -> None:
-        await run_station(station, link, stop)
+    async def main(stop: asyncio.Event) -> StopReport | str:
+        if modem is not None:
+            mismatch = await wrong_dialect(modem_kind, modem.port, baud, at_log)
+            if mismatch is not None:
+                await station.shutdown()
+                return mismatch
+        async with contextlib.AsyncExitStack() as extras:
+            if control is not None:
+                try:
+                    drive = await DrivePort(station, *control).start()
+                except OSError as exc:
+                    await station.shutdown()
+                    return f"--control {control[0]}:{control[1]}: cannot listen ({exc.strerror})"
+                extras.push_async_callback(drive.aclose)
+                click.echo(f"control port: {drive.url}", err=True)
+            if interactive:
+                prompt = asyncio.create_task(prompt_until_quit(station, stop), name="prompt")
+                extras.callback(prompt.cancel)
+            return await run_station(station, link, stop, stop_reason="Local")
 
-    run_until_interrupted(main)
+    outcome = run_until_interrupted(main)
+    if isinstance(outcome, str):
+        click.echo(f"cpsim run: {outcome}", err=True)
+        sys.exit(ExitCode.USAGE)
+    if outcome.unsent:
+        click.echo(
+            f"cpsim run: stopped; {outcome.unsent} transaction message(s) the CSMS has not "
+            f"confirmed stay queued in {charger.options.state_dir} and are sent at the "
+            "next start",
+            err=True,
+        )
+
+
+def control_address(value: str | None) -> tuple[str, int] | None:
+    """``socket://HOST:PORT`` with a loopback HOST (the port has no authentication)."""
+    if value is None:
+        return None
+    if not value.startswith("socket://"):
+        raise click.BadParameter("expected socket://127.0.0.1:PORT")
+    parts = urlsplit(value)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None or not parts.hostname:
+        raise click.BadParameter("expected socket://127.0.0.1:PORT (PORT 0: any free port)")
+    problem = loopback_problem(parts.hostname)
+    if problem is not None:
+        raise click.BadParameter(problem)
+    return parts.hostname, port
+
+
+def _refuse_misplaced(
+    modem_kind: str,
+    port: str | None,
+    apn: str | None,
+    apn_user: str,
+    apn_password: str,
+    apn_auth: str | None,
+    wifi_ssid: str | None,
+    at_log: Path | None,
+) -> None:
+    """Options that do nothing with this --modem: a usage error, not silence."""
+    cellular = {"--apn": apn, "--apn-user": apn_user, "--apn-password": apn_password}
+    cellular["--apn-auth"] = apn_auth
+    modem_only = {"--port": port, **cellular, "--wifi-ssid": wifi_ssid, "--at-log": at_log}
+    if modem_kind == "none":
+        given = [name for name, value in modem_only.items() if value]
+        if given:
+            raise click.UsageError(
+                f"{', '.join(given)}: only with --modem ec200u or --modem esp-at "
+                "(without --modem the charger connects directly)"
+            )
+    elif modem_kind == "esp-at":
+        given = [name for name, value in cellular.items() if value]
+        if given:
+            raise click.UsageError(f"{', '.join(given)}: APNs are cellular (--modem ec200u)")
+    elif wifi_ssid:
+        raise click.UsageError("--wifi-ssid is for --modem esp-at")
+
+
+def _refuse_id_in_url(url: str, charge_point_id: str) -> None:
+    """``--url ws://h/ocpp/CP1 --id CP1`` would connect to ``/ocpp/CP1/CP1``: refused (a
+    CSMS whose path really repeats the id is rare; a copied full URL is common)."""
+    last = unquote(urlsplit(url).path.rstrip("/").rpartition("/")[2])
+    if last == charge_point_id:
+        base = url.rstrip("/")[: -len(url.rstrip("/").rpartition("/")[2]) - 1]
+        bad_value(
+            f"it already ends with the charge-point id {charge_point_id!r}, which cpsim "
+            f"appends (it would connect to .../{last}/{last}): give the base URL {base}",
+            "--url",
+        )
+
+
+async def wrong_dialect(
+    modem_kind: str, port: str, baud: int, at_log: Path | None = None
+) -> str | None:
+    """Ask the module on ``port`` what it is (ATI / AT+GMR, as ``modem check`` does);
+    a sentence when it is a modem of the other dialect.  A port that does not answer
+    yet is left to the link, which retries (a modem may still be booting)."""
+    try:
+        found = await identify(port, baud, at_log=at_log)
+    except ATPortError as exc:
+        log.warning("%s; the charger keeps trying", exc)
+        return None
+    wanted = "quectel" if modem_kind == "ec200u" else "esp-at"
+    if found.family == wanted:
+        return None
+    if found.family == "unknown":
+        log.warning("%s answers AT but not as a known %s: trying anyway", port, modem_kind)
+        return None
+    other = "ec200u" if found.family == "quectel" else "esp-at"
+    return (
+        f"{port} is {'an' if other == 'esp-at' else 'a'} {found.description}, not "
+        f"{modem_kind}: run again with --modem {other}"
+    )
 
 
 def _refuse_for_ec200u(url: str, apn: str, apn_user: str, apn_password: str) -> None:

@@ -17,9 +17,11 @@ stays a pytest skip.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -53,7 +55,7 @@ from chargepoint.scenario.runner import (
 from chargepoint.scenario.timebase import time_scale_option
 from chargepoint.transport.handshake import check_base_url
 
-from .common import log_level_option
+from .common import interrupted, log_level_option
 
 PASSED, FAILED, LOAD_ERROR = 0, 1, 2
 
@@ -77,10 +79,12 @@ def validate(files: tuple[Path, ...]) -> None:
 
     Exit 0 when every file loads, 2 when any has a problem.
     """
+    count = len(scenario_files(files))
+    if count == 0:
+        _no_files(files)
     problems = check_files(files)
     for problem in problems:
         click.echo(str(problem))
-    count = len(scenario_files(files))
     if problems:
         bad = len({p.where.file for p in problems})
         click.echo(f"{len(problems)} problem(s) in {bad} of {count} file(s)", err=True)
@@ -164,8 +168,7 @@ def run(
     """
     paths = scenario_files(files)
     if not paths:
-        click.echo(f"no scenario files (*.yaml, *.yml) in {', '.join(map(str, files))}", err=True)
-        sys.exit(LOAD_ERROR)
+        _no_files(files)
     scenarios, problems = load_files(paths)
     if problems:
         for problem in problems:
@@ -173,13 +176,16 @@ def run(
         click.echo(f"{len(problems)} problem(s): nothing was run", err=True)
         sys.exit(LOAD_ERROR)
     logs.setup(log_level, ocpp_messages=False)
-    results = _run_all(scenarios, RunOptions(csms=csms_url, link=link_type, time_scale=time_scale))
+    options = RunOptions(csms=csms_url, link=link_type, time_scale=time_scale)
+    results, was_interrupted = _run_all(scenarios, options, ConnectErrors.install(log_level))
     if report_dir is not None:
         for stem, result in zip(_stems(scenarios), results, strict=True):
             write_report(result, report_dir, stem)
     if junit is not None:
         write_junit(results, junit)
     click.echo(summary(results))
+    if was_interrupted:
+        interrupted()
     skipped = sum(r.status == "skipped" for r in results)
     if skipped and not allow_skips:
         click.echo(
@@ -190,26 +196,70 @@ def run(
     sys.exit(exit_status(results, allow_skips))
 
 
-def _run_all(scenarios: Sequence[Scenario], options: RunOptions) -> list[ScenarioResult]:
+class ConnectErrors(logging.Handler):
+    """Shows the charger's "cannot connect" at once, one line per distinct reason and
+    scenario, even at the default log level: against a CSMS that cannot be reached
+    the steps would otherwise print nothing until their timeouts."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.seen: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if not text.startswith("cannot connect"):
+            return
+        reason = text.partition("; retrying in ")[0]
+        if reason not in self.seen:
+            self.seen.add(reason)
+            click.echo(f"  ! {reason} (the charger keeps retrying)")
+
+    @classmethod
+    def install(cls, log_level: str) -> ConnectErrors | None:
+        """Only where the log itself would not show it (a level above ERROR)."""
+        if logging.getLevelName(log_level.upper()) <= logging.ERROR:
+            return None
+        handler = cls()
+        runner_log = logging.getLogger("cpsim.runner")
+        runner_log.setLevel(logging.ERROR)
+        runner_log.propagate = False
+        runner_log.addHandler(handler)
+        return handler
+
+
+def _no_files(files: Sequence[Path]) -> NoReturn:
+    """A mistyped path or an empty directory must not pass CI as "0 file(s) OK"."""
+    raise click.UsageError(f"no scenario files (*.yaml, *.yml) in {', '.join(map(str, files))}")
+
+
+def _run_all(
+    scenarios: Sequence[Scenario], options: RunOptions, connect_errors: ConnectErrors | None = None
+) -> tuple[list[ScenarioResult], bool]:
+    """The results, and whether Ctrl+C cut the run short (the scenario it interrupted is
+    an error, the ones after it are not listed: they did not run)."""
     results = []
     for scenario in scenarios:
+        planned = None
+        if connect_errors is not None:
+            connect_errors.seen.clear()
         try:
             planned = plan(scenario, options)
-        except RunError as exc:
-            result = error_result(scenario, exc)
-        else:
             shown = "virtual" if planned.virtual else planned.scale
             options.on_step = lambda step, scale=shown: click.echo(step_line(step, scale))
             click.echo(header(new_result(scenario, planned)))
-            try:
-                result = run_blocking(scenario, planned, options)
-            except RunError as exc:
-                result = error_result(scenario, exc, planned)
+            result = run_blocking(scenario, planned, options)
+        except RunError as exc:
+            result = error_result(scenario, exc, planned)
+        except KeyboardInterrupt:
+            result = error_result(scenario, RunError("interrupted (Ctrl+C)"), planned)
+            click.echo(footer(result) + "\n")
+            results.append(result)
+            return results, True
         for line in warning_lines(result):
             click.echo(line)
         click.echo(footer(result) + "\n")
         results.append(result)
-    return results
+    return results, False
 
 
 def exit_status(results: Sequence[ScenarioResult], allow_skips: bool = False) -> int:

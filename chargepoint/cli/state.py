@@ -4,8 +4,8 @@
 configuration (secrets masked) and authorization cache; ``--json`` prints the same as
 one stable document.  ``reset`` drops the state of every charger or of one, after a
 confirmation; an unreadable database (corrupt, or from a newer cpsim) is moved aside,
-never deleted.  Exit status: 0 done, 1 a bad state dir (one line), a charger ``show``
-does not find, or a "no" to reset's question; 2 a usage error.
+never deleted.  Exit status: 0 done, 1 a "no" to reset's question, 2 a usage error, a
+bad state dir (one line) or a charger ``show`` does not find (README "Exit codes").
 
 ``show`` opens the database read-only (no lock, nothing written): it works beside a
 running charger and on a read-only dir.  ``reset`` holds the state dir's lock from
@@ -34,6 +34,8 @@ from chargepoint.store import (
     StoreUnreadable,
     set_aside,
 )
+
+from .common import CouldNotStart
 
 MASK = "********"
 _SECRET = re.compile(r"AuthorizationKey|password|secret", re.IGNORECASE)
@@ -74,11 +76,11 @@ def _opened(state_dir: Path, lock: StateDirLock | None = None) -> Iterator[Store
     try:
         store = Store.open_readonly(state_dir) if lock is None else Store.open(state_dir, lock)
     except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise CouldNotStart(str(exc)) from None
     try:
         yield store
     except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise CouldNotStart(str(exc)) from None
     finally:
         store.close()
 
@@ -112,7 +114,7 @@ def show(state_dir: Path, charger: str | None, as_json: bool) -> None:
     without a database yet is shown as empty (exit 0); a missing one is an error (exit 1).
     """
     if not state_dir.exists():
-        raise click.ClickException(f"{state_dir}: no such state dir")
+        raise CouldNotStart(f"{state_dir}: no such state dir")
     if state_dir.is_dir() and not (state_dir / DB_NAME).exists():
         legacy = state_dir / LEGACY_CONFIG
         doc: dict[str, Any] = {
@@ -131,7 +133,7 @@ def show(state_dir: Path, charger: str | None, as_json: bool) -> None:
     with _opened(state_dir) as store:
         chargers = _pick(store, charger)
         if charger is not None and not chargers:
-            raise click.ClickException(_unknown(store, charger))
+            raise CouldNotStart(_unknown(store, charger))
         states = {cp: store.load(cp) for cp in chargers}
         doc = {
             "state_dir": str(state_dir),
@@ -163,6 +165,12 @@ def _charger_doc(charger: str, stored: StoredState) -> dict[str, Any]:
         "inoperative_connectors": sorted(c for c, ok in stored.availability.items() if not ok),
         "auth_cache_size": len(stored.auth_cache),
         "counters": dict(sorted(stored.counters.items())),
+        "local_list": {"version": stored.local_list_version, "size": len(stored.local_list)},
+        "charging_profiles": [
+            {"connector_id": p.connector_id, "profile": p.profile} for p in stored.charging_profiles
+        ],
+        "reservations": [asdict(r) for r in stored.reservations],
+        "values": dict(sorted(stored.values.items())),
     }
 
 
@@ -210,6 +218,32 @@ def _charger_lines(charger: str, stored: StoredState) -> list[str]:
     down = sorted(c for c, ok in stored.availability.items() if not ok)
     lines.append(f"  inoperative connectors: {', '.join(map(str, down)) or 'none'}")
     lines.append(f"  authorization cache: {len(stored.auth_cache)} idTag(s)")
+    lines.append(
+        f"  local authorization list: version {stored.local_list_version}, "
+        f"{len(stored.local_list)} idTag(s)"
+    )
+    profiles = stored.charging_profiles
+    lines.append(f"  charging profiles: {len(profiles) or 'none'}")
+    if profiles:
+        lines += _table(
+            ("ID", "CONNECTOR", "PURPOSE", "STACK LEVEL", "KIND"),
+            [
+                (p.profile_id, p.connector_id)
+                + tuple(
+                    p.profile.get(k, "?")
+                    for k in ("chargingProfilePurpose", "stackLevel", "chargingProfileKind")
+                )
+                for p in profiles
+            ],
+        )
+    lines.append(f"  reservations: {len(stored.reservations) or 'none'}")
+    if stored.reservations:
+        lines += _table(
+            ("ID", "CONNECTOR", "IDTAG", "EXPIRES"),
+            [(r.reservation_id, r.connector_id, r.id_tag, r.expiry) for r in stored.reservations],
+        )
+    for name, value in sorted(stored.values.items()):
+        lines.append(f"  {name}: {value}")
     counters = " ".join(f"{name}={value}" for name, value in sorted(stored.counters.items()))
     lines.append(f"  counters: {counters or 'none'}")
     return lines
@@ -234,11 +268,11 @@ def reset(state_dir: Path, charger: str | None, keep_config: bool, yes: bool) ->
     database or config.json is moved aside (renamed, never deleted).
     """
     if not state_dir.exists():
-        raise click.ClickException(f"{state_dir}: no such state dir")
+        raise CouldNotStart(f"{state_dir}: no such state dir")
     try:
         lock = StateDirLock.acquire(state_dir)  # no charger may start on it meanwhile
     except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise CouldNotStart(str(exc)) from None
     with lock:
         _reset(state_dir, lock, charger, keep_config, yes)
 
@@ -285,8 +319,8 @@ def _set_aside_unreadable(state_dir: Path, lock: StateDirLock, yes: bool) -> int
             aside = set_aside(exc.path, exc.tag)
             click.echo(f"moved {exc.path} aside to {aside.name}")
         except StoreError as exc:
-            raise click.ClickException(str(exc)) from None
-    raise click.ClickException(f"{state_dir}: still unreadable after moving files aside")
+            raise CouldNotStart(str(exc)) from None
+    raise CouldNotStart(f"{state_dir}: still unreadable after moving files aside")
 
 
 _NOUNS = {  # what reset says it drops, in this order; a later table by its name

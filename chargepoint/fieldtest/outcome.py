@@ -3,8 +3,15 @@ person, the same content as JSON for a script, and one progress line per check."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+from collections.abc import Callable, Sequence
+from types import TracebackType
 from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+from rich.text import Text
 
 from modem.diagnostics import FIXES, WARNINGS, CheckResult, Status, Verdict, verdict
 
@@ -58,17 +65,34 @@ def progress_line(result: CheckResult) -> str:
     return f"[{result.status}] {result.name}: {text}"
 
 
+SHOWN_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+"""A modem's control characters (an escape sequence in a figure) shown, not obeyed."""
+
+
+def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns laid out by rich, as plain text (no colour, no box, no wrapping): two
+    spaces before the first column and between columns, the same in a terminal, a pipe
+    or a CI log.  ``headers`` ending in ``>`` are right-aligned."""
+    grid = Table(box=None, pad_edge=False, padding=(0, 1), show_edge=False)
+    for header in headers:
+        right = header.endswith(">")
+        grid.add_column(header.rstrip(">"), justify="right" if right else "left", no_wrap=True)
+    for row in rows:
+        grid.add_row(*(Text(cell.translate(SHOWN_CONTROLS)) for cell in row))  # no markup
+    out = io.StringIO()
+    Console(file=out, width=10_000, color_system=None, highlight=False).print(grid)
+    return "\n".join(f"  {line}".rstrip() for line in out.getvalue().splitlines())
+
+
 def table(results: Sequence[CheckResult], title: str) -> str:
-    """Fixed columns; details of non-passing rows on an indented line below."""
-    width = max([len(r.name) for r in results] + [5])
-    lines = [title, "", f"  {'STATUS':<6}  {'CHECK':<{width}}  RESULT"]
-    indent = " " * (2 + 6 + 2 + width + 2)
+    """One row per check; details of non-passing rows on a line below, under RESULT."""
+    rows: list[tuple[str, str, str]] = []
     for r in results:
         figure = r.figure if r.status is not Status.SKIP else r.detail
-        lines.append(f"  {str(r.status):<6}  {r.name:<{width}}  {figure}".rstrip())
+        rows.append((str(r.status), r.name, figure))
         if r.detail and r.status in (Status.WARN, Status.FAIL):
-            lines.append(indent + r.detail)
-    return "\n".join(lines)
+            rows.append(("", "", r.detail))
+    return f"{title}\n\n" + plain_table(("STATUS", "CHECK", "RESULT"), rows)
 
 
 def as_json(results: Sequence[CheckResult], result: Verdict, **context: Any) -> dict[str, Any]:
@@ -77,3 +101,70 @@ def as_json(results: Sequence[CheckResult], result: Verdict, **context: Any) -> 
         "checks": [r.as_json() for r in results],
         "verdict": result.as_json(),
     }
+
+
+class StepLines:
+    """``[n/N]`` progress as one line per step started and per step done: what a log, a
+    pipe or a CI job keeps."""
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self.write = write
+
+    def __enter__(self) -> StepLines:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    def trying(self, number: int, total: int, text: str) -> None:
+        self.write(f"[{number}/{total}] {text}...")
+
+    def tried(self, number: int, total: int, text: str) -> None:
+        self.write(f"[{number}/{total}] {text}")
+
+
+class StepBar(StepLines):
+    """On a terminal: rich's progress bar (spinner, the step being tried, n/N) under the
+    finished steps' lines, which stay; the bar goes when the run ends."""
+
+    def __init__(self, console: Console, total: int) -> None:
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}", markup=False),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
+        )
+        self.task = self.progress.add_task("", total=total)
+        super().__init__(lambda text: self.progress.console.print(Text(text), soft_wrap=True))
+
+    def __enter__(self) -> StepBar:
+        self.progress.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.progress.stop()
+
+    def trying(self, number: int, total: int, text: str) -> None:
+        self.progress.update(self.task, description=f"{text}...")
+
+    def tried(self, number: int, total: int, text: str) -> None:
+        super().tried(number, total, text)
+        self.progress.advance(self.task)
+
+
+def step_progress(total: int, write: Callable[[str], None]) -> StepLines:
+    """A bar when stderr is a terminal, else plain lines through ``write``."""
+    console = Console(stderr=True, highlight=False)
+    return StepBar(console, total) if console.is_terminal else StepLines(write)

@@ -45,11 +45,22 @@ from .check import (
     release,
     why_stopped,
 )
-from .outcome import ALL_FIXES, ALL_WARNINGS, judge, table
+from .outcome import ALL_FIXES, ALL_WARNINGS, StepLines, judge, plain_table, table
 from .target import CsmsTarget
 
 PREREQUISITES = ("port", *(name for name in CELLULAR if name != "data"))
 SCAN_REACH = ReachOptions(steps=("DNS", "TCP", "WebSocket"))
+
+
+def distinct(apns: Sequence[ApnSettings]) -> tuple[list[ApnSettings], list[ApnSettings]]:
+    """The APNs to try, each once in the order first given, and the repeats dropped."""
+    seen: set[ApnSettings] = set()
+    tried: list[ApnSettings] = []
+    repeats: list[ApnSettings] = []
+    for apn in apns:
+        (repeats if apn in seen else tried).append(apn)
+        seen.add(apn)
+    return tried, repeats
 
 
 def parse_apn_file(path: Path) -> list[ApnSettings]:
@@ -176,9 +187,10 @@ def overall(tries: Sequence[ApnTry], csms: CsmsTarget | None) -> Verdict:
             "this SIM's APN (and user/password)",
             "apn-refused",
         )
-    groups: dict[str, list[str]] = {}
-    for attempt in tries:
-        groups.setdefault(attempt.verdict.summary, []).append(attempt.apn.describe())
+    groups: dict[str, list[ApnTry]] = {}
+    for attempt in tries:  # the same failure, whichever APN it names, shares one line
+        same = attempt.verdict.summary.replace(attempt.apn.label(), "the APN")
+        groups.setdefault(same, []).append(attempt)
     unproven = all(t.verdict.reason == "incomplete" for t in tries)  # wss://: TCP only
     if total == 1:
         verb = ":" if unproven else " does not work:"
@@ -187,13 +199,20 @@ def overall(tries: Sequence[ApnTry], csms: CsmsTarget | None) -> Verdict:
         text = f"none of the {total} APNs works, each for the same reason: {next(iter(groups))}"
     else:
         text = f"none of the {total} APNs works: " + "; ".join(
-            f"{', '.join(names)}: {summary}" for summary, names in groups.items()
+            f"{', '.join(t.apn.describe() for t in group)}: "
+            + (group[0].verdict.summary if len(group) == 1 else same)
+            for same, group in groups.items()
         )
     return Verdict(Status.FAIL, text, "incomplete" if unproven else "none-works")
 
 
-async def run_scan(options: ScanOptions, report: Report, say: Callable[[str], None]) -> ScanOutcome:
-    """Prerequisites into ``report``, then each APN; ``say`` gets the progress lines."""
+async def run_scan(
+    options: ScanOptions, report: Report, steps: StepLines | Callable[[str], None]
+) -> ScanOutcome:
+    """Prerequisites into ``report``, then each APN; ``steps`` shows the ``[n/N]``
+    progress (a function given instead gets it as lines)."""
+    if not isinstance(steps, StepLines):
+        steps = StepLines(steps)
     tries: list[ApnTry] = []
     try:
         modem = await open_quectel(options.port, report)
@@ -214,10 +233,10 @@ async def run_scan(options: ScanOptions, report: Report, say: Callable[[str], No
         total = len(options.apns)
         for number, apn in enumerate(options.apns, 1):
             trying = apn.label()
-            say(f"[{number}/{total}] {trying}: activating...")
+            steps.trying(number, total, f"{trying}: activating")
             attempt = await try_apn(modem, apn, options, ident)
             tries.append(attempt)
-            say(f"[{number}/{total}] {attempt.verdict.summary}")
+            steps.tried(number, total, attempt.verdict.summary)
     except ATPortError as exc:
         lost(report, exc, PREREQUISITES, trying)
         return ScanOutcome(report.results, tries, judge(report.results))
@@ -246,8 +265,7 @@ def scan_table(outcome: ScanOutcome, title: str) -> str:
     lines = [table(outcome.prerequisites, title)]
     if not outcome.tries:
         return "\n".join(lines)
-    width = max(len(t.apn.describe()) for t in outcome.tries)
-    lines += ["", f"  {'APN':<{width}}  {'IP':<15}  {'TIME':>7}  {'CSMS':<22}  RESULT"]
+    rows = []
     for attempt in outcome.tries:
         data = attempt.get("data")
         ip = str((data.data.get("ip") if data else None) or "-")
@@ -255,9 +273,8 @@ def scan_table(outcome: ScanOutcome, title: str) -> str:
         took = "-" if seconds is None else f"{seconds} s"
         result = "works" if attempt.works else attempt.verdict.summary
         csms_cell = _csms_cell(attempt, outcome.csms_tested)
-        lines.append(
-            f"  {attempt.apn.describe():<{width}}  {ip:<15}  {took:>7}  {csms_cell:<22}  {result}"
-        )
+        rows.append((attempt.apn.describe(), ip, took, csms_cell, result))
+    lines += ["", plain_table(("APN", "IP", "TIME>", "CSMS", "RESULT"), rows)]
     return "\n".join(lines)
 
 

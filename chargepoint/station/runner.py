@@ -13,7 +13,10 @@ import contextlib
 import logging
 import random
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from typing import Any
+
+from tenacity import RetryCallState, Retrying, wait_exponential
 
 from chargepoint.aio import wait_event
 from chargepoint.transport.base import Connection, Link, LinkError
@@ -37,6 +40,11 @@ class Backoff:
     never exceeds ``cap`` and never goes below ``(1 - jitter) * first``, and
     chargers that lost the same CSMS at once spread their retries out instead of
     arriving together.  Pass a seeded ``random.Random`` for a reproducible run.
+
+    ``d`` is tenacity's ``wait_exponential``; the jitter is a factor drawn from this
+    charger's own ``rng`` (tenacity's jitter draws from the global ``random``, which a
+    test or a fleet could not seed per charger).  The caller sleeps on its own clock,
+    so virtual time applies.
     """
 
     def __init__(
@@ -50,23 +58,52 @@ class Backoff:
             raise ValueError(f"back-off needs 0 < first <= cap (got {first}, {cap})")
         if not 0 <= jitter < 1:
             raise ValueError(f"back-off jitter must be in [0, 1) (got {jitter})")
-        self.first, self.cap, self.jitter, self._next = first, cap, jitter, first
+        self.first, self.cap, self.jitter = first, cap, jitter
         self._rng = rng if rng is not None else random.Random()
+        self._nominal = wait_exponential(multiplier=first, max=cap)
+        self._attempts = RetryCallState(Retrying(), None, (), {})
 
     def next(self) -> float:
-        delay = self._next
-        self._next = min(self.cap, self._next * 2)
-        return delay * self._rng.uniform(1 - self.jitter, 1)
+        delay = self._nominal(self._attempts)
+        self._attempts.attempt_number += 1
+        return float(delay) * self._rng.uniform(1 - self.jitter, 1)
 
     def reset(self) -> None:
-        self._next = self.first
+        self._attempts.attempt_number = 1
+
+
+STOP_GRACE = 5.0
+"""Seconds a stopping charger waits for the CSMS to confirm the StopTransactions it
+sent; what is not confirmed by then stays queued in the store for the next start."""
+
+
+@dataclass(frozen=True)
+class StopReport:
+    """How a stopped charger left things."""
+
+    stopped: tuple[int, ...] = ()
+    """Connectors whose transaction was stopped on the way out."""
+    unsent: int = 0
+    """Transaction messages not confirmed by the CSMS: queued in the store."""
 
 
 async def run_station(
-    station: Station, link: Link, stop: asyncio.Event, backoff: Backoff | None = None
-) -> None:
-    """Run until ``stop`` is set; then close the WebSocket with 1000 and return."""
+    station: Station,
+    link: Link,
+    stop: asyncio.Event,
+    backoff: Backoff | None = None,
+    stop_reason: str | None = None,
+) -> StopReport:
+    """Run until ``stop`` is set; then close the WebSocket with 1000 and return.
+
+    With ``stop_reason`` (``Local``: the owner switched it off), running transactions
+    are stopped first with that reason (OCPP 1.6 §4.10 StopTransaction), and the CSMS
+    gets up to :data:`STOP_GRACE` seconds to confirm them before the close.  Without
+    it the charger just goes away, as on a power loss, and finds its transactions
+    again at the next start.
+    """
     backoff = backoff or Backoff()
+    stopping = _Stopping(station, stop_reason)
     try:
         station.feed_start()
         while not stop.is_set():
@@ -79,15 +116,62 @@ async def run_station(
                 continue
             if connection is None:
                 break
-            delay = await _session(station, link, connection, stop, backoff)
+            delay = await _session(station, link, connection, stop, backoff, stopping)
             await _sleep_or_stop(delay, stop)
+        stopping.stop_transactions()  # offline: the StopTransactions are queued
+        report = StopReport(stopping.stopped, station.queued)
     finally:
         await station.shutdown()
         await link.aclose()
+    return report
+
+
+class _Stopping:
+    """Stopping a charger's running transactions on the way out."""
+
+    def __init__(self, station: Station, reason: str | None) -> None:
+        self.station = station
+        self.reason = reason
+        self.stopped: tuple[int, ...] = ()
+
+    def stop_transactions(self) -> None:
+        if self.reason is None:
+            return
+        for connector_id, connector in self.station.connectors.items():
+            if connector.transaction is not None:
+                log.info(
+                    "stopping the transaction on connector %d (reason %s) before closing",
+                    connector_id,
+                    self.reason,
+                )
+                self.station.stop_transaction(connector_id, self.reason)
+                self.stopped += (connector_id,)
+
+    async def confirmed(self) -> None:
+        """Stop the transactions and wait (bounded) for the CSMS to confirm them."""
+        self.stop_transactions()
+        if not self.stopped:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STOP_GRACE):
+                while self.station.queued and self.station.connected:
+                    await self.station.changed()
+        if self.station.queued:
+            log.warning(
+                "the CSMS did not confirm within %.0fs: %d transaction message(s) stay "
+                "queued for the next start",
+                STOP_GRACE,
+                self.station.queued,
+            )
 
 
 async def _session(
-    station: Station, link: Link, connection: Connection, stop: asyncio.Event, backoff: Backoff
+    station: Station,
+    link: Link,
+    connection: Connection,
+    stop: asyncio.Event,
+    backoff: Backoff,
+    stopping: _Stopping,
 ) -> float:
     """One connected session; returns how long to wait before reconnecting."""
     log.info("connected to %s", link.description)
@@ -101,6 +185,8 @@ async def _session(
     finally:
         stopper.cancel()
     if not task.done():  # stopping: close cleanly, whatever the session was doing
+        if station.online:
+            await stopping.confirmed()
         with contextlib.suppress(Exception):
             await connection.close(1000, "charger shutting down")
         try:

@@ -164,12 +164,13 @@ async def ping_check(
         summary: list[str] | None = None
         with collecting(driver, "+QPING:") as answers:
             response = await driver.command(f'AT+QPING={ctx},"{host}",{timeout_s},{count}')
-            for early in response.values("+QPING:"):  # some firmware answers before OK
-                answers.put(early)
+            # Some firmware answers before OK.  Those lines came first, so they are read
+            # first: the reader may have queued later URCs before this task resumed.
+            early = list(response.values("+QPING:"))
             try:
                 async with asyncio.timeout(count * (timeout_s + 1) + 30):
                     while summary is None:
-                        parts = fields(await answers.get())
+                        parts = fields(early.pop(0) if early else await answers.get())
                         code = to_int(parts[0])
                         if len(parts) >= 7:
                             summary = parts

@@ -179,10 +179,10 @@ async def test_wss_through_an_apn_is_not_proven(csms: LocalCsms) -> None:
 
 
 async def test_usage() -> None:
-    result = await invoke(apn_scan, ["--port", "/dev/null"])
+    result = await invoke(apn_scan, ["--port", "/dev/ttyNOPE"])
     assert result.exit_code == 2
     assert "give at least one --apn or an --apn-file" in result.output
-    result = await invoke(apn_scan, ["--port", "/dev/null", "--apn", "x", "--dialect", "esp-at"])
+    result = await invoke(apn_scan, ["--port", "/dev/ttyNOPE", "--apn", "x", "--dialect", "esp-at"])
     assert result.exit_code == 2
 
 
@@ -206,7 +206,7 @@ def test_apn_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize("apn", ["m2m.op,x", 'iot"op', "iot op"])
 async def test_an_apn_name_with_a_comma_or_quote_is_a_usage_error(apn: str) -> None:
     for command in (apn_scan, check):
-        result = await invoke(command, ["--port", "/dev/null", "--apn", apn])
+        result = await invoke(command, ["--port", "/dev/ttyNOPE", "--apn", apn])
         assert result.exit_code == 2
         assert f"APN {apn!r} contains" in result.output
         assert "an APN is letters, digits, '-' and '.'" in result.output

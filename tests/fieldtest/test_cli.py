@@ -205,7 +205,7 @@ async def test_another_vendor_is_not_taken_for_a_quectel() -> None:
     ],
 )
 async def test_usage_errors(args: list[str], message: str) -> None:
-    result = await invoke(check, ["--port", "/dev/null", *args])
+    result = await invoke(check, ["--port", "/dev/ttyNOPE", *args])
     assert result.exit_code == 2
     assert message in result.output
 

@@ -81,21 +81,21 @@ def test_show_of_an_empty_a_missing_and_a_bad_state_dir(tmp_path: Path) -> None:
 
     result = cpsim("show", "--state-dir", str(tmp_path / "missing"))
     assert (result.exit_code, result.output) == (
-        1,
+        2,
         f"Error: {tmp_path / 'missing'}: no such state dir\n",
     )
     assert not (tmp_path / "missing").exists()
 
     (tmp_path / "cpsim.sqlite3").write_bytes(os.urandom(8192))
     result = cpsim("show", "--state-dir", str(tmp_path))
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert len(result.output.splitlines()) == 1
     assert f"cpsim state reset --state-dir {tmp_path}" in result.output
 
 
 def test_show_of_an_unknown_charger(state_dir: Path) -> None:
     result = cpsim("show", "--state-dir", str(state_dir), "--id", "CP404")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "no state for charger 'CP404' (it holds CP001, CP002)" in result.output
 
 
@@ -194,9 +194,9 @@ def test_reset_sets_an_earlier_config_json_aside_too(tmp_path: Path) -> None:
 def test_reset_of_a_bad_state_dir(tmp_path: Path) -> None:
     result = cpsim("reset", "--state-dir", str(tmp_path / "missing"), "--yes")
     assert (result.exit_code, result.output) == (
-        1,
+        2,
         f"Error: {tmp_path / 'missing'}: no such state dir\n",
     )
     (tmp_path / "file").write_text("")
     result = cpsim("reset", "--state-dir", str(tmp_path / "file"), "--yes")
-    assert result.exit_code == 1 and "not a directory" in result.output
+    assert result.exit_code == 2 and "not a directory" in result.output

@@ -267,7 +267,7 @@ def _bad_row_error(state_dir: Path, reason: str) -> None:
         assert SECRET not in repr(caught.value) and "garbage" not in message
 
     show = CliRunner().invoke(main, ["state", "show", "--state-dir", str(state_dir)])
-    assert (show.exit_code, show.output) == (1, f"Error: {message}\n")
+    assert (show.exit_code, show.output) == (2, f"Error: {message}\n")
     assert "Traceback" not in show.output
 
     # the advice works: that charger's rows go, counted not loaded

@@ -106,7 +106,7 @@ def test_reset_refuses_while_a_charger_runs_and_show_works(
     state_dir = tmp_path / "st"
     result = CliRunner().invoke(main, ["state", "reset", "--state-dir", str(state_dir), "--yes"])
     assert (result.exit_code, result.output) == (
-        1,
+        2,
         f"Error: {_locked_message(state_dir, holder.pid)}\n",
     )
     result = CliRunner().invoke(main, ["state", "show", "--state-dir", str(state_dir)])
@@ -159,7 +159,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_a_second_cpsim_run_on_the_same_dir_exits_1(tmp_path: Path) -> None:
+def test_a_second_cpsim_run_on_the_same_dir_exits_2(tmp_path: Path) -> None:
     """Two real chargers on one dir: the second stops at once, naming the first."""
     state_dir = tmp_path / "st"
     url = f"ws://127.0.0.1:{_free_port()}/ocpp"  # nobody there: the first one keeps retrying
@@ -174,7 +174,7 @@ def test_a_second_cpsim_run_on_the_same_dir_exits_1(tmp_path: Path) -> None:
             assert first.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
         second = subprocess.run(run, capture_output=True, text=True, timeout=30)
-        assert second.returncode == 1
+        assert second.returncode == 2  # could not start (README "Exit codes")
         assert second.stderr == f"Error: {_locked_message(state_dir, first.pid)}\n"
         reset = subprocess.run(
             [*CPSIM, "state", "reset", "--state-dir", str(state_dir), "--yes"],
@@ -183,7 +183,7 @@ def test_a_second_cpsim_run_on_the_same_dir_exits_1(tmp_path: Path) -> None:
             timeout=30,
         )
         assert (reset.returncode, reset.stderr) == (
-            1,
+            2,
             f"Error: {_locked_message(state_dir, first.pid)}\n",
         )
         show = subprocess.run(

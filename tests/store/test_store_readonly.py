@@ -220,7 +220,7 @@ def test_an_empty_database_file_is_unreadable_never_a_new_store(tmp_path: Path) 
         assert db.stat().st_size == 0  # left as found
 
     result = CliRunner().invoke(main, ["state", "show", "--state-dir", str(tmp_path)])
-    assert result.exit_code == 1 and "empty file: truncated?" in result.output
+    assert result.exit_code == 2 and "empty file: truncated?" in result.output
     result = CliRunner().invoke(main, ["state", "reset", "--state-dir", str(tmp_path), "--yes"])
     assert result.exit_code == 0, result.output
     [aside] = tmp_path.glob(f"{DB_NAME}.corrupt-*")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,24 @@ from chargepoint.csms.server import LocalCsms
 from chargepoint.station import Station, StationOptions
 from chargepoint.station.runner import Backoff, run_station
 from chargepoint.transport.base import Link
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Any:
+    """A command run in process (click's CliRunner) sets up logging for the whole process
+    (``chargepoint.logs.setup``: the root's level and handlers): put it back after each
+    test, so a later test's ``caplog`` sees what its code logs whatever ran before."""
+    names = ("", "ocpp", "websockets", "cpsim.ocpp", "cpsim.runner")
+    saved = {}
+    for name in names:
+        logger = logging.getLogger(name)
+        saved[name] = (logger.level, logger.handlers[:], logger.propagate)
+    yield
+    for name, (level, handlers, propagate) in saved.items():
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        logger.handlers[:] = handlers
+        logger.propagate = propagate
 
 
 @pytest.fixture

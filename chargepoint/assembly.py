@@ -9,6 +9,8 @@ next connection on, and a key kept in the store needs no ``--password``.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -16,10 +18,14 @@ from typing import Literal
 from chargepoint.clocks import Clock, real_clock
 from chargepoint.core.config import Configuration
 from chargepoint.core.settings import Identity
+from chargepoint.security.identityfiles import newest_identity
 from chargepoint.station.shell import Station, StationOptions
 from chargepoint.store import Store, StoreError
 from chargepoint.transport.base import Link
 from chargepoint.transport.handshake import Endpoint
+from chargepoint.transport.tlssettings import TlsSettings
+
+log = logging.getLogger("cpsim.assembly")
 
 LinkKind = Literal["direct", "ec200u", "esp-at"]
 
@@ -34,6 +40,8 @@ class ChargerSpec:
     """Sets AuthorizationKey (kept in the store, so later runs need not repeat it)."""
     store: Store | None = None
     """A store shared by many chargers (a fleet); default: one opened in the state dir."""
+    options_checked: bool = False
+    """The caller checked ``options`` already (a fleet: once for all its chargers)."""
 
 
 @dataclass
@@ -46,17 +54,17 @@ class LinkSpec:
     """Direct link: websockets' client, or the Sans-I/O adapter the modems use."""
     modem: object | None = None
     """``ModemSettings`` (ec200u) or ``EspAtSettings`` (esp-at)."""
+    tls: TlsSettings | None = None
+    """The security profile and its files (checked: :func:`~.tlssettings.tls_settings`).
+    Its profile sets SecurityProfile at start (a higher one the CSMS set and the files
+    allow is kept); the link then reads SecurityProfile at every connect.  None: no
+    profile configured (the URL's scheme decides, Basic auth whenever there is a key)."""
 
 
 def build_station(spec: ChargerSpec) -> Station:
     """The station; :class:`~chargepoint.store.StoreError` for a state dir it cannot use."""
-    # The caller's own configuration first: its KeyError / ValueError names the key.
-    Configuration(
-        spec.options.connectors,
-        None,
-        spec.options.config_overrides,
-        spec.options.feature_profiles,
-    )
+    if not spec.options_checked:
+        check_options(spec.options)
     store = spec.store
     owned = store is None and spec.options.state_dir is not None
     if owned:
@@ -81,6 +89,11 @@ def build_station(spec: ChargerSpec) -> Station:
     return station
 
 
+def check_options(options: StationOptions) -> None:
+    """The caller's own configuration first: its KeyError / ValueError names the key."""
+    Configuration(options.connectors, None, options.config_overrides, options.feature_profiles)
+
+
 def build_link(spec: LinkSpec, station: Station) -> Link:
     """The link for ``spec``; ValueError when it is misconfigured (e.g. a URL too long
     for the module's command line).  The station transfers its files (firmware,
@@ -95,8 +108,15 @@ def build_link(spec: LinkSpec, station: Station) -> Link:
 
 
 def _make_link(spec: LinkSpec, station: Station) -> Link:
+    tls = spec.tls
+    if tls is not None:
+        adopt_security_profile(station, tls)
     endpoint = Endpoint(
-        spec.url, station.identity.charge_point_id, station.authorization_key, spec.headers
+        spec.url,
+        station.identity.charge_point_id,
+        station.authorization_key,
+        spec.headers,
+        (lambda: current_tls(tls, station)) if tls is not None else None,
     )
     ping = station.ping_interval
     if spec.kind == "direct":
@@ -113,9 +133,49 @@ def _make_link(spec: LinkSpec, station: Station) -> Link:
 
     if not isinstance(spec.modem, EspAtSettings):
         raise ValueError("an esp-at link needs EspAtSettings")
+    if tls is not None:
+        return EspAtLink(endpoint, spec.modem, ping, tls)
     return EspAtLink(endpoint, spec.modem, ping)
 
 
 def assemble(charger: ChargerSpec, link: LinkSpec) -> tuple[Station, Link]:
+    if link.tls is not None:  # what a SecurityProfile raise over OCPP needs (WP A05)
+        files = {"ca"} if link.tls.ca_file is not None else set()
+        files |= {"cert"} if link.tls.identity is not None else set()
+        options = dataclasses.replace(charger.options, tls_files=frozenset(files))
+        charger = dataclasses.replace(charger, options=options)
     station = build_station(charger)
     return station, build_link(link, station)
+
+
+def adopt_security_profile(station: Station, tls: TlsSettings) -> None:
+    """SecurityProfile at start: the one given, unless the CSMS raised it earlier (kept
+    in the store) and the files for that one are here (it is never lowered over OCPP,
+    A00.FR.005; lowering it is a local act: give the lower profile and clear the state)."""
+    stored = station.security_profile()
+    if stored > tls.security_profile and tls.missing_for(stored) is None:
+        log.info(
+            "SecurityProfile %d (raised by the CSMS, kept in the state dir) instead of %d",
+            stored,
+            tls.security_profile,
+        )
+        return
+    if stored != tls.security_profile:
+        station.set_security_profile(tls.security_profile)
+
+
+def current_tls(tls: TlsSettings, station: Station) -> TlsSettings:
+    """``tls`` with the station's SecurityProfile of the moment, the charger certificate
+    a CertificateSigned installed when it is newer than the given one (WP A02.FR.08/09:
+    the next connection presents it), and the CSMS roots InstallCertificate installed
+    when no CA file was given."""
+    profile = station.security_profile()
+    current = tls if profile == tls.security_profile else tls.with_profile(profile)
+    identity = newest_identity(current.identity, station.installed_identity())
+    if identity is not current.identity:
+        current = dataclasses.replace(current, identity=identity)
+    if current.ca_file is None:  # no --ca-file: the roots installed over OCPP (WP M05)
+        roots = station.installed_roots()
+        if roots is not None:
+            current = dataclasses.replace(current, ca_file=roots)
+    return current

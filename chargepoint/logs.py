@@ -12,6 +12,8 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
 from typing import Literal
 
 LogFormat = Literal["text", "json"]
@@ -39,11 +41,31 @@ class JsonLinesFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
+LOG_FILE_BYTES = 5 * 1024 * 1024
+LOG_FILE_BACKUPS = 2
+"""A log file rotates at 5 MiB and keeps 2 old ones: at most 15 MiB, like firmware's."""
+
+
+def file_handler(path: Path, log_format: LogFormat | str = "text") -> logging.Handler:
+    """A rotating log file, mode 0600 (it holds the OCPP exchange), full dates on every
+    line so GetDiagnostics can cut it to the requested window."""
+    path.touch(mode=0o600, exist_ok=True)
+    handler = RotatingFileHandler(
+        path, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8"
+    )
+    if log_format == "json":
+        handler.setFormatter(JsonLinesFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    return handler
+
+
 def setup(
     level: str = "INFO",
     ocpp_messages: bool = True,
     log_format: LogFormat | str = "text",
     charge_point_id: str | None = None,
+    log_file: Path | None = None,
 ) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
@@ -54,6 +76,8 @@ def setup(
         )
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    if log_file is not None:
+        root.addHandler(file_handler(log_file, log_format))
     root.setLevel(level.upper())
     logging.getLogger("ocpp").setLevel(logging.CRITICAL)  # its own CALLERROR tracebacks too
     logging.getLogger("websockets").setLevel(logging.WARNING)

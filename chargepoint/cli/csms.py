@@ -24,7 +24,9 @@ from chargepoint.csms.framelog import format_frame
 from chargepoint.csms.guard import new_token
 from chargepoint.csms.handlers import CsmsPolicy
 from chargepoint.csms.server import Credentials, LocalCsms
+from chargepoint.csms.signing_ca import load_signing_ca
 from chargepoint.csms.uploads import MAX_UPLOAD
+from chargepoint.security.tlsfiles import TlsFileError
 
 from .common import (
     CouldNotStart,
@@ -119,6 +121,32 @@ class CallNotMadeError(click.ClickException):
     show_default=True,
     help="The largest upload accepted, in bytes.",
 )
+@click.option(
+    "--signing-ca",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Sign chargers' CSRs with this CA certificate (SignCertificate -> CertificateSigned).",
+)
+@click.option(
+    "--signing-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The --signing-ca's private key (PEM, unencrypted; never logged).",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Serve wss:// with this certificate (PEM; with --tls-key): security profile 2.",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The --tls-cert's private key (PEM, unencrypted; never logged).",
+)
+@click.option(
+    "--client-ca",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Require a client certificate signed by this CA, its CN = the charge-point id "
+    "(security profile 3: no Basic auth).",
+)
 @log_level_option()
 @log_format_option()
 @click.pass_context
@@ -139,10 +167,16 @@ def csms(
     slow_rate: int,
     uploads_dir: Path | None,
     max_upload: int,
+    signing_ca: Path | None,
+    signing_key: Path | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    client_ca: Path | None,
     log_level: str,
     log_format: str,
 ) -> None:
-    """Run a local OCPP 1.6 CSMS: ws://HOST:PORT/<any prefix>/<chargePointId>.
+    """Run a local OCPP 1.6 CSMS: ws://HOST:PORT/<any prefix>/<chargePointId>
+    (wss:// with --tls-cert and --tls-key).
 
     Its HTTP side (control API, firmware files, diagnostics uploads) is on --http-port.
     """
@@ -173,21 +207,41 @@ def csms(
             raise click.BadParameter(
                 f"{uploads_dir}: {exc.strerror}", param_hint="'--uploads'"
             ) from exc
+    if (signing_ca is None) != (signing_key is None):
+        raise click.UsageError("--signing-ca and --signing-key go together")
+    try:
+        ca = load_signing_ca(signing_ca, signing_key) if signing_ca and signing_key else None
+    except TlsFileError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--signing-ca'") from exc
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    if client_ca is not None and tls_cert is None:
+        raise click.UsageError("--client-ca needs --tls-cert and --tls-key (it is TLS)")
     logs.setup(log_level, log_format=log_format)
-    policy = CsmsPolicy(boot_status=boot_status, heartbeat_interval=heartbeat_interval)
-    token = api_token.strip() if api_token else new_token()
-    server = LocalCsms(
-        host,
-        port,
-        log_path,
-        credentials,
-        policy,
-        http_port=http_port if http_port is not None else (port + 1 if port else 0),
-        api_token=token,
-        allowed_hosts=allow_host,
-        uploads_dir=uploads_dir,
-        max_upload=max_upload,
+    policy = CsmsPolicy(
+        boot_status=boot_status, heartbeat_interval=heartbeat_interval, signing_ca=ca
     )
+    token = api_token.strip() if api_token else new_token()
+    try:
+        server = LocalCsms(
+            host,
+            port,
+            log_path,
+            credentials,
+            policy,
+            http_port=http_port if http_port is not None else (port + 1 if port else 0),
+            api_token=token,
+            allowed_hosts=allow_host,
+            uploads_dir=uploads_dir,
+            max_upload=max_upload,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            client_ca=client_ca,
+        )
+    except TlsFileError as exc:
+        text = str(exc)
+        hint = "'--client-ca'" if client_ca is not None and str(client_ca) in text else None
+        raise click.BadParameter(text, param_hint=hint or "'--tls-cert'") from exc
     offered: list[str] = []
     for path in firmware_files:
         try:

@@ -7,6 +7,7 @@ import contextlib
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -14,15 +15,19 @@ from chargepoint import logs
 from chargepoint.assembly import ChargerSpec, LinkSpec, assemble
 from chargepoint.core.settings import Identity
 from chargepoint.csms.framelog import Frame, format_frame
-from chargepoint.csms.server import LocalCsms
+from chargepoint.csms.server import Credentials, LocalCsms
+from chargepoint.security.pki import init_pki
 from chargepoint.station.runner import run_station
 from chargepoint.station.shell import StationOptions
 from chargepoint.transport.ec200u import ModemSettings
+from chargepoint.transport.tlssettings import TlsSettings, tls_settings
 from modem.emulator import run_emulator
 
 from .common import log_level_option
 
 CP_ID = "CP001"
+DEMO_KEY = "0123456789abcdef0123456789abcdef"
+"""The demo's AuthorizationKey (security profiles 1 and 2): a throw-away value."""
 
 
 def print_frame(frame: Frame) -> None:
@@ -78,7 +83,8 @@ async def play(csms: LocalCsms, step: float) -> None:
 def trace_excerpt(path: Path, lines: int = 24) -> list[str]:
     """From the socket's opening: QIOPEN, the upgrade over QISEND, the 101 read by QIRD."""
     text = path.read_text().splitlines()
-    start = next((i for i, line in enumerate(text) if "AT+QIOPEN" in line), 0)
+    opens = ("AT+QIOPEN", "AT+QSSLOPEN")
+    start = next((i for i, line in enumerate(text) if any(o in line for o in opens)), 0)
     return [
         line[11:] if len(line) < 150 else line[11:146] + "..."
         for line in text[start : start + lines]
@@ -86,20 +92,24 @@ def trace_excerpt(path: Path, lines: int = 24) -> list[str]:
 
 
 @contextlib.asynccontextmanager
-async def demo_link(kind: str, csms: LocalCsms, state: Path) -> AsyncIterator[LinkSpec]:
+async def demo_link(
+    kind: str, csms: LocalCsms, state: Path, tls: TlsSettings | None = None
+) -> AsyncIterator[LinkSpec]:
     if kind == "direct":
-        yield LinkSpec("direct", csms.url, flavour="sansio")
+        yield LinkSpec("direct", csms.url, flavour="sansio", tls=tls)
         return
     async with run_emulator("ec200u", baud=115200) as emu:
         click.secho(
             f"--- emulated EC200U on {emu.port_url} (115200 baud), "
-            "TCP through it to the local CSMS",
+            f"{'TLS (AT+QSSL*)' if tls is not None and tls.uses_tls else 'TCP'} "
+            "through it to the local CSMS",
             fg="cyan",
         )
         yield LinkSpec(
             "ec200u",
             csms.url,
             modem=ModemSettings(emu.port_url, apn="internet", at_log=state / "at.log"),
+            tls=tls,
         )
 
 
@@ -113,8 +123,16 @@ async def demo_link(kind: str, csms: LocalCsms, state: Path) -> AsyncIterator[Li
     help="Through the emulated EC200U, or a direct WebSocket.",
 )
 @click.option("--step", default=0.5, show_default=True, help="Pause between acts, in seconds.")
+@click.option(
+    "--security-profile",
+    type=click.IntRange(0, 3),
+    default=0,
+    show_default=True,
+    help="1: Basic auth; 2: wss:// + Basic auth; 3: wss:// + client certificate. For 2 and "
+    "3 a development PKI is made in a temp dir and the local CSMS serves wss://.",
+)
 @log_level_option("WARNING")
-def demo(link_kind: str, step: float, log_level: str) -> None:
+def demo(link_kind: str, step: float, security_profile: int, log_level: str) -> None:
     """Local CSMS + one charger: boot, TriggerMessage, remote start, meter values, remote stop.
 
     By default the charger reaches the CSMS through the bundled EC200U emulator:
@@ -125,16 +143,19 @@ def demo(link_kind: str, step: float, log_level: str) -> None:
     async def main() -> None:
         with tempfile.TemporaryDirectory(prefix="cpsim-demo-") as tmp:
             state = Path(tmp)
-            async with LocalCsms(port=0) as csms, demo_link(link_kind, csms, state) as spec:
+            csms_options, tls = secured(security_profile, state / "pki")
+            csms = LocalCsms(port=0, **csms_options)
+            async with csms, demo_link(link_kind, csms, state / "cp", tls) as spec:
                 csms.frames.listeners.append(print_frame)
                 charger_spec = ChargerSpec(
                     Identity(CP_ID, serial="DEMO-0001"),
                     StationOptions(
                         connectors=1,
-                        state_dir=state,
+                        state_dir=state / "cp",
                         auto_unplug_s=1.0,
                         config_overrides={"MeterValueSampleInterval": "2"},
                     ),
+                    password=DEMO_KEY if security_profile in (1, 2) else None,
                 )
                 station, link = assemble(charger_spec, spec)
                 stop = asyncio.Event()
@@ -145,11 +166,11 @@ def demo(link_kind: str, step: float, log_level: str) -> None:
                 finally:
                     stop.set()
                     await charger
-            if (state / "at.log").exists():
+            if (state / "cp" / "at.log").exists():
                 click.secho(
                     "--- AT trace excerpt (the whole trace: cpsim run --at-log FILE)", fg="cyan"
                 )
-                for line in trace_excerpt(state / "at.log"):
+                for line in trace_excerpt(state / "cp" / "at.log"):
                     click.echo(line)
         click.secho(
             "demo finished: the charger booted, reported status, answered a "
@@ -161,3 +182,30 @@ def demo(link_kind: str, step: float, log_level: str) -> None:
         asyncio.run(main())
     except TimeoutError as exc:
         raise click.ClickException("the demo session did not complete in time") from exc
+
+
+def secured(profile: int, pki_dir: Path) -> tuple[dict[str, Any], TlsSettings | None]:
+    """The local CSMS's options and the charger's TLS settings for ``profile``: for 2 and
+    3 a development PKI (``cpsim pki init``) in ``pki_dir``, the CSMS on wss:// with its
+    certificate, and for 3 a client certificate required (CN = the charge-point id)."""
+    if profile == 0:
+        return {}, None
+    credentials = {"credentials": Credentials(shared=DEMO_KEY)} if profile < 3 else {}
+    if profile == 1:
+        return credentials, TlsSettings(1)
+    pki = init_pki(pki_dir, (CP_ID,))
+    click.secho(
+        f"--- security profile {profile}: development CA, CSMS and {CP_ID} certificates "
+        f"in {pki_dir}",
+        fg="cyan",
+    )
+    options: dict[str, Any] = {
+        **credentials,
+        "tls_cert": pki.csms.cert_path,
+        "tls_key": pki.csms.key_path,
+    }
+    cp = pki.chargers[CP_ID]
+    if profile == 3:
+        options["client_ca"] = pki.ca.cert_path
+        return options, tls_settings(3, pki.ca.cert_path, cp.cert_path, cp.key_path)
+    return options, tls_settings(2, pki.ca.cert_path)

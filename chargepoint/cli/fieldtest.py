@@ -38,8 +38,10 @@ from chargepoint.fieldtest.scan import (
     scan_table,
 )
 from chargepoint.fieldtest.target import CsmsTarget
+from chargepoint.security.tlsfiles import TlsFileError
 from chargepoint.transport import atsafe
 from chargepoint.transport.handshake import basic_auth, check_charge_point_id
+from chargepoint.transport.tlssettings import TlsSettings, tls_settings
 from modem.diagnostics import ApnSettings, Report, auth_code
 
 from .common import (
@@ -59,7 +61,11 @@ ESP_AT_NOT_YET = (
 
 
 def _target(
-    url: str | None, cp_id: str | None, password: str | None, dialect: str
+    url: str | None,
+    cp_id: str | None,
+    password: str | None,
+    dialect: str,
+    tls: TlsSettings | None = None,
 ) -> CsmsTarget | None:
     """The CSMS to test, or None; a usage error naming the option for anything the link
     cannot send (checked before any port is opened)."""
@@ -78,7 +84,7 @@ def _target(
         except ValueError as exc:
             bad_value(str(exc), "--id")
     try:
-        target = CsmsTarget.parse(url, cp_id, password or None)
+        target = CsmsTarget.parse(url, cp_id, password or None, tls)
         if cp_id is None:  # the URL's last segment, as the CSMS decodes it
             try:
                 decoded = unquote(target.charge_point_id, errors="strict")
@@ -87,14 +93,29 @@ def _target(
                     "the charge-point id at the end of the URL is not UTF-8 once decoded"
                 ) from None
             check_charge_point_id(decoded)
-            target = CsmsTarget.parse(target.endpoint.base_url, decoded, password or None)
+            target = CsmsTarget.parse(target.endpoint.base_url, decoded, password or None, tls)
     except ValueError as exc:
         bad_value(str(exc), "--csms-url")
     if dialect == "esp-at":
         _refuse_for_esp_at(target)
-    # wss:// through the EC200U stays allowed here: the check proves TCP and says
-    # plainly that the upgrade was not run (exit 1, "not proven"); nothing retries.
+    # wss:// through the EC200U: with --ca-file the TLS row proves the module's handshake
+    # and the chain; without, it says plainly that it was not run (exit 1, "not proven").
     return target
+
+
+def _check_tls(
+    url: str | None, ca_file: Path | None, cert: Path | None, key: Path | None
+) -> TlsSettings | None:
+    """The TLS row's files (profile 3 with --cert/--key, else 2); a usage error naming
+    the file and the problem before any port is opened."""
+    if ca_file is None and cert is None and key is None:
+        return None
+    if url is None or not url.startswith("wss://"):
+        raise click.BadParameter("is for a wss:// --csms-url", param_hint="--ca-file")
+    try:
+        return tls_settings(3 if cert is not None else 2, ca_file, cert, key)
+    except TlsFileError as exc:
+        raise click.BadParameter(str(exc), param_hint="--ca-file/--cert/--key") from None
 
 
 def _refuse_for_esp_at(target: CsmsTarget) -> None:
@@ -256,6 +277,15 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option(
     "--model", default="cpsim-fieldtest", show_default=True, help="BootNotification model."
 )
+@click.option(
+    "--ca-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="wss://: the CA of the CSMS certificate; proves the module's TLS handshake.",
+)
+@click.option(
+    "--cert", type=click.Path(dir_okay=False, path_type=Path), help="wss://: client cert."
+)
+@click.option("--key", type=click.Path(dir_okay=False, path_type=Path), help="wss://: its key.")
 def check(
     port: str,
     dialect: str,
@@ -276,6 +306,9 @@ def check(
     ping_count: int,
     vendor: str,
     model: str,
+    ca_file: Path | None,
+    cert: Path | None,
+    key: Path | None,
 ) -> None:
     """Will a charger with this SIM reach its CSMS?  If not, why.
 
@@ -285,7 +318,8 @@ def check(
     address, then DNS, ping, the WebSocket and a BootNotification.
     Exit 0: it would work; 1: it would not; 2: usage error or not available.
     """
-    target = _target(csms_url, cp_id, password, dialect)
+    tls = _check_tls(csms_url, ca_file, cert, key)
+    target = _target(csms_url, cp_id, password, dialect, tls)
     port_options = PortOptions(port, baud, at_log)
     reach = ReachOptions(ping_count=ping_count, vendor=vendor, model=model)
     context: dict[str, Any] = {"command": "check", "port": port, "dialect": dialect}

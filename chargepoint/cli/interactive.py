@@ -111,7 +111,9 @@ def _log_above_the_prompt() -> Iterator[None]:
         moved = [
             (handler, handler.stream)
             for handler in logging.getLogger().handlers
+            # the console's handlers only: a log file (a FileHandler) stays a file
             if isinstance(handler, logging.StreamHandler)
+            and not isinstance(handler, logging.FileHandler)
         ]
         for handler, _ in moved:
             handler.setStream(sys.stderr)

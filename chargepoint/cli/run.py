@@ -49,6 +49,7 @@ from .common import (
     writable_file,
 )
 from .interactive import prompt_until_quit
+from .tlsoptions import resolve_tls, tls_options
 
 log = logging.getLogger("cpsim.run")
 
@@ -118,6 +119,7 @@ def _profiles(value: str) -> frozenset[str]:
     metavar="'Name: value'",
     help="Extra upgrade-request header; repeatable.",
 )
+@tls_options
 @click.option("--connectors", default=1, show_default=True, type=click.IntRange(1, 32))
 @click.option(
     "--feature-profiles",
@@ -179,6 +181,14 @@ def _profiles(value: str) -> frozenset[str]:
     help="Write an AT trace (commands, responses, URCs; secrets masked).",
 )
 @click.option(
+    "--log",
+    "log_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    callback=writable_file,
+    help="The charger's log file: the OCPP exchange and its events, secrets masked, "
+    "rotated at 5 MiB; GetDiagnostics uploads it [default: cpsim.log in the state dir].",
+)
+@click.option(
     "--control",
     metavar="socket://127.0.0.1:PORT",
     callback=lambda ctx, param, value: control_address(value),
@@ -198,6 +208,10 @@ def run(
     url: str,
     password: str | None,
     headers: tuple[str, ...],
+    security_profile: int | None,
+    ca_file: Path | None,
+    cert: Path | None,
+    key: Path | None,
     connectors: int,
     feature_profiles: frozenset[str],
     vendor: str,
@@ -219,6 +233,7 @@ def run(
     interactive: bool,
     log_level: str,
     log_format: str,
+    log_file: Path | None = None,
 ) -> None:
     """Run one simulated charger until Ctrl+C or SIGTERM.
 
@@ -228,6 +243,7 @@ def run(
     """
     _refuse_misplaced(modem_kind, port, apn, apn_user, apn_password, apn_auth, wifi_ssid, at_log)
     _refuse_id_in_url(url, charge_point_id)
+    tls = resolve_tls(url, security_profile, ca_file, cert, key)
     logs.setup(log_level, log_format=log_format, charge_point_id=charge_point_id)
     if password is not None:
         try:
@@ -245,14 +261,8 @@ def run(
         if not port or not wifi_ssid:
             raise click.UsageError("--modem esp-at needs --port and --wifi-ssid")
         modem = EspAtSettings(port, wifi_ssid, wifi_password, baud=baud, at_log=at_log)
-        endpoint = Endpoint(url, charge_point_id, password, parsed_headers)
+        endpoint = Endpoint(url, charge_point_id, password, parsed_headers, tls)
         _refuse_for_esp_at(endpoint, modem)
-    elif ws_client == "sansio" and url.startswith("wss://"):
-        refuse(
-            "wss:// needs TLS, and --ws-client sansio (the adapter the modems use) has no "
-            "TLS yet: use ws://, or --ws-client websockets",
-            "--url",
-        )
     charger = ChargerSpec(
         Identity(charge_point_id, vendor, model, serial),
         StationOptions(
@@ -263,13 +273,22 @@ def run(
         password=password,
     )
     kind = "direct" if modem_kind == "none" else modem_kind
-    link_spec = LinkSpec(kind, url, parsed_headers, ws_client, modem)  # type: ignore[arg-type]
+    link_spec = LinkSpec(kind, url, parsed_headers, ws_client, modem, tls)  # type: ignore[arg-type]
     try:
         station, link = assemble(charger, link_spec)
     except StoreError as exc:
         raise CouldNotStart(str(exc)) from None
     except ValueError as exc:  # a stored AuthorizationKey over ESP-AT's header limit
         raise click.UsageError(str(exc)) from None
+    # Real firmware keeps its log for GetDiagnostics (§5.9): so does this charger, by default
+    # beside its store (the state dir exists now: the store was opened in it).
+    assert station.options.state_dir is not None
+    log_path = log_file or station.options.state_dir / "cpsim.log"
+    try:
+        logging.getLogger().addHandler(logs.file_handler(log_path, log_format))
+    except OSError as exc:
+        raise CouldNotStart(f"{log_path}: cannot write the log ({exc.strerror})") from None
+    station.add_diagnostics_log(log_path)
 
     async def main(stop: asyncio.Event) -> StopReport | str:
         if modem is not None:
@@ -390,13 +409,8 @@ async def wrong_dialect(
 
 
 def _refuse_for_ec200u(url: str, apn: str, apn_user: str, apn_password: str) -> None:
-    """Usage errors for what the EC200U link cannot send: AT+QICSGP's fields, wss://."""
-    if url.startswith("wss://"):
-        refuse(
-            "wss:// needs TLS, and the EC200U link does not carry TLS yet (the modem's "
-            "AT+QSSL* stack is not used): use ws://, or --modem esp-at (its module does TLS)",
-            "--url",
-        )
+    """Usage errors for what the EC200U link cannot send: AT+QICSGP's fields (wss:// is
+    the module's own TLS, AT+QSSL*)."""
     refuse(atsafe.apn_problem(apn), "--apn")
     refuse(atsafe.qicsgp_credential_problem(apn_user), "--apn-user")
     refuse(atsafe.qicsgp_credential_problem(apn_password), "--apn-password")

@@ -140,6 +140,19 @@ class DeleteValue(Persist):
 
 
 @dataclass(frozen=True)
+class SaveSecurityObject(Persist):
+    """A certificate or private key of the security extension (PEM; kept out of reprs)."""
+
+    name: str
+    value: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class DeleteSecurityObject(Persist):
+    name: str
+
+
+@dataclass(frozen=True)
 class SaveCounter(Persist):
     name: str
     value: int
@@ -208,6 +221,17 @@ class InstallFirmware(Action):
 
     transfer_id: str
     location: str
+
+
+@dataclass(frozen=True)
+class VerifyFirmwareSignature(Action):
+    """Check the signature of the image the last firmware transfer stored, over the whole
+    file, with the signing certificate's key (WP L01.FR.04); the shell feeds
+    ``SignatureChecked(transfer_id, ok, detail)``."""
+
+    transfer_id: str
+    signing_certificate: str
+    signature: str
 
 
 # --- timers -----------------------------------------------------------------------------

@@ -304,6 +304,8 @@ def plan_send_local_list(
         return _refused("NotSupported", "LocalAuthListEnabled is false")
     if list_version <= 0:
         return _refused("Failed", f"listVersion {list_version}: 0 and -1 are reserved (E3.52)")
+    if list_version > 2**31 - 1:  # OCPP integers are 32-bit; the store keeps no larger
+        return _refused("Failed", f"listVersion {list_version} is not a 32-bit integer")
     if update_type not in ("Full", "Differential"):
         return _refused("Failed", f"updateType {update_type!r} is not Full or Differential")
     items = entries or []

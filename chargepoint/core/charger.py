@@ -33,6 +33,7 @@ from .events import (
     PresentIdTag,
     SetEv,
     SetKey,
+    SignatureChecked,
     StartCharging,
     StopCharging,
     TimerFired,
@@ -40,18 +41,18 @@ from .events import (
     Unplug,
     UserCall,
 )
-from .firmware import FirmwareCalls
 from .local_auth import LocalAuthCalls
 from .outbox import Outgoing
 from .records import StoredState
 from .reservations import ReservationCalls
+from .security_calls import SecurityCalls
 from .settings import CoreSettings, Identity
 from .smart_charging import SmartChargingCalls
 
 log = logging.getLogger("cpsim.core")
 
 
-class ChargerCore(FirmwareCalls, ReservationCalls, LocalAuthCalls, SmartChargingCalls):
+class ChargerCore(SecurityCalls, ReservationCalls, LocalAuthCalls, SmartChargingCalls):
     def __init__(
         self, identity: Identity, settings: CoreSettings, stored: StoredState, now: float
     ) -> None:
@@ -79,6 +80,7 @@ class ChargerCore(FirmwareCalls, ReservationCalls, LocalAuthCalls, SmartCharging
             SetKey: lambda e: self.config.set_internal(e.key, e.value),
             TransferFinished: self.transfer_finished,
             InstallFinished: self.install_finished,
+            SignatureChecked: self.signature_checked,
         }
         for line in self.config.ignored:
             log.warning("%s: stored value ignored: %s", identity.charge_point_id, line)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .meter_readings import UNITS
 from .profiles import CORE, FEATURE_PROFILES, supported_text
 
 LOCAL_LIST, RESERVATION, SMART, FIRMWARE = (
@@ -81,11 +82,26 @@ def _positive(text: str) -> str:
     return value
 
 
+MEASURAND_LIST_MAX = 10
+"""The *DataMaxLength keys' value: the most measurands one of these lists may name."""
+
+
 def _measurands(text: str) -> str:
+    """OCPP 1.6 §9.1 (MeterValuesSampledData, MeterValuesAlignedData, StopTxn*Data):
+    "If the comma separated list contains one or more measurands that are not supported
+    by this Charge Point", ChangeConfiguration SHALL be Rejected and nothing changes
+    (EVerest libocpp #485); so is a list longer than its *MaxLength key."""
     items = [item.strip() for item in text.split(",") if item.strip()]
     unknown = [item for item in items if item not in MEASURANDS]
     if unknown:
         raise InvalidValue(f"unknown measurand {unknown[0]!r}")
+    unmeasured = [item for item in items if item not in UNITS]
+    if unmeasured:
+        raise InvalidValue(
+            f"this charger does not measure {unmeasured[0]!r} (it measures {', '.join(UNITS)})"
+        )
+    if len(items) > MEASURAND_LIST_MAX:
+        raise InvalidValue(f"{len(items)} measurands, at most {MEASURAND_LIST_MAX}")
     return ",".join(items)
 
 
@@ -115,6 +131,21 @@ def check_authorization_key(text: str) -> str:
             "AuthorizationKey must be 16 to 20 bytes written as 32 to 40 hexadecimal digits "
             f"(got {len(text)} characters{'' if _HEX.fullmatch(text or '0') else ', not all hex'})"
         )
+    return text
+
+
+def _security_profile(text: str) -> str:
+    """SecurityProfile (WP§7.6): 0 to 3 (whether a change is allowed is the core's call:
+    never lower over OCPP, A00.FR.005; a raise only with its prerequisites, A05)."""
+    if text not in ("0", "1", "2", "3"):
+        raise InvalidValue("SecurityProfile is 0, 1, 2 or 3")
+    return text
+
+
+def _cpo_name(text: str) -> str:
+    """CpoName (WP§7.5): the O of the charger's certificate requests; bounded."""
+    if len(text) > 64 or any(not c.isprintable() for c in text):
+        raise InvalidValue("CpoName is at most 64 printable characters (an X.509 O)")
     return text
 
 
@@ -169,9 +200,9 @@ def _specs(connectors: int, profiles: frozenset[str]) -> list[KeySpec]:
         KeySpec("LocalPreAuthorize", "false", _bool),
         KeySpec("MaxEnergyOnInvalidId", "0", _uint),
         KeySpec("MeterValuesAlignedData", "Energy.Active.Import.Register", _measurands),
-        KeySpec("MeterValuesAlignedDataMaxLength", "10", _uint, readonly=True),
+        KeySpec("MeterValuesAlignedDataMaxLength", str(MEASURAND_LIST_MAX), _uint, readonly=True),
         KeySpec("MeterValuesSampledData", sampled, _measurands),
-        KeySpec("MeterValuesSampledDataMaxLength", "10", _uint, readonly=True),
+        KeySpec("MeterValuesSampledDataMaxLength", str(MEASURAND_LIST_MAX), _uint, readonly=True),
         KeySpec("MeterValueSampleInterval", "60", _uint),
         KeySpec("NumberOfConnectors", str(connectors), _uint, readonly=True),
         KeySpec("ResetRetries", "3", _uint),
@@ -179,15 +210,18 @@ def _specs(connectors: int, profiles: frozenset[str]) -> list[KeySpec]:
         KeySpec("StopTransactionOnInvalidId", "true", _bool),
         KeySpec("StopTransactionMaxMeterValues", "100", _uint, readonly=True),
         KeySpec("StopTxnAlignedData", "", _measurands),
-        KeySpec("StopTxnAlignedDataMaxLength", "10", _uint, readonly=True),
+        KeySpec("StopTxnAlignedDataMaxLength", str(MEASURAND_LIST_MAX), _uint, readonly=True),
         KeySpec("StopTxnSampledData", "", _measurands),
-        KeySpec("StopTxnSampledDataMaxLength", "10", _uint, readonly=True),
+        KeySpec("StopTxnSampledDataMaxLength", str(MEASURAND_LIST_MAX), _uint, readonly=True),
         KeySpec("SupportedFeatureProfiles", supported_text(profiles), str, readonly=True),
         KeySpec("TransactionMessageAttempts", "3", _positive),
         KeySpec("TransactionMessageRetryInterval", "60", _uint),
         KeySpec("UnlockConnectorOnEVSideDisconnect", "true", _bool),
         KeySpec("WebSocketPingInterval", "60", _uint),
         KeySpec("AuthorizationKey", "", check_authorization_key, write_only=True),
+        # Security Whitepaper ed. 3 §7 (the certificate keys: core/certificates.py)
+        KeySpec("SecurityProfile", "0", _security_profile),
+        KeySpec("CpoName", "", _cpo_name),
         # LocalAuthListManagement (§9.2)
         KeySpec("LocalAuthListEnabled", "true", _bool, profile=LOCAL_LIST),
         KeySpec("LocalAuthListMaxLength", "1000", _uint, readonly=True, profile=LOCAL_LIST),
@@ -218,6 +252,14 @@ def _specs(connectors: int, profiles: frozenset[str]) -> list[KeySpec]:
             readonly=True,
             profile=FIRMWARE,
         ),
+        # Security Whitepaper ed. 3 §7 (CpoName and SecurityProfile: the profiles' part)
+        KeySpec("CertificateSignedMaxChainSize", "10000", _uint, readonly=True),
+        KeySpec("CertificateStoreMaxLength", "20", _uint, readonly=True),
+        KeySpec("AdditionalRootCertificateCheck", "false", _bool, readonly=True),
+        # cpsim's own: true = a charger with the whole security extension: security
+        # events pushed (WP A04) and the plain UpdateFirmware answered CALLERROR
+        # NotSupported (L01.FR.20); false keeps a charger without it as it was.
+        KeySpec("SecurityExtension", "false", _bool, readonly=True),
         # cpsim's own: what a restart does with a transaction a power loss interrupted.
         # false (the default, as most chargers): end it with StopTransaction reason PowerLoss.
         KeySpec("ResumeTransactionsAfterPowerLoss", "false", _bool),

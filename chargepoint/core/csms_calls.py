@@ -23,11 +23,16 @@ from ocpp.v16.enums import Action
 from chargepoint.payloads import CSMS_ACTIONS
 
 from . import ocppj
-from .actions import ClearAuth, Send
+from .actions import ArmTimer, ClearAuth, CloseLink, Send
 from .profiles import CORE, PROFILE_OF_ACTION
 from .session import Session
 
 log = logging.getLogger("cpsim.core")
+
+RECONNECT_TIMER: Final = "link-security:reconnect"
+RECONNECT_DELAY_S: Final = 1.0
+"""Charger seconds between the Accepted answer to a new AuthorizationKey or
+SecurityProfile and the close that reconnects with it (EVerest ~L1873: 1 s)."""
 
 TRIGGERABLE: Final = frozenset(
     {
@@ -43,6 +48,9 @@ TRIGGERABLE: Final = frozenset(
 
 class CsmsCalls(Session):
     _routes: dict[str, dict[str, Any]]
+    _reconnect_for: str | None = None
+    """The key of the ChangeConfiguration just Accepted (its @after acts on it)."""
+    _reconnect_reason: str = ""
 
     def route_call(self, frame: ocppj.Frame) -> None:
         """Answer one CALL from the CSMS, then run its ``@after`` handler."""
@@ -55,7 +63,12 @@ class CsmsCalls(Session):
         if route is None or "_on_action" not in route or not self.profile_enabled(profile):
             self._answer_error(uid, "NotSupported", f"{action} is not supported ({profile})")
             return
-        problem = ocppj.schema_error(ocppj.CALL, action, frame.payload)
+        try:
+            problem = ocppj.schema_error(ocppj.CALL, action, frame.payload)
+        except ArithmeticError:
+            # a decimal too large for the schema's multipleOf check (a limit of 1e300):
+            # jsonschema raises decimal.InvalidOperation; answer it, never drop the link
+            problem = ("PropertyConstraintViolation", "a number is out of range")
         if problem is not None:
             self._answer_error(uid, *problem)
             return
@@ -92,7 +105,66 @@ class CsmsCalls(Session):
 
     @on(Action.change_configuration)
     def on_change_configuration(self, key: str, value: str, **_: Any) -> Any:
-        return call_result.ChangeConfiguration(status=self.config.set(key, value))
+        if key == "SecurityProfile" and key in self.config.specs:
+            refusal = self.security_profile_refusal(value)
+            if refusal is not None:
+                log.warning("ChangeConfiguration SecurityProfile %s rejected: %s", value, refusal)
+                return call_result.ChangeConfiguration(status="Rejected")
+        status = self.config.set(key, value)
+        self._reconnect_for = key if status == "Accepted" else None
+        return call_result.ChangeConfiguration(status=status)
+
+    @after(Action.change_configuration)
+    def after_change_configuration(self, key: str, value: str, **_: Any) -> None:
+        """A new AuthorizationKey (WP A01, EVerest ~L1873) or a raised SecurityProfile
+        (A05.FR.05-07): answered Accepted, then the link is closed and opened again with
+        the new credentials; queued messages stay queued.  A key changed under profile 3
+        changes nothing on the wire (no Basic auth)."""
+        accepted, self._reconnect_for = self._reconnect_for == key, None
+        if not accepted:
+            return
+        if key == "AuthorizationKey" and self.config.get("SecurityProfile") != "3":
+            self.timeline("security", change="AuthorizationKey")  # never the key itself
+            self._reconnect_reason = "AuthorizationKey changed"
+        elif key == "SecurityProfile":
+            self.timeline("security", change="SecurityProfile", profile=int(value))
+            self._reconnect_reason = f"SecurityProfile raised to {value}"
+        else:
+            return
+        # EVerest closes 1 s after the conf: the CSMS reads the answer before the close
+        self.emit(ArmTimer(RECONNECT_TIMER, self.now + RECONNECT_DELAY_S))
+
+    def layer_timer(self, name: str) -> bool:
+        if name != RECONNECT_TIMER:
+            return super().layer_timer(name)
+        self.emit(CloseLink(1000, self._reconnect_reason))
+        return True
+
+    def security_profile_refusal(self, value: str) -> str | None:
+        """Why SecurityProfile may not become ``value`` over OCPP, or None.
+
+        Never lowered, nor set to what it is (A00.FR.005, A05.FR.01); 1 and 2 need an
+        AuthorizationKey (A05.FR.02), 2 and 3 a CA for the CSMS certificate (A05.FR.03),
+        3 the charger's certificate (A05.FR.04).  Layers that install certificates
+        extend :meth:`security_prerequisites`.
+        """
+        if value not in ("0", "1", "2", "3"):
+            return "not 0, 1, 2 or 3"
+        target, current = int(value), int(self.config.get("SecurityProfile"))
+        if target <= current:
+            return f"the profile is {current} and is never lowered over OCPP (A00.FR.005)"
+        if target in (1, 2) and not self.config.get("AuthorizationKey"):
+            return "no AuthorizationKey is set (A05.FR.02)"
+        have = self.security_prerequisites()
+        if target >= 2 and "ca" not in have:
+            return "no CA certificate for the CSMS is installed (A05.FR.03)"
+        if target == 3 and "cert" not in have:
+            return "no charge-point certificate is installed (A05.FR.04)"
+        return None
+
+    def security_prerequisites(self) -> frozenset[str]:
+        """What is installed for TLS: ``ca`` and/or ``cert`` (the link's files)."""
+        return self.settings.tls_files
 
     # --- remote trigger (§5.17) -------------------------------------------------------
 

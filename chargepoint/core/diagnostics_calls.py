@@ -33,6 +33,7 @@ from .firmware_jobs import (
     DiagnosticsJob,
     DiagnosticsPhase,
     bounded_retries,
+    check_date_time,
     check_transition,
 )
 from .records import StoredState
@@ -56,7 +57,15 @@ class DiagnosticsCalls(TransferStatuses):
         self._next_diagnostics_name: str | None = None
 
     @on(Action.get_diagnostics)
-    def on_get_diagnostics(self, location: str, **_: Any) -> Any:
+    def on_get_diagnostics(
+        self,
+        location: str,
+        start_time: str | None = None,
+        stop_time: str | None = None,
+        **_: Any,
+    ) -> Any:
+        check_date_time("startTime", start_time)
+        check_date_time("stopTime", stop_time)
         if not self.settings.diagnostics_available:
             self._next_diagnostics_name = None
             return call_result.GetDiagnostics()  # §5.9: nothing available, no fileName

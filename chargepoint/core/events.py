@@ -80,6 +80,15 @@ class InstallFinished(Event):
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class SignatureChecked(Event):
+    """A ``VerifyFirmwareSignature`` ended: the signature is good (``ok``), or why not."""
+
+    transfer_id: str
+    ok: bool
+    detail: str = ""
+
+
 # --- at the charger ---------------------------------------------------------------------
 
 

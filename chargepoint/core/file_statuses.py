@@ -77,11 +77,15 @@ class TransferStatuses(CsmsCalls):
             self.status_answered(action, status, False)
 
         self.send_urgent(
-            action,
-            {"status": status},
+            *self.status_message(action, status),
             on_result=lambda _: self.status_answered(action, status, True),
             on_failure=lost,
         )
+
+    def status_message(self, action: str, status: str) -> tuple[str, dict[str, Any]]:
+        """The CALL that reports ``status`` (a layer above may report a signed update's
+        as SignedFirmwareStatusNotification with its requestId, WP L01.FR.01/10)."""
+        return action, {"status": status}
 
     def status_answered(self, action: str, status: str, delivered: bool) -> None:
         """The CSMS answered a status notification (``delivered``), or it will never get

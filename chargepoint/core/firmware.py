@@ -59,6 +59,7 @@ from .firmware_jobs import (
     FirmwarePhase,
     StoredJobError,
     bounded_retries,
+    check_date_time,
     check_transition,
 )
 from .records import StoredState, TransactionRecord
@@ -128,6 +129,7 @@ class FirmwareCalls(DiagnosticsCalls):
 
     @on(Action.update_firmware)
     def on_update_firmware(self, location: str, retrieve_date: str, **_: Any) -> Any:
+        check_date_time("retrieveDate", retrieve_date)
         return call_result.UpdateFirmware()
 
     @after(Action.update_firmware)

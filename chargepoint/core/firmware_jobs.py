@@ -19,6 +19,10 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Final, TypeVar
 
+from ocpp.exceptions import TypeConstraintViolationError
+
+from chargepoint.timefmt import parse_epoch
+
 DEFAULT_RETRIES: Final = 1
 DEFAULT_RETRY_INTERVAL_S: Final = 180
 """§6.55 and §6.25 let the charger choose when the CSMS does not say; MicroOcpp's
@@ -28,6 +32,16 @@ MAX_RETRY_INTERVAL_S: Final = 24 * 3600
 """Bounds on what a CSMS may ask: more is taken as this much (and logged)."""
 LOCATION_MAX: Final = 2048
 """anyURI has no length in the schema; a longer location is refused as a failed transfer."""
+
+
+def check_date_time(field: str, value: str | None) -> None:
+    """A dateTime field of UpdateFirmware / GetDiagnostics that is not one is answered
+    TypeConstraintViolation (OCPP-J §4.2.3), as a charging profile's dates are; the
+    schema does not check formats, and a silent fallback would change what was asked."""
+    if value is not None and parse_epoch(value) is None:
+        raise TypeConstraintViolationError(
+            description=f"{field}: {value[:40]!r} is not an OCPP dateTime"
+        )
 
 
 class FirmwarePhase(Enum):
@@ -51,7 +65,8 @@ FIRMWARE_TRANSITIONS: dict[FirmwarePhase, frozenset[FirmwarePhase]] = {
     # Scheduled -> Scheduled: a newer UpdateFirmware replaces one not yet downloading
     _F.SCHEDULED: frozenset({_F.SCHEDULED, _F.DOWNLOADING}),
     _F.DOWNLOADING: frozenset({_F.DOWNLOADED, _F.SCHEDULED, _F.IDLE}),
-    _F.DOWNLOADED: frozenset({_F.INSTALLING}),
+    # Downloaded -> Idle: a signed image whose signature does not verify (WP L01.FR.03)
+    _F.DOWNLOADED: frozenset({_F.INSTALLING, _F.IDLE}),
     _F.INSTALLING: frozenset({_F.REBOOTING, _F.SCHEDULED, _F.IDLE}),
     _F.REBOOTING: frozenset({_F.IDLE}),
 }

@@ -6,7 +6,8 @@ energy register, and the MeterValues that report them.
 phases in use (§2.9 of the profiles reference, §3.13.3).  When the connectors
 together would take more than the ChargePointMaxProfile allows, they share it
 max-min fairly: each gets an equal share, and what a connector does not take goes to
-the others (the spec leaves the strategy open).  The power is re-evaluated when a
+the others (the spec leaves the strategy open); a limit in W is shared as power, one
+in A as current on L1, the phase every EV draws on.  The power is re-evaluated when a
 limit may change (the next boundary is one ``metering:limit`` timer), when the
 limits change (:meth:`Metering.limits_changed`), when a transaction starts or ends,
 when the EV changes or reaches a step of its charging curve (a ``metering:ev:<id>``
@@ -170,13 +171,27 @@ class Metering(CoreBase):
                 else min(demands[connector.id], caps[connector.id])
             )
         station = self.station_limit()
-        total = None if station is None else station.watts(self.rating.phases, self.rating.voltage)
-        powers = wants if total is None else share_power(wants, total)
+        # What the station limit counts, in watts per unit: a W limit is the total power;
+        # an A limit the current of each phase (§7.12), and as every EV draws on L1, the
+        # sum of the connectors' currents on L1 is what it bounds (two single-phase EVs
+        # under 10 A share 10 A, not 10 A each).
+        per_unit = {
+            k: 1.0 if station is None or station.unit == "W" else self.rating.voltage * n
+            for k, n in phases.items()
+        }
+        total = None if station is None else station.value
+        shares = (
+            None
+            if total is None
+            else share_power({k: w / per_unit[k] for k, w in wants.items()}, total)
+        )
+        powers = wants if shares is None else {k: u * per_unit[k] for k, u in shares.items()}
         for connector in charging:
             cid = connector.id
             cap = caps[cid]
-            if total is not None:
-                cap = min(cap, max(0.0, total - sum(p for k, p in powers.items() if k != cid)))
+            if total is not None and shares is not None:
+                others = sum(u for k, u in shares.items() if k != cid)
+                cap = min(cap, max(0.0, total - others) * per_unit[cid])
             connector.limited = cap <= 0
             connector.ev_idle = demands[cid] <= 0
             offered = 0.0 if self._offers_nothing(connector) else cap

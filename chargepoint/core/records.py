@@ -112,5 +112,7 @@ class StoredState:
     reservations: list[ReservationRecord] = field(default_factory=list)
     values: dict[str, str] = field(default_factory=dict)
     """Small named values of the feature layers (``firmware.version``, ...)."""
+    security: dict[str, str] = field(default_factory=dict, repr=False)
+    """The security extension's certificates and keys by name (PEM text; never logged)."""
     counters: dict[str, int] = field(default_factory=dict)
     """``next_local_tx``, ``next_seq``: numbers never reused, even after a restart."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Final
 
+from ocpp.exceptions import PropertyConstraintViolationError
 from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
@@ -34,6 +35,7 @@ from .connectors import Connector
 from .csms_calls import CsmsCalls
 from .records import ReservationRecord, StoredState, TransactionRecord
 from .settings import CoreSettings, Identity
+from .smart.profiles import MAX_INT32
 
 log = logging.getLogger("cpsim.core")
 
@@ -114,6 +116,12 @@ class ReservationCalls(CsmsCalls):
         parent_id_tag: str | None = None,
         **_: Any,
     ) -> Any:
+        if not -MAX_INT32 - 1 <= reservation_id <= MAX_INT32:
+            # the schema's integer is a 32-bit int (OCPP-J §4.2.3); a larger id could not
+            # be kept in the store, so it is refused before anything changes
+            raise PropertyConstraintViolationError(
+                description=f"reservationId {reservation_id} is not a 32-bit integer"
+            )
         self._end_expired()
         status, reason = self._reserve_status(connector_id, expiry_date, reservation_id)
         if status != "Accepted":

@@ -41,3 +41,6 @@ class CoreSettings:
     """Link seconds to wait for the CSMS's answer to a CALL (OCPP-J: then it has failed)."""
     diagnostics_available: bool = True
     """The charger keeps logs to upload for GetDiagnostics (else it answers no fileName)."""
+    tls_files: frozenset[str] = frozenset()
+    """What the link was given for TLS: ``ca`` (a CA file for the CSMS certificate),
+    ``cert`` (a charger certificate and key): what a SecurityProfile raise needs (WP A05)."""

@@ -188,8 +188,20 @@ class ControlApi:
         return await self.files(request)
 
 
+def _number(value: object) -> float | int:
+    """ocpp parses the decimals of some answers (GetCompositeSchedule's limits) as Decimal:
+    back to a JSON number, exactly as the charger sent it when it is whole."""
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _dumps(body: object) -> str:
+    return json.dumps(body, default=_number)
+
+
 def _ok(body: dict[str, Any]) -> web.Response:
-    return web.json_response(body)
+    return web.json_response(body, dumps=_dumps)
 
 
 def _callerror(exc: OCPPError) -> web.Response:
@@ -203,7 +215,7 @@ def _callerror(exc: OCPPError) -> web.Response:
         "error": {"code": code, "description": exc.description, "details": mask_data(details)},
         "problem": "callerror",
     }
-    return web.json_response(body, status=HTTPStatus.BAD_GATEWAY)
+    return web.json_response(body, status=HTTPStatus.BAD_GATEWAY, dumps=_dumps)
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:

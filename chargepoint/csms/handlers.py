@@ -12,6 +12,7 @@ again, without its handler running twice (:class:`Answered`).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
@@ -22,11 +23,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ocpp.messages import Call
-from ocpp.routing import on
-from ocpp.v16 import ChargePoint, call_result
+from ocpp.routing import after, on
+from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
 
 from chargepoint.timefmt import ocpp_time
+
+from .signing_ca import CsrRefused, SigningCa
 
 log = logging.getLogger("cpsim.csms")
 
@@ -70,6 +73,8 @@ class CsmsPolicy:
     """Per charger, the answers to its last calls, so a resend gets the same answer."""
     clock: Callable[[], datetime] = _utc_now
     """The CSMS's time (currentTime): a scenario with a time scale gives its virtual clock."""
+    signing_ca: SigningCa | None = None
+    """With a CA, SignCertificate is Accepted and answered with a CertificateSigned."""
 
     def set_answer(self, rule: AnswerRule) -> None:
         """Replace the rule for this action and charger; a rule that changes nothing removes it."""
@@ -149,6 +154,8 @@ class CsmsSession(ChargePoint):
         self._merge: dict[str, dict[str, Any]] = {}  # unique id -> fields over the own answer
         # unique id -> (action, payload) of the call being answered
         self._answering: dict[str, tuple[str, Any]] = {}
+        self._signed_chain: str | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def route_message(self, raw_msg: str) -> None:
         # Calls are routed one at a time; the CALLERROR for a call that failed its schema
@@ -250,3 +257,49 @@ class CsmsSession(ChargePoint):
     @on(Action.firmware_status_notification)
     def on_firmware_status_notification(self, **_: Any) -> Any:
         return call_result.FirmwareStatusNotification()
+
+    # --- the Security Whitepaper's charge-point messages --------------------------------
+
+    @on(Action.security_event_notification)
+    def on_security_event_notification(self, **_: Any) -> Any:
+        return call_result.SecurityEventNotification()
+
+    @on(Action.log_status_notification)
+    def on_log_status_notification(self, **_: Any) -> Any:
+        return call_result.LogStatusNotification()
+
+    @on(Action.signed_firmware_status_notification)
+    def on_signed_firmware_status_notification(self, **_: Any) -> Any:
+        return call_result.SignedFirmwareStatusNotification()
+
+    @on(Action.sign_certificate)
+    def on_sign_certificate(self, csr: str, **_: Any) -> Any:
+        ca = self.policy.signing_ca
+        if ca is None:
+            return call_result.SignCertificate(status="Rejected")
+        try:
+            self._signed_chain = ca.sign(csr, self.id)
+        except CsrRefused as exc:
+            log.warning("%s: SignCertificate rejected: %s", self.id, exc)
+            self._signed_chain = None
+            return call_result.SignCertificate(status="Rejected")
+        return call_result.SignCertificate(status="Accepted")
+
+    @after(Action.sign_certificate)
+    def after_sign_certificate(self, **_: Any) -> None:
+        chain, self._signed_chain = self._signed_chain, None
+        if chain is None:
+            return
+        # Not awaited here: the answer to our CertificateSigned comes through the loop that
+        # is running this handler.
+        task = asyncio.get_running_loop().create_task(self._send_certificate(chain))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send_certificate(self, chain: str) -> None:
+        try:
+            result = await self.call(call.CertificateSigned(certificate_chain=chain))
+        except Exception as exc:  # the link went, a timeout: the renewal is the operator's
+            log.warning("%s: CertificateSigned not answered: %s", self.id, type(exc).__name__)
+            return
+        log.info("%s: CertificateSigned %s", self.id, getattr(result, "status", "?"))

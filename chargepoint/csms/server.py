@@ -15,11 +15,13 @@ import base64
 import binascii
 import contextlib
 import logging
+import ssl
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+import ocpp.messages
 from ocpp.exceptions import OCPPError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -27,6 +29,7 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from chargepoint.payloads import call_for, result
+from chargepoint.security.tlsfiles import check_ca, check_identity, server_context
 
 from .files import FileFault, FirmwareShelf
 from .framelog import FrameLog
@@ -37,6 +40,11 @@ from .transfers import TransferRecord
 from .uploads import MAX_UPLOAD, UploadStore
 
 log = logging.getLogger("cpsim.csms")
+
+# ocpp validates each payload in a thread executor by default: two thread hops per
+# exchange, a quarter of the CPU of a CSMS holding a fleet, to run microseconds of
+# jsonschema.  The local CSMS validates inline (the charger core does too).
+ocpp.messages.ASYNC_VALIDATION = False
 
 
 class NotConnected(LookupError):
@@ -103,13 +111,35 @@ class LocalCsms:
         allowed_hosts: tuple[str, ...] = (),
         uploads_dir: Path | None = None,
         max_upload: int = MAX_UPLOAD,
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
+        client_ca: Path | None = None,
+        client_cert_required: bool = True,
     ) -> None:
         """``http_port``: the HTTP side's (None or 0: any free one; ``cpsim csms`` gives the
         OCPP port + 1), see :attr:`api_url` once started;
         ``api_token``: the control API's (None: a random one, see :attr:`api_token`);
         ``allowed_hosts``: Host names the API accepts besides IP literals, localhost and
-        ``host``; ``uploads_dir``: where uploads go (None: a temp dir at the first one)."""
+        ``host``; ``uploads_dir``: where uploads go (None: a temp dir at the first one).
+
+        ``tls_cert`` / ``tls_key``: serve wss:// (security profiles 2 and 3); with
+        ``client_ca`` the charger's certificate is verified against it and its CN must be
+        the charge-point id (WP A00.FR.404/405), and a charger presenting one needs no
+        Basic auth (profile 3); ``client_cert_required`` False also lets chargers without
+        one in, with Basic auth (profile 2 and 3 side by side, for a profile raise).
+        A bad file: :class:`~chargepoint.security.tlsfiles.TlsFileError` naming it."""
         self.host, self._port = host, port
+        self.ssl_context: ssl.SSLContext | None = None
+        if (tls_cert is None) != (tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        if client_ca is not None and tls_cert is None:
+            raise ValueError("client_ca needs tls_cert and tls_key (a client certificate is TLS)")
+        if tls_cert is not None and tls_key is not None:
+            if client_ca is not None:
+                check_ca(client_ca)
+            self.ssl_context = server_context(check_identity(tls_cert, tls_key), client_ca)
+            if client_ca is not None and not client_cert_required:
+                self.ssl_context.verify_mode = ssl.CERT_OPTIONAL
         self._http_port = http_port or 0
         self.guard = ControlGuard(
             **({"token": api_token} if api_token is not None else {}),
@@ -124,6 +154,9 @@ class LocalCsms:
         self.policy = policy or CsmsPolicy()
         self.frames = FrameLog(log_path, self.policy.clock)
         self.sessions: dict[str, CsmsSession] = {}
+        self.client_serials: dict[str, str] = {}
+        """Per charger, the serial of the client certificate of its latest connection
+        (profile 3): a test sees a renewed certificate presented (WP A02)."""
         # In the policy, so a CSMS restarted with the same policy (as a CSMS with a
         # database would) still knows what it answered.
         self.answered: dict[str, Answered] = self.policy.answered
@@ -140,7 +173,8 @@ class LocalCsms:
     @property
     def url(self) -> str:
         """The base URL a charger appends its id to."""
-        return f"ws://{self.host}:{self.port}/ocpp"
+        scheme = "wss" if self.ssl_context is not None else "ws"
+        return f"{scheme}://{self.host}:{self.port}/ocpp"
 
     @property
     def http_port(self) -> int:
@@ -188,6 +222,7 @@ class LocalCsms:
                 self._port,
                 subprotocols=[Subprotocol("ocpp1.6")],
                 process_request=self._process_request,
+                ssl=self.ssl_context,
             )
         except OSError as exc:
             raise OSError(exc.errno, f"OCPP port {self._port}: {exc.strerror or exc}") from exc
@@ -230,12 +265,34 @@ class LocalCsms:
         charge_point_id = request.path.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
         if not charge_point_id:
             return connection.respond(HTTPStatus.NOT_FOUND, "no charge-point id in the path\n")
+        peer = connection.transport.get_extra_info("peercert") if self.ssl_context else None
+        if peer:  # security profile 3: the certificate is the charger's credential
+            common_name = _common_name(peer)
+            if common_name != charge_point_id:
+                log.warning(
+                    "%s: client certificate is for %r, not this charge-point id",
+                    charge_point_id,
+                    common_name,
+                )
+                return connection.respond(
+                    HTTPStatus.FORBIDDEN, "the client certificate's CN is not the charge-point id\n"
+                )
+            self.client_serials[charge_point_id] = str(peer.get("serialNumber", ""))
+            return None
         if self.credentials is not None and not self._authorised(request, charge_point_id):
             log.warning("%s: HTTP Basic auth failed", charge_point_id)
             response = connection.respond(HTTPStatus.UNAUTHORIZED, "unauthorized\n")
             response.headers["WWW-Authenticate"] = 'Basic realm="ocpp", charset="UTF-8"'
             return response
         return None
+
+    @property
+    def security_profile(self) -> int:
+        """What this CSMS asks of a charger: 3 client certificate, 2 TLS + Basic auth,
+        1 Basic auth, 0 nothing."""
+        if self.ssl_context is not None:
+            return 3 if self.ssl_context.verify_mode == ssl.CERT_REQUIRED else 2
+        return 1 if self.credentials is not None else 0
 
     def _authorised(self, request: Request, charge_point_id: str) -> bool:
         assert self.credentials is not None
@@ -326,3 +383,12 @@ class LocalCsms:
 
 
 __all__ = ["Credentials", "FileFault", "LocalCsms", "NotConnected", "OCPPError"]
+
+
+def _common_name(peer: dict[str, Any]) -> str | None:
+    """The subject CN of a certificate as ``SSLSocket.getpeercert()`` gives it."""
+    for rdn in peer.get("subject", ()):
+        for name, value in rdn:
+            if name == "commonName":
+                return str(value)
+    return None

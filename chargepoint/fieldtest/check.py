@@ -30,14 +30,15 @@ from modem.diagnostics import (
     tcp_check,
 )
 from modem.quectel import ModemIdentity, QuectelModem
-from modem.stream import StreamClosed
+from modem.stream import ByteStream, StreamClosed
 
 from .ocpp_checks import boot_check, boot_payload, websocket_check
 from .target import CsmsTarget
+from .tls import tls_check
 
 REACH = ("DNS", "ping", "TCP", "WebSocket", "BootNotification")
-# cpsim does not drive the modem's TLS stack (AT+QSSL*, reference A.12) yet.
-TLS_NOT_CHECKED = "wss:// through the modem's TLS is not checked yet; the TCP connect worked"
+TLS_ROW = "TLS"
+"""Between TCP and WebSocket for a wss:// CSMS: the module's own TLS (:mod:`.tls`)."""
 FAMILY_NAMES = {"quectel": "ec200u", "esp-at": "esp-at"}
 
 
@@ -74,7 +75,17 @@ class CheckOptions:
     reach: ReachOptions = field(default_factory=ReachOptions)
 
     def planned(self) -> list[str]:
-        return ["port", *CELLULAR, *(self.reach.steps if self.csms else ())]
+        if self.csms is None:
+            return ["port", *CELLULAR]
+        return ["port", *CELLULAR, *with_tls(self.reach.steps, self.csms)]
+
+
+def with_tls(steps: tuple[str, ...], target: CsmsTarget) -> tuple[str, ...]:
+    """``steps`` with the TLS row after TCP when the CSMS is wss://."""
+    if not target.secure or TLS_ROW in steps or "TCP" not in steps:
+        return steps
+    at = steps.index("TCP") + 1
+    return (*steps[:at], TLS_ROW, *steps[at:])
 
 
 DIALECT_NAMES = {"ec200u": "a Quectel EC200U", "esp-at": "an ESP-AT module"}
@@ -175,7 +186,7 @@ async def reach(
     options: ReachOptions,
 ) -> None:
     """DNS, ping, TCP, WebSocket and BootNotification, as far as each allows the next."""
-    steps = options.steps
+    steps = with_tls(options.steps, target)
 
     def stop(why: str) -> None:
         report.skip(steps, why)
@@ -199,10 +210,15 @@ async def reach(
     report.add(tcp)
     if sock is None:
         return stop(f"no TCP connection to {target.host}:{target.port}")
-    if target.secure:  # not proven is not a pass: the verdict says "not proven" (exit 1)
-        await sock.close()
-        return stop(TLS_NOT_CHECKED)
-    ws, conn = await websocket_check(sock, target)
+    stream: ByteStream = sock
+    if target.secure:
+        await sock.close()  # TCP is proven; the module's TLS opens its own connection
+        tls, secured = await tls_check(modem, target, timeout=options.connect_timeout)
+        report.add(tls)
+        if secured is None:  # no --ca-file: a skip, so the verdict says "not proven"
+            return stop(str(tls.data.get("why") or "the TLS handshake failed"))
+        stream = secured
+    ws, conn = await websocket_check(stream, target)
     report.add(ws)
     if conn is None:
         return stop("the WebSocket upgrade failed")
@@ -264,7 +280,7 @@ async def run_check(options: CheckOptions, report: Report) -> None:
             if data is not None and data.ok:
                 await reach(modem, options.csms, ident, report, options.reach)
             else:
-                report.skip(options.reach.steps, no_data_session(data))
+                report.skip(with_tls(options.reach.steps, options.csms), no_data_session(data))
     except ATPortError as exc:
         lost(report, exc, planned)
     finally:

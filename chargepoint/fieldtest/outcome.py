@@ -15,10 +15,10 @@ from rich.text import Text
 
 from modem.diagnostics import FIXES, WARNINGS, CheckResult, Status, Verdict, verdict
 
-from . import ocpp_checks
+from . import ocpp_checks, tls
 
-ALL_FIXES = {**FIXES, **ocpp_checks.FIXES}
-ALL_WARNINGS = {**WARNINGS, **ocpp_checks.WARNINGS}
+ALL_FIXES = {**FIXES, **ocpp_checks.FIXES, **tls.FIXES}
+ALL_WARNINGS = {**WARNINGS, **ocpp_checks.WARNINGS, **tls.WARNINGS}
 
 LABELS = {Status.PASS: "PASS", Status.WARN: "WARN", Status.FAIL: "FAIL"}
 

@@ -44,6 +44,7 @@ from .check import (
     reach,
     release,
     why_stopped,
+    with_tls,
 )
 from .outcome import ALL_FIXES, ALL_WARNINGS, StepLines, judge, plain_table, table
 from .target import CsmsTarget
@@ -153,7 +154,7 @@ async def try_apn(
             if data.ok:
                 await reach(modem, options.csms, ident, report, options.reach)
             else:
-                report.skip(options.reach.steps, no_data_session(data))
+                report.skip(with_tls(options.reach.steps, options.csms), no_data_session(data))
     finally:
         with contextlib.suppress(ATError):
             if await modem.address() is not None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from websockets.uri import parse_uri
 
 from chargepoint.transport.handshake import Endpoint, check_base_url
+from chargepoint.transport.tlssettings import TlsSettings
 
 
 @dataclass(frozen=True)
@@ -23,9 +24,14 @@ class CsmsTarget:
 
     @classmethod
     def parse(
-        cls, url: str, charge_point_id: str | None = None, password: str | None = None
+        cls,
+        url: str,
+        charge_point_id: str | None = None,
+        password: str | None = None,
+        tls: TlsSettings | None = None,
     ) -> CsmsTarget:
         """``ws://host:port/ocpp`` + ``CP001``, or ``ws://host:port/ocpp/CP001`` alone.
+        ``tls``: the CA file (and client certificate) the TLS row checks a wss:// CSMS with.
 
         Raises :class:`ValueError` with a sentence saying what is wrong.
         """
@@ -40,7 +46,7 @@ class CsmsTarget:
                     f"{url!r} has no charge-point id at its end: give --id, "
                     "or the full URL (ws://host:port/ocpp/CP001)"
                 )
-        endpoint = Endpoint(base, charge_point_id, password)
+        endpoint = Endpoint(base, charge_point_id, password, tls=tls)
         return cls(endpoint, uri.host, uri.port, uri.secure)
 
     @property

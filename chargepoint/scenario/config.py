@@ -128,6 +128,7 @@ MAX_CONNECTORS: Final = 99
 _SET_ELSEWHERE: Final = {
     "NumberOfConnectors": "follows `connectors:`; set that instead",
     "AuthorizationKey": "is set by `password:` (which can be ${AN_ENV_VAR})",
+    "SecurityProfile": "is set by `security_profile:`",
 }
 
 
@@ -186,6 +187,11 @@ class Charger(Model):
     password: EnvString | None = None
     """AuthorizationKey for HTTP Basic auth (security profile 1); ``${ENV_VAR}`` keeps it out
     of the file."""
+    security_profile: int | None = Field(default=None, ge=0, le=3)
+    """OCPP security profile (SecurityProfile): 1 Basic auth, 2 wss:// + Basic auth, 3
+    wss:// + client certificate.  With the local CSMS, 2 and 3 make a development PKI
+    for the run and the CSMS serves wss:// (3: a client certificate required, CN = the
+    charger's id); unset: none (the URL's scheme decides)."""
     time_scale: TimeScale = 1.0
     """A speed-up: charger seconds per real second (3600: an hour a second).  Every duration
     in the scenario is in charger time.  Real delays (a modem's round trips) are sped up too,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import tempfile
@@ -64,6 +65,7 @@ from .messages import ExpectNever, ExpectReceived, ExpectUnordered
 from .model import Scenario
 from .observe import Observer
 from .report import ScenarioResult, StepResult, duration, step_text
+from .security import ScenarioTls, scenario_tls
 from .steps import StepBase
 from .tap import Tap, TappedLink
 from .timebase import TimeBase, is_virtual, scale_of, timing_warnings
@@ -250,13 +252,18 @@ def _station(scenario: Scenario, state_dir: Path, clock: Clock, password: str | 
         raise RunError(str(exc)) from None
 
 
-def _local_csms(config: Csms, clock: Clock, cp_id: str, password: str | None) -> LocalCsms:
-    """The scenario's own CSMS: on a free port, on the scenario's clock, answering as told."""
+def _local_csms(
+    config: Csms, clock: Clock, cp_id: str, password: str | None, tls: ScenarioTls | None = None
+) -> LocalCsms:
+    """The scenario's own CSMS: on a free port, on the scenario's clock, answering as told;
+    on wss:// when the charger asks for security profile 2 or 3."""
     policy = CsmsPolicy(clock=clock.now)
     for answer in config.answers:
         policy.set_answer(answer_rule(answer, cp_id))
     credentials = Credentials(shared=password) if password else None
-    return LocalCsms(port=0, credentials=credentials, policy=policy)
+    return LocalCsms(
+        port=0, credentials=credentials, policy=policy, **(tls.csms_options if tls else {})
+    )
 
 
 async def _run(
@@ -277,9 +284,14 @@ async def _run(
     cp_id = scenario.charger.id
     async with contextlib.AsyncExitStack() as stack:
         csms: LocalCsms | None = None
+        profile = scenario.charger.security_profile
+        try:
+            tls = scenario_tls(profile, planned.csms.is_local, cp_id, stack)
+        except ValueError as exc:
+            raise RunError(f"charger.security_profile: {exc}") from None
         if planned.csms.is_local:
             csms = await stack.enter_async_context(
-                _local_csms(planned.csms, clock, cp_id, password)
+                _local_csms(planned.csms, clock, cp_id, password, tls)
             )
             url = csms.url
         try:
@@ -292,7 +304,10 @@ async def _run(
         tap = Tap(cp_id, clock)
         try:
             # the link reads the key and the ping interval at every connect
-            inner = build_link(link_spec(planned.link, url, emulator, env), station)
+            spec = link_spec(planned.link, url, emulator, env)
+            if tls is not None:
+                spec = dataclasses.replace(spec, tls=tls.settings)
+            inner = build_link(spec, station)
         except LinkUnavailable as exc:
             raise RunError(str(exc), unavailable=True) from None
         except ValueError as exc:

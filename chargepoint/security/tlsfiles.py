@@ -141,6 +141,10 @@ def describe_tls_failure(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLCertVerificationError):
         reason = exc.verify_message or exc.reason or "verification failed"
         hints = {
+            # the CSMS sent its CA with its certificate, and that CA is not ours
+            "self-signed certificate in certificate chain": (
+                "the CSMS's certificate chain ends at a CA not given with --ca-file"
+            ),
             "unable to get local issuer certificate": (
                 "the CSMS's certificate is not signed by a CA given with --ca-file"
             ),

@@ -173,6 +173,9 @@ async def carry_out(station: Station, request: DriveRequest) -> dict[str, Any]:
             async with asyncio.timeout(ANSWER_WAIT):
                 return {"status": await station.present_id_tag(spec.connector, spec.id_tag)}
         case "start_transaction":
+            busy = station.connectors.get(spec.connector)
+            if busy is not None and busy.transaction is not None:  # the core would ignore it
+                raise DriveError(f"connector {spec.connector} already has a transaction")
             station.start_transaction(spec.connector, spec.id_tag)
         case "start_charging":
             _transaction(station, spec.connector)

@@ -62,6 +62,11 @@ class DrivePort:
             await self._serve(reader, writer.write, writer.drain)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            # aclose() cancels a client still connected at Ctrl+C; the task ends here
+            # normally because asyncio's start_server (3.11) calls task.exception() on
+            # the finished task, which re-raises a cancellation as a logged traceback.
+            pass
         finally:
             self._clients.discard(task)
             writer.close()

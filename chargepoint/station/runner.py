@@ -104,18 +104,23 @@ async def run_station(
     """
     backoff = backoff or Backoff()
     stopping = _Stopping(station, stop_reason)
+    connected_profile: int | None = None
+    """SecurityProfile of the last connection that opened: the fallback (WP A05.FR.08)."""
     try:
         station.feed_start()
         while not stop.is_set():
             try:
                 connection = await _until_stopped(link.connect(), stop)
             except LinkError as exc:
+                if _fall_back(station, connected_profile, exc):
+                    continue
                 delay = backoff.next()
                 log.error("cannot connect: %s; retrying in %.1fs", exc, delay)
                 await _sleep_or_stop(delay, stop)
                 continue
             if connection is None:
                 break
+            connected_profile = station.security_profile()
             delay = await _session(station, link, connection, stop, backoff, stopping)
             await _sleep_or_stop(delay, stop)
         stopping.stop_transactions()  # offline: the StopTransactions are queued
@@ -124,6 +129,28 @@ async def run_station(
         await station.shutdown()
         await link.aclose()
     return report
+
+
+def _fall_back(station: Station, connected_profile: int | None, exc: LinkError) -> bool:
+    """After the CSMS raised SecurityProfile, one failed connect with the new profile
+    goes back to the one that last connected (WP A05.FR.08 "to prevent that the Charge
+    Point will become unable to reconnect on its own"; EVerest tries the new profile
+    once, then the old one with unlimited attempts).  The store ends with the profile
+    that connects.  True when it fell back (reconnect at once)."""
+    profile = station.security_profile()
+    if connected_profile is None or profile <= connected_profile:
+        return False
+    log.error(
+        "cannot connect with SecurityProfile %d: %s; falling back to SecurityProfile %d",
+        profile,
+        exc,
+        connected_profile,
+    )
+    station.set_security_profile(connected_profile)
+    station.timeline.write(
+        {"time": station.core.timestamp(), "kind": "security", "fallback": connected_profile}
+    )
+    return True
 
 
 class _Stopping:

@@ -22,9 +22,12 @@ from chargepoint.clocks import Clock
 from chargepoint.core import ChargerCore, CoreSettings, Identity, StoredState
 from chargepoint.core import actions as act
 from chargepoint.core import events as ev
+from chargepoint.core.certificates import charger_certificate
 from chargepoint.core.config import Configuration
 from chargepoint.core.connectors import Connector
 from chargepoint.logmask import mask_text
+from chargepoint.security.identityfiles import write_charger_identity, write_installed_roots
+from chargepoint.security.tlsfiles import TlsFileError, TlsIdentity
 from chargepoint.store import Store, StoreError
 from chargepoint.transport.base import Connection, LinkClosed, MessageTooLarge
 
@@ -160,6 +163,43 @@ class Station:
         """The key given on the command line (or by a scenario): kept like one set over OCPP."""
         self._execute(self.core.handle(ev.SetKey("AuthorizationKey", key), self.clock.time()))
 
+    def security_profile(self) -> int:
+        """SecurityProfile for the next connect (links read it, like the key)."""
+        return self.config.get_int("SecurityProfile")
+
+    def set_security_profile(self, profile: int) -> None:
+        """Set at the charger (the command line), or the fallback to the profile that
+        last connected (WP A05.FR.08): kept in the store either way."""
+        self._execute(
+            self.core.handle(ev.SetKey("SecurityProfile", str(profile)), self.clock.time())
+        )
+
+    def installed_identity(self) -> TlsIdentity | None:
+        """The charger certificate and key a CertificateSigned installed (WP A02), as files
+        under the state dir for a link's TLS; None before one, or without a state dir."""
+        pair = charger_certificate(self.core.security_objects)
+        if pair is None or self.options.state_dir is None:
+            return None
+        try:
+            return write_charger_identity(self.options.state_dir, *pair)
+        except (TlsFileError, OSError) as exc:
+            log.warning(
+                "%s: installed certificate unusable: %s", self.identity.charge_point_id, exc
+            )
+            return None
+
+    def installed_roots(self) -> Path | None:
+        """The CSMS roots InstallCertificate installed (WP M05), as a CA file under the state
+        dir; None when there are none, or without a state dir."""
+        roots = self.core.installed_roots_pem()
+        if not roots or self.options.state_dir is None:
+            return None
+        try:
+            return write_installed_roots(self.options.state_dir, roots)
+        except OSError as exc:
+            log.warning("%s: installed roots unusable: %s", self.identity.charge_point_id, exc)
+            return None
+
     def ping_interval(self) -> float:
         """WebSocketPingInterval for the next connect (0: no pings); links read it likewise."""
         return float(self.config.get_int("WebSocketPingInterval"))
@@ -208,6 +248,8 @@ class Station:
                 self.transfers.cancel(action.transfer_id)
             elif isinstance(action, act.InstallFirmware):
                 self.transfers.install(action)
+            elif isinstance(action, act.VerifyFirmwareSignature):
+                self.transfers.verify_signature(action)
         self.timeline.flush()
         # wake whoever waits for the charger's state to change (scenario steps)
         self._changed.set()
@@ -221,6 +263,10 @@ class Station:
         if self.store is None:
             return
         batch = [*self._unsaved, *persist]
+        if self.store.group_commit:  # a fleet: committed this loop tick, before any send
+            self.store.defer(self.identity.charge_point_id, batch)
+            self._unsaved = []
+            return
         try:
             self.store.apply(self.identity.charge_point_id, batch)
         except StoreError as exc:
@@ -312,6 +358,9 @@ class Station:
                 await session.connection.close(code, reason)
                 raise LinkClosed(reason, code)
             frame, unique_id = item
+            if self.store is not None and self.store.has_deferred:
+                with contextlib.suppress(StoreError):  # the store logs it; state in memory
+                    self.store.flush()  # group commit: persisted before this send
             if ocpp_log.isEnabledFor(logging.INFO):
                 ocpp_log.info("%s -> %s", self.identity.charge_point_id, mask_text(frame))
             try:

@@ -27,6 +27,7 @@ from chargepoint.core import actions as act
 from chargepoint.core import events as ev
 from chargepoint.firmware_image import ImageError, read_image
 from chargepoint.logmask import mask_text
+from chargepoint.security import certstore
 from chargepoint.timefmt import parse_epoch
 from chargepoint.transport.transfer import (
     FileTransfer,
@@ -109,6 +110,9 @@ class TransferRunner:
     def install(self, action: act.InstallFirmware) -> None:
         self._run(action.transfer_id, "firmware installation", lambda: self._install(action))
 
+    def verify_signature(self, action: act.VerifyFirmwareSignature) -> None:
+        self._run(action.transfer_id, "signature check", lambda: self._verify(action))
+
     def cancel(self, transfer_id: str) -> None:
         task = self._tasks.pop(transfer_id, None)
         if task is not None:
@@ -156,6 +160,8 @@ class TransferRunner:
         log.warning("%s: %s failed: %s", self.charge_point_id, what, reason)
         if transfer_id.startswith("install:"):
             return ev.InstallFinished(transfer_id, False, "", reason)
+        if transfer_id.startswith("signature:"):
+            return ev.SignatureChecked(transfer_id, False, reason)
         return ev.TransferFinished(transfer_id, False, reason)
 
     async def _download(self, action: act.StartTransfer) -> ev.Event:
@@ -207,6 +213,35 @@ class TransferRunner:
         finished = await asyncio.to_thread(check)
         log.info("%s: firmware image checked", self.charge_point_id)
         return finished
+
+    async def _verify(self, action: act.VerifyFirmwareSignature) -> ev.Event:
+        """WP L01.FR.04: the signature over the entire stored image."""
+
+        def check() -> ev.Event:
+            data = self._stored_image()
+            try:
+                cert = certstore.load_one(action.signing_certificate)
+            except certstore.CertificateProblem as exc:
+                return ev.SignatureChecked(action.transfer_id, False, str(exc))
+            ok = certstore.verify_firmware_signature(cert, action.signature, data)
+            detail = "" if ok else "the signature does not match the image (L01.FR.04)"
+            return ev.SignatureChecked(action.transfer_id, ok, detail)
+
+        return await asyncio.to_thread(check)
+
+    def _stored_image(self) -> bytes:
+        data = self._image
+        path = self.image_path
+        if path is not None:
+            try:
+                if path.stat().st_size > self.image_space:
+                    raise TransferError("the stored image is larger than the image space")
+                data = path.read_bytes()
+            except FileNotFoundError:
+                data = None
+        if data is None:
+            raise TransferError("no downloaded image to check")
+        return data
 
     async def _upload(self, action: act.StartTransfer) -> ev.Event:
         window = DiagnosticsWindow(

@@ -98,7 +98,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         2,
         "the feature profiles: charging profiles, the local authorization list, "
-        "reservations, the cache's expiry and parent, named values (firmware)",
+        "reservations, the cache's expiry and parent, named values (firmware), "
+        "the security extension's certificates and keys",
         (
             # The profile as the CSMS sent it (JSON): the core re-validates it at load.
             """CREATE TABLE charging_profiles (
@@ -127,6 +128,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             ) STRICT, WITHOUT ROWID""",
             # local_list_version and the feature layers' small values (firmware state).
             """CREATE TABLE charger_values (
+                charger TEXT NOT NULL,
+                name TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (charger, name)
+            ) STRICT, WITHOUT ROWID""",
+            # The security extension's certificates and private keys (PEM), by name.
+            """CREATE TABLE security_objects (
                 charger TEXT NOT NULL,
                 name TEXT NOT NULL,
                 value TEXT NOT NULL,

@@ -16,6 +16,7 @@ of them (every row is keyed by the charge point id).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -35,6 +36,7 @@ from chargepoint.core.actions import (
     DeleteProfile,
     DeleteQueued,
     DeleteReservation,
+    DeleteSecurityObject,
     DeleteTransaction,
     DeleteValue,
     Persist,
@@ -47,6 +49,7 @@ from chargepoint.core.actions import (
     SaveQueued,
     SaveRegister,
     SaveReservation,
+    SaveSecurityObject,
     SaveTransaction,
     SaveValue,
     UpdateLocalList,
@@ -172,6 +175,7 @@ _COLUMNS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
         ),
     ),
     "charger_values": ("value", (("name", _TEXT), ("value", _TEXT))),
+    "security_objects": ("security object", (("name", _TEXT), ("value", _TEXT))),
 }
 
 
@@ -209,6 +213,8 @@ class Store:
         self._tables = _charger_tables(conn)
         self._legacy: dict[str, str] | None = None
         self._legacy_path: Path | None = None
+        self._deferred: list[tuple[str, list[Persist]]] = []
+        self._flush_scheduled = False
 
     # --- opening and closing ------------------------------------------------------------
 
@@ -272,6 +278,9 @@ class Store:
         """Close the database and release the state dir; a second call does nothing."""
         if self._closed:
             return
+        if self._deferred:
+            with suppress(StoreError):  # logged by the shell's last flush already
+                self.flush()
         self._closed = True
         try:
             self._conn.close()
@@ -352,6 +361,7 @@ class Store:
                     for row in rows("reservations", " ORDER BY reservation_id")
                 ],
                 values=values,
+                security=dict(rows("security_objects")),
             )
 
     def _fetch(self, sql: str, *args: object) -> list[Any]:
@@ -469,6 +479,56 @@ class Store:
         with self._transaction("BEGIN IMMEDIATE"):
             for action in actions:
                 self._write(charger, action)
+
+    # --- group commit (a fleet: many chargers, one transaction per loop tick) ------------
+
+    group_commit: bool = False
+    """Set by a fleet: :meth:`defer` queues a step's persists, and ONE transaction per
+    loop tick commits every charger's (:meth:`flush`), instead of one each."""
+
+    def defer(self, charger: str, actions: Sequence[Persist]) -> None:
+        """Queue ``actions`` for the flush at the end of this loop tick (scheduled here).
+
+        The shell calls :meth:`flush` before it sends any frame, so a persist is still
+        committed before any later send of its charger (the core's guarantee)."""
+        if not actions:
+            return
+        self._deferred.append((charger, list(actions)))
+        if not self._flush_scheduled:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop (a charger being built): commit now
+                self.flush()
+                return
+            self._flush_scheduled = True
+            loop.call_soon(self._scheduled_flush)
+
+    @property
+    def has_deferred(self) -> bool:
+        return bool(self._deferred)
+
+    def flush(self) -> None:
+        """Commit every deferred persist in ONE transaction; on an error nothing of them
+        is written and they stay queued for the next flush (:class:`StoreError`)."""
+        if not self._deferred:
+            return
+        self._writable()
+        batch, self._deferred = self._deferred, []
+        try:
+            with self._transaction("BEGIN IMMEDIATE"):
+                for charger, actions in batch:
+                    for action in actions:
+                        self._write(charger, action)
+        except BaseException:
+            self._deferred[:0] = batch
+            raise
+
+    def _scheduled_flush(self) -> None:
+        self._flush_scheduled = False
+        try:
+            self.flush()
+        except StoreError as exc:
+            log.error("%s; %d chargers' changes stay in memory", exc, len(self._deferred))
 
     def reset(self, charger: str | None = None, keep_config: bool = False) -> None:
         """Delete every row of ``charger`` (of every charger: None), the config too unless
@@ -589,6 +649,14 @@ class Store:
                 self._save_value(charger, name, value)
             case DeleteValue(name=name):
                 run("DELETE FROM charger_values WHERE charger = ? AND name = ?", (charger, name))
+            case SaveSecurityObject(name=name, value=value):
+                run(
+                    "INSERT OR REPLACE INTO security_objects (charger, name, value) "
+                    "VALUES (?, ?, ?)",
+                    (charger, name, value),
+                )
+            case DeleteSecurityObject(name=name):
+                run("DELETE FROM security_objects WHERE charger = ? AND name = ?", (charger, name))
             case SaveCounter(name=name, value=value):
                 run(
                     "INSERT OR REPLACE INTO counters (charger, name, value) VALUES (?, ?, ?)",

@@ -5,7 +5,14 @@ tested against the same CSMS as websockets' own client:
 
 * ``websockets``: websockets' asyncio client;
 * ``sansio``: :class:`WebSocketOverStream` over a plain TCP socket, i.e. exactly
-  the code the Quectel path runs, with a host socket instead of AT+QISEND.
+  the code the Quectel path runs, with a host socket instead of AT+QISEND; for
+  wss:// over :class:`~.tls.TlsByteStream` (ssl.MemoryBIO) on that socket.
+
+wss:// (security profiles 2 and 3): TLS 1.2+, the CSMS's certificate verified
+against the endpoint's CA file and its host name checked, SNI sent
+(:class:`~.tlssettings.TlsSettings`); a failed handshake is one line naming the
+certificate problem (:func:`~chargepoint.security.tlsfiles.describe_tls_failure`),
+and nothing is sent before it succeeds.
 """
 
 from __future__ import annotations
@@ -19,11 +26,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
-from modem.stream import StreamClosed
+from chargepoint.security.tlsfiles import describe_tls_failure
+from modem.stream import ByteStream, StreamClosed
 
 from .base import Connection, LinkClosed, LinkError, Seconds, pong_timeout, seconds
 from .handshake import SUBPROTOCOL, Endpoint
 from .tcp import TcpByteStream
+from .tls import TlsByteStream
 from .transfer import FileTransfer
 from .transfers_direct import DirectTransfer
 from .websocket import MAX_MESSAGE, WebSocketOverStream
@@ -41,6 +50,18 @@ def _link_closed(exc: ConnectionClosed) -> LinkClosed:
     if exc.sent is not None and exc.sent.reason:
         return LinkClosed(f"connection lost: {exc.sent.reason}")
     return LinkClosed("connection lost")
+
+
+def _tls_cause(exc: BaseException) -> ssl.SSLError | None:
+    """The TLS error behind ``exc`` (websockets wraps it in its handshake errors)."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # a bounded walk down __cause__ / __context__
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 class WebsocketsConnection:
@@ -78,6 +99,9 @@ class DirectLink:
     ping_interval: Seconds = 0  # WebSocketPingInterval, read at each connect
     open_timeout: float = 15.0
     pong_timeout: Seconds | None = None  # None: base.pong_timeout(ping_interval)
+    proxy: str | Literal[True] | None = True
+    """websockets' proxy: True looks it up in the environment at every connect; a fleet
+    looks it up once and passes the answer (a URL, or None for no proxy)."""
 
     @property
     def description(self) -> str:
@@ -88,13 +112,25 @@ class DirectLink:
             return await self._connect_sansio()
         return await self._connect_websockets()
 
+    def _ssl_context(self, secure: bool) -> ssl.SSLContext | None:
+        """The client context for wss:// (None for ws://): the endpoint's CA file and, for
+        profile 3, its client certificate; with no settings, the system's CAs."""
+        if not secure:
+            return None
+        tls = self.endpoint.current_tls()
+        if tls is None:
+            return ssl.create_default_context()
+        return tls.context()
+
     async def _connect_websockets(self) -> Connection:
         url = self.endpoint.url
-        self.endpoint.uri()  # a URL websockets cannot use, named as such
+        uri = self.endpoint.uri()  # a URL websockets cannot use, named as such
         interval, timeout = self._keepalive()
+        context = self._ssl_context(uri.secure)
         try:
             ws = await connect(
                 url,
+                ssl=context,
                 subprotocols=[Subprotocol(SUBPROTOCOL)],
                 additional_headers=self.endpoint.request_headers(),
                 # websockets' own keepalive: a ping every interval, and without a
@@ -105,6 +141,7 @@ class DirectLink:
                 open_timeout=self.open_timeout,
                 max_size=MAX_MESSAGE,
                 close_timeout=5,
+                proxy=self.proxy,
             )
         except InvalidStatus as exc:
             status = exc.response.status_code
@@ -112,8 +149,8 @@ class DirectLink:
             raise LinkError(f"{url}: HTTP {status} {exc.response.reason_phrase}{hint}") from exc
         except (OSError, TimeoutError, InvalidHandshake) as exc:
             reason = str(exc) or type(exc).__name__
-            if url.startswith("wss://") and isinstance(exc, ssl.SSLError | ConnectionResetError):
-                reason += " in the TLS handshake (is the server plain ws://?)"
+            if uri.secure:
+                reason = _tls_reason(exc, reason)
             raise LinkError(f"{url}: {reason}") from exc
         if ws.subprotocol != SUBPROTOCOL:
             await ws.close(1002, "ocpp1.6 required")
@@ -139,11 +176,14 @@ class DirectLink:
             stream = await TcpByteStream.open(uri.host, uri.port, timeout=self.open_timeout)
         except (OSError, TimeoutError) as exc:
             raise LinkError(f"{url}: {str(exc) or type(exc).__name__}") from exc
-        if uri.secure:
-            raise LinkError(f"{url}: wss:// over a raw byte stream is not supported yet")
+        carrier: ByteStream = stream
         try:
+            if uri.secure:
+                context = self._ssl_context(True)
+                assert context is not None
+                carrier = await TlsByteStream.open(stream, context, uri.host)
             return await WebSocketOverStream.open(
-                stream,
+                carrier,
                 url,
                 self.endpoint.request_headers(),
                 interval,
@@ -156,7 +196,27 @@ class DirectLink:
     def file_transfer(self) -> FileTransfer:
         """Firmware and diagnostics over the host's own network: http, https (system
         CAs), ftp and ftps (ftplib, passive)."""
-        return DirectTransfer(connect_timeout=self.open_timeout)
+        tls = self.endpoint.current_tls()
+        context = tls.context() if tls is not None and tls.ca_file is not None else None
+        return DirectTransfer(connect_timeout=self.open_timeout, ssl_context=context)
 
     async def aclose(self) -> None:
         return None
+
+
+def _tls_reason(exc: BaseException, reason: str) -> str:
+    """One line for a failed wss:// connect: the certificate problem, or TLS named.
+
+    TLS 1.3 servers check the client certificate after the client's side of the
+    handshake, so a CSMS that requires one shows as an alert (or a reset, or a closed
+    connection) when the upgrade response is read.
+    """
+    cause = _tls_cause(exc)
+    if cause is not None:
+        return describe_tls_failure(cause)
+    if isinstance(exc, ConnectionResetError | InvalidHandshake):
+        return (
+            f"{reason}: the CSMS ended the TLS connection before answering; "
+            "does it require a TLS client certificate (security profile 3)?"
+        )
+    return reason

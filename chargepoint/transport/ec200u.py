@@ -6,6 +6,12 @@ unchanged.  The serial port and the PDP context outlive a WebSocket: a drop
 reopens only the socket (the Quectel layer re-activates the context after a
 ``pdpdeact`` or a modem reboot by itself).
 
+wss:// (security profiles 2 and 3) runs over the module's own TLS (AT+QSSL*,
+:mod:`.ec200u_tls`) or, with ``ModemSettings.tls_on_host``, over TLS on the host
+above a plain QI socket; either is a byte stream, so the WebSocket code is the
+same.  A ``+QSSLOPEN: <id>,566`` is diagnosed into one reason (the CA, the host
+name, the dates, the clock, the client certificate).
+
 A send that times out leaves the TCP stream's framing in doubt: the socket
 fails, is closed with ``AT+QICLOSE`` (after the module has left its payload
 phase) and the next connect starts the WebSocket on a clean one.  A command
@@ -25,9 +31,11 @@ from modem.at import ATError, ATPortError, ATTimeout
 from modem.quectel import QuectelModem, QuectelSocket
 from modem.quectel.dialect import QUECTEL, auth_code
 from modem.quectel.errors import SocketOpenError
-from modem.stream import StreamClosed
+from modem.quectel.ssl import TlsOpenError
+from modem.stream import ByteStream, StreamClosed
 
 from .base import Connection, LinkError, Seconds, seconds
+from .ec200u_tls import ModemTls, ModemTlsError
 from .handshake import Endpoint
 from .transfer import FileTransfer
 from .transfers_ec200u import Ec200uTransfer
@@ -48,6 +56,11 @@ class ModemSettings:
     context: int = 1  # the PDP context (AT+QICSGP / AT+QIACT / AT+QIOPEN <contextID>)
     timeouts: Mapping[str, float] | None = None  # overrides of the driver's timeout table
     boot_timeout: float = 60.0  # the watchdog: AT+CFUN=1,1 until RDY
+    tls_on_host: bool = False
+    """wss:// / https:// with TLS on the host over the modem's plain TCP socket, for a
+    module whose TLS stack is too old; False: the module's own TLS (AT+QSSL*)."""
+    ntp_server: str | None = "pool.ntp.org"
+    """Sets the module's clock (AT+QNTP) when the network gave it no time (NITZ)."""
     open_port: serialport.PortOpener = field(
         default=serialport.open_port, kw_only=True, repr=False, compare=False
     )
@@ -69,18 +82,20 @@ class Ec200uLink:
     _open_failures: int = 0
     """Consecutive AT+QIOPEN failures: after WEDGED_AFTER, the data stack is reset."""
     _transfer: Ec200uTransfer | None = field(default=None, repr=False)
+    _tls: ModemTls | None = field(default=None, repr=False)
+
+    @property
+    def modem_tls(self) -> ModemTls:
+        """How this link (and its transfers) do TLS through the module."""
+        if self._tls is None:
+            self._tls = ModemTls(on_host=self.modem.tls_on_host, ntp_server=self.modem.ntp_server)
+        return self._tls
 
     @property
     def description(self) -> str:
         return f"{self.endpoint.url} via EC200U on {self.modem.port}"
 
     async def connect(self) -> Connection:
-        uri = self.endpoint.uri()
-        if uri.secure:
-            raise LinkError(
-                f"{self.endpoint.url}: wss:// through the modem's TLS (AT+QSSL*) "
-                "is not supported yet; use ws://"
-            )
         try:
             device = await self._bring_up()
             if self._open_failures >= WEDGED_AFTER:
@@ -101,13 +116,15 @@ class Ec200uLink:
                 if not await device.revive():
                     raise  # it answers AT: a slow moment; the next attempt retries
                 sock = await self._open_socket(device)
-            except SocketOpenError:
+            except (SocketOpenError, TlsOpenError):
                 self._open_failures += 1
                 raise
             self._open_failures = 0
         except ATPortError as exc:  # its message already names the port
             await self._drop_device()
             raise LinkError(str(exc)) from exc
+        except ModemTlsError as exc:
+            raise LinkError(f"{self.description}: {exc}") from exc
         except ATError as exc:
             raise LinkError(f"{self.description}: {exc}") from exc
         try:
@@ -120,8 +137,17 @@ class Ec200uLink:
         except StreamClosed as exc:
             raise LinkError(f"{self.description}: {exc.reason}") from exc
 
-    async def _open_socket(self, device: QuectelModem) -> QuectelSocket:
+    async def _open_socket(self, device: QuectelModem) -> QuectelSocket | ByteStream:
         uri = self.endpoint.uri()
+        if uri.secure:
+            return await self.modem_tls.open(
+                device,
+                uri.host,
+                uri.port,
+                connect_id=self.connect_id,
+                ctx=self.modem.context,
+                tls=self.endpoint.current_tls(),
+            )
         return await device.open_tcp(
             uri.host, uri.port, connect_id=self.connect_id, ctx=self.modem.context
         )
@@ -167,11 +193,16 @@ class Ec200uLink:
         return device
 
     def file_transfer(self) -> FileTransfer:
-        """Firmware and diagnostics over a second QI socket on the same PDP context, while
-        the OCPP WebSocket keeps its own (modem-at.md A.16 (a)): http only."""
+        """Firmware and diagnostics over a second socket on the same PDP context, while
+        the OCPP WebSocket keeps its own (modem-at.md A.16 (a)): http, and https through
+        the same TLS as the link."""
         if self._transfer is None:
             self._transfer = Ec200uTransfer(
-                self._bring_up, context=self.modem.context, ocpp_connect_id=self.connect_id
+                self._bring_up,
+                context=self.modem.context,
+                ocpp_connect_id=self.connect_id,
+                modem_tls=self.modem_tls,
+                tls=self.endpoint.current_tls,
             )
         return self._transfer
 

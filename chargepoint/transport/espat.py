@@ -7,6 +7,13 @@ WebSocketPingInterval, read at every connect because WSCFG only applies to
 the next WSOPEN).  The serial port and the Wi-Fi association outlive a
 WebSocket: a drop reopens only the link; Wi-Fi is re-joined if it was lost.
 
+Security profiles 2 and 3 (:class:`TlsSettings`) use the module's own TLS: the
+CA (and for 3 the charger's certificate and key) are stored in its flash with
+AT+SYSMFG, its clock is set by SNTP, and AT+WSCFG gets auth_mode 2 (verify the
+CSMS) or 3 (mutual TLS) before AT+WSOPEN (modem-at.md B.2, B.3; :mod:`modem.espat.tls`).
+The Authorization header goes out for profiles 0-2 only: profile 3 authenticates
+the charger by its certificate (Security Whitepaper ed. 3 §2.1).
+
 A module that stops answering is the watchdog's (:meth:`EspAtModem.recover`):
 ``AT`` retries, ``AT+RST``, ``ready``, then the link is brought up again in the
 same connect.  When not even that helps, the port is closed and opened again
@@ -23,12 +30,21 @@ from pathlib import Path
 
 from modem import serialport
 from modem.at import ATError, ATPortError, ATRestarted, ATTimeout
-from modem.espat import ESP_AT, MAX_BUFFER, EspAtModem, EspAtWebSocket, ping_settings
+from modem.espat import (
+    ESP_AT,
+    MAX_BUFFER,
+    AuthMode,
+    EspAtModem,
+    EspAtWebSocket,
+    ModuleTls,
+    ping_settings,
+)
 from modem.espat.modem import ModuleUnresponsive
 from modem.stream import StreamClosed
 
 from .base import Connection, LinkClosed, LinkError, Seconds, seconds
 from .handshake import Endpoint
+from .tlssettings import TlsSettings
 from .transfer import FileTransfer
 from .transfers_espat import EspAtTransfer
 
@@ -51,6 +67,13 @@ class EspAtSettings:
     timeouts: Mapping[str, float] | None = None
     # The watchdog's AT after this many seconds without a byte from the module (0: off).
     watchdog_interval: float = 60.0
+    # wss:// with a verified CSMS certificate: the module's clock is set from this server
+    # (AT+CIPSNTPCFG) first, waiting at most clock_timeout seconds.
+    ntp_server: str = "pool.ntp.org"
+    clock_timeout: float = 15.0
+    # https:// file transfers verified by the module against the link's CA (AT+HTTPCFG);
+    # off by default: a firmware server with a public CA would fail (no system CAs).
+    https_verify: bool = False
     open_port: serialport.PortOpener = field(
         default=serialport.open_port, kw_only=True, repr=False, compare=False
     )
@@ -96,22 +119,75 @@ class EspAtLink:
     endpoint: Endpoint
     modem: EspAtSettings
     ping_interval: Seconds = 0
+    tls: TlsSettings = field(default_factory=TlsSettings)
     _device: EspAtModem | None = field(default=None, init=False, repr=False)
     # A transfer may bring the module up while a connect does: one port opening at a time.
     _bringing_up: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        url = self.endpoint.url
+        if not self.tls.uses_tls and url.startswith("wss://"):
+            # No profile configured: the URL decides, as before; nothing to verify with.
+            log.warning(
+                "%s: wss:// without security profile 2 or 3: the module will not verify the "
+                "CSMS certificate (AT+WSCFG auth_mode 0); give --security-profile and --ca-file",
+                url,
+            )
+        if self.tls.uses_tls:
+            self.tls.check_url(url)
+            missing = self.tls.missing_for(self.tls.security_profile)
+            if missing is not None:  # ESP-AT has no system CAs: it verifies only against wss_ca
+                raise ValueError(
+                    f"security profile {self.tls.security_profile} through ESP-AT: {missing}"
+                )
+            self.module_tls()  # the files fit the module (read again at every connect)
         EspAtModem.plan_open(
-            self.endpoint.url,
-            self.endpoint.request_headers(),
+            url,
+            self.request_headers(),
             link_id=self.modem.link_id,
             timeout=self.modem.open_timeout,
         )
 
     @property
     def description(self) -> str:
+        secure = f", security profile {self.tls.security_profile}" if self.tls.uses_tls else ""
         return (
-            f'{self.endpoint.url} via ESP-AT (Wi-Fi "{self.modem.wifi_ssid}") on {self.modem.port}'
+            f'{self.endpoint.url} via ESP-AT (Wi-Fi "{self.modem.wifi_ssid}"{secure}) '
+            f"on {self.modem.port}"
+        )
+
+    def request_headers(self) -> list[tuple[str, str]]:
+        """The endpoint's headers; without Authorization for profile 3 (certificate auth)."""
+        headers = self.endpoint.request_headers()
+        if self.tls.security_profile == 3:
+            headers = [(k, v) for k, v in headers if k.lower() != "authorization"]
+        return headers
+
+    def module_tls(self) -> ModuleTls | None:
+        """What the module needs for this profile: 2 -> auth_mode 2 + CA; 3 -> auth_mode 3 +
+        CA + certificate + key (read now: a renewed certificate is used from the next
+        connect on).  None for profiles 0 and 1."""
+        tls, settings = self.tls, self.modem
+        if not tls.uses_tls or tls.ca_file is None:
+            return None
+        try:
+            ca = tls.ca_file.read_bytes()
+            if tls.security_profile == 3 and tls.identity is not None:
+                return ModuleTls(
+                    AuthMode.MUTUAL,
+                    ca_pem=ca,
+                    cert_pem=tls.identity.cert_path.read_bytes(),
+                    key_pem=tls.identity.key_path.read_bytes(),
+                    ntp_server=settings.ntp_server,
+                    clock_timeout=settings.clock_timeout,
+                )
+        except OSError as exc:
+            raise ValueError(f"reading {exc.filename}: {exc.strerror}") from None
+        return ModuleTls(
+            AuthMode.VERIFY_SERVER,
+            ca_pem=ca,
+            ntp_server=settings.ntp_server,
+            clock_timeout=settings.clock_timeout,
         )
 
     async def connect(self) -> Connection:
@@ -144,12 +220,13 @@ class EspAtLink:
         settings = self.modem
         return await device.open_websocket(
             self.endpoint.url,
-            headers=self.endpoint.request_headers(),
+            headers=self.request_headers(),
             ping_interval=ping,
             ping_timeout=pong,
             buffer_size=settings.buffer_size,
             link_id=settings.link_id,
             timeout=settings.open_timeout,
+            tls=self.module_tls(),
         )
 
     async def _bring_up(self) -> EspAtModem:
@@ -194,7 +271,10 @@ class EspAtLink:
     def file_transfer(self) -> FileTransfer:
         """Firmware and diagnostics through the module's own HTTP client (modem-at.md B.6),
         on the Wi-Fi the OCPP link uses: http and https; ftp:// is refused with the reason."""
-        return EspAtTransfer(self._bring_up)
+        return EspAtTransfer(self._bring_up, tls=self._https_tls)
+
+    def _https_tls(self) -> ModuleTls | None:
+        return self.module_tls() if self.modem.https_verify else None
 
     async def aclose(self) -> None:
         await self._drop_device()

@@ -19,6 +19,7 @@ from websockets.uri import WebSocketURI, parse_uri
 
 from .atsafe import control_problem, describe_char
 from .base import LinkError
+from .tlssettings import TlsSettings
 
 SUBPROTOCOL = "ocpp1.6"
 
@@ -197,23 +198,45 @@ PasswordSource = str | Callable[[], str | None] | None
 """A fixed password, or a function giving the current one (the station's AuthorizationKey,
 which the CSMS may change with ChangeConfiguration), or None for no Basic auth."""
 
+TlsSource = TlsSettings | Callable[[], TlsSettings] | None
+"""Fixed settings, or a function giving those of the next connect (a SecurityProfile the
+CSMS raised, or the fallback to the previous one), or None: the URL's scheme decides,
+the system's CAs, Basic auth whenever there is a password (no profile configured)."""
+
 
 @dataclass(frozen=True)
 class Endpoint:
     """The CSMS as one charger sees it: base URL + its id, and its credentials.
 
-    ``password`` may be a function: links build the upgrade request at every
-    connect, so a key changed over OCPP is used from the next connection on.
+    ``password`` and ``tls`` may be functions: links build the upgrade request at
+    every connect, so a key or a SecurityProfile changed over OCPP is used from the
+    next connection on.
     """
 
     base_url: str
     charge_point_id: str
     password: PasswordSource = None
     headers: tuple[tuple[str, str], ...] = field(default=())
+    tls: TlsSource = None
 
     @property
     def url(self) -> str:
-        return self.base_url.rstrip("/") + "/" + path_segment(self.charge_point_id)
+        """The URL of the next connect.  Its scheme follows the current security profile
+        (wss:// for 2 and 3, ws:// for 0 and 1): after the CSMS raised the profile from 1
+        to 2, the same host and port are dialled with TLS (EVerest libocpp builds the
+        scheme from the profile likewise)."""
+        base = self.base_url.rstrip("/")
+        tls = self.current_tls()
+        if tls is not None:
+            scheme, sep, rest = base.partition("://")
+            wanted = "wss" if tls.uses_tls else "ws"
+            if sep and scheme != wanted:
+                base = f"{wanted}://{rest}"
+        return base + "/" + path_segment(self.charge_point_id)
+
+    def current_tls(self) -> TlsSettings | None:
+        """The security settings for the next connect (None: none configured)."""
+        return self.tls() if callable(self.tls) else self.tls
 
     def uri(self) -> WebSocketURI:
         """The parsed URL; a LinkError naming it when websockets cannot use it."""
@@ -226,10 +249,15 @@ class Endpoint:
         return self.password() if callable(self.password) else self.password
 
     def request_headers(self) -> list[tuple[str, str]]:
-        """Extra headers for the upgrade; Basic auth unless an Authorization header is given."""
+        """Extra headers for the upgrade; Basic auth unless an Authorization header is given
+        or the security profile has none (0, and 3 where the certificate authenticates:
+        WP Table 2; EVerest never sends it for 3)."""
         headers = list(self.headers)
         has_auth = any(name.lower() == "authorization" for name, _ in headers)
         password = self.current_password()
+        tls = self.current_tls()
+        if tls is not None and not tls.sends_basic_auth:
+            password = None
         if password is not None and not has_auth:
             headers.append(("Authorization", basic_auth(self.charge_point_id, password)))
         return headers

@@ -8,10 +8,15 @@ host socket: request bytes through ``AT+QISEND=<id>,<len>`` in pieces of at most
 1460 (A.4), the answer drained with ``AT+QIRD`` until ``+QIRD: 0`` (A.5) and
 taken by Content-Length, never line-scanned, then ``AT+QICLOSE=<id>`` (A.7).
 
+``https://`` goes through the same TLS as the OCPP link (:mod:`.ec200u_tls`): a
+QSSL client (``AT+QSSLOPEN`` on the link's SSL context: the same CA, so a file
+server must present a certificate from the CA given with --ca-file) or, with
+``tls_on_host``, TLS on the host over the QI socket (the CA file, else the
+system's CAs).  The module's TLS without a CA file is refused with the reason.
+
 Not carried (each refused with the reason, so UpdateFirmware / GetDiagnostics end
 in DownloadFailed / UploadFailed with it in the log):
 
-* ``https://``: needs the module's TLS stack (``AT+QSSL*``, A.12), not done yet;
 * ``ftp://`` and ``ftps://``: the module's FTP commands (``AT+QFTP*``) are only
   partly verified and their error codes not at all (A.16).
 """
@@ -27,17 +32,15 @@ from modem.at import ATError
 from modem.quectel import QuectelModem
 from modem.stream import ByteStream
 
+from .ec200u_tls import ModemTls, ModemTlsError
 from .http11 import HttpClient, HttpTarget
+from .tlssettings import TlsSettings
 from .transfer import TransferError, UnsupportedScheme, check_scheme
 
 log = logging.getLogger(__name__)
 
-EC200U_SCHEMES = frozenset({"http"})
+EC200U_SCHEMES = frozenset({"http", "https"})
 _NOT_CARRIED = {
-    "https": (
-        "https:// through the EC200U needs the modem's TLS stack (AT+QSSL*), which this "
-        "simulator does not drive yet; give an http:// location"
-    ),
     "ftp": (
         "ftp:// through the EC200U would need the module's AT+QFTP* commands, whose "
         "details and error codes are unverified (modem-at.md A.16); give an http:// location"
@@ -68,6 +71,10 @@ class Ec200uTransfer:
     open_timeout: float = 150.0  # +QIOPEN within 150 s (A.3)
     idle_timeout: float = 60.0
     schemes: frozenset[str] = EC200U_SCHEMES
+    modem_tls: ModemTls = field(default_factory=ModemTls, repr=False)
+    """The link's TLS (module or host, and the module's prepared SSL context)."""
+    tls: Callable[[], TlsSettings | None] = field(default=lambda: None, repr=False)
+    """The link's security settings of the moment (CA file, client certificate)."""
     _one_at_a_time: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     def _check(self, url: str) -> None:
@@ -98,6 +105,16 @@ class Ec200uTransfer:
             device = await self.modem()
             connect_id = device.free_connect_id(avoid=(self.ocpp_connect_id,))
             log.info("transfer from %s on connectID %d", target.where, connect_id)
+            if target.scheme == "https":
+                return await self.modem_tls.open(
+                    device,
+                    target.host,
+                    target.port,
+                    connect_id=connect_id,
+                    ctx=self.context,
+                    tls=self.tls(),
+                    timeout=self.open_timeout,
+                )
             sock = await device.open_tcp(
                 target.host,
                 target.port,
@@ -105,7 +122,7 @@ class Ec200uTransfer:
                 ctx=self.context,
                 timeout=self.open_timeout,
             )
-        except (ATError, ValueError) as exc:  # ValueError: a host AT+QIOPEN cannot quote
+        except (ATError, ValueError, ModemTlsError) as exc:  # ValueError: an unquotable host
             raise TransferError(f"{target.where}: {exc}") from None
         sock.describe_writes(_describe)
         return sock

@@ -14,6 +14,12 @@ what ESP-AT leaves unsaid).  Worth knowing when reading a DownloadFailed:
 * While a transfer runs the module takes no other command: OCPP messages to
   the CSMS wait for it (messages from the CSMS still arrive).
 
+https:// is verified by the module only when ``tls`` gives it something to verify
+with (EspAtSettings.https_verify): the CA (and for profile 3 the charger's
+certificate) go to the https_* namespaces and ``AT+HTTPCFG=2|3,0,0`` is set
+(:meth:`modem.espat.EspAtTls.configure_https`).  Otherwise ESP-AT's default
+auth_mode 0 applies: https without verification, as before.
+
 Not carried: ``ftp://`` and ``ftps://`` (ESP-AT has no FTP client commands).
 """
 
@@ -26,7 +32,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from chargepoint.logmask import mask_text
 from modem.at import ATError
-from modem.espat import EspAtModem
+from modem.espat import EspAtModem, ModuleTls
 from modem.espat.errors import HttpBodyTooLarge, HttpTransferError
 
 from .transfer import TransferError, TransferTooLarge, UnsupportedScheme, check_scheme
@@ -60,6 +66,8 @@ class EspAtTransfer:
 
     modem: ModemGetter
     schemes: frozenset[str] = ESPAT_SCHEMES
+    tls: Callable[[], ModuleTls | None] = lambda: None
+    """How https:// is verified (None: not, the module's default)."""
 
     def _check(self, url: str) -> None:
         scheme = urlsplit(url).scheme.lower()
@@ -69,7 +77,7 @@ class EspAtTransfer:
 
     async def download(self, url: str, max_bytes: int) -> bytes:
         self._check(url)
-        device = await self._device()
+        device = await self._device(url)
         try:
             return await device.http.download(url, max_bytes)
         except HttpBodyTooLarge as exc:
@@ -82,7 +90,7 @@ class EspAtTransfer:
     async def upload(self, url: str, filename: str, data: bytes) -> None:
         self._check(url)
         target = upload_url(url, filename)
-        device = await self._device()
+        device = await self._device(url)
         try:
             await device.http.upload(target, data)
         except HttpTransferError as exc:
@@ -90,10 +98,17 @@ class EspAtTransfer:
         except ATError as exc:
             raise TransferError(f"{LINK_NAME}: {mask_text(str(exc))}") from None
 
-    async def _device(self) -> EspAtModem:
+    async def _device(self, url: str) -> EspAtModem:
         try:
-            return await self.modem()
+            device = await self.modem()
         except (ATError, ValueError) as exc:
             raise TransferError(
                 f"{LINK_NAME}: the module is not up: {mask_text(str(exc))}"
             ) from None
+        tls = self.tls() if urlsplit(url).scheme.lower() == "https" else None
+        if tls is not None:
+            try:
+                await device.tls.configure_https(tls)
+            except ATError as exc:
+                raise TransferError(f"{LINK_NAME}: https set-up: {mask_text(str(exc))}") from None
+        return device

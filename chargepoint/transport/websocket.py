@@ -223,10 +223,13 @@ class WebSocketOverStream:
                     self._protocol.receive_data(data)
                 else:
                     self._protocol.receive_eof()
-                with contextlib.suppress(StreamClosed):
-                    await self._flush()
-                for event in self._protocol.events_received():
+                events = self._protocol.events_received()
+                for event in events:
+                    # a binary or invalid message fails the link here: its close frame
+                    # (1003, 1007) is written by the flush below, before anyone reacts
                     self._on_frame(event)  # type: ignore[arg-type]
+                with contextlib.suppress(StreamClosed):
+                    await self._flush()  # pongs, close answers, and our own close frame
                 if not data:
                     break
         except StreamClosed as exc:

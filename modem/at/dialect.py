@@ -95,6 +95,9 @@ class Dialect:
     # Unsolicited lines saying the modem has just (re)started: the command in
     # flight will never be answered, so the driver fails it at once.
     restart_urcs: tuple[str, ...] = ()
+    # Whole lines that act as a data prompt (Quectel's AT+QFUPL answers CONNECT, then
+    # reads exactly the announced bytes); the parser reports them as Prompt(text).
+    prompt_lines: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for header in self.payload_headers:

@@ -351,6 +351,8 @@ class ATParser:
             return Error(text)
         if text in self.dialect.extra_oks:
             return Ok(text)
+        if text in self.dialect.prompt_lines:
+            return Prompt(text)
         if text.startswith(self.dialect.urc_prefixes):
             return Urc(text)
         return Line(text)

@@ -48,6 +48,16 @@ BYTES_MASKS: list[tuple[re.Pattern[bytes], bytes]] = [
     (re.compile(rb"(?i)(Authorization:[ \t]*)[^\r\n]*"), rb"\g<1>" + _MASK.encode()),
     (re.compile(_AUTH_KEY_FIRST.encode()), rb"\g<1>" + _MASK.encode()),
     (re.compile(_AUTH_VALUE_FIRST.encode()), rb"\g<1>" + _MASK.encode() + rb"\g<2>"),
+    # A PEM private key in a payload (written to, or read back from, a module's
+    # certificate store), up to its END line or, when cut, to the end of the bytes.
+    (
+        re.compile(
+            rb"(-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----)"
+            rb"(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY-----|.*)",
+            re.S,
+        ),
+        rb"\g<1>" + _MASK.encode(),
+    ),
 ]
 
 

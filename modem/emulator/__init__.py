@@ -92,7 +92,12 @@ send for real through an h11 client, records byte for byte
 ``wifi-drop`` (``WIFI DISCONNECT``, then the AP returns), ``send-fail [n]``
 (WSSEND answers ERROR), ``transfer-cut [bytes] [n]`` (an HTTP body cut, still
 OK; an upload cut: SEND FAIL), ``transfer-slow <bytes/s> [n]`` (a slow server),
-``reboot`` (``ready``).  See
+``reboot`` (``ready``).  wss:// runs real TLS (Python's ssl) with the certificates
+stored by ``AT+SYSMFG`` (wss_ca / wss_cert / wss_key) and the auth mode of ``AT+WSCFG``;
+``AT+CIPSNTPCFG`` / ``AT+CIPSNTPTIME?`` emulate the clock (a verifying open before it is
+set fails, as on the module); ``AT+HTTPCFG`` does the same for https:// with https_*.
+TLS faults: ``tls-fail [n]`` (handshake failures), ``tls-drop [id]`` (a TLS link
+dropped), ``sntp-block [0|1]`` (the clock never set).  See
 :mod:`modem.emulator.espat.dialect` for its fidelity choices.
 
 Fidelity choices worth knowing (EC200U)
@@ -106,6 +111,12 @@ Fidelity choices worth knowing (EC200U)
 * QPING is a TCP connect to port 80 (refused counts as a reply); QNTP
   reports the host clock.  Only TCP clients in buffer mode are emulated.
 * A line not starting with ``AT`` (e.g. a stray Ctrl+Z) answers ``ERROR``.
+* TLS (``AT+QSSL*``, :mod:`modem.emulator.ec200u.tls`): real TLS with Python's ssl and
+  the files ``AT+QFUPL`` stored (``CONNECT``, then ``+QFUPL: <size>,<checksum>``);
+  ``sni`` 0 and ``ignorelocaltime`` 1 by default, TLS 1.2 at most, the host name
+  checked at seclevel >= 1, and ``+QSSLOPEN: <id>,566`` for every handshake failure.
+  ``tls-fail`` / ``tls-drop`` work on QSSL clients (``+QSSLURC: "closed"``);
+  ``sntp-block`` leaves the clock at 1980 (``AT+CCLK?``) with no NITZ and QNTP failing.
 """
 
 from modem.emulator.chaos import Chaos, Injection

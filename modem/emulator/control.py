@@ -26,6 +26,9 @@ drop-tcp [id]    network drop of one socket (all connected sockets without id)
 pdpdeact [ctx]   network deactivates the PDP context (default 1)
 send-fail [n]    next n sends fail: SEND FAIL (EC200U) / ERROR (ESP-AT) (default 1)
 wifi-drop        ESP-AT: the access point goes away, then comes back
+tls-fail [n]     next n TLS opens fail their handshake (default 1)
+tls-drop [id]    a TLS link dropped (all TLS links without id)
+sntp-block [0|1] no network time (ESP-AT SNTP; EC200U NITZ+QNTP) (1, default) or back (0)
 garbage <text>   raw bytes to the host now (escapes: \\r \\n \\x1a)
 garbage-next <text>  raw bytes inside the next response, before its final
 urc <text>       URC inside the next response, before its final
@@ -102,6 +105,9 @@ def handle_command(faults: Faults, line: str) -> list[str]:
         "pdpdeact": lambda: faults.pdp_deactivate(_need_int(arg, 1)),
         "send-fail": lambda: faults.send_fail(_need_int(arg, 1)),
         "wifi-drop": faults.wifi_drop,
+        "tls-fail": lambda: faults.tls_handshake_fail(_need_int(arg, 1)),
+        "tls-drop": lambda: faults.drop_tls(_int_arg(arg, None)),
+        "sntp-block": lambda: faults.block_sntp(bool(_need_int(arg, 1))),
         "garbage": lambda: faults.garbage(_need_text(arg)),
         "garbage-next": lambda: faults.garbage_in_next_response(_need_text(arg)),
         "urc": lambda: faults.urc_in_next_response(_need_text(arg)),

@@ -64,6 +64,26 @@ class Faults:
         """The next ``count`` sends answer ``SEND FAIL`` (payload read, not forwarded)."""
         self._engine.dialect.send_fail(count)
 
+    def tls_handshake_fail(self, count: int = 1) -> None:
+        """The next ``count`` TLS opens fail their handshake (ESP-AT: AT+WSOPEN wss:// ->
+        ERROR), on a dialect that emulates TLS."""
+        self._tls("tls_handshake_fail")(count)
+
+    def drop_tls(self, id: int | None = None) -> None:
+        """A TLS link dropped without close_notify (all TLS links when ``id`` is None)."""
+        self._tls("drop_tls")(id)
+
+    def block_sntp(self, blocked: bool = True) -> None:
+        """SNTP never sets the clock (no NTP server answers); EC200U: no NITZ either, so
+        AT+CCLK? shows 1980 and AT+QNTP fails."""
+        self._tls("block_sntp")(blocked)
+
+    def _tls(self, name: str) -> Any:
+        action = getattr(self._engine.dialect, name, None)
+        if action is None:
+            raise FaultError(f"{name}: not emulated by {self._engine.dialect.name}")
+        return action
+
     def garbage(self, data: str | bytes) -> None:
         """Line noise: raw bytes to the host now, unframed."""
         self._engine.output.send(_bytes(data))

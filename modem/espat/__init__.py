@@ -8,6 +8,8 @@ by :class:`JsonMessageSplitter`).
 
 from .dialect import ESP_AT, MAX_BUFFER, MAX_COMMAND, ping_settings, quote
 from .errors import (
+    CertificateStoreError,
+    ClockNotSet,
     CommandTooLong,
     EspAtError,
     HttpBodyTooLarge,
@@ -21,22 +23,28 @@ from .errors import (
 from .http import EspAtHttp
 from .modem import EspAtModem
 from .reassembly import JsonMessageSplitter, ReassemblyError
+from .tls import AuthMode, EspAtTls, ModuleTls
 from .websocket import EspAtWebSocket
 
 __all__ = [
     "ESP_AT",
     "MAX_BUFFER",
     "MAX_COMMAND",
+    "AuthMode",
+    "CertificateStoreError",
+    "ClockNotSet",
     "CommandTooLong",
     "EspAtError",
     "EspAtHttp",
     "EspAtModem",
+    "EspAtTls",
     "EspAtWebSocket",
     "HttpBodyTooLarge",
     "HttpTransferError",
     "HttpUrlTooLong",
     "JsonMessageSplitter",
     "MessageTooLarge",
+    "ModuleTls",
     "NoWebSocketSupport",
     "ReassemblyError",
     "WebSocketOpenError",

@@ -44,6 +44,20 @@ HTTP_PAYLOADS = tuple(
     for name in HTTP_RECORDS
 )
 SET_OK = "SET OK"  # AT+HTTPURLCFG's final result: no OK follows it
+# AT+SYSMFG=1,"<namespace>","<key>" (read a key of the manufacturing NVS, Basic_AT_Commands
+# "AT+SYSMFG"): ``+SYSMFG:"<namespace>","<key>",<type>,<length>,`` + <length> raw bytes
+# + CR LF, then OK.  A certificate is a binary (type 8) value holding a PEM file; the
+# host refuses larger files before writing (MAX_PKI_BYTES), so a longer length field
+# is garbage.  The listing forms (``+SYSMFG:"<ns>"``, ``+SYSMFG:"<ns>","<key>",<type>``)
+# have no length and stay lines.
+MAX_PKI_BYTES = 16384
+SYSMFG_VALUE = PayloadHeader(
+    re.compile(rb'\+SYSMFG:"[a-z0-9_]{1,15}","[a-z0-9_.]{1,20}",[1-8],(?P<len>\d+),'),
+    max_length=MAX_PKI_BYTES,
+)
+# Printed once the SNTP client has set the clock (ESP-AT v2.2+; TCP-IP AT commands,
+# AT+CIPSNTPCFG) [verify on the firmware in use]; the host polls AT+CIPSNTPTIME? anyway.
+TIME_UPDATED = "+TIME_UPDATED"
 
 ESP_AT = Dialect(
     name="ESP-AT",
@@ -53,8 +67,9 @@ ESP_AT = Dialect(
         "+WS_CLOSED:",
         "WIFI ",
         "ready",
+        TIME_UPDATED,
     ),
-    payload_headers=(WS_DATA, *HTTP_PAYLOADS),
+    payload_headers=(WS_DATA, *HTTP_PAYLOADS, SYSMFG_VALUE),
     extra_errors=(BUSY,),
     extra_oks=(SET_OK,),
     # The boot banner: a command in flight (a 20 s AT+WSOPEN) will never be answered.
@@ -69,6 +84,8 @@ ESP_AT = Dialect(
         # <timeout_ms> of AT+WSSEND defaults to 10 s
         "AT+WSSEND=": 15.0,
         "AT+WSCLOSE=": 10.0,
+        # a flash write of a few kB (NVS may have to erase a page first)
+        "AT+SYSMFG=": 10.0,
         "AT+RST": 5.0,
     },
 )

@@ -107,3 +107,28 @@ class HttpUrlTooLong(HttpTransferError):
             url, f"the URL is {size} bytes; ESP-AT's AT+HTTPURLCFG takes at most {limit}"
         )
         self.size = size
+
+
+class CertificateStoreError(EspAtError):
+    """``AT+SYSMFG`` could not store a certificate or key in the module's manufacturing NVS."""
+
+    def __init__(self, what: str, reason: str) -> None:
+        super().__init__(f"storing the {what} in the ESP-AT module: {reason}")
+        self.what = what
+        self.reason = reason
+
+
+class ClockNotSet(EspAtError):
+    """The module's clock is not set: it cannot check a certificate's validity dates, so a
+    verifying ``AT+WSOPEN`` (auth_mode 2 or 3) would fail with a bare ERROR."""
+
+    def __init__(self, server: str, seconds: float, reported: str | None) -> None:
+        said = f"it still says {reported!r}" if reported else "it gave no time"
+        super().__init__(
+            f"the ESP-AT module's clock was not set by SNTP within {seconds:g} s ({said}); "
+            "it cannot check the CSMS certificate's dates, so wss:// with certificate "
+            f"verification cannot open. Check that the NTP server {server} resolves and is "
+            "reachable from this Wi-Fi (UDP port 123 open), or configure another NTP server"
+        )
+        self.server = server
+        self.reported = reported

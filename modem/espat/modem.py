@@ -7,7 +7,9 @@ header, ``AT+WSOPEN`` with subprotocol ocpp1.6.  What the module leaves to the
 host is handled here: ``+CWJAP:<code>`` turned into a reason, the 256-byte
 command limit checked before anything is written, a link the module keeps
 after ``+WS_DISCONNECTED`` (it may reconnect by itself) released with
-``AT+WSCLOSE``, and ``busy p...`` retried.
+``AT+WSCLOSE``, and ``busy p...`` retried.  wss:// with certificates (security
+profiles 2 and 3): :mod:`.tls` stores them with ``AT+SYSMFG``, sets the clock by SNTP
+and adds the auth mode to ``AT+WSCFG``; a failed TLS open lists the causes to check.
 
 A link whose state is in doubt (an ``AT+WSSEND`` that got no answer in time,
 an ``ERROR`` after the prompt, a drop) is *settled* before that id is opened
@@ -25,6 +27,7 @@ import logging
 from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from modem.at import (
     ATCommandError,
@@ -45,6 +48,7 @@ from .dialect import (
     MAX_BUFFER,
     MAX_COMMAND,
     SEND_OVERHEAD,
+    TIME_UPDATED,
     command_bytes,
     quote,
 )
@@ -56,6 +60,7 @@ from .errors import (
     WifiError,
 )
 from .http import EspAtHttp
+from .tls import EspAtTls, ModuleTls, tls_open_failure
 from .websocket import EspAtWebSocket
 
 log = logging.getLogger(__name__)
@@ -172,6 +177,7 @@ class EspAtModem:
         self._recovering: asyncio.Task[bool] | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self.http = EspAtHttp(self, baud=baud)  # the module's HTTP client (reference B.6)
+        self.tls = EspAtTls(self)  # certificates in its NVS and its clock (wss://)
         driver.add_urc_handler(self._on_urc)
         driver.add_lost_handler(self._on_lost)
         driver.start()
@@ -358,8 +364,13 @@ class EspAtModem:
         buffer_size: int = MAX_BUFFER,
         link_id: int = 0,
         timeout: float = 20.0,
+        tls: ModuleTls | None = None,
     ) -> EspAtWebSocket:
         """Configure and open link ``link_id``; return it once ``+WS_CONNECTED`` and ``OK``.
+
+        ``tls`` (wss:// only): the auth mode and the files the module verifies and
+        presents; they are stored, and the clock set, before AT+WSCFG (:mod:`.tls`).
+        Without it a wss:// link runs with auth_mode 0 (nothing verified).
 
         ``headers`` go out with ``AT+WSHEAD`` (they are global in the module:
         all are cleared first).  Raises :class:`CommandTooLong` before writing
@@ -383,6 +394,12 @@ class EspAtModem:
         if link_id in self._maybe_allocated:
             await self._free_stale(link_id, url)
         configure = f"AT+WSCFG={link_id},{ping_interval},{ping_timeout},{buffer_size}"
+        if tls is not None and url.startswith("wss://"):
+            await self.tls.prepare(tls)
+            if tls.auth_mode:  # <pki_number>,<ca_number>: the single set, index 0
+                configure += f",{int(tls.auth_mode)},0,0"
+        else:
+            tls = None
         try:
             await self.command(configure)
         except ATCommandError as exc:
@@ -398,13 +415,15 @@ class EspAtModem:
         self._links[link_id] = ws
         self._maybe_allocated.add(link_id)
         try:
-            await self._open(ws, open_command, timeout)
+            await self._open(ws, open_command, timeout, tls)
         except BaseException:
             self.forget(ws)
             raise
         return ws
 
-    async def _open(self, ws: EspAtWebSocket, command: str, timeout: float) -> None:
+    async def _open(
+        self, ws: EspAtWebSocket, command: str, timeout: float, tls: ModuleTls | None
+    ) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
         try:
@@ -412,7 +431,12 @@ class EspAtModem:
         except ATCommandError as exc:
             self._maybe_allocated.discard(ws.link_id)  # "Failure: ERROR, link cleaned up"
             elapsed = loop.time() - start
-            raise WebSocketOpenError(ws.url, _open_failure(exc.reason, elapsed, timeout)) from exc
+            if tls is not None and elapsed < 0.9 * timeout:
+                host = urlsplit(ws.url).hostname or ws.url
+                why = tls_open_failure(exc.reason, host, tls, self.tls.clock, elapsed)
+            else:
+                why = _open_failure(exc.reason, elapsed, timeout)
+            raise WebSocketOpenError(ws.url, why) from exc
         try:
             async with asyncio.timeout(2.0):  # it precedes OK on the wire: normally set already
                 await ws.connected.wait()
@@ -648,6 +672,8 @@ class EspAtModem:
         text = urc.text
         if text.startswith("+WS_"):
             self._on_ws_urc(text, urc.data)
+        elif text == TIME_UPDATED:
+            self.tls.on_time_updated()
         elif text == "WIFI DISCONNECT":
             self.wifi_up = False
         elif text == "WIFI GOT IP":
@@ -685,6 +711,7 @@ class EspAtModem:
 
     def _restarted(self) -> None:
         self._ready.set()
+        self.tls.on_restart()
         self.suspect = False
         self.needs_init = True
         self.wifi_up = False

@@ -3,6 +3,7 @@
 from .dialect import QI_ERRORS, QUECTEL, qi_reason
 from .errors import ActivationError, QuectelError, RegistrationError, SimError, SocketOpenError
 from .modem import ModemIdentity, QuectelModem, Registration
+from .ssl import FileUploadError, QuectelSslSocket, TlsOpenError
 from .tcp import QuectelSocket
 
 __all__ = [
@@ -13,6 +14,9 @@ __all__ = [
     "QuectelError",
     "QuectelModem",
     "QuectelSocket",
+    "QuectelSslSocket",
+    "FileUploadError",
+    "TlsOpenError",
     "Registration",
     "RegistrationError",
     "SimError",

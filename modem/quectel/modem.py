@@ -36,6 +36,7 @@ from .errors import (
     SimError,
     SocketOpenError,
 )
+from .ssl import QuectelSslSocket, TlsOpenError
 from .tcp import QuectelSocket
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,7 @@ class QuectelModem:
         # recv/closed URCs that beat open_tcp() to registering the socket
         self._early: dict[int, set[str]] = {}
         self.restarted = False
+        self.boots = 0  # RDY / POWERED DOWN seen: what the module was told is gone (QSSLCFG)
         # How long recover() waits for the network after a reboot or a lost
         # registration (bring_up() sets it from its own argument).
         self.registration_timeout = 120.0
@@ -503,7 +505,13 @@ class QuectelModem:
         raise QuectelError(f"{self.driver.port}: all 12 connectIDs are in use")
 
     async def _qiopen(
-        self, command: str, connect_id: int, host: str, port: int, timeout: float
+        self,
+        command: str,
+        connect_id: int,
+        host: str,
+        port: int,
+        timeout: float,
+        urc: str = "+QIOPEN:",
     ) -> int:
         waiter = asyncio.get_running_loop().create_future()
         self._open_waiters[connect_id] = waiter
@@ -512,18 +520,83 @@ class QuectelModem:
                 response = await self.driver.command(command)
             except ATCommandError as exc:
                 raise SocketOpenError(host, port, await self.explain(exc)) from exc
-            for value in response.values("+QIOPEN:"):  # came before OK: taken as a response
+            for value in response.values(urc):  # came before OK: taken as a response
                 self._resolve_open(value)
             try:
                 return await asyncio.wait_for(waiter, timeout)
             except TimeoutError:
                 with contextlib.suppress(ATError):
-                    await self.close_id(connect_id)
+                    if urc == "+QIOPEN:":
+                        await self.close_id(connect_id)
+                    else:
+                        await self.close_ssl_id(connect_id)
                 raise SocketOpenError(
-                    host, port, f"no +QIOPEN: {connect_id},<err> within {timeout:g} s"
+                    host, port, f"no {urc} {connect_id},<err> within {timeout:g} s"
                 ) from None
         finally:
             self._open_waiters.pop(connect_id, None)
+
+    async def open_ssl(
+        self,
+        host: str,
+        port: int,
+        client_id: int = 0,
+        ctx: int = 1,
+        sslctx: int = 1,
+        timeout: float = 150.0,
+    ) -> QuectelSslSocket:
+        """``AT+QSSLOPEN`` in buffer mode on SSL context ``sslctx`` (configured by
+        :func:`modem.quectel.ssl.prepare_tls`); :class:`TlsOpenError` with the
+        ``+QSSLOPEN`` code (566 for any handshake failure) otherwise.
+
+        Client IDs are taken to share the 0..11 space of the QI connectIDs (A.16:
+        **verify**): one dict holds both, so a transfer never takes the OCPP link's.
+        """
+        if not 0 <= client_id <= 11:
+            raise ValueError(f"client_id must be 0..11, not {client_id}")
+        if not 0 < port < 65536:
+            raise ValueError(f"port must be 1..65535, not {port}")
+        command = f"AT+QSSLOPEN={ctx},{sslctx},{client_id},{_quoted('host', host)},{port},0"
+        if self.needs_recovery(ctx) or self.restarted:
+            await self.recover(ctx)
+        old = self._sockets.get(client_id)
+        if old is not None:
+            await old.close()
+        self._early.pop(client_id, None)
+        try:
+            code = await self._qiopen(command, client_id, host, port, timeout, "+QSSLOPEN:")
+        except SocketOpenError as exc:
+            raise TlsOpenError(host, port, exc.reason, exc.code) from exc
+        if code != 0:
+            with contextlib.suppress(ATError):
+                await self.close_ssl_id(client_id)
+            if code in _CONTEXT_DOWN and ctx in self._contexts:
+                self._contexts[ctx].needs_recovery = True
+            raise TlsOpenError(host, port, f"+QSSLOPEN: {client_id},{qi_reason(code)}", code)
+        sock = QuectelSslSocket(
+            self,
+            client_id,
+            ctx,
+            host,
+            port,
+            poll_interval=self.poll_interval,
+            send_backoff=self.send_backoff,
+        )
+        self._sockets[client_id] = sock
+        sock.start()
+        early = self._early.pop(client_id, set())
+        if "closed" in early:
+            sock.notify_closed()
+        elif "recv" in early:
+            sock.notify_recv()
+        return sock
+
+    async def close_ssl_id(self, client_id: int) -> None:
+        """``AT+QSSLCLOSE``; errors are logged, since the ID is usually gone already."""
+        try:
+            await self.driver.command(f"AT+QSSLCLOSE={client_id}")
+        except ATCommandError as exc:
+            log.info("%s (TLS client already gone)", exc)
 
     async def _free_id(self, connect_id: int) -> None:
         """Close whatever still holds ``connect_id`` (ours, or left by an earlier run)."""
@@ -573,14 +646,15 @@ class QuectelModem:
 
     def _on_urc(self, urc: Urc) -> None:
         text = urc.text
-        if text.startswith("+QIURC:"):
+        if text.startswith(("+QIURC:", "+QSSLURC:")):
             args = _args(text)
             if len(args) >= 2 and args[0] in ("recv", "closed", "pdpdeact") and args[1].isdigit():
                 self._on_qiurc(text, args[0], int(args[1]))
-        elif text.startswith("+QIOPEN:"):
+        elif text.startswith(("+QIOPEN:", "+QSSLOPEN:")):
             self._resolve_open(text.split(":", 1)[1])
         elif text in self.driver.dialect.restart_urcs:
             self.restarted = True
+            self.boots += 1
             for context in self._contexts.values():
                 context.needs_recovery = True
             reason = f"modem restarted ({text}): every socket is gone"

@@ -34,7 +34,13 @@ class QuectelSocket:
     """One ``connectID`` opened with ``AT+QIOPEN=...,0`` (buffer access mode).
 
     Created by :meth:`QuectelModem.open_tcp`; not meant to be built directly.
+    The QSSL client of :mod:`modem.quectel.ssl` follows the same rules with other
+    command names (the class attributes below).
     """
+
+    SEND = "AT+QISEND"  # =<id>,<len>: fixed length, binary-safe
+    READ = "AT+QIRD"  # =<id>,<len>: answers +<READ>: <n> then n raw bytes
+    CLOSED_URC = "+QIURC"
 
     def __init__(
         self,
@@ -196,9 +202,11 @@ class QuectelSocket:
             while len(self._rx) >= self.max_buffer:
                 self._rx_taken.clear()
                 await self._rx_taken.wait()
-            response = await self._driver.command(f"AT+QIRD={self.connect_id},{MAX_READ}")
+            response = await self._driver.command(f"{self.READ}={self.connect_id},{MAX_READ}")
             if not response.payloads:
-                raise ATCommandError(response.command, response.final, "OK without a +QIRD line")
+                raise ATCommandError(
+                    response.command, response.final, f"OK without a +{self.READ[3:]} line"
+                )
             data = b"".join(p.data for p in response.payloads)
             if not data:
                 return
@@ -206,7 +214,7 @@ class QuectelSocket:
             self._rx_changed.set()
 
     async def _send_chunk(self, chunk: bytes, note: str | None) -> None:
-        command = f"AT+QISEND={self.connect_id},{len(chunk)}"
+        command = f"{self.SEND}={self.connect_id},{len(chunk)}"
         for attempt in range(len(self.send_backoff) + 1):
             self._check_writable()
             try:
@@ -235,6 +243,9 @@ class QuectelSocket:
             self.fail(reason)
             raise StreamClosed(reason)
 
+    async def _free(self) -> None:
+        await self._modem.close_id(self.connect_id)
+
     def _check_writable(self) -> None:
         if self._failure is not None:
             raise StreamClosed(self._failure.reason)
@@ -242,7 +253,8 @@ class QuectelSocket:
             raise StreamClosed(f"socket {self.connect_id} was closed by this host")
         if self._peer_closed or self._eof:
             raise StreamClosed(
-                f'+QIURC: "closed",{self.connect_id}: {self.host}:{self.port} closed the connection'
+                f'{self.CLOSED_URC}: "closed",{self.connect_id}: {self.host}:{self.port} '
+                "closed the connection"
             )
 
     async def _release(self) -> None:
@@ -250,7 +262,7 @@ class QuectelSocket:
             return
         self._released = True
         try:
-            await self._modem.close_id(self.connect_id)
+            await self._free()
         except ATError as exc:  # port gone or modem wedged: nothing left to free
             self.release_unsure = True
             log.warning("socket %d not closed in the modem: %s", self.connect_id, exc)

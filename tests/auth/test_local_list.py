@@ -73,6 +73,7 @@ def test_full_then_differential_are_kept_with_their_version() -> None:
         (5, "Full", [tag("X", None)], "Failed"),  # §7.1: Full needs idTagInfo
         (5, "Differential", [tag("X"), tag("Y")], "Failed"),  # LocalAuthListMaxLength
         (3, "Differential", [tag("X")], "VersionMismatch"),  # not above the current 3
+        (2**31, "Full", [tag("X")], "Failed"),  # not a 32-bit integer: the store keeps none
     ],
 )
 def test_a_refused_update_changes_nothing(

@@ -200,6 +200,10 @@ async def test_interactive_session(csms: LocalCsms, tmp_path: Path) -> None:
     assert await typed("plug 1") == {"ok": True}
     assert await typed("tag 1 CARD6") == {"ok": True, "status": "Accepted"}
     await csms.frames.wait_for(lambda f: f.action == "StartTransaction", 20)
+    assert await typed("start 1 CARD7") == {
+        "ok": False,
+        "error": "connector 1 already has a transaction",
+    }
     assert (await typed("bogus"))["ok"] is False
     proc.stdin.write(b"quit\n")  # stops the charger as Ctrl+C does: the transaction first
     _, err = await asyncio.wait_for(proc.communicate(), 30)

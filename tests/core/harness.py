@@ -53,6 +53,7 @@ class MemoryStore:
     profiles: dict[int, StoredProfile] = field(default_factory=dict)
     reservations: dict[int, ReservationRecord] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)
+    security: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def with_cache(cls, statuses: dict[str, str]) -> MemoryStore:
@@ -105,6 +106,10 @@ class MemoryStore:
                 self.values[name] = value
             case act.DeleteValue(name):
                 self.values.pop(name, None)
+            case act.SaveSecurityObject(name, value):
+                self.security[name] = value
+            case act.DeleteSecurityObject(name):
+                self.security.pop(name, None)
             case act.SaveCounter(name, value):
                 self.counters[name] = value
             case act.SaveAvailability(cid, operative):
@@ -129,6 +134,7 @@ class MemoryStore:
             ],
             reservations=[_copy(r) for _, r in sorted(self.reservations.items())],
             values=dict(self.values),
+            security=dict(self.security),
         )
 
     def queued(self) -> list[tuple[str, dict[str, Any]]]:

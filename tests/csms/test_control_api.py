@@ -80,6 +80,28 @@ async def test_call_answers_200_with_the_chargers_result(
     assert (await api.get("/api/chargers")) == (200, {"chargers": ["CPX"], "known": ["CPX"]})
 
 
+async def test_an_answer_with_decimals_comes_back_as_json_numbers(
+    api: Api, raw_charger: Any
+) -> None:
+    """ocpp parses GetCompositeSchedule's limits as Decimal (its schema has multipleOf 0.1):
+    the API still answers them as the numbers the charger sent."""
+    schedule = {
+        "status": "Accepted",
+        "connectorId": 1,
+        "scheduleStart": "2030-01-01T00:00:00Z",
+        "chargingSchedule": {
+            "duration": 60,
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.5}],
+        },
+    }
+    await raw_charger("CPX", lambda action, payload: [schedule])
+    status, body = await api.post(
+        "/api/call/CPX/GetCompositeSchedule", {"payload": {"connectorId": 1, "duration": 60}}
+    )
+    assert (status, body) == (200, {"result": schedule})
+
+
 @pytest.mark.parametrize(
     "path,body,field,expected",
     [

@@ -194,6 +194,24 @@ def test_two_connectors_share_the_station_limit_fairly() -> None:
     assert one.power_w == pytest.approx(ELEVEN_KW)
 
 
+def test_a_station_current_limit_bounds_the_sum_of_the_currents_on_l1() -> None:
+    # §3.13.3, §7.12: a ChargePointMax of 10 A is 10 A per phase at the grid connection;
+    # every EV draws on L1, so a 3-phase and a 1-phase EV share those 10 A
+    config = {"MeterValueSampleInterval": "0"}
+    h, core = limited_harness([(0, None, amps(10))], connectors=2, config=config)
+    h.boot(interval=86_400)
+    h.feed(ev.SetEv(1, capacity_wh=60_000, soc=50, max_current_a=16, phases=3))
+    h.feed(ev.SetEv(2, capacity_wh=60_000, soc=50, max_current_a=16, phases=1))
+    for connector in (1, 2):
+        h.feed(ev.StartCharging(connector, f"T{connector}"))
+    h.answer_all()
+    one, two = core.connectors[1].meter, core.connectors[2].meter
+    assert (one.power_w, two.power_w) == (pytest.approx(5 * 230 * 3), pytest.approx(5 * 230))
+    assert core.reading(core.connectors[0]).currents_a == pytest.approx((10, 5, 5))
+    h.feed(ev.StopCharging(1))  # what it took, connector 2 may now have
+    assert two.power_w == pytest.approx(10 * 230)
+
+
 def test_the_fixed_power_of_start_charging_replaces_the_ev() -> None:
     h, core = limited_harness(config={"MeterValueSampleInterval": "0"})
     start(h, capacity_wh=50_000, soc=10)
@@ -383,9 +401,9 @@ def test_a_resumed_transaction_keeps_collecting_where_it_was() -> None:
 def test_nothing_measured_nothing_sent() -> None:
     config = {
         "MeterValueSampleInterval": "60",
-        "MeterValuesSampledData": "SoC,Temperature",  # a fixed-power EV has no SoC
+        "MeterValuesSampledData": "SoC",  # a fixed-power EV has no SoC
         "ClockAlignedDataInterval": "60",
-        "MeterValuesAlignedData": "Temperature",
+        "MeterValuesAlignedData": "SoC",
     }
     h = Harness(config=config)
     h.boot(interval=86_400)
@@ -396,7 +414,7 @@ def test_nothing_measured_nothing_sent() -> None:
     h.feed(ev.SetEv(1, capacity_wh=50_000, soc=30))
     h.advance(60)
     h.answer_all()
-    assert [readings(f) for f in h.calls("MeterValues")] == [{"SoC": 30}]
+    assert [readings(f) for f in h.calls("MeterValues")] == [{"SoC": 30}] * 2  # sampled, aligned
 
 
 @pytest.mark.parametrize("where", [1, 0], ids=["connector", "charger"])
@@ -411,3 +429,21 @@ def test_a_fault_stops_the_power_and_its_end_restores_it(where: int) -> None:
     assert (meter.power_w, int(meter.energy_wh)) == (0, 122)
     h.feed(ev.ClearFault(where))
     assert meter.power_w == 7360
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["Energy.Active.Import.Register,Temperature", "Frequency", ",".join(["Voltage"] * 11)],
+    ids=["one-not-measured", "not-measured", "over-max-length"],
+)
+def test_a_measurand_list_the_charger_cannot_honour_is_rejected_and_changes_nothing(
+    value: str,
+) -> None:
+    # OCPP 1.6 §9.1 MeterValuesSampledData: unsupported measurands -> Rejected, no change
+    h = Harness()
+    h.boot(interval=86_400)
+    before = h.core.config.get("MeterValuesSampledData")
+    for key in ("MeterValuesSampledData", "StopTxnAlignedData"):
+        answer = h.csms_call("ChangeConfiguration", {"key": key, "value": value})
+        assert answer[2] == {"status": "Rejected"}
+    assert h.core.config.get("MeterValuesSampledData") == before

@@ -173,8 +173,8 @@ async def test_wss_through_an_apn_is_not_proven(csms: LocalCsms) -> None:
     assert result.exit_code == 1
     assert re.search(r"'internet'\s+10\.\S+\s+[\d.]+ s\s+TCP \d+ ms, WS not run", result.stdout)
     assert result.stdout.rstrip().endswith(
-        "FAIL: APN 'internet': not proven: WebSocket could not run (wss:// through the "
-        "modem's TLS is not checked yet; the TCP connect worked)"
+        "FAIL: APN 'internet': not proven: TLS could not run (no --ca-file to verify the "
+        "CSMS certificate with)"
     )
 
 

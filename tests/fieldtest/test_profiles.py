@@ -187,16 +187,18 @@ async def test_boot_answers(boot_status: str, status: Status, summary: str) -> N
 
 
 async def test_wss_is_not_proven(csms: LocalCsms) -> None:
-    """Only TCP is tested for wss:// (no TLS through the modem yet): not a pass, exit 1."""
+    """wss:// without --ca-file: TCP is tested, the TLS row says what it needs; not a
+    pass, exit 1 (tests/ec200u_tls/test_field_check.py proves TLS with a CA file)."""
     async with ec200u("ok") as emu:
         results, verdict = await check(emu.port_url, csms.url.replace("ws://", "wss://"))
     got = rows(results)
     assert got["TCP"].status is Status.PASS
-    why = "wss:// through the modem's TLS is not checked yet; the TCP connect worked"
+    why = "no --ca-file to verify the CSMS certificate with"
+    assert (got["TLS"].status, got["TLS"].reason) == (Status.SKIP, "skipped")
     for name in ("WebSocket", "BootNotification"):
         assert (got[name].status, got[name].detail) == (Status.SKIP, f"skipped: {why}")
     assert (verdict.status, verdict.reason, verdict.exit_code) == (Status.FAIL, "incomplete", 1)
-    assert verdict.summary == f"not proven: WebSocket could not run ({why})"
+    assert verdict.summary == f"not proven: TLS could not run ({why})"
 
 
 async def test_radio_rows_agree_with_registration_after_a_reboot() -> None:

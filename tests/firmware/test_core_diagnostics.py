@@ -107,3 +107,12 @@ def test_a_new_request_during_an_upload_supersedes_it() -> None:
     assert diag_statuses(h) == ["Uploading", "UploadFailed", "Uploading"]
     finish(h)
     assert diag_statuses(h)[-1] == "Uploaded"
+
+
+def test_a_window_that_is_no_date_time_is_a_callerror_and_uploads_nothing() -> None:
+    h = online()
+    for field in ("startTime", "stopTime"):
+        payload = {"location": "http://h/up/", field: "2030-13-45T99:00:00Z"}
+        answer = h.csms_call("GetDiagnostics", payload, uid=field)
+        assert answer[:3] == [4, field, "TypeConstraintViolation"]
+    assert uploads(h) == [] and diag_statuses(h) == []

@@ -322,3 +322,13 @@ def test_retrieve_date_is_wall_time_even_when_the_boot_moves_the_clock() -> None
     assert transfers(h2) == []
     h2.advance(1)
     assert len(transfers(h2)) == 1
+
+
+def test_a_retrieve_date_that_is_no_date_time_is_a_callerror_and_schedules_nothing() -> None:
+    h = online()
+    answer = h.csms_call(
+        "UpdateFirmware", {"location": "http://h/f.bin", "retrieveDate": "tomorrow"}, uid="u"
+    )
+    assert answer[:3] == [4, "u", "TypeConstraintViolation"]
+    h.advance(3600)
+    assert transfers(h) == [] and fw_statuses(h) == []

@@ -107,8 +107,8 @@ def _run(tmp_path: Path, *args: str, url: str = "ws://h/ocpp", cp_id: str = "CP1
         ("ws://[::1]:9/oc[pp]", [], "the URL path contains '['"),
         (LONG_PATH + "x" * 60, ESP_AT, "AT+WSOPEN with this URL and charge-point id is"),
         ("ws://h/d\u00e9p\u00f4t", ESP_AT, "contains a non-ASCII character (U+00E9)"),
-        ("wss://h/ocpp", EC200U + ["--apn", "internet"], "the EC200U link does not carry TLS"),
-        ("wss://h/ocpp", ["--ws-client", "sansio"], "--ws-client sansio"),
+        ("ws://h/ocpp", EC200U + ["--apn", "internet", "--security-profile", "2"], "wss://"),
+        ("wss://h/ocpp", ["--ws-client", "sansio", "--security-profile", "1"], "with ws://"),
     ],
 )
 def test_run_refuses_a_url_it_cannot_send(

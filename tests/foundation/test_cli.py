@@ -85,7 +85,7 @@ def test_unknown_cli_values_are_usage_errors() -> None:
         (["run", "--id", "X", "--url", "ws://h/x", "--password", "a\tb"], "control characters"),
         (["run", "--id", "..", "--url", "ws://h/x"], "dot-segment"),
         (["run", "--id", "X", "--url", "ws://h/x y"], "contains a space"),
-        (["run", "--id", "X", "--url", "wss://h/x", "--ws-client", "sansio"], "has no TLS yet"),
+        (["run", "--id", "X", "--url", "ws://h/x", "--security-profile", "3"], "--cert"),
         (["run", "--id", "X", "--url", "ws://h/x", "--header", "X: a\r\nB: c"], "carriage"),
     ],
 )

@@ -121,6 +121,8 @@ async def test_get_configuration_all_and_unknown(csms: LocalCsms, start_charger)
         ("AuthorizeRemoteTxRequests", "maybe", "Rejected"),
         ("MeterValuesSampledData", "Energy.Active.Import.Register,Voltage", "Accepted"),
         ("MeterValuesSampledData", "Energy.Bogus", "Rejected"),
+        # §9.1: a measurand the charger does not measure is Rejected, not silently dropped
+        ("MeterValuesSampledData", "Energy.Active.Import.Register,Frequency", "Rejected"),
         ("NumberOfConnectors", "4", "Rejected"),
         ("NoSuchKey", "1", "NotSupported"),
         # plain decimal digits within 32 bits, nothing int() would also take

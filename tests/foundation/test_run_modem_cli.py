@@ -105,8 +105,9 @@ def test_run_esp_at_refuses_a_url_over_the_command_limit(tmp_path: Path) -> None
     assert "Traceback" not in done.stderr
 
 
-def test_run_ec200u_refuses_wss_at_once_instead_of_retrying(tmp_path: Path) -> None:
-    """The EC200U link has no TLS yet: a usage error naming --url, before the port opens."""
+def test_run_ec200u_refuses_a_url_its_profile_cannot_use_at_once(tmp_path: Path) -> None:
+    """ws:// with security profile 2 (EVerest's parse_and_validate): a usage error naming
+    --url, before the port opens, instead of retrying forever."""
     done = subprocess.run(
         [
             *CPSIM,
@@ -114,7 +115,9 @@ def test_run_ec200u_refuses_wss_at_once_instead_of_retrying(tmp_path: Path) -> N
             "--id",
             "CP001",
             "--url",
-            "wss://csms.example.com/ocpp",
+            "ws://csms.example.com/ocpp",
+            "--security-profile",
+            "2",
             "--modem",
             "ec200u",
             "--port",
@@ -129,7 +132,7 @@ def test_run_ec200u_refuses_wss_at_once_instead_of_retrying(tmp_path: Path) -> N
         timeout=30,
     )
     assert done.returncode == 2, done.stderr
-    assert "Invalid value for '--url': wss:// needs TLS" in done.stderr
+    assert "Invalid value for '--url': security profile 2 runs over TLS" in done.stderr
     assert "ttyNOPE9" not in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "state").exists()
 

@@ -323,3 +323,13 @@ def test_a_stored_reservation_that_makes_no_sense_is_dropped() -> None:
     h = Harness(connectors=1, store=store)
     assert list(h.store.reservations) == [3]
     assert h.core.connectors[1].status == "Reserved"
+
+
+def test_a_reservation_id_outside_32_bits_is_a_callerror_and_nothing_is_kept() -> None:
+    # OCPP-J integers are 32-bit; the real store could not keep a larger id
+    h = online()
+    payload = {"connectorId": 1, "expiryDate": iso(h.now + 600), "idTag": "ME"}
+    answer = h.csms_call("ReserveNow", {**payload, "reservationId": 2**31}, uid="big")
+    assert answer[:3] == [4, "big", "PropertyConstraintViolation"]
+    assert h.store.reservations == {}
+    assert reserve(h, rid=2**31 - 1) == "Accepted"

@@ -27,7 +27,7 @@ def test_validate_prints_one_line_per_problem_and_exits_2(tmp_path: Path) -> Non
     assert result.stdout.splitlines() == [
         f"{bad}:1:11: charger.idd: unknown key 'idd'; did you mean id? (expected id, connectors, "
         "vendor, model, serial, firmware, feature_profiles, configuration, password, "
-        "time_scale, start_time)",
+        "security_profile, time_scale, start_time)",
         f"{bad}:3:11: steps[0].send: unknown charge-point action 'Heartbeet'; did you mean "
         "Heartbeat?",
     ]

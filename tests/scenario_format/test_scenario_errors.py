@@ -49,7 +49,7 @@ def test_unknown_key_points_at_the_key_and_suggests() -> None:
         """) == [
         "s.yaml:2:3: charger.idd: unknown key 'idd'; did you mean id? (expected id, "
         "connectors, vendor, model, serial, firmware, feature_profiles, configuration, password, "
-        "time_scale, start_time)"
+        "security_profile, time_scale, start_time)"
     ]
 
 
@@ -229,9 +229,10 @@ def test_a_suspension_is_by_the_charger_or_by_the_ev() -> None:
 
 REFUSED_BY_THE_STATION = [
     ("MinimumStatusDuration", "5"),  # OCPP keys the station does not implement
-    ("SecurityProfile", "1"),
+    ("SecurityProfile", "4"),  # the whitepaper's are 0 to 3 (and security_profile: sets it)
     ("HeartbeatInterval", "0"),  # values its own checks refuse
     ("MeterValuesSampledData", "Energy.Bogus"),
+    ("MeterValuesSampledData", "Temperature"),  # a measurand this charger does not measure
     ("ConnectorPhaseRotation", "3.RST"),  # this charger has 2 connectors
 ]
 
@@ -248,7 +249,9 @@ def test_validate_refuses_the_configuration_the_station_refuses(key: str, value:
 
 def test_configuration_problems_say_what_is_wrong() -> None:
     settable = [
-        k for k in Configuration(1).specs if k not in ("NumberOfConnectors", "AuthorizationKey")
+        k
+        for k in Configuration(1).specs
+        if k not in ("NumberOfConnectors", "AuthorizationKey", "SecurityProfile")
     ]
     assert problems("""\
         charger:
@@ -280,7 +283,7 @@ def test_an_unknown_key_does_not_hide_the_other_errors_of_its_mapping() -> None:
         "s.yaml:2:15: charger.connectors: expected greater than or equal to 1, got 0",
         "s.yaml:3:3: charger.conectors: unknown key 'conectors'; did you mean connectors? "
         "(expected id, connectors, vendor, model, serial, firmware, feature_profiles, "
-        "configuration, password, time_scale, start_time)",
+        "configuration, password, security_profile, time_scale, start_time)",
         "s.yaml:4:19: charger.configuration.HeartbeatIntervall: unknown configuration key "
         "'HeartbeatIntervall'; did you mean HeartbeatInterval?",
         "s.yaml:6:20: steps[0].send.action: unknown charge-point action 'Heartbeet'; did you "

@@ -119,6 +119,15 @@ def test_a_bad_enum_is_caught_by_the_schema() -> None:  # E3.38
     assert h.store.profiles == {}
 
 
+def test_a_limit_too_large_for_the_schema_check_is_a_callerror_not_a_dropped_link() -> None:
+    # jsonschema's multipleOf on a Decimal of 1e300 raises decimal.InvalidOperation
+    h = online()
+    answer = set_profile(h, 1, profile(periods=[(0, 1e300)], unit="W"))
+    assert answer[0] == 4 and answer[2] == "PropertyConstraintViolation"
+    assert h.store.profiles == {} and h.closed == []
+    assert status(set_profile(h, 1, profile(periods=[(0, 3700.0)], unit="W"))) == "Accepted"
+
+
 def test_profile_rules_answer_rejected_and_install_nothing() -> None:
     h = online(ChargeProfileMaxStackLevel="2", ChargingScheduleAllowedChargingRateUnit="Current")
     assert status(set_profile(h, 1, profile(purpose="ChargePointMaxProfile"))) == "Rejected"

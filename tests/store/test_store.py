@@ -332,6 +332,7 @@ def test_every_table_is_strict(tmp_path: Path) -> None:
         "local_list",
         "reservations",
         "charger_values",
+        "security_objects",
     }
     assert all(strict == 1 for _, strict in rows)
 

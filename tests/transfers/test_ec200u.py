@@ -112,7 +112,6 @@ async def test_a_download_cut_half_way(
 @pytest.mark.parametrize(
     ("url", "reason"),
     [
-        ("https://fw.example/v2.bin", r"needs the modem's TLS stack \(AT\+QSSL\*\)"),
         ("ftp://fw.example/v2.bin", r"AT\+QFTP\* commands, whose details"),
         ("ftps://fw.example/v2.bin", r"ftps:// through the EC200U"),
     ],

@@ -160,6 +160,8 @@ async def ignored_settings(m: Ec200u, cmd: Command, io: CommandIO) -> Reply:
 async def cclk(m: Ec200u, cmd: Command, io: CommandIO) -> Reply:
     """Network time: the host clock in UTC (time zone 0 quarter-hours)."""
     if cmd.kind is Kind.READ:
+        if not m.state.clock_set:  # never set from the network: the RTC counts from 1980
+            return ok(time.strftime('+CCLK: "80/01/06,%H:%M:%S+00"', time.gmtime(m.uptime())))
         return ok(time.strftime('+CCLK: "%y/%m/%d,%H:%M:%S+00"', time.gmtime()))
     return ok() if cmd.kind in (Kind.TEST, Kind.WRITE) else error()
 

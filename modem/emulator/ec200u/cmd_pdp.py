@@ -216,10 +216,16 @@ async def qntp(m: Ec200u, cmd: Command, io: CommandIO) -> Reply:
         return refusal
 
     async def sync() -> None:
+        if not m.ntp_works:  # no-network-time fault: the NTP server never answers
+            await m.net_delay(m.timing.dns_fail)
+            m.state.last_error = 569
+            m.engine.urc("+QNTP: 569")
+            return
         if not await tcp.resolve(m, server):
             m.state.last_error = 565
             m.engine.urc("+QNTP: 565")
             return
+        m.state.clock_set = True  # <autosettime> 1 (the default): the RTC is set
         m.engine.urc(time.strftime('+QNTP: 0,"%Y/%m/%d,%H:%M:%S+00"', time.gmtime()))
 
     io.after_reply(sync)

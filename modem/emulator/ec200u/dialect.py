@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,9 @@ class Ec200u(Dialect):
         self.transfer_cuts: list[int | None] = []
         self.transfer_rates: list[float] = []
         self.http_violations: list[str] = []
+        self.tls_failures = 0  # tls-fail fault: the next N QSSLOPEN handshakes fail (566)
+        self.ntp_works = True  # no-network-time fault: False
+        self._booted_at = time.monotonic()
 
     # -- dispatch ------------------------------------------------------------
     async def execute(self, cmd: Command, io: CommandIO) -> Reply:
@@ -136,7 +140,15 @@ class Ec200u(Dialect):
     def power_off(self) -> None:
         for sock in self.state.sockets.values():
             tcp.abort(sock)
+        files = self.state.files  # UFS survives a reboot; QSSLCFG does not (A.12)
+        clock_set = self.state.clock_set
         self.state = initial_state(self.profile, booted=False)
+        self.state.files = files
+        self.state.clock_set = clock_set and self.ntp_works
+        self._booted_at = time.monotonic()
+
+    def uptime(self) -> float:
+        return time.monotonic() - self._booted_at
 
     async def boot(self) -> None:
         await asyncio.sleep(self.timing.boot)
@@ -182,6 +194,39 @@ class Ec200u(Dialect):
         if rate <= 0 or count < 0:
             raise FaultError("rate must be > 0 and count >= 0")
         self.transfer_rates.extend([rate] * count)
+
+    def tls_handshake_fail(self, count: int) -> None:
+        """The next ``count`` AT+QSSLOPEN handshakes fail: ``+QSSLOPEN: <id>,566``."""
+        if count < 0:
+            raise FaultError("count must be >= 0")
+        self.tls_failures += count
+
+    def take_tls_failure(self) -> bool:
+        if self.tls_failures <= 0:
+            return False
+        self.tls_failures -= 1
+        return True
+
+    def drop_tls(self, conn_id: int | None) -> None:
+        """A TLS link dropped by the network: ``+QSSLURC: "closed",<id>``."""
+        socks = [
+            s
+            for s in self.state.sockets.values()
+            if s.state == 2 and s.sslctx is not None and conn_id in (None, s.conn_id)
+        ]
+        if not socks:
+            raise FaultError("no TLS client is connected")
+        for sock in socks:
+            tcp.lost(self, sock)
+
+    def block_sntp(self, blocked: bool = True) -> None:
+        """The module's clock is not set from the network (no NITZ, NTP unanswered):
+        AT+CCLK? shows 1980, AT+QLTS nothing, AT+QNTP fails (control port
+        ``sntp-block``); ``blocked`` False: NTP works again (the clock stays unset
+        until AT+QNTP)."""
+        self.ntp_works = not blocked
+        if blocked:
+            self.state.clock_set = False
 
     def new_transfer(self) -> HttpTransfer:
         """A socket has just shown itself an HTTP transfer: it takes the pending faults."""
@@ -237,6 +282,10 @@ class Ec200u(Dialect):
             "pending_cuts": list(self.transfer_cuts),
             "pending_rates": list(self.transfer_rates),
             "http_violations": list(self.http_violations),
+            "files": {n: len(d) for n, d in sorted(st.files.items())},
+            "sslcfg": {str(k): dict(v) for k, v in sorted(st.sslcfg.items())},
+            "clock_set": st.clock_set,
+            "pending_tls_failures": self.tls_failures,
         }
 
 

@@ -63,6 +63,11 @@ CME_ERRORS: dict[int, str] = {
     30: "no network service",
     50: "incorrect parameters",
     100: "unknown",
+    # The Quectel file block (AT+QFUPL / AT+QFDEL; texts [verify] on EC200U).
+    405: "file not found",
+    407: "file already exists",
+    420: "time out",
+    421: "file too large",
 }
 
 # Registration <stat> values that mean "attached, data possible".
@@ -152,6 +157,13 @@ class QiSocket:
     """transfer-cut: the connection drops once this many bytes have been received."""
     cut_sent_at: int | None = None
     """transfer-cut of an upload: the connection drops once this many bytes were sent."""
+    sslctx: int | None = None
+    """Set for a QSSL client (AT+QSSLOPEN): TLS ends in the module, URCs are +QSSLURC."""
+
+    @property
+    def urc(self) -> str:
+        """``+QIURC`` for a QI socket, ``+QSSLURC`` for a QSSL client."""
+        return "+QIURC" if self.sslctx is None else "+QSSLURC"
 
     def unacked(self) -> int:
         """Bytes not yet acknowledged by the peer: our buffer plus the kernel's send queue."""
@@ -208,6 +220,23 @@ def default_qicfg() -> dict[str, tuple[int, ...]]:
     }
 
 
+def default_sslcfg() -> dict[str, int | str]:
+    """AT+QSSLCFG after boot.  The field-verified quirks (A.12): ``sni`` 0 and
+    ``ignorelocaltime`` 1 (validity dates NOT checked); not saved across reboots."""
+    return {
+        "sslversion": 4,
+        "ciphersuite": "0XFFFF",
+        "seclevel": 0,
+        "cacert": "",
+        "clientcert": "",
+        "clientkey": "",
+        "ignorelocaltime": 1,
+        "negotiatetime": 300,
+        "sni": 0,
+        "checkhost": 1,
+    }
+
+
 @dataclass
 class ModemState:
     """Everything a power cycle resets."""
@@ -226,6 +255,12 @@ class ModemState:
     sockets: dict[int, QiSocket] = field(default_factory=dict)
     last_error: int = 0
     dns: tuple[str, str] = ("114.114.114.114", "8.8.8.8")
+    files: dict[str, bytes] = field(default_factory=dict)
+    """UFS: what AT+QFUPL stored (AT+QSSLCFG names CA, certificate and key in it)."""
+    sslcfg: dict[int, dict[str, int | str]] = field(default_factory=dict)
+    """AT+QSSLCFG per SSL context 0..5, from default_sslcfg() on first use."""
+    clock_set: bool = True
+    """The RTC was set from the network (NITZ); False: AT+CCLK? shows 1980."""
     stack_wedged: bool = False
     """Fault: the data stack degraded by rapid reconnects; every QIOPEN fails with 552
     until a power cycle (modem-at.md A.11 field caveat [field F-SSL])."""

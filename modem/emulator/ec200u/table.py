@@ -24,7 +24,8 @@ TCPIP_COMMANDS = frozenset(
     {
         "+QICSGP", "+QIACT", "+QIDEACT", "+QIOPEN", "+QICLOSE", "+QISTATE", "+QISEND",
         "+QISENDEX", "+QIRD", "+QISWTMD", "+QPING", "+QNTP", "+QIDNSCFG", "+QIDNSGIP",
-        "+QICFG", "+QISDE",
+        "+QICFG", "+QISDE", "+QSSLOPEN", "+QSSLSEND", "+QSSLRECV", "+QSSLCLOSE",
+        "+QSSLSTATE", "+QSSLCFG",
     }
 )  # fmt: skip
 

@@ -57,11 +57,19 @@ async def _connect(m: Ec200u, sock: QiSocket, timeout: float) -> int:
     if not m.profile.reachable:
         await m.net_delay(m.timing.unreachable)
         return 566
-    try:
-        async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(sock.remote_ip, sock.remote_port)
-    except (OSError, TimeoutError):
-        return 566
+    if sock.sslctx is not None:
+        from modem.emulator.ec200u.tls import open_tls  # the QSSL client (AT+QSSLOPEN)
+
+        opened = await open_tls(m, sock, timeout)
+        if opened is None:
+            return 566  # every handshake failure, as the module reports it (A.8)
+        reader, writer = opened
+    else:
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(sock.remote_ip, sock.remote_port)
+        except (OSError, TimeoutError):
+            return 566
     if sock.state != 1:  # the PDP context went down while connecting
         writer.transport.abort()
         return 570
@@ -84,7 +92,8 @@ async def open_socket(m: Ec200u, sock: QiSocket, timeout: float) -> None:
     if err:
         del m.state.sockets[sock.conn_id]
         m.state.last_error = err
-    m.engine.urc(f"+QIOPEN: {sock.conn_id},{err}")
+    opened = "+QIOPEN" if sock.sslctx is None else "+QSSLOPEN"
+    m.engine.urc(f"{opened}: {sock.conn_id},{err}")
 
 
 async def _pump(m: Ec200u, sock: QiSocket, reader: asyncio.StreamReader) -> None:
@@ -139,7 +148,7 @@ def _deliver(m: Ec200u, sock: QiSocket, data: bytes) -> None:
     if sock.recv_urc_armed:
         sock.recv_urc_armed = False
         extra = f",{len(sock.rx)}" if m.state.qicfg["recvind"][0] else ""
-        m.engine.urc(f'+QIURC: "recv",{sock.conn_id}{extra}')
+        m.engine.urc(f'{sock.urc}: "recv",{sock.conn_id}{extra}')
 
 
 def take(sock: QiSocket, n: int) -> bytes:
@@ -200,7 +209,7 @@ def lost(m: Ec200u, sock: QiSocket) -> None:
     """Peer close or network drop: state 4 and ``+QIURC: "closed"``; unread data stays."""
     abort(sock)
     sock.state = 4
-    m.engine.urc(f'+QIURC: "closed",{sock.conn_id}')
+    m.engine.urc(f'{sock.urc}: "closed",{sock.conn_id}')
 
 
 async def close(sock: QiSocket, timeout: float) -> None:

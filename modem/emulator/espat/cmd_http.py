@@ -19,14 +19,19 @@ Exact bytes, as the E-HBIN format strings give them:
   whatever the status; no Content-Length gives ERROR;
 * every one of them blocks: input meanwhile answers ``busy p...``.
 
-Not modelled: AT+HTTPCLIENT, AT+HTTPCHEAD, AT+HTTPCFG (TLS is never verified,
-as with its default auth_mode 0), AT+SYSLOG's ``ERR CODE`` lines.
+AT+HTTPCFG=<auth_mode>[,<pki_number>][,<ca_number>] (v4.1+; B.6) sets how https://
+is verified, with the https_* certificates of AT+SYSMFG (:mod:`.tlsctx`); a
+verifying request before SNTP has set the clock fails (its certificate is "not yet
+valid" in 1970): no connection, so ERROR / SEND FAIL.
+
+Not modelled: AT+HTTPCLIENT, AT+HTTPCHEAD, AT+SYSLOG's ``ERR CODE`` lines.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from typing import TYPE_CHECKING
 
 from modem.at.trace import mask_text
@@ -35,6 +40,7 @@ from modem.emulator.dialect import CommandIO, Reply, error, ok
 from modem.emulator.espat.httpclient import BodyFaults, EspHttpExchange, RequestFailed, exchange
 from modem.emulator.espat.state import PROMPT
 from modem.emulator.espat.table import command
+from modem.emulator.espat.tlsctx import clock_refusal, module_context
 
 if TYPE_CHECKING:
     from modem.emulator.espat.dialect import EspAt
@@ -67,6 +73,41 @@ def _sizes(cmd: Command) -> tuple[int, int, float]:
     rx = cmd.int_param(2, 0, BUFFER_MAX, 0) or DEFAULT_BUFFER
     timeout_ms = cmd.int_param(3, 0, TIMEOUT_MS_MAX, 0) or DEFAULT_TIMEOUT_MS
     return tx, rx, timeout_ms / 1000
+
+
+def _tls(m: EspAt, url: str) -> ssl.SSLContext | None:
+    """The https context of AT+HTTPCFG's auth mode; RequestFailed where esp-tls fails."""
+    mode = m.http_auth_mode
+    if not url.lower().startswith("https://") or mode == 0:
+        return None
+    if (refusal := clock_refusal(m, mode)) is not None:
+        m.last_tls_error = refusal
+        raise RequestFailed(f"TLS: {refusal}")
+    try:
+        return module_context(m, mode, "https")
+    except (ssl.SSLError, ValueError) as exc:
+        m.last_tls_error = f"esp-tls setup: {exc}"
+        raise RequestFailed(f"TLS: {exc}") from None
+
+
+def _note_tls(m: EspAt, url: str, exc: RequestFailed) -> None:
+    """What the module's mbedTLS would log for a failed https request (status, tests)."""
+    if url.lower().startswith("https://") and ("SSL" in str(exc) or "TLS" in str(exc)):
+        m.last_tls_error = str(exc)
+
+
+@command("+HTTPCFG")
+async def httpcfg(m: EspAt, cmd: Command, io: CommandIO) -> Reply:
+    """``=<auth_mode>[,<pki_number>][,<ca_number>]``; ``?`` shows the mode."""
+    if cmd.kind is Kind.READ:
+        return ok(f"+HTTPCFG:{m.http_auth_mode},0,0")
+    if cmd.kind is not Kind.WRITE:
+        return error()
+    mode = cmd.int_param(0, 0, 3)
+    cmd.int_param(1, 0, 255, 0)
+    cmd.int_param(2, 0, 255, 0)
+    m.http_auth_mode = mode
+    return ok()
 
 
 async def _records(m: EspAt, name: bytes, ex: EspHttpExchange) -> None:
@@ -112,11 +153,17 @@ async def httpgetsize(m: EspAt, cmd: Command, io: CommandIO) -> Reply:
     async def size() -> int | None:
         try:
             async with exchange(
-                url, timeout=timeout, tx_size=tx, rx_size=rx, faults=BodyFaults()
+                url,
+                timeout=timeout,
+                tx_size=tx,
+                rx_size=rx,
+                faults=BodyFaults(),
+                tls=_tls(m, url),
             ) as ex:
                 await ex.request("GET", [])
                 return ex.content_length
         except RequestFailed as exc:
+            _note_tls(m, url, exc)
             log.info("HTTPGETSIZE %s: %s", _shown(url), exc)
             return None
 
@@ -137,13 +184,16 @@ async def httpcget(m: EspAt, cmd: Command, io: CommandIO) -> Reply:
 
     async def fetch() -> bytes:
         try:
-            async with exchange(url, timeout=timeout, tx_size=tx, rx_size=rx, faults=faults) as ex:
+            async with exchange(
+                url, timeout=timeout, tx_size=tx, rx_size=rx, faults=faults, tls=_tls(m, url)
+            ) as ex:
                 await ex.request("GET", [])
                 await _records(m, b"+HTTPCGET", ex)
                 if ex.cut:
                     log.info("HTTPCGET %s: body cut; OK all the same, as ESP-AT does", _shown(url))
                 return b"ERROR" if ex.status > 399 else b"OK"
         except RequestFailed as exc:
+            _note_tls(m, url, exc)
             log.info("HTTPCGET %s: %s", _shown(url), exc)
             return b"ERROR"
 
@@ -182,7 +232,12 @@ async def httpcsend(m: EspAt, cmd: Command, io: CommandIO) -> Reply:
     async def send() -> bytes:
         try:
             async with exchange(
-                url, timeout=timeout, tx_size=DEFAULT_BUFFER, rx_size=DEFAULT_BUFFER, faults=faults
+                url,
+                timeout=timeout,
+                tx_size=DEFAULT_BUFFER,
+                rx_size=DEFAULT_BUFFER,
+                faults=faults,
+                tls=_tls(m, url),
             ) as ex:
                 if faults.rate:
                     await asyncio.sleep(len(data) / faults.rate)
@@ -195,6 +250,7 @@ async def httpcsend(m: EspAt, cmd: Command, io: CommandIO) -> Reply:
                 await _records(m, record, ex)
                 return b"ERROR" if ex.status > 399 else b"SEND OK"
         except RequestFailed as exc:
+            _note_tls(m, url, exc)
             log.info("%s %s: %s", record.decode(), _shown(url), exc)
             return b"SEND FAIL"
 

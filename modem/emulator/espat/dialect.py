@@ -30,6 +30,16 @@ on ``emu.dialect``, on the emulator's loop):
   a slow server.  ``http_put = False`` makes it a firmware older than v3.0 (no
   AT+HTTPCPUT); ``http_heap`` bounds an upload's length.
 
+wss:// (:mod:`modem.emulator.espat.cmd_tls`, :mod:`modem.emulator.espat.wslink`): real
+TLS with Python's ssl module, verifying against the CA stored with AT+SYSMFG in wss_ca
+(auth_mode 2/3, host name checked, SNI sent) and presenting wss_cert / wss_key (1/3).
+A verifying open before SNTP has set the clock fails as the module's does: its clock
+says 1970, so mbedTLS finds the server's certificate not yet valid (bare ERROR).
+Faults: :meth:`EspAt.tls_handshake_fail` (the next wss opens fail their handshake:
+ERROR), :meth:`EspAt.drop_tls` (a TLS link dropped: ``+WS_DISCONNECTED``),
+:meth:`EspAt.block_sntp` (SNTP never sets the clock).  ``last_tls_error`` keeps what
+the emulated mbedTLS would log on the module's console (the host never sees it).
+
 The shared faults apply too: ``faults.late_prompt`` delays AT+WSSEND's and
 AT+WSHEAD's prompt (the payload phase starts on time), ``faults.hang``.
 """
@@ -39,6 +49,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -46,7 +57,7 @@ from modem.emulator.atparse import Command, ParamError
 from modem.emulator.dialect import CommandIO, Dialect, FaultError, Framing, Reply, error
 from modem.emulator.espat.httpclient import BodyFaults
 from modem.emulator.espat.parse import parse_line
-from modem.emulator.espat.state import STATION_IP, EspState
+from modem.emulator.espat.state import SNTP_SYNC, STATION_IP, EspState
 from modem.emulator.espat.table import HANDLERS, WS_COMMANDS
 from modem.emulator.espat.wslink import CONNECTED
 
@@ -108,6 +119,16 @@ class EspAt(Dialect):
         self.transfer_cuts: list[int | None] = []  # fault: the next bodies cut (None: half)
         self.transfer_rates: list[float] = []  # fault: the next bodies this slow (bytes/s)
         self.hung_until_power_cycle = False  # hang(rst=False): AT+RST does not help
+        # wss:// (cmd_tls): the manufacturing NVS survives resets; the clock does not.
+        self.mfg: dict[tuple[str, str], tuple[int, bytes | int]] = {}
+        self.mfg_writes = 0  # AT+SYSMFG writes (flash wear)
+        self.sntp: tuple[int, list[str]] | None = None  # AT+CIPSNTPCFG (zone, servers)
+        self.clock_set = False
+        self.booted_at = time.monotonic()  # the last boot (the clock counts from 1970)
+        self.sntp_blocked = False  # fault: no NTP server answers
+        self.tls_failures = 0  # fault: the next wss opens fail their handshake
+        self.last_tls_error: str | None = None
+        self.http_auth_mode = 0  # AT+HTTPCFG <auth_mode> (https_* certificates)
 
     def parse(self, line: str) -> list[Command] | None:
         return parse_line(line)
@@ -173,17 +194,61 @@ class EspAt(Dialect):
 
     def power_off(self) -> None:
         self.hung_until_power_cycle = False
+        self.sntp, self.clock_set, self.http_auth_mode = None, False, 0
         for link in self.state.links.values():
             link.abort()
         saved, mode = self.state.saved, self.state.mode
         self.state = EspState(mode=mode, saved=saved)
 
     async def boot(self) -> None:
+        self.booted_at = time.monotonic()
         await asyncio.sleep(self.timing.boot)
         self.engine.urc("ready")
         self.engine.spawn(self._rejoin_saved())
 
+    # -- clock (SNTP) ----------------------------------------------------------------
+
+    def start_sntp(self) -> None:
+        """The SNTP client: sets the clock ``SNTP_SYNC`` s after it can reach a server."""
+        self.engine.spawn(self._sntp())
+
+    async def _sntp(self) -> None:
+        while self.sntp is not None and not self.clock_set:
+            await asyncio.sleep(SNTP_SYNC)
+            if self.sntp is not None and self.state.online and not self.sntp_blocked:
+                self.clock_set = True
+                self.engine.urc("+TIME_UPDATED")
+
     # -- faults ----------------------------------------------------------------------
+
+    def tls_handshake_fail(self, count: int = 1) -> None:
+        """The next ``count`` wss:// opens fail their TLS handshake (AT+WSOPEN -> ERROR)."""
+        if count < 0:
+            raise FaultError("count must be >= 0")
+        self.tls_failures += count
+
+    def take_tls_failure(self) -> bool:
+        if self.tls_failures:
+            self.tls_failures -= 1
+            return True
+        return False
+
+    def drop_tls(self, link_id: int | None = None) -> None:
+        """A TLS link dropped (no close_notify, no close frame): ``+WS_DISCONNECTED``."""
+        links = [
+            link
+            for link in self.state.links.values()
+            if link.state == CONNECTED and link.uri.startswith("wss://")
+            if link_id in (None, link.link_id)
+        ]
+        if not links:
+            raise FaultError("no wss:// link is connected")
+        for link in links:
+            link.drop()
+
+    def block_sntp(self, blocked: bool = True) -> None:
+        """SNTP cannot reach its server (UDP 123 blocked): the clock stays at 1970."""
+        self.sntp_blocked = blocked
 
     def drop_tcp(self, conn_id: int | None) -> None:
         links = [
@@ -276,4 +341,12 @@ class EspAt(Dialect):
                 "pending_rates": list(self.transfer_rates),
             },
             "hung_until_power_cycle": self.hung_until_power_cycle,
+            "tls": {
+                "stored": sorted(f"{ns}/{key}" for ns, key in self.mfg),  # never the values
+                "mfg_writes": self.mfg_writes,
+                "clock_set": self.clock_set,
+                "sntp_blocked": self.sntp_blocked,
+                "pending_handshake_failures": self.tls_failures,
+                "last_error": self.last_tls_error,
+            },
         }

@@ -96,12 +96,14 @@ class EspHttpExchange:
         tx_size: int,
         rx_size: int,
         faults: BodyFaults,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.target = target
         self.timeout = timeout
         self.tx_size = tx_size
         self.rx_size = rx_size
         self.faults = faults
+        self.tls = tls  # https: the context AT+HTTPCFG set up (None: auth_mode 0)
         self.status = 0
         self.content_length: int | None = None
         self.cut = False  # the body ended before its end (drop, stall or fault)
@@ -166,7 +168,9 @@ class EspHttpExchange:
     async def _connect(self) -> None:
         t = self.target
         tls: ssl.SSLContext | None = None
-        if t.scheme == "https":  # AT+HTTPCFG auth_mode 0 (the default): no verification
+        if t.scheme == "https" and self.tls is not None:
+            tls = self.tls
+        elif t.scheme == "https":  # AT+HTTPCFG auth_mode 0 (the default): no verification
             tls = ssl.create_default_context()
             tls.check_hostname = False
             tls.verify_mode = ssl.CERT_NONE
@@ -260,12 +264,18 @@ class EspHttpExchange:
 
 @contextlib.asynccontextmanager
 async def exchange(
-    url: str, *, timeout: float, tx_size: int, rx_size: int, faults: BodyFaults
+    url: str,
+    *,
+    timeout: float,
+    tx_size: int,
+    rx_size: int,
+    faults: BodyFaults,
+    tls: ssl.SSLContext | None = None,
 ) -> AsyncIterator[EspHttpExchange]:
     target = RequestTarget.parse(url)
     if target is None:
         raise RequestFailed(f"not an http:// or https:// URL: {url[:80]!r}")
     async with EspHttpExchange(
-        target, timeout=timeout, tx_size=tx_size, rx_size=rx_size, faults=faults
+        target, timeout=timeout, tx_size=tx_size, rx_size=rx_size, faults=faults, tls=tls
     ) as ex:
         yield ex

@@ -12,6 +12,7 @@ LINK_IDS = range(3)
 MAX_BUFFER = 8192  # v3.2 ... v5.0.1
 SEND_OVERHEAD = 10  # AT+WSSEND <length> <= buffer_size - 10
 PROMPT = b"\r\nOK\r\n\r\n>"  # at_port.c: OK, blank line, '>' and nothing after it
+SNTP_SYNC = 0.2  # seconds from AT+CIPSNTPCFG (on Wi-Fi) until the clock is set
 BSSID = "24:0a:c4:00:c0:de"
 CHANNEL, RSSI = 6, -52
 # What the emulated access point's DHCP hands out (AT+CIPSTA?).

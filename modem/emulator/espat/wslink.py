@@ -23,12 +23,14 @@ import os
 import ssl
 import struct
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI, ProtocolError
 from websockets.typing import Subprotocol
 
 from modem.emulator.espat.state import WsConfig
+from modem.emulator.espat.tlsctx import clock_refusal, module_context
 
 if TYPE_CHECKING:
     from modem.emulator.espat.dialect import EspAt
@@ -102,18 +104,42 @@ class WsLink:
         return headers
 
     def _ssl(self) -> ssl.SSLContext | None:
+        """The link's TLS from AT+WSCFG's auth_mode and wss_* (None: ws://)."""
         if not self.uri.startswith("wss://"):
             return None
-        if self.config.auth_mode in (2, 3):
-            return ssl.create_default_context()
-        context = ssl.create_default_context()  # auth_mode 0/1: server not verified
+        return module_context(self.m, self.config.auth_mode, "wss")
+
+    async def _doomed_handshake(self, why: str) -> bool:
+        """A TLS open that fails in the handshake: TCP and a ClientHello reach the server,
+        then the module gives up (``why``, as its mbedTLS would log it); False (ERROR)."""
+        self.m.last_tls_error = why
+        log.info("link %d: WSOPEN %s failed: %s", self.link_id, self.uri, why)
+        parts = urlsplit(self.uri)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-        return context
+        with contextlib.suppress(OSError, TimeoutError):
+            async with asyncio.timeout(self.timeout or 15.0):
+                _, writer = await asyncio.open_connection(
+                    parts.hostname, parts.port or 443, ssl=context, server_hostname=parts.hostname
+                )
+                writer.transport.abort()  # no close_notify: the module just drops it
+        return False
 
     async def connect(self) -> bool:
         """The handshake; False on any failure (the module says only ERROR)."""
         if not self.m.state.online:
+            return False
+        if self.uri.startswith("wss://"):
+            if self.m.take_tls_failure():
+                return await self._doomed_handshake("fault: TLS handshake failure")
+            if (refusal := clock_refusal(self.m, self.config.auth_mode)) is not None:
+                return await self._doomed_handshake(refusal)
+        try:
+            context = self._ssl()
+        except (ssl.SSLError, ValueError) as exc:
+            self.m.last_tls_error = f"esp-tls setup: {exc}"
+            log.info("link %d: WSOPEN %s failed: %s", self.link_id, self.uri, exc)
             return False
         try:
             async with asyncio.timeout(self.timeout):
@@ -124,7 +150,7 @@ class WsLink:
                     user_agent_header=USER_AGENT,
                     compression=None,  # esp_websocket_client has no permessage-deflate
                     proxy=None,
-                    ssl=self._ssl(),
+                    ssl=context,
                     open_timeout=None,
                     ping_interval=self.config.ping_interval,
                     ping_timeout=self.config.ping_timeout,
@@ -132,6 +158,8 @@ class WsLink:
                     max_size=None,  # read in buffer_size pieces: no limit
                 )
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI, ValueError) as exc:
+            if isinstance(exc, ssl.SSLError):
+                self.m.last_tls_error = str(exc)
             log.info("link %d: WSOPEN %s failed: %s", self.link_id, self.uri, exc)
             return False
         self.state = CONNECTED

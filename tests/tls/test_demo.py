@@ -1,0 +1,19 @@
+"""``cpsim demo --security-profile 2|3``: a development PKI, the local CSMS on wss://, and
+the charger through the emulated EC200U's own TLS (AT+QSSLOPEN), end to end."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+
+@pytest.mark.parametrize("profile", ["2", "3"])
+def test_the_demo_runs_each_tls_profile_through_the_ec200u(profile: str) -> None:
+    from chargepoint.cli import main
+
+    result = CliRunner().invoke(main, ["demo", "--security-profile", profile, "--step", "0"])
+    assert result.exit_code == 0, result.output
+    assert f"security profile {profile}: development CA" in result.output
+    assert "TLS (AT+QSSL*) through it" in result.output
+    assert "AT+QSSLOPEN" in result.output and "demo finished" in result.output
+    assert "PRIVATE KEY" not in result.output

@@ -11,7 +11,9 @@ from .demo import demo
 from .emulate import emulate
 from .fieldtest import apn_scan, check
 from .firmware import firmware
+from .fleet import fleet
 from .pki import pki
+from .report import report
 from .run import run
 from .scenario import scenario
 from .state import state
@@ -35,6 +37,8 @@ main.add_command(scenario)
 main.add_command(state)
 main.add_command(firmware)
 main.add_command(pki)
+main.add_command(report)
+main.add_command(fleet)
 modem.add_command(emulate)
 modem.add_command(check)
 modem.add_command(apn_scan)

@@ -7,10 +7,12 @@ shell writes to the store before anything else happens.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from .meter_readings import UNITS
@@ -266,6 +268,15 @@ def _specs(connectors: int, profiles: frozenset[str]) -> list[KeySpec]:
     ]
 
 
+@functools.cache
+def _spec_table(connectors: int, profiles: frozenset[str]) -> Mapping[str, KeySpec]:
+    """The key table of a charger of this build, shared (read-only) by every charger with
+    the same connectors and profiles: a fleet does not build it ten thousand times."""
+    return MappingProxyType(
+        {spec.name: spec for spec in _specs(connectors, profiles) if spec.profile in profiles}
+    )
+
+
 class Configuration:
     """Key values as strings (OCPP carries them as strings); typed getters for the core.
 
@@ -281,9 +292,7 @@ class Configuration:
         overrides: dict[str, str] | None = None,
         profiles: frozenset[str] = frozenset(FEATURE_PROFILES),
     ) -> None:
-        self.specs = {
-            spec.name: spec for spec in _specs(connectors, profiles) if spec.profile in profiles
-        }
+        self.specs = _spec_table(connectors, profiles)
         self._values = {name: spec.default for name, spec in self.specs.items()}
         self.changes: list[tuple[str, str]] = []
         self.ignored: list[str] = []

@@ -48,6 +48,8 @@ TRIGGERABLE: Final = frozenset(
 
 class CsmsCalls(Session):
     _routes: dict[str, dict[str, Any]]
+    """action -> ocpp's route entry; the handlers are the class's functions (one map per
+    class, shared by every charger of a fleet): call them with ``self``."""
     _reconnect_for: str | None = None
     """The key of the ChangeConfiguration just Accepted (its @after acts on it)."""
     _reconnect_reason: str = ""
@@ -74,7 +76,7 @@ class CsmsCalls(Session):
             return
         kwargs = camel_to_snake_case(frame.payload)
         try:
-            answer = route["_on_action"](**kwargs)
+            answer = route["_on_action"](self, **kwargs)
             payload = snake_to_camel_case(remove_nones(dataclasses.asdict(answer)))
         except OCPPError as exc:  # the handler's answer is a CALLERROR (e.g. E3.39)
             self._answer_error(uid, exc.code, str(exc.description))
@@ -86,7 +88,7 @@ class CsmsCalls(Session):
         self.emit_answer(uid, action, payload)
         hook = route.get("_after_action")
         if hook is not None:
-            hook(**kwargs)
+            hook(self, **kwargs)
 
     def emit_answer(self, unique_id: str, action: str, payload: dict[str, Any]) -> None:
         self.emit(Send(ocppj.call_result(unique_id, payload), unique_id))

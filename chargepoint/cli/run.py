@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -167,6 +168,18 @@ def _profiles(value: str) -> frozenset[str]:
     type=click.Choice(["none", "pap", "chap"], case_sensitive=False),
     help="EC200U: APN authentication [default: pap with --apn-user, else none].",
 )
+@click.option(
+    "--tls-on-host",
+    is_flag=True,
+    help="EC200U: wss:// (and https:// transfers) with TLS on this host over the modem's "
+    "plain TCP socket, for a module whose own TLS stack (AT+QSSL*) is too old.",
+)
+@click.option(
+    "--ntp-server",
+    metavar="HOST",
+    help="EC200U / ESP-AT: where the module sets its clock before it verifies a CSMS "
+    "certificate (AT+QNTP / AT+CIPSNTPCFG) [default: pool.ntp.org].",
+)
 @click.option("--wifi-ssid", help="ESP-AT: the Wi-Fi network to join.")
 @click.option(
     "--wifi-password",
@@ -226,6 +239,8 @@ def run(
     apn_user: str,
     apn_password: str,
     apn_auth: str | None,
+    tls_on_host: bool,
+    ntp_server: str | None,
     wifi_ssid: str | None,
     wifi_password: str,
     at_log: Path | None,
@@ -242,6 +257,10 @@ def run(
     error or when it cannot start (a state dir in use, a modem of the other dialect).
     """
     _refuse_misplaced(modem_kind, port, apn, apn_user, apn_password, apn_auth, wifi_ssid, at_log)
+    if tls_on_host and modem_kind != "ec200u":
+        raise click.UsageError("--tls-on-host: only with --modem ec200u")
+    if ntp_server is not None and modem_kind == "none":
+        raise click.UsageError("--ntp-server: only with --modem ec200u or --modem esp-at")
     _refuse_id_in_url(url, charge_point_id)
     tls = resolve_tls(url, security_profile, ca_file, cert, key)
     logs.setup(log_level, log_format=log_format, charge_point_id=charge_point_id)
@@ -256,11 +275,24 @@ def run(
         if not port or not apn:
             raise click.UsageError("--modem ec200u needs --port and --apn")
         _refuse_for_ec200u(url, apn, apn_user, apn_password)
-        modem = ModemSettings(port, baud, apn, apn_user, apn_password, at_log, apn_auth)
+        modem = ModemSettings(
+            port,
+            baud,
+            apn,
+            apn_user,
+            apn_password,
+            at_log,
+            apn_auth,
+            tls_on_host=tls_on_host,
+        )
+        if ntp_server is not None:
+            modem = replace(modem, ntp_server=ntp_server)
     elif modem_kind == "esp-at":
         if not port or not wifi_ssid:
             raise click.UsageError("--modem esp-at needs --port and --wifi-ssid")
         modem = EspAtSettings(port, wifi_ssid, wifi_password, baud=baud, at_log=at_log)
+        if ntp_server is not None:
+            modem = replace(modem, ntp_server=ntp_server)
         endpoint = Endpoint(url, charge_point_id, password, parsed_headers, tls)
         _refuse_for_esp_at(endpoint, modem)
     charger = ChargerSpec(

@@ -193,17 +193,7 @@ class TransferRunner:
 
     async def _install(self, action: act.InstallFirmware) -> ev.Event:
         def check() -> ev.Event:
-            data = self._image
-            path = self.image_path
-            if path is not None:
-                try:
-                    if path.stat().st_size > self.image_space:
-                        raise TransferError("the stored image is larger than the image space")
-                    data = path.read_bytes()
-                except FileNotFoundError:
-                    data = None
-            if data is None:
-                raise TransferError("no downloaded image to install")
+            data = self._stored_image("install")
             try:
                 image = read_image(data, action.location)
             except ImageError as exc:
@@ -218,7 +208,7 @@ class TransferRunner:
         """WP L01.FR.04: the signature over the entire stored image."""
 
         def check() -> ev.Event:
-            data = self._stored_image()
+            data = self._stored_image("check")
             try:
                 cert = certstore.load_one(action.signing_certificate)
             except certstore.CertificateProblem as exc:
@@ -229,7 +219,8 @@ class TransferRunner:
 
         return await asyncio.to_thread(check)
 
-    def _stored_image(self) -> bytes:
+    def _stored_image(self, purpose: str) -> bytes:
+        """The downloaded image (kept in memory, or its file under the state dir)."""
         data = self._image
         path = self.image_path
         if path is not None:
@@ -240,7 +231,7 @@ class TransferRunner:
             except FileNotFoundError:
                 data = None
         if data is None:
-            raise TransferError("no downloaded image to check")
+            raise TransferError(f"no downloaded image to {purpose}")
         return data
 
     async def _upload(self, action: act.StartTransfer) -> ev.Event:

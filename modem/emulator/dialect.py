@@ -140,6 +140,8 @@ class Dialect(abc.ABC):
         self.config = config
         self.send_failures = 0  # fault: the next N sends fail (the dialect's own way)
         self.prompt_delays: list[float] = []  # fault: the next prompts come this late
+        self.transfer_cuts: list[int | None] = []  # fault: the next bodies cut (None: half)
+        self.transfer_rates: list[float] = []  # fault: the next bodies this slow (bytes/s)
 
     def parse(self, line: str) -> list[Command] | None:
         """Split a command line (without its terminator); ``None`` answers ``ERROR``."""
@@ -181,13 +183,25 @@ class Dialect(abc.ABC):
 
     def transfer_cut(self, after: int | None, count: int) -> None:
         """The next ``count`` file transfers (HTTP bodies) lose their connection after
-        ``after`` body bytes (``None``: half of the announced length)."""
-        raise FaultError(f"{self.name}: no transfer-cut fault for this dialect")
+        ``after`` body bytes (``None``: half of the announced length); how a cut shows
+        is the dialect's (its docstring says)."""
+        if (after is not None and after < 0) or count < 0:
+            raise FaultError("after and count must be >= 0")
+        self.transfer_cuts.extend([after] * count)
 
     def transfer_slow(self, rate: float, count: int) -> None:
         """The next ``count`` file transfers move at most ``rate`` body bytes a second
         (a slow server)."""
-        raise FaultError(f"{self.name}: no transfer-slow fault for this dialect")
+        if rate <= 0 or count < 0:
+            raise FaultError("rate must be > 0 and count >= 0")
+        self.transfer_rates.extend([rate] * count)
+
+    def take_transfer_faults(self) -> tuple[int | None | bool, float | None]:
+        """The faults the next transfer takes: (cut: False none, None half-way, or after
+        that many body bytes; rate: None or bytes a second)."""
+        cut: int | None | bool = self.transfer_cuts.pop(0) if self.transfer_cuts else False
+        rate = self.transfer_rates.pop(0) if self.transfer_rates else None
+        return cut, rate
 
     def send_fail(self, count: int) -> None:
         if count < 0:

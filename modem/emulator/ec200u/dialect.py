@@ -40,8 +40,6 @@ class Ec200u(Dialect):
         self._rng = random.Random(0xEC200)
         self.state = initial_state(self.profile, booted=True)
         # transfer faults waiting for the next HTTP transfer sockets (see transfer.py)
-        self.transfer_cuts: list[int | None] = []
-        self.transfer_rates: list[float] = []
         self.http_violations: list[str] = []
         self.tls_failures = 0  # tls-fail fault: the next N QSSLOPEN handshakes fail (566)
         self.ntp_works = True  # no-network-time fault: False
@@ -185,15 +183,7 @@ class Ec200u(Dialect):
         """The next ``count`` HTTP transfer sockets (a GET's response body, a PUT's or
         POST's request body) lose their connection after ``after`` body bytes (None:
         half the Content-Length): ``+QIURC: "closed",<id>``, the OCPP socket untouched."""
-        if (after is not None and after < 0) or count < 0:
-            raise FaultError("after and count must be >= 0")
-        self.transfer_cuts.extend([after] * count)
-
-    def transfer_slow(self, rate: float, count: int) -> None:
-        """The next ``count`` HTTP transfer sockets receive at most ``rate`` bytes a second."""
-        if rate <= 0 or count < 0:
-            raise FaultError("rate must be > 0 and count >= 0")
-        self.transfer_rates.extend([rate] * count)
+        super().transfer_cut(after, count)
 
     def tls_handshake_fail(self, count: int) -> None:
         """The next ``count`` AT+QSSLOPEN handshakes fail: ``+QSSLOPEN: <id>,566``."""
@@ -230,10 +220,8 @@ class Ec200u(Dialect):
 
     def new_transfer(self) -> HttpTransfer:
         """A socket has just shown itself an HTTP transfer: it takes the pending faults."""
-        return HttpTransfer(
-            cut=self.transfer_cuts.pop(0) if self.transfer_cuts else False,
-            rate=self.transfer_rates.pop(0) if self.transfer_rates else None,
-        )
+        cut, rate = self.take_transfer_faults()
+        return HttpTransfer(cut=cut, rate=rate)
 
     def pdp_deactivate(self, ctx: int) -> None:
         if ctx not in self.state.contexts or not self.state.contexts[ctx].active:

@@ -180,7 +180,7 @@ async def httpcget(m: EspAt, cmd: Command, io: CommandIO) -> Reply:
     tx, rx, timeout = _sizes(cmd)
     if url is None or not m.state.online:
         return error()
-    faults = m.take_transfer_faults()
+    faults = m.take_body_faults()
 
     async def fetch() -> bytes:
         try:
@@ -225,7 +225,7 @@ async def httpcsend(m: EspAt, cmd: Command, io: CommandIO) -> Reply:
         return error()
     if not m.state.online:
         return Reply(final=b"SEND FAIL")
-    faults = m.take_transfer_faults()
+    faults = m.take_body_faults()
     record = b"+HTTPCPUT" if put else b"+HTTPCPOST"
     timeout = DEFAULT_TIMEOUT_MS / 1000
 

@@ -116,8 +116,6 @@ class EspAt(Dialect):
         # (about what AT+SYSRAM? shows on an idle ESP32 with Wi-Fi up).
         self.http_put = True
         self.http_heap = HTTP_HEAP
-        self.transfer_cuts: list[int | None] = []  # fault: the next bodies cut (None: half)
-        self.transfer_rates: list[float] = []  # fault: the next bodies this slow (bytes/s)
         self.hung_until_power_cycle = False  # hang(rst=False): AT+RST does not help
         # wss:// (cmd_tls): the manufacturing NVS survives resets; the clock does not.
         self.mfg: dict[tuple[str, str], tuple[int, bytes | int]] = {}
@@ -288,19 +286,10 @@ class EspAt(Dialect):
         """The next ``count`` HTTP transfers (AT+HTTPCGET bodies, AT+HTTPCPUT/POST uploads)
         lose their connection after ``after`` body bytes (None: half-way).  A cut download
         still ends in OK, as on the module; a cut upload gives SEND FAIL."""
-        if (after is not None and after < 0) or count < 0:
-            raise FaultError("after and count must be >= 0")
-        self.transfer_cuts.extend([after] * count)
+        super().transfer_cut(after, count)
 
-    def transfer_slow(self, rate: float, count: int) -> None:
-        """The next ``count`` HTTP transfers move at most ``rate`` body bytes a second."""
-        if rate <= 0 or count < 0:
-            raise FaultError("rate must be > 0 and count >= 0")
-        self.transfer_rates.extend([rate] * count)
-
-    def take_transfer_faults(self) -> BodyFaults:
-        cut = self.transfer_cuts.pop(0) if self.transfer_cuts else False
-        rate = self.transfer_rates.pop(0) if self.transfer_rates else None
+    def take_body_faults(self) -> BodyFaults:
+        cut, rate = self.take_transfer_faults()
         return BodyFaults(
             cut_after=None if cut is False else (-1 if cut is None else cut), rate=rate
         )

@@ -13,9 +13,10 @@ from modem.emulator.atparse import Command, ParamError
 from modem.emulator.dialect import CommandIO, Dialect, FaultError, Reply, error
 from modem.emulator.ec200u import tcp
 from modem.emulator.ec200u.profiles import PROFILES, initial_state
-from modem.emulator.ec200u.state import CME_ERRORS, QI_ERRORS, QiSocket
+from modem.emulator.ec200u.state import CME_ERRORS, QiSocket
 from modem.emulator.ec200u.table import HANDLERS, TCPIP_COMMANDS
 from modem.emulator.ec200u.transfer import HttpTransfer
+from modem.quectel.dialect import QI_ERRORS  # the codes and their texts, as the driver reads them
 
 if TYPE_CHECKING:
     from modem.emulator.config import EmulatorConfig

@@ -21,34 +21,6 @@ QIRD_MAX = 1500
 RX_BUFFER_LIMIT = 64 * 1024  # above this the socket stops reading: TCP flow control
 SEND_BUFFER = 10240  # QISEND <Freesize> range 0-10240: unacked data beyond it -> SEND FAIL
 
-QI_ERRORS: dict[int, str] = {
-    0: "success",
-    550: "unknown error",
-    551: "operation blocked",
-    552: "invalid parameters",
-    553: "memory not enough",
-    554: "socket creation failed",
-    555: "operation not supported",
-    556: "socket bind failed",
-    557: "socket listen failed",
-    558: "socket write failed",
-    559: "socket read failed",
-    560: "socket accept failed",
-    561: "PDP context opening failed",
-    562: "PDP context closure failed",
-    563: "socket identity has been used",
-    564: "DNS busy",
-    565: "DNS parse failed",
-    566: "socket connect failed",
-    567: "socket has been closed",
-    568: "operation busy",
-    569: "operation timeout",
-    570: "PDP context broken down",
-    571: "cancel sending",
-    572: "operation not allowed",
-    573: "APN not configured",
-    574: "port busy",
-}
 
 # 3GPP TS 27.007 section 9.2 texts (CMEE=2).
 CME_ERRORS: dict[int, str] = {

@@ -16,7 +16,7 @@ from chargepoint.cli import main
 from chargepoint.core.actions import SaveConfig, SaveQueued
 from chargepoint.core.records import QueuedMessage, StoredState
 from chargepoint.store import Store, StoreError, StoreFull, StoreUnreadable, schema
-from chargepoint.store.sqlite import _translate
+from chargepoint.store.dbfile import translate as _translate
 
 from .conftest import SECRET, cp001_actions
 

@@ -8,7 +8,8 @@
   is true (cpsim's key; false keeps a charger without the extension as it was).
 - CA certificates (M03-M05): InstallCertificate / DeleteCertificate /
   GetInstalledCertificateIds; kept as PEM in the store's ``security_objects`` by
-  name ``ca:<use>:<number>`` (installation order).
+  name ``ca:<use>:<number>`` (installation order).  Which roots a connect trusts
+  under AdditionalRootCertificateCheck, and when the fallback goes: :mod:`.csms_trust`.
 - The charger's certificate (A02/A03): SignCertificate with a new key pair and a
   CSR (the key kept pending as ``cp:pending_key``), CertificateSigned checked and
   stored as ``cp:cert`` / ``cp:key`` (the previous pair kept as ``cp:cert.old`` /
@@ -34,7 +35,7 @@ import logging
 from typing import Any, Final
 
 from cryptography import x509
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
@@ -43,6 +44,7 @@ from chargepoint.security import events as sec
 from chargepoint.security.certstore import CertificateProblem
 
 from .actions import ArmTimer, DeleteSecurityObject, SaveSecurityObject, SaveValue
+from .csms_calls import RECONNECT_DELAY_S, RECONNECT_TIMER
 from .events import InstallFinished
 from .firmware import FirmwareCalls
 from .firmware_jobs import FirmwarePhase
@@ -77,6 +79,7 @@ class CertificateCalls(FirmwareCalls):
         self.security_objects = dict(stored.security)
         self.security_log: list[list[Any]] = _load_log(stored.values.get(SECURITY_LOG_KEY))
         self._csr_requested = False
+        self._renewed_on_profile_3 = False
         self.security_event(sec.STARTUP_OF_THE_DEVICE)
 
     # --- security events (A04) --------------------------------------------------------
@@ -85,8 +88,13 @@ class CertificateCalls(FirmwareCalls):
     def security_extension(self) -> bool:
         return self.config.get_bool("SecurityExtension")
 
-    def security_event(self, event_type: str, tech_info: str | None = None) -> None:
-        """Log the event (A04.FR.04); queue it for the CSMS when it is pushed (A04.FR.01)."""
+    def security_event(
+        self, event_type: str, tech_info: str | None = None, required: bool = False
+    ) -> None:
+        """Log the event (A04.FR.04); queue it for the CSMS when it is pushed (A04.FR.01),
+        or ``required`` (a requirement names this occurrence: A00.FR.309 for a CSMS
+        certificate refused at connect, where one refused by InstallCertificate is only
+        logged, as EVerest does)."""
         if tech_info is not None:
             tech_info = tech_info[: sec.TECH_INFO_MAX]
         stamp = self.timestamp()
@@ -94,7 +102,7 @@ class CertificateCalls(FirmwareCalls):
         del self.security_log[:-SECURITY_LOG_MAX]
         self.emit(SaveValue(SECURITY_LOG_KEY, json.dumps(self.security_log)))
         self.timeline("security", event=event_type, techInfo=tech_info)
-        if self.security_extension and sec.is_pushed(event_type):
+        if self.security_extension and (required or sec.is_pushed(event_type)):
             payload: dict[str, Any] = {"type": event_type, "timestamp": stamp}
             if tech_info:
                 payload["techInfo"] = tech_info
@@ -297,7 +305,21 @@ class CertificateCalls(FirmwareCalls):
             signed=format(leaf.serial_number, "X"),
             notAfter=leaf.not_valid_after_utc.isoformat(),
         )
+        self._renewed_on_profile_3 = (
+            "SecurityProfile" in self.config.specs and self.config.get("SecurityProfile") == "3"
+        )
         return call_result.CertificateSigned(status="Accepted")
+
+    @after(Action.certificate_signed)
+    def after_certificate_signed(self, **_: Any) -> None:
+        """On profile 3 the certificate is the charger's credential: once the answer is out,
+        close and connect again presenting the new one (A02.FR.08; EVerest reconnects after
+        an accepted chain on profile 3, ocpp16-profiles.md §6.5)."""
+        if not self._renewed_on_profile_3:
+            return
+        self._renewed_on_profile_3 = False
+        self._reconnect_reason = "charger certificate renewed"
+        self.emit(ArmTimer(RECONNECT_TIMER, self.now + RECONNECT_DELAY_S))
 
     def _check_signed(self, text: str) -> list[x509.Certificate]:
         limit = self.config.get_int("CertificateSignedMaxChainSize")

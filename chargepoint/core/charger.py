@@ -37,6 +37,7 @@ from .events import (
     StartCharging,
     StopCharging,
     TimerFired,
+    TlsFailed,
     TransferFinished,
     Unplug,
     UserCall,
@@ -94,6 +95,7 @@ class ChargerCore(SecurityCalls, ReservationCalls, LocalAuthCalls, SmartCharging
             TransferFinished: self.transfer_finished,
             InstallFinished: self.install_finished,
             SignatureChecked: self.signature_checked,
+            TlsFailed: self.tls_failed,
         }
         for line in self.config.ignored:
             log.warning("%s: stored value ignored: %s", identity.charge_point_id, line)

@@ -33,6 +33,17 @@ class LinkDown(Event):
 
 
 @dataclass(frozen=True)
+class TlsFailed(Event):
+    """A connect failed in the TLS handshake for a reason the Security Whitepaper names:
+    ``kind`` is that security event's spelling (``InvalidCentralSystemCertificate``,
+    ``InvalidTLSVersion``, ``InvalidTLSCipherSuite``,
+    ``FailedToAuthenticationAtCentralSystem``), ``tech_info`` what was wrong."""
+
+    kind: str
+    tech_info: str = ""
+
+
+@dataclass(frozen=True)
 class FrameReceived(Event):
     """One text message from the CSMS (a CALL, CALLRESULT or CALLERROR, or garbage)."""
 

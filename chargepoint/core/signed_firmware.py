@@ -16,7 +16,14 @@ transactions, installation, reboot, Installed after the boot).
 - Every status goes as SignedFirmwareStatusNotification with the requestId
   (L01.FR.01/10).  The signed job's extras are kept in the store's values
   (``firmware.signed``) beside ``firmware.job``, so a power loss resumes it signed.
-- installDateTime is not honoured yet (installation as soon as possible, L01.FR.05).
+- installDateTime (wall time) still ahead once the signature is verified:
+  InstallScheduled (L01.FR.16), then the installation at that time (L01.FR.17), as
+  for UpdateFirmware from there (waiting for transactions, L01.FR.06/07).  Until then
+  the connectors stay in service (the charger can charge while it waits; EVerest
+  blocks them from SignatureVerified on).  Without it: as soon as possible
+  (L01.FR.05).  A new request while the installation is scheduled cancels it
+  (AcceptedCanceled, L01.FR.26).  A dateTime that is not one is a CALLERROR
+  TypeConstraintViolation, as for UpdateFirmware.
 - The plain UpdateFirmware gets CALLERROR NotSupported (L01.FR.20) when
   ``SecurityExtension`` is true; false keeps it for chargers without the extension.
 """
@@ -36,12 +43,13 @@ from ocpp.v16.enums import Action
 from chargepoint.security import certstore
 from chargepoint.security import events as sec
 from chargepoint.security.certstore import CertificateProblem
+from chargepoint.timefmt import parse_epoch
 
-from .actions import DeleteValue, SaveValue, VerifyFirmwareSignature
-from .certificates import CertificateCalls
+from .actions import ArmTimer, CancelTimer, DeleteValue, SaveValue, VerifyFirmwareSignature
+from .csms_trust import CsmsTrust
 from .events import SignatureChecked
 from .file_statuses import FIRMWARE_STATUS
-from .firmware_jobs import FirmwarePhase
+from .firmware_jobs import FirmwarePhase, check_date_time
 from .records import StoredState
 from .settings import CoreSettings, Identity
 
@@ -49,6 +57,7 @@ log = logging.getLogger("cpsim.core")
 
 SIGNED_KEY: Final = "firmware.signed"
 SIGNED_STATUS: Final = "SignedFirmwareStatusNotification"
+INSTALL_TIMER: Final = "signed-firmware:install"
 _F = FirmwarePhase
 
 
@@ -58,6 +67,10 @@ class SignedJob:
     signing_certificate: str
     signature: str
     verified: bool = False
+    install_at: float | None = None
+    """installDateTime as wall time (epoch seconds), when one was given."""
+    install_scheduled: bool = False
+    """InstallScheduled was reported (L01.FR.16)."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -68,18 +81,21 @@ class SignedJob:
             return None
         try:
             data = json.loads(text)
+            install_at = data.get("install_at")
             return cls(
                 int(data["request_id"]),
                 str(data["signing_certificate"]),
                 str(data["signature"]),
                 bool(data["verified"]),
+                None if install_at is None else float(install_at),
+                bool(data.get("install_scheduled", False)),
             )
         except (ValueError, TypeError, KeyError):
             log.warning("stored signed firmware update skipped: not one")
             return None
 
 
-class SignedFirmwareCalls(CertificateCalls):
+class SignedFirmwareCalls(CsmsTrust):
     def __init__(
         self, identity: Identity, settings: CoreSettings, stored: StoredState, now: float
     ) -> None:
@@ -87,6 +103,8 @@ class SignedFirmwareCalls(CertificateCalls):
         self._signed = SignedJob.from_json(stored.values.get(SIGNED_KEY))
         self._signature_check: str | None = None
         self._next_signed: SignedJob | None = None
+        self._schedule_told = False
+        """InstallScheduled was sent, or held for the next boot, in this life."""
         super().__init__(identity, settings, stored, now)
 
     # --- the calls --------------------------------------------------------------------
@@ -104,6 +122,9 @@ class SignedFirmwareCalls(CertificateCalls):
     @on(Action.signed_update_firmware)
     def on_signed_update_firmware(self, request_id: int, firmware: dict[str, Any], **_: Any) -> Any:
         self._next_signed = None
+        check_date_time("retrieveDateTime", firmware.get("retrieve_date_time"))
+        install_date = firmware.get("install_date_time")
+        check_date_time("installDateTime", install_date)
         roots = [c for _, c in self.installed("ManufacturerRootCertificate")]
         text = str(firmware.get("signing_certificate", ""))
         try:
@@ -113,10 +134,16 @@ class SignedFirmwareCalls(CertificateCalls):
             log.warning("SignedUpdateFirmware %s: InvalidCertificate: %s", request_id, exc)
             self.security_event(sec.INVALID_FIRMWARE_SIGNING_CERTIFICATE, str(exc))
             return call_result.SignedUpdateFirmware(status="InvalidCertificate")  # L01.FR.24
-        if self.firmware_phase not in (_F.IDLE, _F.SCHEDULED):
+        waiting = self._install_waiting()
+        if self.firmware_phase not in (_F.IDLE, _F.SCHEDULED) and not waiting:
             return call_result.SignedUpdateFirmware(status="Rejected")  # L01.FR.27
-        self._next_signed = SignedJob(request_id, text, str(firmware.get("signature", "")))
-        canceled = self.firmware_phase is _F.SCHEDULED
+        self._next_signed = SignedJob(
+            request_id,
+            text,
+            str(firmware.get("signature", "")),
+            install_at=parse_epoch(install_date) if install_date else None,
+        )
+        canceled = self.firmware_phase is _F.SCHEDULED or waiting
         return call_result.SignedUpdateFirmware(
             status="AcceptedCanceled" if canceled else "Accepted"  # L01.FR.26
         )
@@ -133,6 +160,10 @@ class SignedFirmwareCalls(CertificateCalls):
         job, self._next_signed = self._next_signed, None
         if job is None:
             return
+        if self._install_waiting():  # L01.FR.26: the scheduled installation is cancelled
+            self.timeline("firmware", canceled="InstallScheduled")
+            self.emit(CancelTimer(INSTALL_TIMER))
+            self._end_firmware_job()
         self._signed = job
         self._save_signed()
         self.after_update_firmware(
@@ -152,8 +183,12 @@ class SignedFirmwareCalls(CertificateCalls):
 
     def _install_when_idle(self) -> None:
         job = self._signed
-        if job is None or job.verified or self.firmware_phase is not _F.DOWNLOADED:
+        if job is None or self.firmware_phase is not _F.DOWNLOADED:
             super()._install_when_idle()
+            return
+        if job.verified:
+            if not self._install_time_ahead(job):
+                super()._install_when_idle()
             return
         if self._signature_check is None:
             self._signature_check = self.new_transfer_id("signature")
@@ -181,6 +216,50 @@ class SignedFirmwareCalls(CertificateCalls):
         self._unblock_connectors()
         self._end_firmware_job()
 
+    # --- installDateTime (L01.FR.16/17) ------------------------------------------------
+
+    def _install_time_ahead(self, job: SignedJob) -> bool:
+        """Whether the installation waits for installDateTime; if so, InstallScheduled is
+        told (once) and the timer armed for that wall time."""
+        if job.install_at is None or self.wall() >= job.install_at:
+            return False
+        if not job.install_scheduled:
+            job.install_scheduled = True
+            self._save_signed()
+            self.notify_status(FIRMWARE_STATUS, "InstallScheduled")  # L01.FR.16
+        elif not self._schedule_told:  # resumed after a power loss: the latest status
+            self.hold_unsent(FIRMWARE_STATUS, "InstallScheduled")
+        self._schedule_told = True
+        self.emit(ArmTimer(INSTALL_TIMER, max(self.now, job.install_at - self.offset)))
+        return True
+
+    def _install_waiting(self) -> bool:
+        job = self._signed
+        return (
+            job is not None
+            and job.install_scheduled
+            and self.firmware_phase is _F.DOWNLOADED
+            and job.install_at is not None
+            and self.wall() < job.install_at
+        )
+
+    def _block_idle_connectors(self) -> None:
+        if not self._install_waiting():  # waiting for installDateTime: still in service
+            super()._block_idle_connectors()
+
+    def report_all_statuses(self) -> None:
+        super().report_all_statuses()
+        job = self._signed
+        if job is not None and job.install_at is not None and self._install_waiting():
+            # installDateTime is wall time: the boot may have brought the CSMS's clock
+            self.emit(ArmTimer(INSTALL_TIMER, max(self.now, job.install_at - self.offset)))
+
+    def layer_timer(self, name: str) -> bool:
+        if name != INSTALL_TIMER:
+            return super().layer_timer(name)
+        self._install_when_idle()  # L01.FR.17 (or on waiting for transactions)
+        return True
+
     # --- statuses and the job's end ---------------------------------------------------
 
     def status_message(self, action: str, status: str) -> tuple[str, dict[str, Any]]:
@@ -205,6 +284,7 @@ class SignedFirmwareCalls(CertificateCalls):
         if self._signed is not None:
             self._signed = None
             self._signature_check = None
+            self._schedule_told = False
             self.emit(DeleteValue(SIGNED_KEY))
 
     def _save_signed(self) -> None:

@@ -6,7 +6,7 @@ Every event goes to the security log (A04.FR.04, N01.FR.05).  Only critical ones
 pushed to the CSMS (A04.FR.01) — and those a requirement names explicitly although
 they are not critical: L01.FR.02/03 (firmware signing certificate, firmware
 signature) and A02.FR.07 (InvalidChargePointCertificate; EVerest sends it too, "to
-accommodate TC_077_CS").
+accommodate TC_077_CS"), and the TLS failures of a connect (:data:`RAISED_AT_CONNECT`).
 """
 
 from __future__ import annotations
@@ -67,6 +67,17 @@ ALL_EVENTS: Final = (
         INVALID_TLS_CIPHER_SUITE,
     }
 )
+
+RAISED_AT_CONNECT: Final = frozenset(
+    {
+        INVALID_CENTRAL_SYSTEM_CERTIFICATE,  # A00.FR.309/310, .413/414
+        INVALID_TLS_VERSION,  # A00.FR.315/419
+        INVALID_TLS_CIPHER_SUITE,  # A00.FR.322/426
+    }
+)
+"""Not critical, but "raise the security event and terminate" when a connect's TLS
+handshake fails for that reason: pushed then (a CSMS root InstallCertificate refuses
+is only logged, as EVerest does)."""
 
 TECH_INFO_MAX: Final = 255
 """SecurityEventNotification.req techInfo: string[0..255] (WP§5.15)."""

@@ -119,6 +119,10 @@ def client_context(ca_file: Path | None, identity: TlsIdentity | None = None) ->
     with ``identity``, the client certificate of security profile 3."""
     context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
     context.minimum_version = MIN_TLS
+    # Every certificate given as trusted is an anchor, self-signed or not (Python 3.13's
+    # default): a CSMS root installed under AdditionalRootCertificateCheck is signed by
+    # the root it replaces (M05), and is trusted alone once that one is removed.
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
     if identity is not None:
         context.load_cert_chain(str(identity.cert_path), str(identity.key_path))
     return context
@@ -136,8 +140,10 @@ def server_context(identity: TlsIdentity, client_ca: Path | None = None) -> ssl.
     return context
 
 
-def describe_tls_failure(exc: BaseException) -> str:
-    """One line a technician can act on, for a failed handshake."""
+def describe_tls_failure(exc: BaseException, server_hello_seen: bool | None = None) -> str:
+    """One line a technician can act on, for a failed handshake.  ``server_hello_seen``
+    False: the CSMS refused the charger's first message (no suite in common), which a
+    TLS 1.2 ``handshake_failure`` alert alone does not tell (security/tlsfailure.py)."""
     if isinstance(exc, ssl.SSLCertVerificationError):
         reason = exc.verify_message or exc.reason or "verification failed"
         hints = {
@@ -163,11 +169,17 @@ def describe_tls_failure(exc: BaseException) -> str:
         return f"TLS: the CSMS's certificate was refused ({reason})"
     if isinstance(exc, ssl.SSLError):
         reason = exc.reason or str(exc)
+        if reason == "SSLV3_ALERT_HANDSHAKE_FAILURE" and server_hello_seen is False:
+            return f"TLS: the CSMS offers no cipher suite the charger allows ({reason})"
         if reason in ("TLSV13_ALERT_CERTIFICATE_REQUIRED", "SSLV3_ALERT_HANDSHAKE_FAILURE"):
             return (
                 f"TLS: the CSMS refused the handshake ({reason}): "
                 "does it require a client certificate (security profile 3)?"
             )
+        if reason in ("TLSV1_ALERT_PROTOCOL_VERSION", "UNSUPPORTED_PROTOCOL"):
+            return f"TLS: the CSMS offers no TLS 1.2 or above ({reason})"
+        if reason in ("NO_SHARED_CIPHER", "NO_CIPHERS_AVAILABLE", "WRONG_CIPHER_RETURNED"):
+            return f"TLS: the CSMS offers no cipher suite the charger allows ({reason})"
         if "WRONG_VERSION_NUMBER" in reason or "RECORD_LAYER_FAILURE" in reason:
             return f"TLS: the server did not answer in TLS ({reason}): is it plain ws://?"
         return f"TLS: handshake failed ({reason})"

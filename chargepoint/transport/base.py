@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from chargepoint.security.tlsfailure import TlsFailure, tls_failure_in
 from modem.stream import MessageTooLarge
 
 from .transfer import FileTransfer
@@ -65,6 +66,12 @@ class LinkClosed(Exception):
 
 class LinkError(Exception):
     """The link could not be opened.  The message names the URL (or modem) and the reason."""
+
+    @property
+    def tls_failure(self) -> TlsFailure | None:
+        """The failed TLS handshake behind it, as the Security Whitepaper's event names it
+        (A00.FR.309/315/322), when that is why: found on the exceptions it was raised from."""
+        return tls_failure_in(self.__cause__ or self.__context__)
 
 
 class Connection(Protocol):

@@ -26,10 +26,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import ssl
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from chargepoint.security.tlsfailure import TlsFailure
 from modem.at import ATError
 from modem.quectel import QuectelModem
 from modem.quectel.ssl import HandshakeFacts, PreparedTls, TlsOpenError, explain_566, prepare_tls
@@ -46,7 +49,12 @@ PROBE_TIMEOUT = 60.0
 
 
 class ModemTlsError(Exception):
-    """TLS through the modem cannot work as configured, or failed; the message says why."""
+    """TLS through the modem cannot work as configured, or failed; the message says why,
+    ``tls_failure`` the Security Whitepaper event it raises, when it is one."""
+
+    def __init__(self, message: str, tls_failure: TlsFailure | None = None) -> None:
+        super().__init__(message)
+        self.tls_failure = tls_failure
 
 
 @dataclass
@@ -57,6 +65,8 @@ class ModemTls:
     on_host: bool = False
     ntp_server: str | None = "pool.ntp.org"
     prepared: PreparedTls | None = None
+    probe_failure: TlsFailure | None = None
+    """What the last 566 diagnosis's host-side handshake found (:meth:`diagnose`)."""
     _prepared_for: tuple[object, ...] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
@@ -82,7 +92,7 @@ class ModemTls:
                 return await TlsByteStream.open(sock, context, host)
             except TlsHandshakeError as exc:
                 raise ModemTlsError(
-                    f"{exc.reason} (TLS on the host, over the modem's TCP)"
+                    f"{exc.reason} (TLS on the host, over the modem's TCP)", exc.tls_failure
                 ) from None
         if tls is None or tls.ca_file is None:
             raise ModemTlsError(
@@ -100,7 +110,9 @@ class ModemTls:
             if exc.code != 566:
                 raise
             facts = await self.diagnose(device, host, port, ctx, tls, prepared, connect_id)
-            raise ModemTlsError(explain_566(facts)) from None
+            # the host's probe names the event; a 566 alone cannot (module, clock, ...)
+            failure = self.probe_failure if facts.probe else None
+            raise ModemTlsError(explain_566(facts), failure) from None
 
     async def prepare(self, device: QuectelModem, tls: TlsSettings, ctx: int) -> PreparedTls:
         """Files, clock and AT+QSSLCFG, once per module boot and set of files."""
@@ -108,8 +120,8 @@ class ModemTls:
         key = (
             id(device),
             device.boots,
-            tls.ca_file,
-            identity.cert_path if identity else None,
+            _stamp(tls.ca_file),  # the installed roots' file is rewritten in place (WP M05)
+            _stamp(identity.cert_path) if identity else None,
             identity.key_path if identity else None,
         )
         async with self._lock:
@@ -148,6 +160,7 @@ class ModemTls:
     ) -> HandshakeFacts:
         """After a 566: a plain socket to the same place, then the host's own handshake
         over it with the same files (the precise cause)."""
+        self.probe_failure = None
         try:
             connect_id = device.free_connect_id(avoid=(avoid,))
             sock = await device.open_tcp(host, port, connect_id=connect_id, ctx=ctx)
@@ -168,6 +181,7 @@ class ModemTls:
             await stream.close()
         except TlsHandshakeError as exc:
             probe = exc.reason
+            self.probe_failure = exc.tls_failure
         except (StreamClosed, TimeoutError, ssl.SSLError) as exc:
             probe = None
             log.info("566 diagnosis: the host-side probe gave no verdict: %s", exc)
@@ -175,3 +189,14 @@ class ModemTls:
             with contextlib.suppress(ATError, StreamClosed):
                 await sock.close()
         return HandshakeFacts(host, port, prepared, tcp_reachable=True, probe=probe)
+
+
+def _stamp(path: Path | None) -> tuple[object, ...]:
+    """A file as the module was given it: its path and a hash of its content (a few KiB,
+    read at each connect)."""
+    if path is None:
+        return ()
+    try:
+        return (path, hashlib.sha256(path.read_bytes()).hexdigest())
+    except OSError:
+        return (path,)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import ssl
 
+from chargepoint.security.tlsfailure import TlsFailure, classify_ssl_error
 from chargepoint.security.tlsfiles import describe_tls_failure
 from modem.stream import ByteStream, StreamClosed
 
@@ -27,7 +28,12 @@ MAX_RECORD = 16 * 1024
 
 
 class TlsHandshakeError(StreamClosed):
-    """The TLS handshake failed; ``reason`` says why (certificate, host name, alert)."""
+    """The TLS handshake failed; ``reason`` says why (certificate, host name, alert);
+    ``tls_failure`` the Security Whitepaper event it raises, when it is one."""
+
+    def __init__(self, reason: str, tls_failure: TlsFailure | None = None) -> None:
+        super().__init__(reason)
+        self.tls_failure = tls_failure
 
 
 class TlsByteStream:
@@ -90,7 +96,10 @@ class TlsByteStream:
                 continue
             except ssl.SSLError as exc:
                 await self._flush_quietly()  # the alert tells the server why
-                raise TlsHandshakeError(describe_tls_failure(exc)) from None
+                # the SSLObject has a cipher once the ServerHello came (tlsfailure's note)
+                hello = self._ssl.cipher() is not None
+                failure = classify_ssl_error(exc, hello)
+                raise TlsHandshakeError(describe_tls_failure(exc, hello), failure) from None
             await self._flush()
             return
 

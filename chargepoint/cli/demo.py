@@ -10,13 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import click
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from chargepoint import logs
 from chargepoint.assembly import ChargerSpec, LinkSpec, assemble
 from chargepoint.core.settings import Identity
 from chargepoint.csms.framelog import Frame, format_frame
+from chargepoint.csms.handlers import CsmsPolicy
 from chargepoint.csms.server import Credentials, LocalCsms
-from chargepoint.security.pki import init_pki
+from chargepoint.csms.signing_ca import load_signing_ca
+from chargepoint.security.pki import DevelopmentPki, init_pki
 from chargepoint.station.runner import run_station
 from chargepoint.station.shell import StationOptions
 from chargepoint.transport.ec200u import ModemSettings
@@ -26,6 +30,8 @@ from modem.emulator import run_emulator
 from .common import log_level_option
 
 CP_ID = "CP001"
+DEMO_CPO = "cpsim demo CPO"
+"""CpoName: O in the charger's certificates (WP A02.FR.13)."""
 DEMO_KEY = "0123456789abcdef0123456789abcdef"
 """The demo's AuthorizationKey (security profiles 1 and 2): a throw-away value."""
 
@@ -77,6 +83,64 @@ async def play(csms: LocalCsms, step: float) -> None:
             and f.seq > started.seq
         ),
         15,
+    )
+
+
+async def renew(csms: LocalCsms, pki: DevelopmentPki, profile: int, step: float) -> None:
+    """The charger certificate's renewal with the local CSMS as signing CA (Security
+    Whitepaper A02): root installed, ExtendedTriggerMessage, SignCertificate (a CSR),
+    CertificateSigned; on profile 3 the charger reconnects presenting the new one."""
+    frames = csms.frames
+
+    def say(text: str) -> None:
+        click.secho(f"--- {text}", fg="cyan")
+
+    await asyncio.sleep(step)
+    say("certificate renewal: the local CSMS is the signing CA (Security Whitepaper A02)")
+    say("the CSMS installs its CA as the charger's CentralSystemRootCertificate (M05)")
+    root = pki.ca.cert_path.read_text()
+    install = {"certificateType": "CentralSystemRootCertificate", "certificate": root}
+    await csms.call(CP_ID, "InstallCertificate", install)
+    await asyncio.sleep(step)
+    say("the CSMS asks for a new charger certificate (ExtendedTriggerMessage)")
+    mark = frames.frames[-1].seq if frames.frames else 0
+    trigger = {"requestedMessage": "SignChargePointCertificate"}
+    await csms.call(CP_ID, "ExtendedTriggerMessage", trigger)
+    request = await frames.wait_for(
+        lambda f: f.action == "SignCertificate" and f.direction == "received" and f.seq > mark,
+        15,
+    )
+    subject = x509.load_pem_x509_csr(str(request.payload["csr"]).encode()).subject
+    names = [
+        f"{label} = {a.value!s}"
+        for label, oid in (("CN", NameOID.COMMON_NAME), ("O", NameOID.ORGANIZATION_NAME))
+        for a in subject.get_attributes_for_oid(oid)
+    ]
+    say(f"the charger made a new key pair and a CSR for {', '.join(names)} (SignCertificate)")
+    sent = await frames.wait_for(
+        lambda f: f.action == "CertificateSigned" and f.direction == "sent" and f.seq > mark, 15
+    )
+    answer = await frames.wait_for(
+        lambda f: f.message_type == 3 and f.message[1] == sent.message[1], 15
+    )
+    ca = csms.policy.signing_ca
+    issued = ca.last_issued if ca is not None else None
+    serial = format(issued.serial_number, "X") if issued is not None else "?"
+    status = answer.payload.get("status") if isinstance(answer.payload, dict) else None
+    say(f"the CSMS signed it (serial {serial}); the charger checked the chain: {status}")
+    if status != "Accepted":
+        raise click.ClickException(f"the charger answered CertificateSigned {status}")
+    if profile != 3:
+        say(
+            "on profile 2 the certificate is not the charger's login: it presents it once "
+            "the CSMS raises SecurityProfile to 3"
+        )
+        return
+    old = format(pki.chargers[CP_ID].cert.serial_number, "X")
+    await frames.wait_for(lambda f: csms.client_serials.get(CP_ID) == serial, 30)
+    say(
+        f"the charger reconnected over mutual TLS presenting the new certificate "
+        f"(serial {serial}; before: {old})"
     )
 
 
@@ -133,7 +197,9 @@ async def demo_link(
 )
 @log_level_option("WARNING")
 def demo(link_kind: str, step: float, security_profile: int, log_level: str) -> None:
-    """Local CSMS + one charger: boot, TriggerMessage, remote start, meter values, remote stop.
+    """Local CSMS + one charger: boot, TriggerMessage, remote start, meter values, remote stop;
+    with --security-profile 2 or 3, then the charger certificate's renewal (the local CSMS
+    signs the charger's CSR).
 
     By default the charger reaches the CSMS through the bundled EC200U emulator:
     local CSMS <- TCP <- emulator <- pty <- AT driver <- WebSocket <- charger.
@@ -143,7 +209,7 @@ def demo(link_kind: str, step: float, security_profile: int, log_level: str) -> 
     async def main() -> None:
         with tempfile.TemporaryDirectory(prefix="cpsim-demo-") as tmp:
             state = Path(tmp)
-            csms_options, tls = secured(security_profile, state / "pki")
+            csms_options, tls, pki = secured(security_profile, state / "pki")
             csms = LocalCsms(port=0, **csms_options)
             async with csms, demo_link(link_kind, csms, state / "cp", tls) as spec:
                 csms.frames.listeners.append(print_frame)
@@ -153,7 +219,7 @@ def demo(link_kind: str, step: float, security_profile: int, log_level: str) -> 
                         connectors=1,
                         state_dir=state / "cp",
                         auto_unplug_s=1.0,
-                        config_overrides={"MeterValueSampleInterval": "2"},
+                        config_overrides={"MeterValueSampleInterval": "2", "CpoName": DEMO_CPO},
                     ),
                     password=DEMO_KEY if security_profile in (1, 2) else None,
                 )
@@ -163,6 +229,8 @@ def demo(link_kind: str, step: float, security_profile: int, log_level: str) -> 
                 try:
                     async with asyncio.timeout(90):
                         await play(csms, step)
+                        if pki is not None:
+                            await renew(csms, pki, security_profile, step)
                 finally:
                     stop.set()
                     await charger
@@ -172,9 +240,10 @@ def demo(link_kind: str, step: float, security_profile: int, log_level: str) -> 
                 )
                 for line in trace_excerpt(state / "cp" / "at.log"):
                     click.echo(line)
+        renewed = " and renewed its certificate" if security_profile >= 2 else ""
         click.secho(
             "demo finished: the charger booted, reported status, answered a "
-            "TriggerMessage and charged one session",
+            f"TriggerMessage, charged one session{renewed}",
             fg="green",
         )
 
@@ -184,28 +253,33 @@ def demo(link_kind: str, step: float, security_profile: int, log_level: str) -> 
         raise click.ClickException("the demo session did not complete in time") from exc
 
 
-def secured(profile: int, pki_dir: Path) -> tuple[dict[str, Any], TlsSettings | None]:
-    """The local CSMS's options and the charger's TLS settings for ``profile``: for 2 and
-    3 a development PKI (``cpsim pki init``) in ``pki_dir``, the CSMS on wss:// with its
-    certificate, and for 3 a client certificate required (CN = the charge-point id)."""
+def secured(
+    profile: int, pki_dir: Path
+) -> tuple[dict[str, Any], TlsSettings | None, DevelopmentPki | None]:
+    """The local CSMS's options, the charger's TLS settings and the PKI for ``profile``:
+    for 2 and 3 a development PKI (``cpsim pki init``) in ``pki_dir``, the CSMS on wss://
+    with its certificate and its CA as signing CA (SignCertificate answered with a
+    CertificateSigned), and for 3 a client certificate required (CN = the charge-point id)."""
     if profile == 0:
-        return {}, None
+        return {}, None, None
     credentials = {"credentials": Credentials(shared=DEMO_KEY)} if profile < 3 else {}
     if profile == 1:
-        return credentials, TlsSettings(1)
-    pki = init_pki(pki_dir, (CP_ID,))
+        return credentials, TlsSettings(1), None
+    pki = init_pki(pki_dir, (CP_ID,), cpo_name=DEMO_CPO)
     click.secho(
         f"--- security profile {profile}: development CA, CSMS and {CP_ID} certificates "
         f"in {pki_dir}",
         fg="cyan",
     )
+    signing_ca = load_signing_ca(pki.ca.cert_path, pki.ca.key_path, organization=DEMO_CPO)
     options: dict[str, Any] = {
         **credentials,
         "tls_cert": pki.csms.cert_path,
         "tls_key": pki.csms.key_path,
+        "policy": CsmsPolicy(signing_ca=signing_ca),
     }
     cp = pki.chargers[CP_ID]
     if profile == 3:
         options["client_ca"] = pki.ca.cert_path
-        return options, tls_settings(3, pki.ca.cert_path, cp.cert_path, cp.key_path)
-    return options, tls_settings(2, pki.ca.cert_path)
+        return options, tls_settings(3, pki.ca.cert_path, cp.cert_path, cp.key_path), pki
+    return options, tls_settings(2, pki.ca.cert_path), pki

@@ -3,7 +3,8 @@ whole certificate renewal runs locally: SignCertificate -> Accepted, then a
 CertificateSigned with the new certificate followed by the CA's (the chain).
 
 The CSR is checked before signing: its own signature, a CN (the charge point id,
-A00.FR.511) and the id it came from (a charger asks for its own certificate only).
+A00.FR.511) and the id it came from (a charger asks for its own certificate only),
+and, when the CA is given the CPO's name, its O (A02.FR.13).
 The certificate is a client certificate (extendedKeyUsage clientAuth), SHA-256,
 valid from a minute ago for ``days`` days.  The CA's key is given as a file (never
 logged); :func:`load_signing_ca` names the file and the problem when it is unusable.
@@ -12,7 +13,7 @@ logged); :func:`load_signing_ca` names the file and the problem when it is unusa
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -37,6 +38,15 @@ class SigningCa:
     cert: x509.Certificate
     key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
     days: int = DEFAULT_DAYS
+    organization: str | None = None
+    """When set, the O a CSR must carry: the CPO's name (CpoName, A02.FR.13)."""
+    issued: list[x509.Certificate] = field(default_factory=list, compare=False, repr=False)
+    """Every certificate signed, oldest first (a scenario checks the charger presents the
+    last one on its next connection)."""
+
+    @property
+    def last_issued(self) -> x509.Certificate | None:
+        return self.issued[-1] if self.issued else None
 
     def sign(self, csr_pem: str, charge_point_id: str, now: dt.datetime | None = None) -> str:
         """The PEM chain (new certificate, then the CA) for ``csr_pem``."""
@@ -51,6 +61,9 @@ class SigningCa:
         names = [a.value for a in csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
         if names != [charge_point_id]:
             raise CsrRefused(f"the CSR's CN is not the charge point id {charge_point_id!r}")
+        orgs = [a.value for a in csr.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+        if self.organization is not None and orgs != [self.organization]:
+            raise CsrRefused(f"the CSR's O is not the CPO's name {self.organization!r} (A02.FR.13)")
         now = now or dt.datetime.now(dt.UTC)
         cert = (
             x509.CertificateBuilder()
@@ -64,12 +77,15 @@ class SigningCa:
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
             .sign(self.key, hashes.SHA256())
         )
+        self.issued.append(cert)
         return "".join(
             c.public_bytes(serialization.Encoding.PEM).decode() for c in (cert, self.cert)
         )
 
 
-def load_signing_ca(cert_path: Path, key_path: Path, days: int = DEFAULT_DAYS) -> SigningCa:
+def load_signing_ca(
+    cert_path: Path, key_path: Path, days: int = DEFAULT_DAYS, organization: str | None = None
+) -> SigningCa:
     """The CA of ``cpsim csms --signing-ca CERT --signing-key KEY``; TlsFileError naming
     the file and the problem."""
     cert = load_certificates(cert_path, "signing CA certificate")[0]
@@ -86,4 +102,4 @@ def load_signing_ca(cert_path: Path, key_path: Path, days: int = DEFAULT_DAYS) -
         is_ca = False
     if not is_ca:
         raise TlsFileError(f"signing CA certificate {cert_path}: not a CA certificate")
-    return SigningCa(cert, key, days)
+    return SigningCa(cert, key, days, organization)

@@ -32,6 +32,7 @@ from .observe import (
     until_changed,
 )
 from .report import written
+from .security import with_pki_files
 from .tap import Override
 
 
@@ -97,6 +98,10 @@ class Calls(StepRunner):
                     f"the CSMS to send {spec.call}",
                     *self.link_state(),
                 ) from None
+        try:
+            payload = with_pki_files(self.ctx.security, spec.payload)  # local:pki/ca.pem
+        except ValueError as exc:
+            raise StepFailed(f"the CSMS could not send {spec.call}: {exc}") from None
         override = None
         if spec.charger_reply is not None or spec.charger_error is not None:
             override = self._arm(spec.call, None, spec.charger_reply, spec.charger_error)
@@ -104,7 +109,7 @@ class Calls(StepRunner):
         wait = time.exact(timeout) if spec.unanswered else time.window(timeout)
         error: OCPPError | None = None
         try:
-            payload = with_local_urls(csms, spec.payload)  # local:firmware/<name>
+            payload = with_local_urls(csms, payload)  # local:firmware/<name>
             await csms.call(cp, spec.call, payload, timeout=wait, unique_id=unique_id)
         except OCPPError as exc:
             error = exc

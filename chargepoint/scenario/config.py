@@ -321,6 +321,39 @@ def uses_emulator(link: DirectLinkConfig | Ec200uLinkConfig | EspAtLinkConfig) -
 # --- the CSMS ------------------------------------------------------------------------------
 
 
+SecurityProfileNumber = Literal[1, 2, 3]
+
+
+class CsmsTls(Model):
+    """The local CSMS on TLS (wss://), with a development PKI made for the run (what
+    ``cpsim pki init`` writes): a CA, the CSMS's certificate for 127.0.0.1 and
+    localhost, and the charger's (CN = charger.id, O = its CpoName).  The charger is
+    given the CA (its ``--ca-file``) and its certificate and key (``--cert``/``--key``),
+    so a SecurityProfile raised over ChangeConfiguration finds them installed (WP A05)."""
+
+    pki: Literal["auto"] = "auto"
+    """``auto``: made for the run in a temp dir (the only kind for now)."""
+    security_profiles: list[SecurityProfileNumber] = Field(default=[2], min_length=1)
+    """The profiles the CSMS lets in, on one port (Security Whitepaper ed. 3 Table 2):
+    1 ws:// + Basic auth, 2 wss:// + Basic auth, 3 wss:// + a client certificate.
+    ``[1, 2]``: ws:// and wss:// side by side, for a charger raised from 1 to 2;
+    ``[2, 3]``: the client certificate optional, for a raise from 2 to 3."""
+    charger_certificate: bool = True
+    """The charger gets its certificate and key from the PKI; false: none (profile 3
+    impossible, and a raise to 3 is Rejected, A05.FR.04)."""
+
+    @field_validator("security_profiles")
+    @classmethod
+    def _profiles(cls, profiles: list[int]) -> list[int]:
+        if len(set(profiles)) != len(profiles):
+            raise problem(f"a profile is listed twice in {brief(profiles)}")
+        if not {2, 3} & set(profiles):
+            raise problem(
+                f"{brief(profiles)} has no TLS profile (2 or 3); leave `tls` out for ws:// only"
+            )
+        return sorted(profiles)
+
+
 class Csms(Model):
     """``local`` (the bundled CSMS, which the scenario can steer) or the URL of another one."""
 
@@ -328,6 +361,14 @@ class Csms(Model):
     """``local``, or ``ws://``/``wss://`` up to (not including) the charge point id."""
     answers: list[CsmsAnswer] = []
     """How the local CSMS answers from the start, e.g. BootNotification Pending."""
+    tls: CsmsTls | None = None
+    """The local CSMS serves wss:// with a development PKI made for the run; unset: ws://
+    (or, with charger.security_profile 2 or 3, wss:// for that profile alone)."""
+    signing_ca: Literal["auto"] | None = None
+    """``auto``: the local CSMS signs the charger's SignCertificate CSR with the run's
+    development CA and sends the chain in a CertificateSigned (WP A02); in a ``csms``
+    call's payload, ``local:pki/ca.pem`` stands for that CA's certificate (to install it
+    as the CentralSystemRootCertificate).  Unset: SignCertificate is Rejected."""
 
     @validates(mode="after")
     def _url(self) -> Csms:
@@ -340,12 +381,14 @@ class Csms(Model):
                 check_base_url(self.url)
             except ValueError as exc:
                 raise problem(str(exc), ("url",)) from None
-        if self.answers and not self.is_local:
-            raise problem(
-                "answers steer the local CSMS; this scenario uses " + self.url,
-                ("answers",),
-                at_key=True,
-            )
+        for name in ("answers", "tls", "signing_ca"):
+            if getattr(self, name) and not self.is_local:
+                raise problem(
+                    f"{name} {'steer' if name == 'answers' else 'is for'} the local CSMS; "
+                    f"this scenario uses {self.url}",
+                    (name,),
+                    at_key=True,
+                )
         return self
 
     @property

@@ -22,6 +22,7 @@ from .messages import ExpectNever
 from .model import Scenario
 from .observe import Observer
 from .report import offset, span, written
+from .security import RunSecurity
 from .tap import Tap
 from .timebase import TimeBase, judged
 
@@ -68,6 +69,8 @@ class Context:
     """Charger seconds from the step's start to when the charger sent what it matched."""
     scrub: Scrubber = field(default_factory=Scrubber)
     """The secrets met in the run, kept out of every line a step result shows."""
+    security: RunSecurity = field(default_factory=RunSecurity)
+    """The run's PKI and signing CA (``local:pki/`` payloads, ``expect_connection``)."""
 
     @property
     def charge_point(self) -> str:

@@ -13,13 +13,14 @@ from typing import Any
 
 from .actions import Actions
 from .calls import Calls, answer_rule, check_answer
+from .connection_check import Connections
 from .context import Context, ScenarioSkipped, StepFailed
 from .expect import Expectations
 from .offer import FirmwareFiles
 from .steps import StepBase
 
 
-class Executor(Expectations, Calls, Actions, FirmwareFiles):
+class Executor(Expectations, Calls, Actions, FirmwareFiles, Connections):
     async def run(self, index: int, step: StepBase) -> None:
         spec: Any = step.spec
         timeout = self.ctx.scenario.timeout_of(step)

@@ -26,7 +26,8 @@ from .config import (
 )
 from .errors import Located, problems_error
 from .fields import Duration, Model, Shorthand
-from .steps import CsmsStep, LinkFaultStep, Step, StepBase
+from .security import security_problems
+from .steps import CsmsStep, ExpectConnectionStep, LinkFaultStep, Step, StepBase
 
 _FAULT_LINKS: dict[str, tuple[str, ...]] = {
     "drop_tcp": ("direct", "ec200u", "esp-at"),
@@ -82,11 +83,12 @@ class Scenario(Model):
         link = link or self.link
         found: list[Located] = []
         for i, step in enumerate(self.steps):
-            if isinstance(step, CsmsStep) and not csms.is_local:
+            if isinstance(step, CsmsStep | ExpectConnectionStep) and not csms.is_local:
                 found.append(
                     Located(
-                        ("steps", i, "csms"),
-                        f"csms steps steer the local CSMS; this run uses {csms.url}",
+                        ("steps", i, step.kind),
+                        f"{step.kind} steps {'steer' if step.kind == 'csms' else 'ask'} "
+                        f"the local CSMS; this run uses {csms.url}",
                     )
                 )
             if isinstance(step, LinkFaultStep):
@@ -126,9 +128,9 @@ class Scenario(Model):
 
     @validates(mode="after")
     def _consistent(self) -> Scenario:
-        found = self._missing_connectors() + self.conflicts()
+        found = self._missing_connectors() + self.conflicts() + security_problems(self)
         if found:
-            raise problems_error(sorted(found, key=lambda p: p.path[1]))
+            raise problems_error(sorted(found, key=lambda p: str(p.path)))
         return self
 
 

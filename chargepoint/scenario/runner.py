@@ -65,7 +65,7 @@ from .messages import ExpectNever, ExpectReceived, ExpectUnordered
 from .model import Scenario
 from .observe import Observer
 from .report import ScenarioResult, StepResult, duration, step_text
-from .security import ScenarioTls, scenario_tls
+from .security import RunSecurity, run_security
 from .steps import StepBase
 from .tap import Tap, TappedLink
 from .timebase import TimeBase, is_virtual, scale_of, timing_warnings
@@ -234,7 +234,13 @@ def _expand(value: str | None, what: str, environ: Mapping[str, str]) -> str | N
         raise RunError(f"{what}: {exc}") from None
 
 
-def _station(scenario: Scenario, state_dir: Path, clock: Clock, password: str | None) -> Station:
+def _station(
+    scenario: Scenario,
+    state_dir: Path,
+    clock: Clock,
+    password: str | None,
+    tls_files: frozenset[str] = frozenset(),
+) -> Station:
     charger = scenario.charger
     extra = {"firmware": charger.firmware} if charger.firmware else {}
     identity = Identity(charger.id, charger.vendor, charger.model, charger.serial, **extra)
@@ -243,6 +249,7 @@ def _station(scenario: Scenario, state_dir: Path, clock: Clock, password: str | 
         state_dir=state_dir,
         config_overrides=dict(charger.configuration),
         feature_profiles=parse_profiles(charger.feature_profiles),
+        tls_files=tls_files,  # what a SecurityProfile raise finds installed (WP A05)
     )
     try:
         return build_station(ChargerSpec(identity, options, clock, password or None))
@@ -253,17 +260,21 @@ def _station(scenario: Scenario, state_dir: Path, clock: Clock, password: str | 
 
 
 def _local_csms(
-    config: Csms, clock: Clock, cp_id: str, password: str | None, tls: ScenarioTls | None = None
+    config: Csms,
+    clock: Clock,
+    cp_id: str,
+    password: str | None,
+    security: RunSecurity | None = None,
 ) -> LocalCsms:
     """The scenario's own CSMS: on a free port, on the scenario's clock, answering as told;
-    on wss:// when the charger asks for security profile 2 or 3."""
-    policy = CsmsPolicy(clock=clock.now)
+    on wss:// (and ws://) as ``csms.tls`` or the charger's profile 2 or 3 asks, signing
+    CSRs with the run's CA when ``csms.signing_ca`` says so."""
+    security = security or RunSecurity()
+    policy = CsmsPolicy(clock=clock.now, signing_ca=security.signing_ca)
     for answer in config.answers:
         policy.set_answer(answer_rule(answer, cp_id))
     credentials = Credentials(shared=password) if password else None
-    return LocalCsms(
-        port=0, credentials=credentials, policy=policy, **(tls.csms_options if tls else {})
-    )
+    return LocalCsms(port=0, credentials=credentials, policy=policy, **security.csms_options)
 
 
 async def _run(
@@ -284,14 +295,13 @@ async def _run(
     cp_id = scenario.charger.id
     async with contextlib.AsyncExitStack() as stack:
         csms: LocalCsms | None = None
-        profile = scenario.charger.security_profile
         try:
-            tls = scenario_tls(profile, planned.csms.is_local, cp_id, stack)
+            security = run_security(scenario.charger, planned.csms, stack)
         except ValueError as exc:
             raise RunError(f"charger.security_profile: {exc}") from None
         if planned.csms.is_local:
             csms = await stack.enter_async_context(
-                _local_csms(planned.csms, clock, cp_id, password, tls)
+                _local_csms(planned.csms, clock, cp_id, password, security)
             )
             url = csms.url
         try:
@@ -299,14 +309,14 @@ async def _run(
         except (OSError, ValueError) as exc:
             raise RunError(f"the {planned.link.type} emulator could not start: {exc}") from None
         state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cpsim-scn-")))
-        station = _station(scenario, state_dir, clock, password)
+        station = _station(scenario, state_dir, clock, password, security.tls_files)
         station.timeline.listen(lambda event: result.timeline.append(mask_data(event)))
         tap = Tap(cp_id, clock)
         try:
             # the link reads the key and the ping interval at every connect
             spec = link_spec(planned.link, url, emulator, env)
-            if tls is not None:
-                spec = dataclasses.replace(spec, tls=tls.settings)
+            if security.settings is not None:
+                spec = dataclasses.replace(spec, tls=security.settings)
             inner = build_link(spec, station)
         except LinkUnavailable as exc:
             raise RunError(str(exc), unavailable=True) from None
@@ -333,6 +343,7 @@ async def _run(
             LinkFaults(planned.link, tap, emulator, csms),
             csms,
             scrub=scrub,
+            security=security,
         )
         await _steps(ctx, clock, options, result)
         result.warnings = timing_warnings(ctx.time, tap.round_trip(), shortest_check(scenario))

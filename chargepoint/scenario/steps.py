@@ -14,6 +14,7 @@ from pydantic import BeforeValidator, Discriminator, PrivateAttr, Tag
 
 from chargepoint.logmask import mask_data
 
+from .connection import ExpectConnection
 from .errors import Position, brief, flow, problem, suggest
 from .events import (
     ClearFault,
@@ -202,6 +203,13 @@ class LinkFaultStep(StepBase):
     link_fault: Annotated[LinkFault, Shorthand("kind", LinkFaultKind)]
 
 
+class ExpectConnectionStep(StepBase):
+    """What the local CSMS sees of the charger's connection: TLS, the client certificate."""
+
+    kind = "expect_connection"
+    expect_connection: ExpectConnection
+
+
 class OfferFirmwareStep(StepBase):
     """The local CSMS offers a firmware image at ``local:firmware/<name>``."""
 
@@ -228,6 +236,7 @@ STEP_TYPES: tuple[type[StepBase], ...] = (
     WaitStep,
     LinkFaultStep,
     OfferFirmwareStep,
+    ExpectConnectionStep,
 )
 STEP_KINDS: dict[str, type[StepBase]] = {t.kind: t for t in STEP_TYPES}
 
@@ -288,7 +297,8 @@ Step = Annotated[
         | Annotated[ClearFaultStep, Tag("step:clear_fault")]
         | Annotated[WaitStep, Tag("step:wait")]
         | Annotated[LinkFaultStep, Tag("step:link_fault")]
-        | Annotated[OfferFirmwareStep, Tag("step:offer_firmware")],
+        | Annotated[OfferFirmwareStep, Tag("step:offer_firmware")]
+        | Annotated[ExpectConnectionStep, Tag("step:expect_connection")],
         Discriminator(_step_tag),
     ],
     BeforeValidator(_step_shape),

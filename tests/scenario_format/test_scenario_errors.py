@@ -137,7 +137,7 @@ def test_unknown_step_kind_suggests_one() -> None:
         "s.yaml:2:5: steps[0].sned: unknown step 'sned'; did you mean send? (expected one of "
         "send, expect_call, csms, expect_received, expect_unordered, expect_never, plug_in, "
         "unplug, present_tag, start_charging, stop_charging, suspend, set_ev, fault, clear_fault, "
-        "wait, link_fault, offer_firmware)"
+        "wait, link_fault, offer_firmware, expect_connection)"
     ]
 
 

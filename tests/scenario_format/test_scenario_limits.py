@@ -249,5 +249,5 @@ def test_a_problem_is_one_line_whatever_the_value_holds() -> None:
         "(expected one of send, "
         "expect_call, csms, expect_received, expect_unordered, expect_never, plug_in, unplug, "
         "present_tag, start_charging, stop_charging, suspend, set_ev, fault, clear_fault, wait, "
-        "link_fault, offer_firmware)"
+        "link_fault, offer_firmware, expect_connection)"
     ]

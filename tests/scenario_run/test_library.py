@@ -40,6 +40,11 @@ def test_the_library_covers_the_issue() -> None:
         "firmware_update_retry",
         "firmware_corrupt_image",
         "diagnostics_upload",
+        # the security extension (issue 13)
+        "security_certificates",
+        "security_profile_2",
+        "security_profile_raise",
+        "certificate_renewal",
     }
 
 

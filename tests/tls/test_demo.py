@@ -3,6 +3,8 @@ the charger through the emulated EC200U's own TLS (AT+QSSLOPEN), end to end."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from click.testing import CliRunner
 
@@ -17,3 +19,14 @@ def test_the_demo_runs_each_tls_profile_through_the_ec200u(profile: str) -> None
     assert "TLS (AT+QSSL*) through it" in result.output
     assert "AT+QSSLOPEN" in result.output and "demo finished" in result.output
     assert "PRIVATE KEY" not in result.output
+    # the renewal (WP A02) with the local CSMS as signing CA, in lines a person follows
+    assert "a CSR for CN = CP001, O = cpsim demo CPO (SignCertificate)" in result.output
+    signed = re.search(r"signed it \(serial ([0-9A-F]+)\); .*chain: Accepted", result.output)
+    assert signed is not None, result.output
+    if profile == "3":
+        shown = re.search(
+            r"presenting the new certificate \(serial (\w+); before: (\w+)\)", result.output
+        )
+        assert shown is not None, result.output
+        assert shown[1] == signed[1] != shown[2]  # the CSMS saw the new one, not the old
+    assert "and renewed its certificate" in result.output

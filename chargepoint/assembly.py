@@ -133,8 +133,7 @@ def _make_link(spec: LinkSpec, station: Station) -> Link:
 
     if not isinstance(spec.modem, EspAtSettings):
         raise ValueError("an esp-at link needs EspAtSettings")
-    if tls is not None:
-        return EspAtLink(endpoint, spec.modem, ping, tls)
+    # The endpoint carries the TLS settings, read at every connect as on the EC200U.
     return EspAtLink(endpoint, spec.modem, ping)
 
 

@@ -12,6 +12,7 @@ import asyncio
 import csv
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -38,10 +39,9 @@ from chargepoint.fieldtest.scan import (
     scan_table,
 )
 from chargepoint.fieldtest.target import CsmsTarget
-from chargepoint.security.tlsfiles import TlsFileError
 from chargepoint.transport import atsafe
 from chargepoint.transport.handshake import basic_auth, check_charge_point_id
-from chargepoint.transport.tlssettings import TlsSettings, tls_settings
+from chargepoint.transport.tlssettings import TlsSettings
 from modem.diagnostics import ApnSettings, Report, auth_code
 
 from .common import (
@@ -53,6 +53,7 @@ from .common import (
     refuse,
     writable_file,
 )
+from .tlsoptions import resolve_tls
 
 ESP_AT_NOT_YET = (
     "the ESP-AT Wi-Fi checks are not available in this installation: the ESP-AT driver "
@@ -98,8 +99,9 @@ def _target(
         bad_value(str(exc), "--csms-url")
     if dialect == "esp-at":
         _refuse_for_esp_at(target)
-    # wss:// through the EC200U: with --ca-file the TLS row proves the module's handshake
-    # and the chain; without, it says plainly that it was not run (exit 1, "not proven").
+    # wss://: with --ca-file the TLS row proves the module's handshake and the chain
+    # (EC200U and ESP-AT); without, it says plainly that it was not run (exit 1,
+    # "not proven").
     return target
 
 
@@ -107,15 +109,34 @@ def _check_tls(
     url: str | None, ca_file: Path | None, cert: Path | None, key: Path | None
 ) -> TlsSettings | None:
     """The TLS row's files (profile 3 with --cert/--key, else 2); a usage error naming
-    the file and the problem before any port is opened."""
+    the option, the file and the problem (missing, unreadable, not PEM, expired, a key
+    that is not the certificate's) before any port is opened."""
     if ca_file is None and cert is None and key is None:
         return None
+    given = "--ca-file" if ca_file is not None else "--cert" if cert is not None else "--key"
     if url is None or not url.startswith("wss://"):
-        raise click.BadParameter("is for a wss:// --csms-url", param_hint="--ca-file")
-    try:
-        return tls_settings(3 if cert is not None else 2, ca_file, cert, key)
-    except TlsFileError as exc:
-        raise click.BadParameter(str(exc), param_hint="--ca-file/--cert/--key") from None
+        raise click.BadParameter("is for a wss:// --csms-url", param_hint=given)
+    if ca_file is None:
+        # The module has no CA store of its own: --cert alone would prove nothing.
+        raise click.BadParameter(
+            "--cert/--key need --ca-file (the CA that signed the CSMS certificate)",
+            param_hint=given,
+        )
+    return resolve_tls(url, None, ca_file, cert, key)
+
+
+_HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,62}[A-Za-z0-9])?")
+
+
+def _ntp_server(value: str) -> str:
+    """A host name or IPv4 address the modems' AT commands can quote as it is."""
+    if not _HOST_NAME.fullmatch(value):
+        bad_value(
+            "an NTP server is a host name or IPv4 address: letters, digits, '.' and '-', "
+            "at most 64 characters",
+            "--ntp-server",
+        )
+    return value
 
 
 def _refuse_for_esp_at(target: CsmsTarget) -> None:
@@ -259,6 +280,25 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def tls_file_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--ca-file, --cert, --key for a wss:// --csms-url (checked before any port opens)."""
+    path = click.Path(dir_okay=False, path_type=Path)
+    for decorator in reversed(
+        [
+            click.option(
+                "--ca-file",
+                type=path,
+                help="wss://: the CA of the CSMS certificate; proves the module's TLS "
+                "handshake and the certificate chain.",
+            ),
+            click.option("--cert", type=path, help="wss://: client certificate (profile 3)."),
+            click.option("--key", type=path, help="wss://: its private key."),
+        ]
+    ):
+        func = decorator(func)
+    return func
+
+
 @click.command("check")
 @common_options
 @click.option("--apn", metavar="APN", help="APN to activate [default: what the modem holds].")
@@ -277,15 +317,16 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option(
     "--model", default="cpsim-fieldtest", show_default=True, help="BootNotification model."
 )
+@tls_file_options
 @click.option(
-    "--ca-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="wss://: the CA of the CSMS certificate; proves the module's TLS handshake.",
+    "--ntp-server",
+    metavar="HOST",
+    default="pool.ntp.org",
+    show_default=True,
+    callback=lambda _ctx, _param, value: _ntp_server(value),
+    help="wss://: where the module sets its clock before it verifies the CSMS certificate "
+    "(AT+QNTP / AT+CIPSNTPCFG).",
 )
-@click.option(
-    "--cert", type=click.Path(dir_okay=False, path_type=Path), help="wss://: client cert."
-)
-@click.option("--key", type=click.Path(dir_okay=False, path_type=Path), help="wss://: its key.")
 def check(
     port: str,
     dialect: str,
@@ -309,6 +350,7 @@ def check(
     ca_file: Path | None,
     cert: Path | None,
     key: Path | None,
+    ntp_server: str,
 ) -> None:
     """Will a charger with this SIM reach its CSMS?  If not, why.
 
@@ -316,12 +358,16 @@ def check(
     with --csms-url, DNS, ping, TCP, the WebSocket upgrade and a BootNotification.
     With --dialect esp-at: the module, the Wi-Fi network, its signal, the IP
     address, then DNS, ping, the WebSocket and a BootNotification.
+    A wss:// CSMS adds a TLS row: with --ca-file (and --cert/--key for profile 3)
+    the module's own TLS handshake and the certificate chain are proven, and a
+    failure is named (untrusted CA, host name, expired, clock not set, client
+    certificate); without --ca-file it says "not proven".
     Exit 0: it would work; 1: it would not; 2: usage error or not available.
     """
     tls = _check_tls(csms_url, ca_file, cert, key)
     target = _target(csms_url, cp_id, password, dialect, tls)
     port_options = PortOptions(port, baud, at_log)
-    reach = ReachOptions(ping_count=ping_count, vendor=vendor, model=model)
+    reach = ReachOptions(ping_count=ping_count, vendor=vendor, model=model, ntp_server=ntp_server)
     context: dict[str, Any] = {"command": "check", "port": port, "dialect": dialect}
     run: Callable[[Report], Coroutine[Any, Any, None]]
     if dialect == "esp-at":
@@ -397,6 +443,7 @@ def _wifi_runner(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="One APN per line: apn[,user[,password[,none|pap|chap]]]; # comments.",
 )
+@tls_file_options
 def apn_scan(
     port: str,
     dialect: str,
@@ -413,11 +460,17 @@ def apn_scan(
     log_level: str,
     apns: tuple[str, ...],
     apn_file: Path | None,
+    ca_file: Path | None,
+    cert: Path | None,
+    key: Path | None,
 ) -> None:
     """Try each APN in turn: which give an IP address, and which reach the CSMS?
 
-    The context is deactivated between tries.  Exit 0 when at least one APN
-    works, 1 when none does, 2 for a usage error.
+    The context is deactivated between tries.  A wss:// --csms-url with --ca-file
+    (and --cert/--key for profile 3) proves the module's TLS handshake through each
+    APN.  EC200U only: APNs are cellular (an ESP-AT module is checked with
+    `cpsim modem check --dialect esp-at`).  Exit 0 when at least one APN works,
+    1 when none does, 2 for a usage error.
     """
     if dialect == "esp-at":
         click.echo(
@@ -426,7 +479,8 @@ def apn_scan(
             err=True,
         )
         sys.exit(ExitCode.USAGE)
-    target = _target(csms_url, cp_id, password, dialect)
+    tls = _check_tls(csms_url, ca_file, cert, key)
+    target = _target(csms_url, cp_id, password, dialect, tls)
     _apn_names(apns)
     _apn_credentials(apn_user, apn_password)
     auth = auth_code(apn_user, apn_auth)

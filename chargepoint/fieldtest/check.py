@@ -62,6 +62,8 @@ class ReachOptions:
     ping_timeout: int = 2
     connect_timeout: float = 45.0
     boot_timeout: float = 30.0  # for the CSMS's answer to BootNotification
+    ntp_server: str = "pool.ntp.org"  # wss://: sets the module's clock when the network did not
+    clock_timeout: float = 15.0  # ESP-AT: seconds SNTP may take to set the module's clock
     vendor: str = "cpsim"
     model: str = "cpsim-fieldtest"
 
@@ -213,7 +215,9 @@ async def reach(
     stream: ByteStream = sock
     if target.secure:
         await sock.close()  # TCP is proven; the module's TLS opens its own connection
-        tls, secured = await tls_check(modem, target, timeout=options.connect_timeout)
+        tls, secured = await tls_check(
+            modem, target, timeout=options.connect_timeout, ntp_server=options.ntp_server
+        )
         report.add(tls)
         if secured is None:  # no --ca-file: a skip, so the verdict says "not proven"
             return stop(str(tls.data.get("why") or "the TLS handshake failed"))

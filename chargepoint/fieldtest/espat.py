@@ -1,11 +1,14 @@
 """``cpsim modem check --dialect esp-at``: the Wi-Fi equivalents of the cellular checks.
 
 Rows: port, module (AT+GMR), Wi-Fi (access point found and joined), Wi-Fi
-signal, IP, then with a CSMS URL: DNS, ping, WebSocket, BootNotification.
-There is no TCP row: ESP-AT's ``AT+WSOPEN`` connects and upgrades in one
-command and reports no reason when it fails, so the WebSocket row carries the
-usual causes instead.  Imported only for this dialect, so the cellular check
-does not depend on :mod:`modem.espat`.
+signal, IP, then with a CSMS URL: DNS, ping, (for wss://) TLS, WebSocket,
+BootNotification.  There is no TCP row: ESP-AT's ``AT+WSOPEN`` connects and
+upgrades in one command and reports no reason when it fails, so the WebSocket
+row carries the usual causes instead.  For wss:// the TLS row proves the
+module's own verified handshake with ``--ca-file`` (:mod:`.espat_tls`: the
+certificates stored, the clock set, auth_mode 2 or 3) and names the cause of a
+failure; without a CA it says "not proven" and nothing is sent.  Imported only
+for this dialect, so the cellular check does not depend on :mod:`modem.espat`.
 """
 
 from __future__ import annotations
@@ -34,11 +37,18 @@ from modem.espat import (
 from modem.stream import StreamClosed
 
 from .check import PortOptions, ReachOptions, check_port, lost, ping_turned_off, why_stopped
+from .espat_tls import tls_websocket_rows
 from .ocpp_checks import boot_check, boot_payload
 from .target import CsmsTarget
 
 WIFI = ("module", "Wi-Fi", "Wi-Fi signal", "IP")
 ESP_REACH = ("DNS", "ping", "WebSocket", "BootNotification")
+ESP_REACH_TLS = ("DNS", "ping", "TLS", "WebSocket", "BootNotification")
+
+
+def esp_reach(target: CsmsTarget) -> tuple[str, ...]:
+    """The CSMS rows: with a TLS row before the WebSocket for wss://."""
+    return ESP_REACH_TLS if target.secure else ESP_REACH
 
 
 @dataclass(frozen=True)
@@ -52,7 +62,7 @@ class WifiOptions:
     reach: ReachOptions = field(default_factory=ReachOptions)
 
     def planned(self) -> list[str]:
-        return ["port", *WIFI, *(ESP_REACH if self.csms else ())]
+        return ["port", *WIFI, *(esp_reach(self.csms) if self.csms else ())]
 
 
 async def websocket_row(
@@ -90,8 +100,10 @@ async def websocket_row(
 async def reach_over_wifi(
     modem: EspAtModem, target: CsmsTarget, report: Report, options: ReachOptions
 ) -> None:
+    steps = esp_reach(target)
+
     def stop(why: str) -> None:
-        report.skip(ESP_REACH, why)
+        report.skip(steps, why)
 
     dns = report.add(await esp_dns_check(modem, target.host))
     if dns.status is Status.FAIL:
@@ -100,7 +112,20 @@ async def reach_over_wifi(
         report.add(await esp_ping_check(modem, target.host))
     else:
         report.add(ping_turned_off())
-    row, ws = await websocket_row(modem, target)
+    ws: EspAtWebSocket | None
+    if target.secure:
+        tls, row, ws = await tls_websocket_rows(
+            modem,
+            target,
+            timeout=options.connect_timeout,
+            ntp_server=options.ntp_server,
+            clock_timeout=options.clock_timeout,
+        )
+        report.add(tls)
+        if row is None:  # no --ca-file (a skip: "not proven"), or the handshake failed
+            return stop(str(tls.data.get("why") or "the TLS handshake failed"))
+    else:
+        row, ws = await websocket_row(modem, target)
     report.add(row)
     if ws is None:
         return stop("the WebSocket was not opened")
@@ -136,7 +161,7 @@ async def run_wifi_check(options: WifiOptions, report: Report) -> None:
         if options.csms is None:
             return None
         if ip.status is Status.FAIL:
-            return report.skip(ESP_REACH, "no IP address from the access point")
+            return report.skip(esp_reach(options.csms), "no IP address from the access point")
         await reach_over_wifi(modem, options.csms, report, options.reach)
     except ATPortError as exc:
         lost(report, exc, planned)

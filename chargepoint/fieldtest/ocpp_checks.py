@@ -33,7 +33,9 @@ def _ms(seconds: float) -> int:
     return max(0, round(seconds * 1000))
 
 
-def _link_reason(message: str) -> tuple[str, dict[str, Any]]:
+def link_reason(message: str) -> tuple[str, dict[str, Any]]:
+    """The reason code of a failed upgrade (``http-401``, ``http``, ``subprotocol``, ``ws``)
+    and its figures, from the link's message."""
     status = re.search(r"HTTP (\d{3})", message)
     if status:
         code = int(status.group(1))
@@ -57,7 +59,7 @@ async def websocket_check(
             stream, target.url, target.endpoint.request_headers(), timeout=timeout
         )
     except (LinkError, StreamClosed) as exc:
-        reason, extra = _link_reason(str(exc))
+        reason, extra = link_reason(str(exc))
         data.update(extra)
         return CheckResult(
             "WebSocket", Status.FAIL, "upgrade refused", str(exc), reason=reason, data=data

@@ -2,8 +2,10 @@
 
 The SIM and the network are checked once first (no APN can work without
 them); then each APN is configured, activated, optionally used to reach the
-CSMS (DNS, TCP, WebSocket upgrade: enough to prove the path, without sending
+CSMS (DNS, TCP, for wss:// the module's TLS handshake verified against
+``--ca-file``, WebSocket upgrade: enough to prove the path, without sending
 a BootNotification per APN) and deactivated again before the next one.
+EC200U only: APNs are cellular.
 """
 
 from __future__ import annotations
@@ -140,7 +142,8 @@ def _try_success(apn: ApnSettings, checks: Sequence[CheckResult], tested: bool) 
     if not tested:
         return f"{text} (CSMS not tested)"
     tcp, ws = _ms(checks, "TCP"), _ms(checks, "WebSocket")
-    return f"{text}, CSMS reached (TCP {tcp} ms, WebSocket {ws} ms)"
+    tls = "" if _ms(checks, "TLS") is None else f", TLS verified in {_ms(checks, 'TLS')} ms"
+    return f"{text}, CSMS reached (TCP {tcp} ms{tls}, WebSocket {ws} ms)"
 
 
 async def try_apn(
@@ -252,7 +255,9 @@ def _csms_cell(attempt: ApnTry, tested: bool) -> str:
         return "not tested"
     ws = attempt.get("WebSocket")
     if ws is not None and ws.status is Status.PASS:
-        return f"TCP {_ms(attempt.checks, 'TCP')} ms, WS {ws.data.get('ms')} ms"
+        tls = _ms(attempt.checks, "TLS")
+        over = "" if tls is None else f", TLS {tls} ms"
+        return f"TCP {_ms(attempt.checks, 'TCP')} ms{over}, WS {ws.data.get('ms')} ms"
     failed = next((r for r in attempt.checks[1:] if r.status is Status.FAIL), None)
     if failed is not None:
         return f"{failed.name} failed"

@@ -1,5 +1,8 @@
 """The ``TLS`` row of ``cpsim modem check --csms-url wss://... --ca-file CA.pem``.
 
+(EC200U here; ESP-AT's row is :mod:`.espat_tls`, its verdicts are in :data:`FIXES` too,
+so the verdict never needs :mod:`modem.espat` for a cellular check.)
+
 It proves what a charger with security profile 2 or 3 needs: the module's own
 TLS (AT+QFUPL, AT+QSSLCFG, AT+QSSLOPEN: :mod:`chargepoint.transport.ec200u_tls`)
 completes a handshake with the CSMS and verifies its certificate chain against
@@ -32,6 +35,7 @@ TLS_566_REASONS = (
     ("not TLS: check the host", "tls-tcp"),
     ("not signed by a CA", "tls-untrusted-ca"),
     ("is self-signed", "tls-untrusted-ca"),
+    ("ends at a CA not given", "tls-untrusted-ca"),
     ("has expired", "tls-expired"),
     ("not valid yet", "tls-not-yet-valid"),
     ("for another host name", "tls-wrong-host"),
@@ -91,8 +95,26 @@ FIXES: dict[str, Fix] = {
     ),
     "tls-files": lambda r, _: f"the TLS files could not be given to the module: {r.detail}",
     "tls": lambda r, _: f"TLS to {_host(r)} failed: {r.detail}",
+    # ESP-AT (:mod:`.espat_tls`): its SNTP clock, its TLS, a failure it does not explain.
+    "tls-clock-sntp": lambda r, _: (
+        "the module's clock was not set by SNTP, so it cannot check the CSMS certificate's "
+        "dates: let NTP (UDP port 123) out through this Wi-Fi and retry"
+    ),
+    "tls-esp-module": lambda r, _: (
+        f"the module's TLS cannot talk to {_host(r)}, though this computer can with the same "
+        "files: update the module to ESP-AT v4.1 or later (wss_ca / wss_cert / wss_key, "
+        "AT+WSCFG auth_mode) and check its clock"
+    ),
+    "tls-esp-unknown": lambda r, _: (
+        f"TLS to {_host(r)} failed in the module, which does not say why, and this computer "
+        "cannot reach the CSMS to find out: check the causes the TLS row lists, most likely "
+        "first (or run the check where this computer reaches the CSMS)"
+    ),
 }
 WARNINGS: dict[str, Fix] = {
+    "tls-host-only": lambda r, _: (
+        "the module's own TLS handshake is not proven (the WebSocket upgrade failed)"
+    ),
     "tls-dates-unchecked": lambda r, _: (
         "the module's clock is not set from the network, so it did not check the "
         "certificate's dates: check NITZ/NTP reachability through this APN"
@@ -101,7 +123,12 @@ WARNINGS: dict[str, Fix] = {
 
 
 async def tls_check(
-    modem: QuectelModem, target: CsmsTarget, *, ctx: int = 1, timeout: float = 45.0
+    modem: QuectelModem,
+    target: CsmsTarget,
+    *,
+    ctx: int = 1,
+    timeout: float = 45.0,
+    ntp_server: str | None = "pool.ntp.org",
 ) -> tuple[CheckResult, ByteStream | None]:
     """The module's TLS handshake with the CSMS, the chain checked against --ca-file."""
     tls = target.endpoint.current_tls()
@@ -117,7 +144,7 @@ async def tls_check(
             data={**data, "why": "no --ca-file to verify the CSMS certificate with"},
         ), None
     data["ca_file"] = tls.ca_file.name
-    modem_tls = ModemTls()
+    modem_tls = ModemTls(ntp_server=ntp_server)
     loop = asyncio.get_running_loop()
     start = loop.time()
     try:

@@ -14,6 +14,15 @@ CSMS) or 3 (mutual TLS) before AT+WSOPEN (modem-at.md B.2, B.3; :mod:`modem.espa
 The Authorization header goes out for profiles 0-2 only: profile 3 authenticates
 the charger by its certificate (Security Whitepaper ed. 3 §2.1).
 
+Like the EC200U link, the settings are those of the endpoint *at every connect*
+(:meth:`EspAtLink.current_tls`): a SecurityProfile the CSMS raised (WP A05: the
+same host and port dialled with wss:// and a verified certificate), the fallback
+to the previous one, a charger certificate a CertificateSigned installed (A02.FR.08:
+the next connection presents it) or roots InstallCertificate installed (M05).  The
+files are read again at each connect, but AT+SYSMFG rewrites a namespace only
+when its SHA-256 differs from what the module holds: the flash sees a write per
+renewal, not per connect.
+
 A module that stops answering is the watchdog's (:meth:`EspAtModem.recover`):
 ``AT`` retries, ``AT+RST``, ``ready``, then the link is brought up again in the
 same connect.  When not even that helps, the port is closed and opened again
@@ -112,6 +121,9 @@ class EspAtLink:
     value; like the endpoint's password it is read at every connect, so a
     ChangeConfiguration applies from the next WebSocket on.
 
+    ``tls``: the security settings when the endpoint has none of its own (its
+    ``tls`` source, read at every connect, wins: :meth:`current_tls`).
+
     The URL and headers are checked against ESP-AT's 256-byte limits here, so a
     misconfiguration is refused before any port is opened (ValueError).
     """
@@ -121,55 +133,68 @@ class EspAtLink:
     ping_interval: Seconds = 0
     tls: TlsSettings = field(default_factory=TlsSettings)
     _device: EspAtModem | None = field(default=None, init=False, repr=False)
+    _auth_mode: AuthMode | None = field(default=None, init=False, repr=False)
+    """The auth mode of the last open (a change is logged: a profile raised or fallen back)."""
     # A transfer may bring the module up while a connect does: one port opening at a time.
     _bringing_up: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
         url = self.endpoint.url
-        if not self.tls.uses_tls and url.startswith("wss://"):
+        tls = self.current_tls()
+        if not tls.uses_tls and url.startswith("wss://"):
             # No profile configured: the URL decides, as before; nothing to verify with.
             log.warning(
                 "%s: wss:// without security profile 2 or 3: the module will not verify the "
                 "CSMS certificate (AT+WSCFG auth_mode 0); give --security-profile and --ca-file",
                 url,
             )
-        if self.tls.uses_tls:
-            self.tls.check_url(url)
-            missing = self.tls.missing_for(self.tls.security_profile)
-            if missing is not None:  # ESP-AT has no system CAs: it verifies only against wss_ca
-                raise ValueError(
-                    f"security profile {self.tls.security_profile} through ESP-AT: {missing}"
-                )
-            self.module_tls()  # the files fit the module (read again at every connect)
+        if tls.uses_tls:
+            tls.check_url(url)
+            self.module_tls(tls)  # the files fit the module (read again at every connect)
         EspAtModem.plan_open(
             url,
-            self.request_headers(),
+            self.request_headers(tls),
             link_id=self.modem.link_id,
             timeout=self.modem.open_timeout,
         )
 
+    def current_tls(self) -> TlsSettings:
+        """The settings of the next connect: the endpoint's of the moment (a SecurityProfile
+        raised over OCPP or fallen back, a renewed charger certificate, installed roots),
+        else the link's own ``tls``."""
+        return self.endpoint.current_tls() or self.tls
+
     @property
     def description(self) -> str:
-        secure = f", security profile {self.tls.security_profile}" if self.tls.uses_tls else ""
+        tls = self.current_tls()
+        secure = f", security profile {tls.security_profile}" if tls.uses_tls else ""
         return (
             f'{self.endpoint.url} via ESP-AT (Wi-Fi "{self.modem.wifi_ssid}"{secure}) '
             f"on {self.modem.port}"
         )
 
-    def request_headers(self) -> list[tuple[str, str]]:
+    def request_headers(self, tls: TlsSettings | None = None) -> list[tuple[str, str]]:
         """The endpoint's headers; without Authorization for profile 3 (certificate auth)."""
         headers = self.endpoint.request_headers()
-        if self.tls.security_profile == 3:
+        if (tls or self.current_tls()).security_profile == 3:
             headers = [(k, v) for k, v in headers if k.lower() != "authorization"]
         return headers
 
-    def module_tls(self) -> ModuleTls | None:
-        """What the module needs for this profile: 2 -> auth_mode 2 + CA; 3 -> auth_mode 3 +
-        CA + certificate + key (read now: a renewed certificate is used from the next
-        connect on).  None for profiles 0 and 1."""
-        tls, settings = self.tls, self.modem
-        if not tls.uses_tls or tls.ca_file is None:
+    def module_tls(self, tls: TlsSettings | None = None) -> ModuleTls | None:
+        """What the module needs for the profile of ``tls`` (default: :meth:`current_tls`):
+        2 -> auth_mode 2 + CA; 3 -> auth_mode 3 + CA + certificate + key, read now (a
+        renewed certificate is used from the next connect on).  None for profiles 0 and 1.
+
+        ValueError when the profile cannot be served: ESP-AT has no system CAs, so
+        profiles 2 and 3 need a CA file (it never opens wss:// unverified for them)."""
+        tls = tls or self.current_tls()
+        settings = self.modem
+        if not tls.uses_tls:
             return None
+        missing = tls.missing_for(tls.security_profile)
+        if missing is not None or tls.ca_file is None:
+            why = missing or "no CA file"
+            raise ValueError(f"security profile {tls.security_profile} through ESP-AT: {why}")
         try:
             ca = tls.ca_file.read_bytes()
             if tls.security_profile == 3 and tls.identity is not None:
@@ -218,15 +243,27 @@ class EspAtLink:
 
     async def _open_on(self, device: EspAtModem, ping: int, pong: int) -> EspAtWebSocket:
         settings = self.modem
+        tls = self.current_tls()  # this connect's: one reading for the URL, headers and files
+        module_tls = self.module_tls(tls)
+        mode = module_tls.auth_mode if module_tls is not None else AuthMode.NONE
+        if mode != self._auth_mode:
+            if self._auth_mode is not None:
+                log.info(
+                    "%s: security profile %d from this connect on (AT+WSCFG auth_mode %d)",
+                    settings.port,
+                    tls.security_profile,
+                    int(mode),
+                )
+            self._auth_mode = mode
         return await device.open_websocket(
             self.endpoint.url,
-            headers=self.request_headers(),
+            headers=self.request_headers(tls),
             ping_interval=ping,
             ping_timeout=pong,
             buffer_size=settings.buffer_size,
             link_id=settings.link_id,
             timeout=settings.open_timeout,
-            tls=self.module_tls(),
+            tls=module_tls,
         )
 
     async def _bring_up(self) -> EspAtModem:

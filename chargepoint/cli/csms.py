@@ -23,7 +23,7 @@ from chargepoint.csms.files import FileFault
 from chargepoint.csms.framelog import format_frame
 from chargepoint.csms.guard import new_token
 from chargepoint.csms.handlers import CsmsPolicy
-from chargepoint.csms.server import Credentials, LocalCsms
+from chargepoint.csms.server import Credentials, LocalCsms, hold_many_connections
 from chargepoint.csms.signing_ca import load_signing_ca
 from chargepoint.csms.uploads import MAX_UPLOAD
 from chargepoint.security.tlsfiles import TlsFileError
@@ -255,6 +255,7 @@ def csms(
             server.frames.listeners.append(lambda frame: click.echo(format_frame(frame), err=True))
         try:
             await server.start()
+            hold_many_connections()  # this process is the CSMS: tune its collector
         except OSError as exc:
             raise CouldNotStart(f"cannot listen on {host}: {exc.strerror or exc}") from exc
         shown = f"as given (--api-token or {TOKEN_ENV})" if api_token else token

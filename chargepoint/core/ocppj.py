@@ -18,6 +18,8 @@ from typing import Any, Final
 from jsonschema.exceptions import ValidationError as SchemaError
 from ocpp.messages import get_validator
 
+from chargepoint import ocppvalidate
+
 MAX_FRAME: Final = 1 << 20
 """Characters; OCPP 1.6 has no larger message (a full SendLocalList is far below)."""
 MAX_ID: Final = 36
@@ -114,7 +116,15 @@ def _too_deep(data: Any) -> bool:
 
 
 def schema_error(kind: int, action: str, payload: dict[str, Any]) -> tuple[str, str] | None:
-    """The OCPP-J 1.6 error code (§4.2.3 spellings) and a description, or None when valid."""
+    """The OCPP-J 1.6 error code (§4.2.3 spellings) and a description, or None when valid.
+
+    The compiled check answers for a valid payload; jsonschema names the rule an invalid
+    one broke (see :mod:`chargepoint.ocppvalidate`)."""
+    try:
+        if ocppvalidate.passes(kind, action, payload):
+            return None
+    except ocppvalidate.NoSchemaError:
+        return ("NotImplemented", f"no schema for {action}")
     decimals = (kind == CALL and action in _DECIMAL_CALLS) or (
         kind == CALLRESULT and action in _DECIMAL_RESULTS
     )
@@ -128,6 +138,9 @@ def schema_error(kind: int, action: str, payload: dict[str, Any]) -> tuple[str, 
         return ("NotImplemented", f"no schema for {action}")
     try:
         validator.validate(payload)
+    except (ArithmeticError, TypeError):
+        # Decimal's multipleOf check on 1e300, Infinity or NaN (Python's JSON reads them).
+        return ("PropertyConstraintViolation", f"a number out of range in {action}")
     except SchemaError as exc:
         path = "/".join(str(p) for p in exc.absolute_path) or "payload"
         code = {

@@ -81,6 +81,10 @@ def format_frame(frame: Frame, width: int = 110) -> str:
 
 
 class FrameLog:
+    """Frames in memory at once (what tests and ``/api/log`` read); the JSONL file gets
+    them in one write per event-loop turn, so a boot storm of thousands of frames a
+    second is not a write and a flush each."""
+
     def __init__(
         self, path: Path | None = None, clock: Callable[[], datetime] | None = None
     ) -> None:
@@ -88,7 +92,8 @@ class FrameLog:
         """The CSMS's time: a scenario's (possibly virtual) clock, else the wall clock."""
         self.frames: list[Frame] = []
         self._file: IO[str] | None = path.open("a", encoding="utf-8") if path else None
-        self._changed = asyncio.Condition()
+        self._unwritten: list[str] = []
+        self._waiters: list[asyncio.Future[None]] = []
         self.listeners: list[Callable[[Frame], None]] = []
 
     def record(self, direction: str, charge_point: str, text: str) -> Frame:
@@ -105,16 +110,31 @@ class FrameLog:
         )
         self.frames.append(frame)
         if self._file is not None:
-            self._file.write(json.dumps(frame.public_dict(), separators=(",", ":")) + "\n")
-            self._file.flush()
+            self._unwritten.append(json.dumps(frame.public_dict(), separators=(",", ":")))
+            if len(self._unwritten) == 1:
+                self._write_soon()
         for listener in self.listeners:
             listener(frame)
-        asyncio.get_running_loop().create_task(self._notify())
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
         return frame
 
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
+    def _write_soon(self) -> None:
+        """At the end of this loop turn (with every frame recorded in it); now, outside a loop."""
+        try:
+            asyncio.get_running_loop().call_soon(self.flush)
+        except RuntimeError:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the frames recorded since the last flush to the file."""
+        if self._file is None or not self._unwritten:
+            return
+        lines, self._unwritten = self._unwritten, []
+        self._file.write("\n".join(lines) + "\n")
+        self._file.flush()
 
     def calls(
         self,
@@ -141,13 +161,15 @@ class FrameLog:
                     if predicate(frame):
                         return frame
                 seen = len(self.frames)
-                async with self._changed:
-                    await self._changed.wait()
+                waiter = asyncio.get_running_loop().create_future()
+                self._waiters.append(waiter)
+                await waiter
 
         async with asyncio.timeout(timeout):
             return await scan()
 
     def close(self) -> None:
         if self._file is not None:
+            self.flush()
             self._file.close()
             self._file = None

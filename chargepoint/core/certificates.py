@@ -329,8 +329,9 @@ class CertificateCalls(FirmwareCalls):
                 f"CertificateSignedMaxChainSize {limit}"
             )
         chain = certstore.load_chain(text, limit)
-        roots = [c for _, c in self.installed("CentralSystemRootCertificate")]
-        certstore.check_chain(chain, roots, self._wall_datetime())
+        use = "CentralSystemRootCertificate"
+        roots = [c for _, c in self.installed(use)]
+        certstore.check_chain(chain, roots, self._wall_datetime(), use)
         pending = self.security_objects.get(PENDING_KEY)
         if pending is None:
             raise CertificateProblem("no SignCertificate is pending (no key waits for it)")

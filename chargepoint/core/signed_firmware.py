@@ -125,11 +125,12 @@ class SignedFirmwareCalls(CsmsTrust):
         check_date_time("retrieveDateTime", firmware.get("retrieve_date_time"))
         install_date = firmware.get("install_date_time")
         check_date_time("installDateTime", install_date)
-        roots = [c for _, c in self.installed("ManufacturerRootCertificate")]
+        use = "ManufacturerRootCertificate"
+        roots = [c for _, c in self.installed(use)]
         text = str(firmware.get("signing_certificate", ""))
         try:
             cert = certstore.load_one(text)
-            certstore.check_chain([cert], roots, self._wall_datetime())  # L01.FR.23
+            certstore.check_chain([cert], roots, self._wall_datetime(), use)  # L01.FR.23
         except CertificateProblem as exc:
             log.warning("SignedUpdateFirmware %s: InvalidCertificate: %s", request_id, exc)
             self.security_event(sec.INVALID_FIRMWARE_SIGNING_CERTIFICATE, str(exc))

@@ -135,11 +135,17 @@ def check_key_strength(cert: x509.Certificate, what: str) -> None:
 
 
 def check_chain(
-    chain: list[x509.Certificate], roots: list[x509.Certificate], now: dt.datetime
+    chain: list[x509.Certificate],
+    roots: list[x509.Certificate],
+    now: dt.datetime,
+    use: str = "root certificate",
 ) -> None:
-    """A02.FR.06: validity, properties, and membership of an installed root's hierarchy."""
+    """A02.FR.06: validity, properties, and membership of an installed root's hierarchy.
+
+    ``use`` names the roots (``CentralSystemRootCertificate``...) when none is installed:
+    only InstallCertificate installs one (M05), not ``cpsim run --ca-file``."""
     if not roots:
-        raise CertificateProblem("no root certificate of this kind is installed")
+        raise CertificateProblem(f"no {use} is installed to check it against (InstallCertificate)")
     for index, cert in enumerate(chain):
         what = "the certificate" if index == 0 else f"CA certificate {index}"
         check_validity(cert, now, what)

@@ -12,7 +12,11 @@ CA (and for 3 the charger's certificate and key) are stored in its flash with
 AT+SYSMFG, its clock is set by SNTP, and AT+WSCFG gets auth_mode 2 (verify the
 CSMS) or 3 (mutual TLS) before AT+WSOPEN (modem-at.md B.2, B.3; :mod:`modem.espat.tls`).
 The Authorization header goes out for profiles 0-2 only: profile 3 authenticates
-the charger by its certificate (Security Whitepaper ed. 3 §2.1).
+the charger by its certificate (Security Whitepaper ed. 3 §2.1).  The module answers a
+failed handshake with a bare ERROR: the same handshake run from this computer
+(:func:`host_handshake_failure`) then names the problem and the security event
+(A00.FR.309/315/322); when it gets through or cannot reach the CSMS, the module
+layer's list of causes stands.
 
 Like the EC200U link, the settings are those of the endpoint *at every connect*
 (:meth:`EspAtLink.current_tls`): a SecurityProfile the CSMS raised (WP A05: the
@@ -32,13 +36,16 @@ at the next connect.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from modem import serialport
-from modem.at import ATError, ATPortError, ATRestarted, ATTimeout
+from modem.at import ATCommandError, ATError, ATPortError, ATRestarted, ATTimeout
 from modem.espat import (
     ESP_AT,
     MAX_BUFFER,
@@ -48,16 +55,23 @@ from modem.espat import (
     ModuleTls,
     ping_settings,
 )
+from modem.espat.errors import WebSocketOpenError
 from modem.espat.modem import ModuleUnresponsive
+from modem.espat.websocket import closed_by_host
 from modem.stream import StreamClosed
 
 from .base import Connection, LinkClosed, LinkError, Seconds, seconds
 from .handshake import Endpoint
+from .tcp import TcpByteStream
+from .tls import TlsByteStream, TlsHandshakeError
 from .tlssettings import TlsSettings
 from .transfer import FileTransfer
 from .transfers_espat import EspAtTransfer
 
 log = logging.getLogger(__name__)
+
+PROBE_TIMEOUT = 10.0
+"""How long this computer's own handshake with the CSMS may take after a bare ERROR."""
 
 
 @dataclass
@@ -98,21 +112,31 @@ class EspAtConnection:
 
     def __init__(self, ws: EspAtWebSocket) -> None:
         self._ws = ws
+        self._our_close: tuple[int, str] | None = None
 
     async def send(self, message: str) -> None:
         try:
             await self._ws.send(message)
         except StreamClosed as exc:
-            raise LinkClosed(exc.reason) from exc
+            raise self._closed(exc) from exc
 
     async def recv(self) -> str:
         try:
             return await self._ws.recv()
         except StreamClosed as exc:
-            raise LinkClosed(exc.reason) from exc
+            raise self._closed(exc) from exc
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
+        self._our_close = (code, reason)
         await self._ws.close(code, reason)
+
+    def _closed(self, exc: StreamClosed) -> LinkClosed:
+        """A close this host sent ends the link with its code and reason, as on the direct
+        link ("charger certificate renewed (code 1000)"), not as a lost one (1006)."""
+        if self._our_close is None or exc.reason != closed_by_host(self._our_close[0]):
+            return LinkClosed(exc.reason)  # lost, or the module did not answer the close
+        code, reason = self._our_close
+        return LinkClosed(reason or exc.reason, code)
 
 
 @dataclass
@@ -255,16 +279,29 @@ class EspAtLink:
                     int(mode),
                 )
             self._auth_mode = mode
-        return await device.open_websocket(
-            self.endpoint.url,
-            headers=self.request_headers(tls),
-            ping_interval=ping,
-            ping_timeout=pong,
-            buffer_size=settings.buffer_size,
-            link_id=settings.link_id,
-            timeout=settings.open_timeout,
-            tls=module_tls,
-        )
+        try:
+            return await device.open_websocket(
+                self.endpoint.url,
+                headers=self.request_headers(tls),
+                ping_interval=ping,
+                ping_timeout=pong,
+                buffer_size=settings.buffer_size,
+                link_id=settings.link_id,
+                timeout=settings.open_timeout,
+                tls=module_tls,
+            )
+        except WebSocketOpenError as exc:
+            if module_tls is None or not isinstance(exc.__cause__, ATCommandError):
+                raise
+            # ESP-AT answers a failed handshake with a bare ERROR: the same handshake from
+            # this computer names the problem (and the security event, A00.FR.309) when it
+            # fails too; else the module layer's list of causes stands.
+            failure = await host_handshake_failure(self.endpoint.url, tls)
+            if failure is None:
+                raise
+            said = f"AT+WSOPEN (TLS, auth_mode {int(mode)}) -> {exc.__cause__.reason}"
+            why = f"{said}; the same handshake from this computer says: {failure.reason}"
+            raise WebSocketOpenError(exc.url, why) from failure
 
     async def _bring_up(self) -> EspAtModem:
         async with self._bringing_up:
@@ -315,3 +352,29 @@ class EspAtLink:
 
     async def aclose(self) -> None:
         await self._drop_device()
+
+
+async def host_handshake_failure(url: str, tls: TlsSettings) -> TlsHandshakeError | None:
+    """The TLS handshake with the CSMS of ``url`` run from this computer as the module runs
+    it (TLS 1.2, the same CA, host name and client certificate): its failure, or None when
+    it succeeds or this computer cannot reach the CSMS (another network)."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or 443
+    context = tls.context()
+    # As the module's mbedTLS: in TLS 1.2 a refused client certificate fails the handshake
+    # itself, where TLS 1.3 would report it only after.
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        tcp = await TcpByteStream.open(host, port, PROBE_TIMEOUT)
+    except (OSError, TimeoutError):
+        return None
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT):
+            stream = await TlsByteStream.open(tcp, context, host)
+    except TlsHandshakeError as exc:
+        return exc
+    except (OSError, TimeoutError, StreamClosed):
+        return None  # TlsByteStream.open closed the socket
+    with contextlib.suppress(OSError, StreamClosed):
+        await stream.close()
+    return None

@@ -31,6 +31,12 @@ OPCODE_CLOSE = 8
 RELEASE_WAIT = 3.0  # close(): AT+WSCLOSE after the close handshake, at most this long
 
 
+def closed_by_host(code: int) -> str:
+    """The reason a stream ends with once this host's close went through (the link
+    reports it with the code and reason the charger closed with instead)."""
+    return f"closed by this host (code {code})"
+
+
 class EspAtWebSocket:
     """Created by :meth:`EspAtModem.open_websocket`; not meant to be built directly.
 
@@ -127,7 +133,7 @@ class EspAtWebSocket:
         if not await self._shutdown(code, reason, handshake=handshake):
             # The module did not answer in time (or a command just went unanswered):
             # end now and close the link in the module in the background.
-            self.end(f"closed by this host (code {code}); the module did not answer in time")
+            self.end(f"{closed_by_host(code)}; the module did not answer in time")
             self._modem.link_in_doubt(self)
 
     async def _shutdown(self, code: int, reason: str, *, handshake: bool) -> bool:
@@ -151,7 +157,7 @@ class EspAtWebSocket:
                 return False
         elif self._modem.suspect:
             return False
-        self.end(f"closed by this host (code {code})")
+        self.end(closed_by_host(code))
         # Even after +WS_CLOSED (the module freed the link) the recipe ends with
         # AT+WSCLOSE: it is what makes sure the TCP connection is gone.
         try:

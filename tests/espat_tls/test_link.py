@@ -15,7 +15,7 @@ from espat.helpers import PASSWORD, SSID, STEP, esp, esp_emulator
 from chargepoint.assembly import LinkSpec
 from chargepoint.csms.server import LocalCsms
 from chargepoint.security.pki import DevelopmentPki
-from chargepoint.transport.base import LinkClosed
+from chargepoint.transport.base import LinkClosed, LinkError
 from chargepoint.transport.espat import EspAtLink, EspAtSettings
 from chargepoint.transport.handshake import Endpoint
 from chargepoint.transport.tlssettings import SchemeMismatch, TlsSettings, tls_settings
@@ -72,6 +72,55 @@ async def test_a_dropped_tls_link_reconnects(tmp_path: Path, pki: DevelopmentPki
     assert trace.count("AT+WSCFG=0,") == 2 and trace.count(",2,0,0\n") == 2
     assert trace.count("AT+CIPSNTPCFG=") == 1  # the module kept its clock
     assert "pw-123" not in trace
+
+
+async def test_a_close_the_charger_sends_ends_the_link_with_its_code_and_reason(
+    tmp_path: Path, pki: DevelopmentPki
+) -> None:
+    """As on the direct link: a renewal's reconnect is told as "charger certificate renewed
+    (code 1000)", not "closed by this host (code 1000) (code 1006)" (a lost link)."""
+    async with TlsWsServer(pki).running() as server, esp_emulator() as emu:
+        link = EspAtLink(
+            Endpoint(f"wss://localhost:{server.port}/ocpp", "CP001", "pw-123"),
+            settings(emu.port_url, tmp_path / "at.log"),
+            tls=profile(pki, 2),
+        )
+        try:
+            connection = await link.connect()
+            await server.accepted()
+            await connection.close(1000, "charger certificate renewed")
+            with pytest.raises(LinkClosed) as closed:
+                await asyncio.wait_for(connection.recv(), STEP)
+        finally:
+            await link.aclose()
+    assert (closed.value.code, closed.value.reason) == (1000, "charger certificate renewed")
+    assert str(closed.value) == "charger certificate renewed (code 1000)"
+
+
+async def test_a_csms_certificate_from_another_ca_is_one_line_naming_the_problem(
+    tmp_path: Path, pki: DevelopmentPki, other_pki: DevelopmentPki
+) -> None:
+    """ESP-AT answers the failed handshake with a bare ERROR; the same handshake from this
+    computer names the problem and the security event (A00.FR.309), nothing in clear."""
+    at_log = tmp_path / "at.log"
+    async with TlsWsServer(other_pki).running() as server, esp_emulator() as emu:
+        link = EspAtLink(
+            Endpoint(f"wss://localhost:{server.port}/ocpp", "CP001", "pw-123"),
+            settings(emu.port_url, at_log),
+            tls=profile(pki, 2),
+        )
+        try:
+            with pytest.raises(LinkError) as refused:
+                await link.connect()
+        finally:
+            await link.aclose()
+        assert not server.requests  # no upgrade request reached the CSMS
+    message = str(refused.value)
+    assert "\n" not in message and "AT+WSOPEN (TLS, auth_mode 2) -> ERROR" in message
+    assert "from this computer says: TLS: the CSMS's certificate is not signed by" in message
+    failure = refused.value.tls_failure
+    assert failure is not None and failure.kind.value == "InvalidCentralSystemCertificate"
+    assert "pw-123" not in at_log.read_text()
 
 
 @pytest.fixture

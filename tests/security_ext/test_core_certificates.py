@@ -171,6 +171,19 @@ def test_a_certificate_for_another_key_is_rejected_with_an_event() -> None:
     assert "pending CSR" in event["techInfo"]
 
 
+def test_without_an_installed_csms_root_the_rejection_names_what_to_install() -> None:
+    """A --ca-file is not an installed root: the event tells the CSMS what is missing."""
+    h = charger()
+    root, root_key = ca()
+    leaf = leaf_for(request_csr(h), root, root_key)
+    answer = h.csms_call("CertificateSigned", {"certificateChain": pem(leaf) + pem(root)})
+    assert answer[2] == {"status": "Rejected"}
+    h.answer_all()
+    event = queued_events(h)[-1]
+    assert event["type"] == "InvalidChargePointCertificate"
+    assert "no CentralSystemRootCertificate is installed" in event["techInfo"]
+
+
 def test_a_chain_from_another_root_or_too_long_is_rejected() -> None:
     h = charger(CertificateSignedMaxChainSize="1000")
     root, _ = ca()

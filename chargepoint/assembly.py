@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import Literal
 
 from chargepoint.clocks import Clock, real_clock
+from chargepoint.core.actions import SaveConfig
 from chargepoint.core.config import Configuration
 from chargepoint.core.settings import Identity
+from chargepoint.security.certstore import pem
 from chargepoint.security.identityfiles import newest_identity
+from chargepoint.security.tlsfiles import load_certificates
 from chargepoint.station.shell import Station, StationOptions
 from chargepoint.store import Store, StoreError
 from chargepoint.transport.base import Link
@@ -42,6 +45,10 @@ class ChargerSpec:
     """A store shared by many chargers (a fleet); default: one opened in the state dir."""
     options_checked: bool = False
     """The caller checked ``options`` already (a fleet: once for all its chargers)."""
+    set_at_start: dict[str, str] = field(default_factory=dict)
+    """Keys set at the charger (``cpsim run --cpo-name``, ``--security-extension``):
+    checked with ``options``, in effect from the core's first step (StartupOfTheDevice is
+    raised there), and kept in the store, so later runs need not repeat them."""
 
 
 @dataclass
@@ -63,16 +70,23 @@ class LinkSpec:
 
 def build_station(spec: ChargerSpec) -> Station:
     """The station; :class:`~chargepoint.store.StoreError` for a state dir it cannot use."""
-    if not spec.options_checked:
-        check_options(spec.options)
+    options = spec.options
+    if spec.set_at_start:
+        overrides = {**options.config_overrides, **spec.set_at_start}
+        options = dataclasses.replace(options, config_overrides=overrides)
+    if not spec.options_checked or spec.set_at_start:
+        check_options(options)
     store = spec.store
-    owned = store is None and spec.options.state_dir is not None
+    owned = store is None and options.state_dir is not None
     if owned:
-        assert spec.options.state_dir is not None
-        store = Store.open(spec.options.state_dir)
+        assert options.state_dir is not None
+        store = Store.open(options.state_dir)
     try:
+        if store is not None and spec.set_at_start:  # kept as a ChangeConfiguration's are
+            saves = [SaveConfig(key, value) for key, value in spec.set_at_start.items()]
+            store.apply(spec.identity.charge_point_id, saves)
         station = Station(
-            spec.identity, spec.options, spec.clock or real_clock(), store, owns_store=owned
+            spec.identity, options, spec.clock or real_clock(), store, owns_store=owned
         )
         if spec.password is not None:
             station.set_authorization_key(spec.password)
@@ -138,13 +152,31 @@ def _make_link(spec: LinkSpec, station: Station) -> Link:
 
 
 def assemble(charger: ChargerSpec, link: LinkSpec) -> tuple[Station, Link]:
-    if link.tls is not None:  # what a SecurityProfile raise over OCPP needs (WP A05)
-        files = {"ca"} if link.tls.ca_file is not None else set()
-        files |= {"cert"} if link.tls.identity is not None else set()
-        options = dataclasses.replace(charger.options, tls_files=frozenset(files))
-        charger = dataclasses.replace(charger, options=options)
+    if link.tls is not None:
+        charger = dataclasses.replace(charger, options=with_tls_files(charger.options, link.tls))
     station = build_station(charger)
     return station, build_link(link, station)
+
+
+def with_tls_files(options: StationOptions, tls: TlsSettings) -> StationOptions:
+    """What the core learns of the link's TLS files: which there are (a SecurityProfile
+    raise over OCPP needs them, WP A05), the CA file's roots (a CertificateSigned chain
+    may end at one, A02.FR.06) and the charger certificate's notAfter (renewed a month
+    before, A03.FR.02)."""
+    files = {"ca"} if tls.ca_file is not None else set()
+    files |= {"cert"} if tls.identity is not None else set()
+    roots = ""
+    if tls.ca_file is not None:  # checked when the settings were made: read again here
+        roots = "".join(pem(c) for c in load_certificates(tls.ca_file, "CA file"))
+    expiry = None
+    if tls.identity is not None:
+        expiry = tls.identity.certificate.not_valid_after_utc.timestamp()
+    return dataclasses.replace(
+        options,
+        tls_files=frozenset(files),
+        given_csms_roots=roots,
+        given_certificate_expiry=expiry,
+    )
 
 
 def adopt_security_profile(station: Station, tls: TlsSettings) -> None:

@@ -86,6 +86,23 @@ async def play(csms: LocalCsms, step: float) -> None:
     )
 
 
+def is_security_event(frame: Frame) -> bool:
+    return frame.action == "SecurityEventNotification" and frame.direction == "received"
+
+
+def print_frame_explained(frame: Frame) -> None:
+    """The frame; under a security event, what it is.  With profiles 2 and 3 the demo's
+    charger has the whitepaper's extension (SecurityExtension true), so it pushes its
+    critical events: at boot StartupOfTheDevice (WP A04, §8; sent once Accepted)."""
+    print_frame(frame)
+    if is_security_event(frame) and isinstance(frame.payload, dict):
+        click.secho(
+            f"--- the charger pushed the security event {frame.payload.get('type')} "
+            "(SecurityEventNotification, WP A04; cpsim run --security-extension)",
+            fg="cyan",
+        )
+
+
 async def renew(csms: LocalCsms, pki: DevelopmentPki, profile: int, step: float) -> None:
     """The charger certificate's renewal with the local CSMS as signing CA (Security
     Whitepaper A02): root installed, ExtendedTriggerMessage, SignCertificate (a CSR),
@@ -193,7 +210,8 @@ async def demo_link(
     default=0,
     show_default=True,
     help="1: Basic auth; 2: wss:// + Basic auth; 3: wss:// + client certificate. For 2 and "
-    "3 a development PKI is made in a temp dir and the local CSMS serves wss://.",
+    "3 a development PKI is made in a temp dir, the local CSMS serves wss:// and the "
+    "charger has the security extension (SecurityExtension: security events pushed).",
 )
 @log_level_option("WARNING")
 def demo(link_kind: str, step: float, security_profile: int, log_level: str) -> None:
@@ -212,14 +230,19 @@ def demo(link_kind: str, step: float, security_profile: int, log_level: str) -> 
             csms_options, tls, pki = secured(security_profile, state / "pki")
             csms = LocalCsms(port=0, **csms_options)
             async with csms, demo_link(link_kind, csms, state / "cp", tls) as spec:
-                csms.frames.listeners.append(print_frame)
+                csms.frames.listeners.append(print_frame_explained)
                 charger_spec = ChargerSpec(
                     Identity(CP_ID, serial="DEMO-0001"),
                     StationOptions(
                         connectors=1,
                         state_dir=state / "cp",
                         auto_unplug_s=1.0,
-                        config_overrides={"MeterValueSampleInterval": "2", "CpoName": DEMO_CPO},
+                        config_overrides={
+                            "MeterValueSampleInterval": "2",
+                            "CpoName": DEMO_CPO,
+                            # profiles 2 and 3 show the whole extension: security events too
+                            "SecurityExtension": "true" if pki is not None else "false",
+                        },
                     ),
                     password=DEMO_KEY if security_profile in (1, 2) else None,
                 )
@@ -230,6 +253,7 @@ def demo(link_kind: str, step: float, security_profile: int, log_level: str) -> 
                     async with asyncio.timeout(90):
                         await play(csms, step)
                         if pki is not None:
+                            await csms.frames.wait_for(is_security_event, 15)
                             await renew(csms, pki, security_profile, step)
                 finally:
                     stop.set()

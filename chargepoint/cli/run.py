@@ -17,7 +17,7 @@ import click
 
 from chargepoint import logs
 from chargepoint.assembly import ChargerSpec, LinkSpec, assemble
-from chargepoint.core.config import check_authorization_key
+from chargepoint.core.config import check_authorization_key, check_cpo_name
 from chargepoint.core.profiles import FEATURE_PROFILES, UnknownFeatureProfile, parse_profiles
 from chargepoint.core.settings import Identity
 from chargepoint.station.driveport import DrivePort, loopback_problem
@@ -121,6 +121,22 @@ def _profiles(value: str) -> frozenset[str]:
     help="Extra upgrade-request header; repeatable.",
 )
 @tls_options
+@click.option(
+    "--cpo-name",
+    metavar="NAME",
+    callback=_checked(check_cpo_name, optional=True),
+    help="Set CpoName, the O (organisation) of the charger's certificate requests "
+    "(SignCertificate, WP A02.FR.13): a certificate renewal needs it. Kept in the state dir.",
+)
+@click.option(
+    "--security-extension/--no-security-extension",
+    default=None,
+    help="The OCPP 1.6 Security Whitepaper's extension: security events pushed "
+    "(SecurityEventNotification: StartupOfTheDevice, SettingSystemTime, ...) and the plain "
+    "UpdateFirmware refused for SignedUpdateFirmware. Kept in the state dir as cpsim's "
+    "read-only key SecurityExtension [default: off, or as kept: a CSMS without the "
+    "extension answers its messages NotImplemented].",
+)
 @click.option("--connectors", default=1, show_default=True, type=click.IntRange(1, 32))
 @click.option(
     "--feature-profiles",
@@ -225,6 +241,8 @@ def run(
     ca_file: Path | None,
     cert: Path | None,
     key: Path | None,
+    cpo_name: str | None,
+    security_extension: bool | None,
     connectors: int,
     feature_profiles: frozenset[str],
     vendor: str,
@@ -303,6 +321,7 @@ def run(
             feature_profiles=feature_profiles,
         ),
         password=password,
+        set_at_start=set_at_start(cpo_name, security_extension),
     )
     kind = "direct" if modem_kind == "none" else modem_kind
     link_spec = LinkSpec(kind, url, parsed_headers, ws_client, modem, tls)  # type: ignore[arg-type]
@@ -353,6 +372,15 @@ def run(
             "next start",
             err=True,
         )
+
+
+def set_at_start(cpo_name: str | None, security_extension: bool | None) -> dict[str, str]:
+    """The keys ``--cpo-name`` and ``--security-extension`` set (kept in the store); a key
+    not given keeps what an earlier run or the CSMS set."""
+    keys = {"CpoName": cpo_name} if cpo_name is not None else {}
+    if security_extension is not None:
+        keys["SecurityExtension"] = "true" if security_extension else "false"
+    return keys
 
 
 def control_address(value: str | None) -> tuple[str, int] | None:

@@ -21,10 +21,13 @@
   ``--ca-file`` likewise.
 
 Choices: deleting the charger's own certificate is Failed (M04.FR.05 "impossible";
-found, so not NotFound); the chain of a CertificateSigned must end at an installed
+found, so not NotFound); the chain of a CertificateSigned must end at a
 CentralSystemRootCertificate (A02.FR.06 "the CPO hierarchy": the CSMS's root is the
-CPO's) and its leaf carry the pending CSR's key; a chain over
-CertificateSignedMaxChainSize is Rejected (derived, ocpp16-profiles.md §6.5).
+CPO's), installed over OCPP or given at start (``--ca-file``, the settings'
+``given_csms_roots``), and its leaf carry the pending CSR's key; a chain over
+CertificateSignedMaxChainSize is Rejected (derived, ocpp16-profiles.md §6.5).  The
+renewal a month before expiry (A03.FR.02) watches the certificate given at start
+(``--cert``, the settings' ``given_certificate_expiry``) as well as an installed one.
 """
 
 from __future__ import annotations
@@ -80,6 +83,9 @@ class CertificateCalls(FirmwareCalls):
         self.security_log: list[list[Any]] = _load_log(stored.values.get(SECURITY_LOG_KEY))
         self._csr_requested = False
         self._renewed_on_profile_3 = False
+        self._given_roots: list[x509.Certificate] | None = None
+        """``settings.given_csms_roots`` parsed at the first CertificateSigned (a fleet's
+        chargers share the text; most never need it parsed)."""
         self.security_event(sec.STARTUP_OF_THE_DEVICE)
 
     # --- security events (A04) --------------------------------------------------------
@@ -188,6 +194,12 @@ class CertificateCalls(FirmwareCalls):
 
     @on(Action.get_installed_certificate_ids)
     def on_get_installed_certificate_ids(self, certificate_type: str, **_: Any) -> Any:
+        # Only what InstallCertificate installed (M03 lists the installed certificates;
+        # M05.FR.02: Accepted = installed).  The --ca-file roots are trusted (A02.FR.06)
+        # but not listed: nothing in the whitepaper (ocpp16-profiles.md §6.6) makes a
+        # local file an installed certificate, the CSMS could not delete one it saw
+        # (M04: the file is the owner's, read at every start), and a system bundle of
+        # hundreds would break CertificateStoreMaxLength (WP§7.4).
         everyone = self._all_ca()
         hashes = [
             certstore.hash_data(c, certstore.issuer_in(c, everyone))
@@ -330,7 +342,7 @@ class CertificateCalls(FirmwareCalls):
             )
         chain = certstore.load_chain(text, limit)
         use = "CentralSystemRootCertificate"
-        roots = [c for _, c in self.installed(use)]
+        roots = [c for _, c in self.installed(use)] + self.given_roots()
         certstore.check_chain(chain, roots, self._wall_datetime(), use)
         pending = self.security_objects.get(PENDING_KEY)
         if pending is None:
@@ -342,12 +354,34 @@ class CertificateCalls(FirmwareCalls):
             raise CertificateProblem("its CN is not this charge point's id (A00.FR.511)")
         return chain
 
-    def _check_expiry(self) -> None:
-        """A03.FR.02: ask for a new certificate a month before the current one expires."""
+    def given_roots(self) -> list[x509.Certificate]:
+        """The CSMS roots of the CA file given at start: trust anchors for a
+        CertificateSigned chain (A02.FR.06) as an installed root is."""
+        if self._given_roots is None:
+            self._given_roots = []
+            if self.settings.given_csms_roots:
+                try:
+                    self._given_roots = certstore.load_bundle(self.settings.given_csms_roots)
+                except CertificateProblem as exc:
+                    log.warning("the CA file's roots are unusable: %s", exc)
+        return self._given_roots
+
+    def certificate_expiry(self) -> float | None:
+        """When the charger's certificates run out (POSIX seconds): the latest notAfter of
+        the one CertificateSigned installed and the one given at start; None without any."""
         own = self._own_chain()
-        if not own or self._csr_requested or PENDING_KEY in self.security_objects:
+        ends = [own[0].not_valid_after_utc.timestamp()] if own else []
+        if self.settings.given_certificate_expiry is not None:
+            ends.append(self.settings.given_certificate_expiry)
+        return max(ends, default=None)
+
+    def _check_expiry(self) -> None:
+        """A03.FR.02: ask for a new certificate a month before the current one expires
+        (the latest to expire: a renewed one makes the given one's end no reason)."""
+        expiry = self.certificate_expiry()
+        if expiry is None or self._csr_requested or PENDING_KEY in self.security_objects:
             return
-        if own[0].not_valid_after_utc.timestamp() - self.wall() < RENEW_BEFORE_S:
+        if expiry - self.wall() < RENEW_BEFORE_S:
             self.request_certificate("expiring")
 
     def report_all_statuses(self) -> None:

@@ -144,7 +144,7 @@ def _security_profile(text: str) -> str:
     return text
 
 
-def _cpo_name(text: str) -> str:
+def check_cpo_name(text: str) -> str:
     """CpoName (WP§7.5): the O of the charger's certificate requests; bounded."""
     if len(text) > 64 or any(not c.isprintable() for c in text):
         raise InvalidValue("CpoName is at most 64 printable characters (an X.509 O)")
@@ -181,6 +181,9 @@ class KeySpec:
     write_only: bool = False
     profile: str = CORE
     """The feature profile the key belongs to: without that profile it does not exist."""
+    set_at_charger: bool = False
+    """Read-only over OCPP, but set at the charger (``cpsim run --security-extension``)
+    and kept in the store: the stored value is read back, as a writable key's."""
 
 
 def _specs(connectors: int, profiles: frozenset[str]) -> list[KeySpec]:
@@ -223,7 +226,7 @@ def _specs(connectors: int, profiles: frozenset[str]) -> list[KeySpec]:
         KeySpec("AuthorizationKey", "", check_authorization_key, write_only=True),
         # Security Whitepaper ed. 3 §7 (the certificate keys: core/certificates.py)
         KeySpec("SecurityProfile", "0", _security_profile),
-        KeySpec("CpoName", "", _cpo_name),
+        KeySpec("CpoName", "", check_cpo_name),
         # LocalAuthListManagement (§9.2)
         KeySpec("LocalAuthListEnabled", "true", _bool, profile=LOCAL_LIST),
         KeySpec("LocalAuthListMaxLength", "1000", _uint, readonly=True, profile=LOCAL_LIST),
@@ -260,8 +263,9 @@ def _specs(connectors: int, profiles: frozenset[str]) -> list[KeySpec]:
         KeySpec("AdditionalRootCertificateCheck", "false", _bool, readonly=True),
         # cpsim's own: true = a charger with the whole security extension: security
         # events pushed (WP A04) and the plain UpdateFirmware answered CALLERROR
-        # NotSupported (L01.FR.20); false keeps a charger without it as it was.
-        KeySpec("SecurityExtension", "false", _bool, readonly=True),
+        # NotSupported (L01.FR.20); false keeps a charger without it as it was.  Set
+        # with cpsim run --security-extension, and kept (set_at_charger).
+        KeySpec("SecurityExtension", "false", _bool, readonly=True, set_at_charger=True),
         # cpsim's own: what a restart does with a transaction a power loss interrupted.
         # false (the default, as most chargers): end it with StopTransaction reason PowerLoss.
         KeySpec("ResumeTransactionsAfterPowerLoss", "false", _bool),
@@ -299,7 +303,7 @@ class Configuration:
         """Stored values that no longer pass their check (one line each, no values)."""
         for name, value in (stored or {}).items():
             spec = self.specs.get(name)
-            if spec is None or spec.readonly:
+            if spec is None or (spec.readonly and not spec.set_at_charger):
                 continue
             try:
                 self._values[name] = spec.check(str(value))

@@ -44,3 +44,9 @@ class CoreSettings:
     tls_files: frozenset[str] = frozenset()
     """What the link was given for TLS: ``ca`` (a CA file for the CSMS certificate),
     ``cert`` (a charger certificate and key): what a SecurityProfile raise needs (WP A05)."""
+    given_csms_roots: str = ""
+    """PEM text of the CA file given at start (``--ca-file``): trust anchors a CertificateSigned
+    chain may end at (A02.FR.06), beside the roots InstallCertificate installed."""
+    given_certificate_expiry: float | None = None
+    """notAfter (POSIX seconds) of the charger certificate given at start (``--cert``):
+    A03.FR.02 asks for a new one a month before it, as for one CertificateSigned installed."""

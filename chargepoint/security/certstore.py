@@ -42,6 +42,8 @@ HASH_ALGORITHMS: Final = {
 MAX_CHAIN_CERTIFICATES: Final = 8
 """More certificates than this in one PEM text is refused (a chain is leaf + a few
 sub-CAs; the text length is bounded by the schema and CertificateSignedMaxChainSize)."""
+MAX_BUNDLE_CHARACTERS: Final = 1 << 20
+"""A CA bundle longer than this is not one (as ``tlsfiles.MAX_PEM_BYTES`` for a file)."""
 _PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
 
 
@@ -56,6 +58,19 @@ def load_chain(text: str, max_length: int = 10_000) -> list[x509.Certificate]:
         raise CertificateProblem(f"longer than {max_length} characters")
     if text.count(_PEM_BEGIN) > MAX_CHAIN_CERTIFICATES:
         raise CertificateProblem(f"more than {MAX_CHAIN_CERTIFICATES} certificates")
+    if _PEM_BEGIN not in text:
+        raise CertificateProblem("no PEM certificate (A00.FR.507)")
+    try:
+        return x509.load_pem_x509_certificates(text.encode())
+    except ValueError as exc:
+        raise CertificateProblem(f"not a PEM X.509 certificate: {exc}") from None
+
+
+def load_bundle(text: str, max_length: int = MAX_BUNDLE_CHARACTERS) -> list[x509.Certificate]:
+    """Every certificate of a CA bundle (the text of a ``--ca-file``: one root or a
+    system's hundreds), bounded before parsing; at least one."""
+    if len(text) > max_length:
+        raise CertificateProblem(f"CA bundle longer than {max_length} characters")
     if _PEM_BEGIN not in text:
         raise CertificateProblem("no PEM certificate (A00.FR.507)")
     try:
@@ -140,12 +155,16 @@ def check_chain(
     now: dt.datetime,
     use: str = "root certificate",
 ) -> None:
-    """A02.FR.06: validity, properties, and membership of an installed root's hierarchy.
+    """A02.FR.06: validity, properties, and membership of a trusted root's hierarchy.
 
-    ``use`` names the roots (``CentralSystemRootCertificate``...) when none is installed:
-    only InstallCertificate installs one (M05), not ``cpsim run --ca-file``."""
+    ``roots``: the installed ones (InstallCertificate, M05) and those given at start
+    (``cpsim run --ca-file``); ``use`` names them (``CentralSystemRootCertificate``...)
+    when there is none."""
     if not roots:
-        raise CertificateProblem(f"no {use} is installed to check it against (InstallCertificate)")
+        raise CertificateProblem(
+            f"no {use} is installed to check it against (InstallCertificate, "
+            "or cpsim run --ca-file)"
+        )
     for index, cert in enumerate(chain):
         what = "the certificate" if index == 0 else f"CA certificate {index}"
         check_validity(cert, now, what)
@@ -157,7 +176,7 @@ def check_chain(
         if top == root or signed_by(top, root):
             check_validity(root, now, "the root certificate")
             return
-    raise CertificateProblem("the chain does not end at an installed root (A02.FR.06)")
+    raise CertificateProblem("the chain does not end at a trusted root (A02.FR.06)")
 
 
 def issuer_in(cert: x509.Certificate, candidates: list[x509.Certificate]) -> x509.Certificate:

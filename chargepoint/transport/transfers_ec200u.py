@@ -86,25 +86,31 @@ class Ec200uTransfer:
                 raise UnsupportedScheme(_NOT_CARRIED[scheme]) from None
             raise exc from None
 
-    def _http(self) -> HttpClient:
-        return HttpClient(self._open, idle_timeout=self.idle_timeout)
+    def _http(self, direction: str) -> HttpClient:
+        """``direction``: what the AT-level log line says (``download from`` /
+        ``upload to``), so a technician reading it knows which way the bytes go."""
+
+        async def open_stream(target: HttpTarget) -> ByteStream:
+            return await self._open(target, direction)
+
+        return HttpClient(open_stream, idle_timeout=self.idle_timeout)
 
     async def download(self, url: str, max_bytes: int) -> bytes:
         self._check(url)
         async with self._one_at_a_time:
-            return await self._http().get(url, max_bytes)
+            return await self._http("download from").get(url, max_bytes)
 
     async def upload(self, url: str, filename: str, data: bytes) -> None:
         self._check(url)
         async with self._one_at_a_time:
-            await self._http().put(url, filename, data)
+            await self._http("upload to").put(url, filename, data)
 
-    async def _open(self, target: HttpTarget) -> ByteStream:
+    async def _open(self, target: HttpTarget, direction: str) -> ByteStream:
         self._check(f"{target.scheme}://")  # a redirect may point anywhere
         try:
             device = await self.modem()
             connect_id = device.free_connect_id(avoid=(self.ocpp_connect_id,))
-            log.info("transfer from %s on connectID %d", target.where, connect_id)
+            log.info("%s %s on connectID %d", direction, target.where, connect_id)
             if target.scheme == "https":
                 return await self.modem_tls.open(
                     device,

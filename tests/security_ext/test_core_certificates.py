@@ -172,7 +172,7 @@ def test_a_certificate_for_another_key_is_rejected_with_an_event() -> None:
 
 
 def test_without_an_installed_csms_root_the_rejection_names_what_to_install() -> None:
-    """A --ca-file is not an installed root: the event tells the CSMS what is missing."""
+    """No root installed nor given (--ca-file): the event tells the CSMS what is missing."""
     h = charger()
     root, root_key = ca()
     leaf = leaf_for(request_csr(h), root, root_key)

@@ -19,6 +19,9 @@ def test_the_demo_runs_each_tls_profile_through_the_ec200u(profile: str) -> None
     assert "TLS (AT+QSSL*) through it" in result.output
     assert "AT+QSSLOPEN" in result.output and "demo finished" in result.output
     assert "PRIVATE KEY" not in result.output
+    # SecurityExtension on: the boot's critical event is pushed (WP A04), and shown
+    assert "the charger pushed the security event StartupOfTheDevice" in result.output
+    assert re.search(r"CP001 -> CSMS +CALL +SecurityEventNotification", result.output)
     # the renewal (WP A02) with the local CSMS as signing CA, in lines a person follows
     assert "a CSR for CN = CP001, O = cpsim demo CPO (SignCertificate)" in result.output
     signed = re.search(r"signed it \(serial ([0-9A-F]+)\); .*chain: Accepted", result.output)

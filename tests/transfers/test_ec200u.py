@@ -9,6 +9,7 @@ driver really sent.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -64,9 +65,12 @@ async def ocpp_round_trips(conn: Connection, n: int) -> None:
 
 
 async def test_download_and_upload_on_a_second_socket_while_ocpp_runs(
-    rig: tuple[Any, Ec200uLink, Connection, bytearray], file_server: FileServer
+    rig: tuple[Any, Ec200uLink, Connection, bytearray],
+    file_server: FileServer,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     emu, link, conn, serial_in = rig
+    caplog.set_level(logging.INFO, logger="chargepoint.transport.transfers_ec200u")
     file_server.files["/fw/v2.bin"] = IMAGE
     transfer = link.file_transfer()
     emu.faults.transfer_slow(len(IMAGE) * 4)  # a slow server: a quarter of a second
@@ -93,6 +97,12 @@ async def test_download_and_upload_on_a_second_socket_while_ocpp_runs(
     assert [r.header_values("Host") for r in file_server.seen] == [
         [file_server.url.removeprefix("http://")]
     ] * 2
+    # the log says which way the bytes went (an upload is not a "transfer from")
+    said = [r.getMessage() for r in caplog.records if "on connectID 1" in r.getMessage()]
+    assert said == [
+        f"download from {file_server.url}/fw/v2.bin on connectID 1",
+        f"upload to {file_server.url}/diag/CP1.zip on connectID 1",
+    ]
 
 
 async def test_a_download_cut_half_way(

@@ -42,10 +42,13 @@ from ocpp.v16.enums import Action
 from chargepoint import ocppvalidate
 from chargepoint.timefmt import ocpp_time
 
+from .logsecrets import masked_logger
 from .signing_ca import CsrRefused, SigningCa
 
 log = logging.getLogger("cpsim.csms")
-ocpp_logger = logging.getLogger("ocpp.csms")
+
+ocpp_logger = masked_logger("ocpp.csms")
+"""ocpp logs every frame it sends on it: masked (:mod:`.logsecrets`)."""
 
 
 def _utc_now() -> datetime:
@@ -118,8 +121,10 @@ class CsmsPolicy:
         return ocpp_time(self.clock())
 
 
-REPLAY_SIZE = 1000
-"""How many of a charger's calls the CSMS remembers its answers to (see :class:`Answered`)."""
+ANSWERS_THIS_LINK = 8
+"""Answers kept of a charger's current connection (see :class:`Answered`)."""
+ANSWERS_EARLIER_LINKS = 8
+"""Answers kept of its earlier connections, the latest ones (see :class:`Answered`)."""
 
 
 class Answered:
@@ -129,29 +134,63 @@ class Answered:
     same call again with the same unique id, as OCPP-J allows; answering it anew would
     run the handler twice (a second transactionId for one StartTransaction, which the
     charger never stops).  So a resent call gets the very answer it got the first time.
-    Kept per charger, across its connections, for the last :data:`REPLAY_SIZE` calls.
+
+    Only a call whose answer the charger may not have seen can come again, and a
+    charger has one call in flight (OCPP-J §4.1.1): an answer followed by the charger's
+    next call was received.  So what must be kept is the last answer before a link went,
+    until the charger resends that call on a later connection, after its BootNotification
+    and StatusNotifications.  Kept per charger, in two bounded windows, whatever the run's
+    length (a soak of 10,000 chargers must not keep every answer: it was 1,000 each):
+
+    * the last :data:`ANSWERS_THIS_LINK` answers of its current connection (a few, not
+      one: for chargers that resend on the same connection or do not wait);
+    * when it connects again (:meth:`new_link`), those move to a second window of the
+      latest :data:`ANSWERS_EARLIER_LINKS` answers of earlier connections, which the
+      new connection's boot burst cannot push out.
 
     A resend is the same message: a call that reuses an id with another payload (OCPP-J
     only asks ids to be unique on one connection, so a charger counting from 1 again
     after a reconnect may) is a new call, answered anew.
     """
 
-    def __init__(self, size: int = REPLAY_SIZE) -> None:
-        self.size = size
-        self._calls: OrderedDict[tuple[str, str], tuple[Any, str]] = OrderedDict()
+    def __init__(self, size: int = ANSWERS_THIS_LINK, earlier: int = ANSWERS_EARLIER_LINKS) -> None:
+        self.size, self.earlier = size, earlier
+        self._this_link: OrderedDict[tuple[str, str], tuple[Any, str]] = OrderedDict()
+        self._earlier: OrderedDict[tuple[str, str], tuple[Any, str]] = OrderedDict()
+
+    def __len__(self) -> int:
+        """How many answers are kept (at most ``size + earlier``)."""
+        return len(self._this_link) + len(self._earlier)
+
+    def new_link(self) -> Answered:
+        """The charger connected again: what it was answered before may be resent now."""
+        for key, kept in self._this_link.items():
+            _keep(self._earlier, key, kept, self.earlier)
+        self._this_link.clear()
+        return self
 
     def put(self, action: str, unique_id: str, payload: Any, answer: str) -> None:
         """The CSMS sent ``answer`` (the frame's text) to this call."""
-        key = (action, unique_id)
-        self._calls[key] = (payload, answer)
-        self._calls.move_to_end(key)
-        while len(self._calls) > self.size:
-            self._calls.popitem(last=False)
+        _keep(self._this_link, (action, unique_id), (payload, answer), self.size)
 
     def get(self, action: str, unique_id: str, payload: Any) -> str | None:
         """The answer sent to this very call before, or None."""
-        found = self._calls.get((action, unique_id))
+        key = (action, unique_id)
+        found = self._this_link.get(key) or self._earlier.get(key)
         return found[1] if found is not None and found[0] == payload else None
+
+
+def _keep(
+    window: OrderedDict[tuple[str, str], tuple[Any, str]],
+    key: tuple[str, str],
+    kept: tuple[Any, str],
+    size: int,
+) -> None:
+    """``kept`` (payload, answer) the newest in ``window``; the oldest beyond ``size`` go."""
+    window[key] = kept
+    window.move_to_end(key)
+    while len(window) > size:
+        window.popitem(last=False)
 
 
 _CLASS_ROUTES: dict[type, dict[str, dict[str, Any]]] = {}

@@ -17,7 +17,6 @@ import contextlib
 import gc
 import logging
 import ssl
-from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -32,16 +31,20 @@ from websockets.typing import Subprotocol
 from chargepoint.payloads import call_for, result
 from chargepoint.security.tlsfiles import check_ca, check_identity, server_context
 
+from .credentials import Credentials
 from .files import FileFault, FirmwareShelf
 from .framelog import FrameLog
 from .guard import ControlGuard
-from .handlers import Answered, CsmsPolicy, CsmsSession
+from .handlers import Answered, CsmsPolicy, CsmsSession, ocpp_logger
 from .httpside import HttpSide
+from .logsecrets import masked_logger
 from .tlssniff import tls_or_plain
 from .transfers import TransferRecord
 from .uploads import MAX_UPLOAD, UploadStore
 
 log = logging.getLogger("cpsim.csms")
+websockets_log = masked_logger("websockets.server.csms")
+"""websockets logs each request header (Authorization too) at DEBUG: masked."""
 
 # ocpp validates each payload in a thread executor by default: two thread hops per
 # exchange, a quarter of the CPU of a CSMS holding a fleet, to run microseconds of
@@ -67,35 +70,6 @@ def hold_many_connections() -> None:
 
 class NotConnected(LookupError):
     pass
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """Security profile 1: a password for all chargers, or one per charge-point id."""
-
-    shared: str | None = None
-    per_charger: dict[str, str] | None = None
-
-    @classmethod
-    def from_file(cls, path: Path) -> Credentials:
-        """Lines ``CP001:password``; blank lines and ``#`` comments ignored."""
-        table: dict[str, str] = {}
-        for number, line in enumerate(path.read_text().splitlines(), 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            cp_id, sep, password = line.partition(":")
-            if not sep:
-                raise ValueError(f"{path}:{number}: expected 'chargePointId:password'")
-            table[cp_id.strip()] = password.strip()
-        return cls(per_charger=table)
-
-    def check(self, charge_point_id: str, user: str, password: str) -> bool:
-        if user != charge_point_id:
-            return False
-        if self.per_charger is not None:
-            return self.per_charger.get(charge_point_id) == password
-        return password == self.shared
 
 
 class LoggedConnection:
@@ -253,6 +227,7 @@ class LocalCsms:
                 process_request=self._process_request,
                 ssl=None if self._tls_or_plain else self.ssl_context,
                 create_connection=self._tls_or_plain,
+                logger=websockets_log,
             )
         except OSError as exc:
             raise OSError(exc.errno, f"OCPP port {self._port}: {exc.strerror or exc}") from exc
@@ -343,9 +318,9 @@ class LocalCsms:
             charge_point_id,
             LoggedConnection(ws, charge_point_id, self.frames),
             self.policy,
-            self.answered.setdefault(charge_point_id, Answered()),
+            self.answered.setdefault(charge_point_id, Answered()).new_link(),
         )
-        session.logger = logging.getLogger("ocpp.csms")
+        session.logger = ocpp_logger
         self.sessions[charge_point_id] = session
         async with self._connected:
             self._connected.notify_all()
@@ -385,7 +360,11 @@ class LocalCsms:
         response = await session.call(
             call_for(action, payload), suppress=False, unique_id=unique_id
         )
-        return result(response)
+        answer = result(response)
+        if action == "ChangeConfiguration" and self.credentials is not None:
+            # a new AuthorizationKey the charger took is the one it reconnects with
+            self.credentials.adopt(charge_point_id, payload, answer)
+        return answer
 
     async def send_raw(self, charge_point_id: str, text: str) -> None:
         """Send any text frame, valid OCPP or not (to test a charger's error handling)."""

@@ -66,7 +66,7 @@ FRAMES = [
 ]
 
 
-@pytest.mark.parametrize("frame", FRAMES, ids=[f[1] for f in FRAMES])
+@pytest.mark.parametrize("frame", FRAMES, ids=[str(f[1]) for f in FRAMES])
 async def test_a_call_is_answered_as_ocpps_handle_call_answers_it(frame: list[Any]) -> None:
     ours, reference = Kept(), Kept()
     text = json.dumps(frame)

@@ -331,6 +331,17 @@ def run(
         raise CouldNotStart(str(exc)) from None
     except ValueError as exc:  # a stored AuthorizationKey over ESP-AT's header limit
         raise click.UsageError(str(exc)) from None
+    profile = station.security_profile()
+    explicit = any(name.lower() == "authorization" for name, _ in parsed_headers)
+    asked = profile == 2 or (profile == 1 and security_profile == 1)  # not ws:// by default
+    if asked and station.authorization_key() is None and not explicit:
+        # profiles 1 and 2 authenticate with HTTP Basic (WP §2.1): a CSMS will answer 401
+        # until a key is set, which the log must say at once
+        log.warning(
+            "SecurityProfile %d uses HTTP Basic auth but no AuthorizationKey is set "
+            "(give --password or $CPSIM_PASSWORD): connecting without it",
+            profile,
+        )
     # Real firmware keeps its log for GetDiagnostics (§5.9): so does this charger, by default
     # beside its store (the state dir exists now: the store was opened in it).
     assert station.options.state_dir is not None

@@ -131,3 +131,43 @@ def test_the_help_says_the_extension_is_off_by_default() -> None:
     text = " ".join(result.output.split())
     assert "--security-extension / --no-security-extension" in text
     assert "default: off" in text and "NotImplemented" in text
+
+
+async def _first_stderr_line_with(args: list[str], needle: str) -> str | None:
+    """Run ``cpsim run`` until a stderr line holds ``needle`` (that line), or until its
+    first connect failure shows it was never said (None); then stop it."""
+    proc = await asyncio.create_subprocess_exec(
+        *CPSIM, "run", *args, stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL
+    )
+    assert proc.stderr is not None
+    try:
+        async with asyncio.timeout(30):
+            async for raw in proc.stderr:
+                line = raw.decode()
+                if needle in line:
+                    return line
+                if "cannot connect" in line:  # the warning comes before any connect
+                    return None
+        return None
+    finally:
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.wait(), 30)
+
+
+async def test_profile_2_without_a_key_says_so_at_start(
+    pki: DevelopmentPki, tmp_path: Path
+) -> None:
+    """A wss:// charger on profile 2 with no AuthorizationKey would meet 401 after 401: the
+    log names the missing key before the first connect; with a key, or on plain ws://
+    (profile 1 only by default), it says nothing."""
+    dead = "127.0.0.1:1/ocpp"  # nobody there: the first connect fails at once
+    base = ["--id", CP, "--ca-file", str(pki.ca.cert_path)]
+    needle = "no AuthorizationKey is set"
+    line = await _first_stderr_line_with(
+        [*base, "--url", f"wss://{dead}", "--state-dir", str(tmp_path / "a")], needle
+    )
+    assert line is not None and "SecurityProfile 2" in line and "--password" in line
+    keyed = [*base, "--url", f"wss://{dead}", "--state-dir", str(tmp_path / "b")]
+    assert await _first_stderr_line_with([*keyed, "--password", KEY], needle) is None
+    plain = ["--id", CP, "--url", f"ws://{dead}", "--state-dir", str(tmp_path / "c")]
+    assert await _first_stderr_line_with(plain, needle) is None

@@ -74,7 +74,7 @@ class ControlApi:
         charge_point = request.query.get("charge_point")
         frames = [
             f.public_dict()
-            for f in self.csms.frames.frames[since:]
+            for f in self.csms.frames.since(since)
             if charge_point in (None, f.charge_point)
         ]
         return _ok({"frames": frames})

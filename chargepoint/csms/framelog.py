@@ -80,17 +80,32 @@ def format_frame(frame: Frame, width: int = 110) -> str:
     return f"{frame.time[11:23]}  {arrow}  {kind:<6} {frame.action or '':<20} {body}"
 
 
+KEEP_FRAMES = 200_000
+"""Frames a CSMS keeps in memory (the newest): a 10,000-charger fleet at a 30 s heartbeat
+makes about 2.4 million an hour, which kept for ever would be gigabytes in a soak.  The
+JSONL file (``--log``) keeps every one."""
+
+
 class FrameLog:
-    """Frames in memory at once (what tests and ``/api/log`` read); the JSONL file gets
-    them in one write per event-loop turn, so a boot storm of thousands of frames a
+    """The newest frames in memory at once (what tests and ``/api/log`` read; at most
+    ``keep``, their ``seq`` counting every frame since the start); the JSONL file gets
+    them all, in one write per event-loop turn, so a boot storm of thousands of frames a
     second is not a write and a flush each."""
 
     def __init__(
-        self, path: Path | None = None, clock: Callable[[], datetime] | None = None
+        self,
+        path: Path | None = None,
+        clock: Callable[[], datetime] | None = None,
+        keep: int = KEEP_FRAMES,
     ) -> None:
+        if keep < 1:
+            raise ValueError(f"a frame log keeps at least 1 frame (got {keep})")
         self.clock = clock or (lambda: datetime.now(UTC))
         """The CSMS's time: a scenario's (possibly virtual) clock, else the wall clock."""
         self.frames: list[Frame] = []
+        self.keep = keep
+        self.recorded = 0
+        """Frames recorded since the start (the last one's ``seq``)."""
         self._file: IO[str] | None = path.open("a", encoding="utf-8") if path else None
         self._unwritten: list[str] = []
         self._waiters: list[asyncio.Future[None]] = []
@@ -101,14 +116,17 @@ class FrameLog:
             message: Any = json.loads(text)
         except ValueError:
             message = text
+        self.recorded += 1
         frame = Frame(
-            len(self.frames) + 1,
+            self.recorded,
             self.clock().isoformat(timespec="milliseconds"),
             direction,
             charge_point,
             message,
         )
         self.frames.append(frame)
+        if len(self.frames) > self.keep + self.keep // 8:  # trimmed now and then, not per frame
+            del self.frames[: len(self.frames) - self.keep]
         if self._file is not None:
             self._unwritten.append(json.dumps(frame.public_dict(), separators=(",", ":")))
             if len(self._unwritten) == 1:
@@ -136,6 +154,12 @@ class FrameLog:
         self._file.write("\n".join(lines) + "\n")
         self._file.flush()
 
+    def since(self, seq: int) -> list[Frame]:
+        """The frames kept that came after frame number ``seq`` (0: all kept)."""
+        if not self.frames:
+            return []
+        return self.frames[max(0, seq - self.frames[0].seq + 1) :]
+
     def calls(
         self,
         charge_point: str | None = None,
@@ -157,10 +181,10 @@ class FrameLog:
         async def scan() -> Frame:
             seen = 0
             while True:
-                for frame in self.frames[seen:]:
+                for frame in self.since(seen):
                     if predicate(frame):
                         return frame
-                seen = len(self.frames)
+                seen = self.recorded
                 waiter = asyncio.get_running_loop().create_future()
                 self._waiters.append(waiter)
                 await waiter

@@ -105,11 +105,11 @@ class Observer:
 
     @property
     def last_seq(self) -> int:
-        return len(self.log.frames)
+        return self.log.recorded
 
     def after(self, seq: int) -> list[Frame]:
         """This charger's frames logged after ``seq``, oldest first."""
-        return [f for f in self.log.frames[seq:] if f.charge_point == self.charge_point]
+        return [f for f in self.log.since(seq) if f.charge_point == self.charge_point]
 
     def calls_after(self, seq: int, direction: str = CHARGER_TO_CSMS) -> list[Frame]:
         return [f for f in self.after(seq) if is_call(f, direction)]

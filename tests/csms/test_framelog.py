@@ -55,3 +55,20 @@ async def test_a_waiter_sees_a_frame_recorded_later(tmp_path: Path) -> None:
     await asyncio.sleep(0)
     frames.record("received", "CP2", BOOT)
     assert (await waiting).seq == 2
+
+
+def test_memory_keeps_the_newest_frames_and_the_file_keeps_all(tmp_path: Path) -> None:
+    """A soak must not hold every frame in memory: the log keeps the newest ``keep`` (their
+    seq still counting from the start), the JSONL file every one, and ``since`` reads on
+    by seq across the trimmed part."""
+    path = tmp_path / "frames.jsonl"
+    log = FrameLog(path, keep=100)
+    for n in range(1, 1001):
+        log.record("received", "CP1", f'[2,"{n}","Heartbeat",{{}}]')
+    log.close()
+    assert log.recorded == 1000
+    assert 100 <= len(log.frames) <= 100 + 100 // 8
+    assert log.frames[-1].seq == 1000 and log.frames[-1].message[1] == "1000"
+    assert [f.seq for f in log.since(995)] == [996, 997, 998, 999, 1000]
+    assert log.since(0)[0].seq == log.frames[0].seq  # what was trimmed is gone from memory
+    assert len(path.read_text().splitlines()) == 1000

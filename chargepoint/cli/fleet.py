@@ -33,6 +33,7 @@ from chargepoint.fleet import (
 from chargepoint.fleet.links import link_kinds
 from chargepoint.fleet.runner import open_fleet_store
 from chargepoint.fleet.sessions import transaction_generator, with_transactions
+from chargepoint.fleet.urls import url_problem
 from chargepoint.store import StoreError
 
 from .common import CouldNotStart, ExitCode, run_until_interrupted
@@ -198,6 +199,10 @@ def fleet(
     # run_station logs each failed connect; the fleet groups them in its summary instead
     logging.getLogger("cpsim.runner").setLevel(logging.CRITICAL)
     logging.getLogger("cpsim.station").setLevel(logging.CRITICAL)
+    # a modem's warning per charger per fault (a PDP deactivation, a SEND FAIL) would
+    # flood the console; the summary counts them (link_faults)
+    for name in ("modem", "chargepoint.transport"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     try:
         writer = FleetReportWriter(report_dir)
     except OSError as exc:
@@ -248,8 +253,8 @@ def _plan(
     numbers = spec.slice(count) if count >= 1 else range(0)
     ids = fleet_ids(template, count, numbers)
     if url is not None:
-        if not url.startswith(("ws://", "wss://")):
-            raise FleetUsageError(f"--url {url[:60]!r}: expected a ws:// or wss:// URL")
+        if (problem := url_problem(url)) is not None:
+            raise FleetUsageError(f"--url: {problem}")
         urls = [url]
     else:
         assert urls_file is not None
@@ -304,17 +309,53 @@ def _run(
 def _progress_table(count: int, record: dict[str, Any] | None) -> Table:
     record = record or {}
     table = Table(title=f"fleet of {count:,}", show_header=True)
-    for column in ("t", "started", "connected", "booted", "messages", "errors"):
-        table.add_column(column, justify="right")
-    table.add_row(
+    columns = ["t", "started", "connected", "booted", "messages", "errors"]
+    cells = [
         f"{record.get('t', 0):.0f}s",
         f"{record.get('started', 0):,}",
         f"{record.get('connected', 0):,}",
         f"{record.get('booted', 0):,}/{count:,}",
         f"{record.get('sent', 0) + record.get('received', 0):,}",
         f"{record.get('errors', 0):,}",
-    )
+    ]
+    sessions = record.get("transactions")
+    if isinstance(sessions, dict):
+        columns += ["sessions started/stopped", "invalid tags", "kWh"]
+        cells += [
+            f"{sessions.get('started', 0):,}/{sessions.get('stopped', 0):,}",
+            f"{sessions.get('invalid_tags', 0):,}",
+            f"{sessions.get('energy_kwh', 0):,.1f}",
+        ]
+    faults = record.get("link_faults")
+    if isinstance(faults, dict):
+        columns += ["SEND FAIL", "PDP deact.", "outages", "no cell", "dropped"]
+        cells += [
+            f"{faults.get('send_fails', 0):,}",
+            f"{faults.get('pdp_deactivations', 0):,}",
+            f"{faults.get('cell_outages', 0):,}",
+            f"{faults.get('cell_lost_now', 0):,}",
+            f"{_dropped(faults):,}",
+        ]
+    for column in columns:
+        table.add_column(column, justify="right")
+    table.add_row(*cells)
     return table
+
+
+def _dropped(faults: dict[str, Any]) -> int:
+    return sum(int(faults.get(f"dropped_by_{kind}", 0)) for kind in ("send_fail", "pdp", "outage"))
+
+
+def _fault_lines(faults: dict[str, Any]) -> list[str]:
+    """The link profile's faults for the summary, one line each kind."""
+    return [
+        f"SEND FAIL: {faults.get('send_fails', 0):,} sends, "
+        f"{faults.get('dropped_by_send_fail', 0):,} connections dropped",
+        f"PDP deactivations: {faults.get('pdp_deactivations', 0):,}, "
+        f"{faults.get('dropped_by_pdp', 0):,} connections dropped",
+        f"cell outages: {faults.get('cell_outages', 0):,} ({faults.get('outage_chargers', 0):,} "
+        f"chargers off the network), {faults.get('dropped_by_outage', 0):,} connections dropped",
+    ]
 
 
 def _print_summary(console: Console, record: dict[str, Any]) -> None:
@@ -341,6 +382,10 @@ def _print_summary(console: Console, record: dict[str, Any]) -> None:
     console.print(table)
     for reason, chargers in list(record["failures"].items())[:20]:
         console.print(f"  never booted: {chargers:,} chargers: {reason}")
+    faults = record.get("link_faults")
+    if isinstance(faults, dict):
+        for line in _fault_lines(faults):
+            console.print(f"link faults: {line}")
 
 
 __all__ = ["ExitCode", "fleet"]

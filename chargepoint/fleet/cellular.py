@@ -10,7 +10,10 @@ charger side is unchanged: :meth:`CellularFleet.link_spec` gives the
 builds the usual ``Ec200uLink`` / ``EspAtLink`` from, its port opened in memory.
 
 ``cpsim fleet --link ec200u|esp-at --profile P`` gets :func:`cellular_links` (registered
-with :mod:`chargepoint.fleet.links`); its links power their modem off when they close.
+with :mod:`chargepoint.fleet.links`): a :class:`CellularLinks` whose links power their
+modem off when they close and tell which fault ended a connection; it lets
+:data:`CONNECT_SLOTS` connects run at once and counts the faults for the fleet's
+samples and summary (``link_faults``: :meth:`FaultCounts.as_dict`).
 Directly (in the fleet's event loop)::
 
     cellular = CellularFleet("ec200u", parse_link_profile("lte-weak"), seed=7)
@@ -41,10 +44,10 @@ from chargepoint.fleet.linkprofiles import (
     parse_link_profile,
     plan_outage,
 )
-from chargepoint.fleet.links import LinkContext, LinkFactory, register_link_kind
+from chargepoint.fleet.links import LinkContext, register_link_kind
 from chargepoint.fleet.linkwrap import ReleasingLink
 from chargepoint.station.shell import Station
-from chargepoint.transport.base import Link
+from chargepoint.transport.base import Connection, Link
 from chargepoint.transport.ec200u import ModemSettings
 from chargepoint.transport.espat import EspAtSettings
 from modem.emulator.config import EmulatorConfig, Timing
@@ -60,6 +63,19 @@ WIFI_SSID, WIFI_PASSWORD = "cpsim-fleet", "cpsim-fleet-wifi"
 NO_AP = "\x00cpsim-outage"
 """During an ESP-AT outage the module's access point is out of range: +CWJAP:3."""
 SEND_COMMANDS = (b"AT+QISEND=", b"AT+WSSEND=")
+CONNECT_SLOTS = 1024
+"""Cellular connects at once (the fleet's ``connect_slots`` for these links), where a
+direct link gets 64 (:data:`chargepoint.fleet.runner.MAX_CONNECTING`).  A cellular
+``connect()`` is mostly the modem's bring-up (power-on, AT handshake at the baud
+rate, registration, PDP context: ~1.5 s with ``lte-good``); the part that reaches the
+CSMS's accept backlog, the TCP open, is a few ms of it.  So 1,024 bring-ups in flight
+keep about 1024 x 5 ms / 1.5 s = 4 TCP opens in flight, far below a backlog of 100,
+while 64 would cap a cellular fleet's boot at ~40 chargers a second.  The bound
+stays so a large fleet's modems do not all start at once and slow every bring-up
+past the drivers' AT timeouts.  ``--link-option connect-slots=N`` changes it."""
+
+
+FaultKind = Literal["send_fail", "pdp", "outage"]
 
 
 @dataclass
@@ -72,6 +88,28 @@ class FaultCounts:
     """Faults due while the charger had nothing to lose (no context, no connection)."""
     outages: list[Outage] = field(default_factory=list)
     """Outages started so far (their chargers lose the cell from ``start`` to ``end``)."""
+    outage_chargers: int = 0
+    """Chargers (with a powered modem) that lost the cell, summed over the outages."""
+    cell_lost_now: int = 0
+    """Chargers without the cell at this moment (in an outage)."""
+    dropped: dict[str, int] = field(default_factory=lambda: {"send_fail": 0, "pdp": 0, "outage": 0})
+    """Connections that ended after a fault of each kind hit them (the last fault a
+    connection saw while up is the one its end is put on; a SEND FAIL the host got
+    past, with a later SEND OK, is forgiven)."""
+
+    def as_dict(self) -> dict[str, int | float]:
+        """The counts of a fleet sample and summary (``link_faults``)."""
+        return {
+            "send_fails": self.send_fails,
+            "pdp_deactivations": self.pdp_deactivations,
+            "cell_outages": len(self.outages),
+            "outage_chargers": self.outage_chargers,
+            "cell_lost_now": self.cell_lost_now,
+            "dropped_by_send_fail": self.dropped["send_fail"],
+            "dropped_by_pdp": self.dropped["pdp"],
+            "dropped_by_outage": self.dropped["outage"],
+            "skipped": self.skipped,
+        }
 
 
 class CellularFleet:
@@ -99,6 +137,12 @@ class CellularFleet:
         self._task: asyncio.Task[None] | None = None
         self._t0 = 0.0
         self._tapped: set[int] = set()
+        self._up: set[int] = set()
+        """Chargers whose link is connected (as far as their ``connect()`` calls tell)."""
+        self._exposed: dict[int, FaultKind] = {}
+        """The last fault that hit each connected charger."""
+        self._lost: set[int] = set()
+        """Chargers in an outage now."""
         self._due: list[tuple[float, int, str, int]] = []  # (t, tie-break, kind, key)
         self._order = itertools.count()
         self._woken = asyncio.Event()
@@ -152,9 +196,33 @@ class CellularFleet:
                 if draw.send_rng.random() < draw.send_fail:
                     modem.faults.send_fail(1)
                     self.counts.send_fails += 1
+                    self._expose(index, "send_fail")
 
-        modem.engine.tap_input(tap)  # the engine outlives reopened ports: tap once
+        def answered(data: bytes) -> None:
+            if b"SEND OK" in data and self._exposed.get(index) == "send_fail":
+                del self._exposed[index]  # the host got past it: not what ends the link
+
+        modem.engine.tap_input(tap)  # the engine and the wire outlive reopened ports:
+        modem.link.tap_output(answered)  # tap once
         self._tapped.add(index)
+
+    # -- which fault ended a connection ------------------------------------------------
+    def connecting(self, index: int) -> None:
+        """Charger ``index`` connects (again): a connection it had is over; count what
+        ended it."""
+        kind = self._exposed.pop(index, None)
+        if index in self._up:
+            self._up.discard(index)
+            if kind is not None:
+                self.counts.dropped[kind] += 1
+
+    def connected(self, index: int) -> None:
+        self._up.add(index)
+        self._exposed.pop(index, None)
+
+    def _expose(self, index: int, kind: FaultKind) -> None:
+        if index in self._up:
+            self._exposed[index] = kind
 
     # -- the faults ---------------------------------------------------------------
     def start_faults(self) -> None:
@@ -243,11 +311,16 @@ class CellularFleet:
             self.counts.skipped += 1
             return
         self.counts.pdp_deactivations += 1
+        self._expose(index, "pdp")
 
     def _cell_lost(self, index: int) -> None:
         modem = self._started(index)
         if modem is None:
             return
+        self.counts.outage_chargers += 1
+        self._lost.add(index)
+        self.counts.cell_lost_now = len(self._lost)
+        self._expose(index, "outage")
         if self.kind == "ec200u":
             modem.faults.profile("no-signal")  # registration lost: pdpdeact, sockets dead
             return
@@ -258,6 +331,8 @@ class CellularFleet:
             modem.faults.wifi_drop()
 
     def _cell_back(self, index: int) -> None:
+        self._lost.discard(index)
+        self.counts.cell_lost_now = len(self._lost)
         modem = self._started(index)
         if modem is None:
             return
@@ -272,6 +347,10 @@ class CellularFleet:
         modem = self.modems.pop(index, None)
         self.draws.pop(index, None)
         self._tapped.discard(index)
+        self._up.discard(index)
+        self._exposed.pop(index, None)
+        self._lost.discard(index)
+        self.counts.cell_lost_now = len(self._lost)
         if modem is not None:
             await modem.aclose()
         if not self.modems:
@@ -311,7 +390,7 @@ class InProcessOpener:
         return streams
 
 
-LINK_OPTIONS = ("profile", "baud")
+LINK_OPTIONS = ("profile", "baud", "connect-slots")
 """``--link-option KEY=VALUE`` keys of the cellular kinds."""
 
 
@@ -325,11 +404,20 @@ def _baud(text: str) -> int | None:
     return int(text)
 
 
-def cellular_links(context: LinkContext) -> LinkFactory:
+def _slots(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 100_000:
+        raise FleetUsageError(
+            f"--link-option connect-slots={text[:20]!r}: a whole number from 1 to 100000"
+        )
+    return int(text)
+
+
+def cellular_links(context: LinkContext) -> CellularLinks:
     """The link factory of ``--link ec200u|esp-at``: every charger its own emulated modem.
 
     ``context.options``: ``profile`` (:func:`parse_link_profile`, default ``lte-good``),
-    ``baud`` (default 115200).  The fleet's seed seeds the profile's draws.
+    ``baud`` (default 115200), ``connect-slots`` (default :data:`CONNECT_SLOTS`).
+    The fleet's seed seeds the profile's draws.
     """
     unknown = sorted(set(context.options) - set(LINK_OPTIONS))
     if unknown:
@@ -342,17 +430,47 @@ def cellular_links(context: LinkContext) -> LinkFactory:
     kind: CellularKind = "ec200u" if context.kind == "ec200u" else "esp-at"
     profile = parse_link_profile(context.options.get("profile", "lte-good"))
     baud = _baud(context.options.get("baud", "115200"))
-    fleet = CellularFleet(kind, profile, context.seed, baud=baud)
+    slots = _slots(context.options.get("connect-slots", str(CONNECT_SLOTS)))
+    return CellularLinks(CellularFleet(kind, profile, context.seed, baud=baud), slots)
 
-    def factory(station: Station, index: int, url: str) -> Link:
+
+class CellularLinks:
+    """A cellular fleet's link factory: ``links(station, index, url)``; ``connect_slots``,
+    ``counts()`` (``link_faults``: :meth:`FaultCounts.as_dict`) and ``aclose()`` for the
+    fleet (:mod:`chargepoint.fleet.links`); ``cellular`` for a report or a test."""
+
+    def __init__(self, cellular: CellularFleet, connect_slots: int = CONNECT_SLOTS) -> None:
+        self.cellular, self.connect_slots = cellular, connect_slots
+
+    def __call__(self, station: Station, index: int, url: str) -> Link:
+        fleet = self.cellular
         with contextlib.suppress(RuntimeError):  # no running loop: faults start later
             asyncio.get_running_loop()
             fleet.start_faults()
         spec = fleet.link_spec(index, station.identity.charge_point_id, url)
-        return ReleasingLink(build_link(spec, station), lambda: fleet.release(index))
+        return CellularChargerLink(build_link(spec, station), fleet, index)
 
-    factory.cellular = fleet  # type: ignore[attr-defined]  # for a report or a test
-    return factory
+    def counts(self) -> dict[str, dict[str, int | float]]:
+        return {"link_faults": self.cellular.counts.as_dict()}
+
+    async def aclose(self) -> None:
+        await self.cellular.aclose()
+
+
+class CellularChargerLink(ReleasingLink):
+    """A charger's link over its emulated modem: powers the modem off when it closes,
+    and tells the fleet when it connects, so a connection's end is put on the fault
+    that caused it (:attr:`FaultCounts.dropped`)."""
+
+    def __init__(self, inner: Link, fleet: CellularFleet, index: int) -> None:
+        super().__init__(inner, lambda: fleet.release(index))
+        self._fleet, self._index = fleet, index
+
+    async def connect(self) -> Connection:
+        self._fleet.connecting(self._index)
+        connection = await self.inner.connect()
+        self._fleet.connected(self._index)
+        return connection
 
 
 register_link_kind("ec200u", cellular_links)

@@ -22,6 +22,8 @@ MAX_ID_LENGTH = 48
 identifierString (48 characters) is the bound CSMSs keep, so a longer one is refused."""
 ID_CHARS = re.compile(r"[A-Za-z0-9*\-_=:+|@.]+")
 """OCPP 2.0.1 identifierString, the safe set for a URL path segment."""
+MAX_TEMPLATE = 200
+"""A bound on ``--id-template``'s text before it is parsed."""
 
 
 class FleetUsageError(ValueError):
@@ -82,7 +84,11 @@ def shard_from_env(count: int, environ: Mapping[str, str] | None = None) -> Shar
             f"--shard-from-env: JOB_COMPLETION_INDEX={raw[:20]!r} is not a number"
         )
     spec = ShardSpec(int(raw), count)
-    spec.check()
+    if not 0 <= spec.index < count:
+        raise FleetUsageError(
+            f"--shard-from-env {count}: JOB_COMPLETION_INDEX={spec.index} must be from 0 to "
+            f"{count - 1} (the Job's completions must be {count}, the K given here)"
+        )
     return spec
 
 
@@ -94,10 +100,20 @@ class IdTemplate:
 
     @classmethod
     def parse(cls, text: str) -> IdTemplate:
+        if len(text) > MAX_TEMPLATE:
+            raise FleetUsageError(f"--id-template: longer than {MAX_TEMPLATE} characters")
         try:
-            fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+            parts = [(f, spec) for _, f, spec, _ in string.Formatter().parse(text) if f is not None]
         except ValueError as exc:
             raise FleetUsageError(f"--id-template {text!r}: {exc}") from None
+        fields = [f for f, _ in parts]
+        for _, spec in parts:
+            # a width or precision is filled before the id's length can be checked
+            if any(int(n) > MAX_ID_LENGTH for n in re.findall(r"\d+", spec or "")):
+                raise FleetUsageError(
+                    f"--id-template {text!r}: a field width or precision above "
+                    f"{MAX_ID_LENGTH} makes ids longer than {MAX_ID_LENGTH} characters"
+                )
         if len(fields) != 1 or fields[0] not in ("", "0"):
             raise FleetUsageError(
                 f"--id-template {text!r}: needs exactly one field for the number, "

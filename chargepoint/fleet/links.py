@@ -13,7 +13,16 @@ process) register themselves from their own module::
 and are imported on demand from :data:`LINK_MODULES`.  ``context.options`` holds the
 ``--link-option KEY=VALUE`` pairs of the command line (a profile name, a seed...).
 A factory with resources of its own may have an ``async aclose()``: the fleet awaits
-it after every charger stopped.
+it after every charger stopped.  A factory may also say (attributes, read with
+:func:`connect_slots` and :func:`factory_counts`):
+
+* ``connect_slots``: how many of its links' ``connect()`` may run at once.  The fleet
+  bounds connects so a boot storm queues in the fleet instead of overflowing the
+  CSMS's accept backlog; a direct connect IS the TCP and WebSocket open, while a
+  cellular one is mostly the emulated modem's bring-up at its baud rate, so its
+  factory allows many more (:data:`chargepoint.fleet.cellular.CONNECT_SLOTS`).
+* ``counts()``: ``{group: {name: number}}`` of what it did to the fleet so far
+  (sessions generated, link faults); the fleet puts it in every sample and the summary.
 """
 
 from __future__ import annotations
@@ -61,6 +70,18 @@ def register_link_kind(kind: str, maker: LinkFactoryMaker) -> None:
     _MAKERS[kind] = maker
 
 
+def connect_slots(factory: object, default: int) -> int:
+    """The factory's ``connect_slots`` (connects at once), else ``default``."""
+    slots = getattr(factory, "connect_slots", None)
+    return slots if isinstance(slots, int) and slots >= 1 else default
+
+
+def factory_counts(factory: object) -> dict[str, dict[str, int | float]]:
+    """The factory's ``counts()`` (``{}`` for one that counts nothing)."""
+    counts = getattr(factory, "counts", None)
+    return dict(counts()) if callable(counts) else {}
+
+
 def link_kinds() -> list[str]:
     return sorted({"direct", *LINK_MODULES, *_MAKERS})
 
@@ -87,10 +108,11 @@ def make_link_factory(context: LinkContext) -> LinkFactory:
 def direct_links(context: LinkContext) -> LinkFactory:
     """A WebSocket per charger straight from the host.
 
-    By default the Sans-I/O flavour (:class:`~chargepoint.transport.websocket.
-    WebSocketOverStream` over a TCP socket, the code the modems run): about 14 KiB per
-    connection, where websockets' client negotiates permessage-deflate and keeps a zlib
-    compressor and decompressor per connection (about 46 KiB).  ``--link-option
+    By default the Sans-I/O flavour: websockets' Sans-I/O protocol in an asyncio Protocol
+    (:class:`~chargepoint.transport.wsprotocol.WebSocketOverTransport`, no task per
+    connection; wss:// over the TLS byte stream the modems use), where websockets' client
+    negotiates permessage-deflate and keeps a zlib compressor and decompressor per
+    connection (about 46 KiB).  ``--link-option
     flavour=websockets`` picks websockets' client, with the proxy looked up ONCE per
     CSMS URL (its default scans the environment at every connect).
     """

@@ -23,7 +23,15 @@ with the wall-clock start in the summary:
      "received": 5990, "errors": 0}
 
   ``sent``/``received`` are OCPP messages (CALL, CALLRESULT, CALLERROR) counted
-  since the start; ``errors`` are CALLERRORs received plus failed connects.
+  since the start; ``errors`` are CALLERRORs received plus failed connects.  What the
+  link factory counts is added as objects (:func:`chargepoint.fleet.links.factory_counts`):
+  ``transactions`` with ``--transactions`` (the generator's ``arrived``,
+  ``turned_away``, ``invalid_tags`` presented, ``refused`` authorizations, ``started``
+  and ``stopped`` transactions, ``energy_kwh`` of the stopped ones, ``departed``,
+  ``failed``) and ``link_faults`` with ``--link ec200u|esp-at`` (``send_fails``,
+  ``pdp_deactivations``, ``cell_outages``, ``outage_chargers``, ``cell_lost_now``,
+  ``dropped_by_send_fail``/``_pdp``/``_outage``: connections each kind of fault ended,
+  ``skipped``), all counted since the start but ``cell_lost_now``.
 
 ``summary.json``: the end of the run: ``version`` (1), ``started`` (ISO 8601 UTC),
 ``duration_s``, ``count``, ``shard`` ("I/K"), ``first_id``/``last_id``, ``booted``,
@@ -32,7 +40,9 @@ with the wall-clock start in the summary:
 p99, max} of CALL -> answer round trips), ``rss_mib`` ({before, steady, peak}),
 ``per_charger_kib``, ``tasks_per_charger``, ``steady_cpu_percent``, ``ended_by``
 (``duration`` or ``stop``: Ctrl+C or SIGTERM), ``exit_code`` (0 all booted, 1 some
-never did, 130 stopped before ``--duration`` was over).
+never did, 130 stopped before ``--duration`` was over), and the samples' ``transactions``
+and ``link_faults`` at the end when there are some.  A failure reason starts with the
+CSMS's base URL (no user info), so ``failures`` groups chargers by CSMS and cause.
 """
 
 from __future__ import annotations

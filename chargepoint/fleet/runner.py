@@ -4,9 +4,11 @@ Each charger is its own sans-I/O core in its own :class:`Station` with the share
 store (its rows keyed by its id, committed by group commit: one transaction per
 loop tick for every charger that persisted in it) and the real :func:`run_station`
 (reconnects with its own seeded back-off).  Its timers are ``loop.call_at``
-handles on the loop's one heap, not tasks.  Connects in flight are bounded
-(:data:`MAX_CONNECTING`) so a boot storm queues here instead of overflowing the
-CSMS's accept backlog into SYN retransmits.
+handles on the loop's one heap, not tasks; on the direct ws:// link its session and
+its WebSocket run on callbacks (:class:`~chargepoint.transport.wsprotocol.
+WebSocketOverTransport`), so a booted charger holds one task, its own.  Connects in
+flight are bounded (:data:`MAX_CONNECTING`) so a boot storm queues here instead of
+overflowing the CSMS's accept backlog into SYN retransmits.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from chargepoint.store import Store, StoreError
 from chargepoint.transport.base import Connection, Link
 
 from .ids import ShardSpec
-from .links import LinkFactory
+from .links import LinkFactory, connect_slots, factory_counts
 from .report import FleetReportWriter
 from .stats import (
     FleetStats,
@@ -47,7 +49,8 @@ log = logging.getLogger("cpsim.fleet")
 MAX_CONNECTING = 64
 """WebSocket handshakes in flight at once, fleet-wide: below the accept backlog a
 server gets by default (asyncio's and websockets' 100), as more SYNs than that are
-dropped and retransmitted after a second."""
+dropped and retransmitted after a second.  A link factory whose connect is mostly
+something else (an emulated modem's bring-up) says its own ``connect_slots``."""
 GC_THRESHOLDS = (10_000, 20, 100)
 """The cyclic collector during a fleet run: a young collection every 10,000
 allocations instead of 700.  With the objects of every booted charger frozen
@@ -139,11 +142,11 @@ class Fleet:
         self.links = links
         self.writer = writer
         self.clock = clock or real_clock()
-        self.stats = FleetStats(writer)
+        self.stats = FleetStats(writer, extra_counts=lambda: factory_counts(links))
         self.on_sample = on_sample
         self._tasks: set[asyncio.Task[None]] = set()
         self.ended_by_duration = False
-        self._slots = asyncio.Semaphore(MAX_CONNECTING)
+        self._slots = asyncio.Semaphore(connect_slots(links, MAX_CONNECTING))
         self.options = StationOptions(connectors=plan.connectors, diagnostics_available=False)
         check_options(self.options)  # once for all (build_station would for each)
 
@@ -329,6 +332,7 @@ class Fleet:
             code = 130  # stopped (Ctrl+C, SIGTERM) before its --duration was over
         record["ended_by"] = "duration" if self.ended_by_duration else "stop"
         record["exit_code"] = code
+        record.update(factory_counts(self.links))  # transactions, link_faults
         self.writer.summary(record)
         return FleetSummary(record, code)
 

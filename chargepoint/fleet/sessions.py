@@ -25,7 +25,10 @@ invalid card's driver gives up after :data:`GIVE_UP` and unplugs.
 The plan of each charger is a pure function of the seed and the charger's index
 (:func:`plan_charger`): the same seed gives the same sessions whatever happens on
 the network.  :class:`TransactionGenerator` plays the plans of a fleet on ONE task
-and the stations' own clock (virtual time applies).
+and the stations' own clock (virtual time applies).  What came of them, read from the
+chargers' timelines (:class:`GeneratorCounts`: transactions started and stopped, their
+energy, invalid idTags presented, authorizations refused), goes in the fleet's samples,
+summary and live progress as ``transactions`` (:class:`TransactionLinks`).
 """
 
 from __future__ import annotations
@@ -37,13 +40,13 @@ import itertools
 import logging
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from chargepoint.clocks import Clock
 from chargepoint.fleet.ids import FleetUsageError
-from chargepoint.fleet.links import LinkFactory
+from chargepoint.fleet.links import LinkFactory, connect_slots, factory_counts
 from chargepoint.fleet.linkwrap import ReleasingLink
 from chargepoint.fleet.quantities import (
     QuantityError,
@@ -304,22 +307,50 @@ class ChargingStation(Protocol):
 
 @dataclass
 class GeneratorCounts:
+    """What the generator did, and what the chargers made of it (their timelines)."""
+
     arrived: int = 0
     turned_away: int = 0
     """Every connector was busy: the EV drove on."""
     invalid_cards: int = 0
+    """Sessions that presented an invalid idTag (the plan's share ``invalid``)."""
     departed: int = 0
     failed: int = 0
     """The station refused the plug (a connector it does not have)."""
+    refused: int = 0
+    """Authorizations the charger decided as not Accepted (the CSMS's, its cache's or its
+    list's answer: OCPP 1.6 §3.5), whoever presented the card."""
+    started: int = 0
+    """Transactions the chargers started (StartTransaction queued)."""
+    stopped: int = 0
+    """Transactions the chargers stopped (the generator's departures, and any other end)."""
+    energy_wh: float = 0.0
+    """Energy of the stopped transactions: meterStop - meterStart, summed."""
     sessions: list[PlannedSession] = field(default_factory=list)
     """Every session that plugged in (kept only with ``keep_sessions``)."""
 
     def describe(self) -> str:
         return (
             f"{self.arrived:,} EVs arrived, {self.turned_away:,} turned away (connectors busy), "
-            f"{self.invalid_cards:,} with an invalid card, {self.departed:,} left"
+            f"{self.invalid_cards:,} with an invalid card ({self.refused:,} refused), "
+            f"{self.started:,} transactions started, {self.stopped:,} stopped "
+            f"({self.energy_wh / 1000:,.1f} kWh), {self.departed:,} left"
             + (f", {self.failed:,} could not plug in" if self.failed else "")
         )
+
+    def as_dict(self) -> dict[str, int | float]:
+        """The counts of a fleet sample and summary (``transactions``)."""
+        return {
+            "arrived": self.arrived,
+            "turned_away": self.turned_away,
+            "invalid_tags": self.invalid_cards,
+            "refused": self.refused,
+            "started": self.started,
+            "stopped": self.stopped,
+            "energy_kwh": round(self.energy_wh / 1000, 3),
+            "departed": self.departed,
+            "failed": self.failed,
+        }
 
 
 _Due = tuple[float, int, int, str, PlannedSession]
@@ -355,6 +386,9 @@ class TransactionGenerator:
         self.counts = GeneratorCounts()
         self._stations: dict[int, ChargingStation] = {}
         self._plans: dict[int, Iterator[PlannedSession]] = {}
+        self._unlisten: dict[int, Callable[[], None]] = {}
+        self._meter_start: dict[tuple[int, Any], float] = {}
+        """meterStart of each open transaction, by (charger, local transaction id)."""
         self._due: list[_Due] = []
         self._order = itertools.count()
         self._added = asyncio.Event()
@@ -373,6 +407,9 @@ class TransactionGenerator:
             self._t0 = self.clock.time()
         self._stations[index] = station
         self._plans[index] = plan_charger(self.spec, index, self.connectors, self.fleet_size)
+        timeline = getattr(station, "timeline", None)
+        if timeline is not None and index not in self._unlisten:
+            self._unlisten[index] = timeline.listen(lambda event: self._observe(index, event))
         self._next_arrival(index, not_before=self.clock.time() - self._t0)
         if self._task is None:
             self._task = asyncio.create_task(self._play(), name="transaction-generator")
@@ -382,9 +419,31 @@ class TransactionGenerator:
         """Charger ``index`` stopped: no more sessions for it."""
         self._stations.pop(index, None)
         self._plans.pop(index, None)
+        unlisten = self._unlisten.pop(index, None)
+        if unlisten is not None:
+            unlisten()
         if not self._stations and self._task is not None:
             self._task.cancel()
             self._task = None
+
+    def _observe(self, index: int, event: dict[str, Any]) -> None:
+        """A charger's timeline event: count its transactions, energy and refusals."""
+        kind = event.get("kind")
+        counts = self.counts
+        if kind == "transaction":
+            if "started" in event:
+                counts.started += 1
+                start = event.get("meterStart")
+                if isinstance(start, int | float):
+                    self._meter_start[(index, event["started"])] = float(start)
+            elif "stopped" in event:
+                counts.stopped += 1
+                start = self._meter_start.pop((index, event["stopped"]), None)
+                stop = event.get("meterStop")
+                if start is not None and isinstance(stop, int | float) and stop >= start:
+                    counts.energy_wh += stop - start
+        elif kind == "authorize" and event.get("status") != "Accepted":
+            counts.refused += 1
 
     def _next_arrival(self, index: int, not_before: float = 0.0) -> None:
         plan = self._plans.get(index)
@@ -476,12 +535,20 @@ class TransactionGenerator:
         self.counts.departed += 1
 
 
-def with_transactions(links: LinkFactory, generator: TransactionGenerator) -> LinkFactory:
+class TransactionLinks:
     """``links`` whose chargers also get the generator's sessions (``--transactions``):
-    each charger joins the generator as its link is made and leaves when it closes."""
+    each charger joins the generator as its link is made and leaves when it closes.
+    What the inner factory says (``connect_slots``, ``counts()``, ``aclose()``) passes
+    through; ``counts()`` adds the generator's as ``transactions``."""
 
-    def factory(station: Station, index: int, url: str) -> Link:
-        link = links(station, index, url)
+    def __init__(self, links: LinkFactory, generator: TransactionGenerator) -> None:
+        self.links, self.generator = links, generator
+        self.connect_slots: int | None = connect_slots(links, 0) or None
+        self.cellular = getattr(links, "cellular", None)
+
+    def __call__(self, station: Station, index: int, url: str) -> Link:
+        link = self.links(station, index, url)
+        generator = self.generator
         generator.add(station, index)
 
         async def release() -> None:
@@ -489,7 +556,19 @@ def with_transactions(links: LinkFactory, generator: TransactionGenerator) -> Li
 
         return ReleasingLink(link, release)
 
-    return factory
+    def counts(self) -> dict[str, dict[str, int | float]]:
+        return {**factory_counts(self.links), "transactions": self.generator.counts.as_dict()}
+
+    async def aclose(self) -> None:
+        await self.generator.aclose()
+        closer = getattr(self.links, "aclose", None)
+        if closer is not None:
+            await closer()
+
+
+def with_transactions(links: LinkFactory, generator: TransactionGenerator) -> TransactionLinks:
+    """See :class:`TransactionLinks`."""
+    return TransactionLinks(links, generator)
 
 
 def transaction_generator(

@@ -10,20 +10,25 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import resource
+import sys
 import time
 from array import array
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from chargepoint.transport.base import Connection, Link, LinkClosed, LinkError
+from chargepoint.transport.push import MessageSink, PushConnection, pushes
 from chargepoint.transport.transfer import FileTransfer
 
 from .report import FleetReportWriter
 
-MAX_REASON = 200
-"""Characters of a failure reason kept (it comes from a CSMS or the OS)."""
+MAX_REASON = 400
+"""Characters of a failure reason kept (it comes from a CSMS, a modem or the OS)."""
+_SECONDS = re.compile(r"\b\d+\.\d+ s\b")
 
 
 @dataclass
@@ -48,6 +53,9 @@ class FleetStats:
     connect_failures: int = 0
     latencies: array[float] = field(default_factory=lambda: array("d"))
     last_boot: float | None = None
+    extra_counts: Callable[[], dict[str, Any]] | None = None
+    """More counts for every sample (``{group: {name: number}}``: the link factory's
+    ``counts()``, :func:`~chargepoint.fleet.links.factory_counts`)."""
 
     def now(self) -> float:
         return round(time.monotonic() - self.started, 4)
@@ -109,6 +117,8 @@ class FleetStats:
             "received": self.received,
             "errors": self.errors,
         }
+        if self.extra_counts is not None:
+            record.update(self.extra_counts())
         self.writer.sample(record)
         return record
 
@@ -149,15 +159,20 @@ def _unique_id(frame: str) -> str | None:
 
 
 class MeteredConnection:
+    __slots__ = ("_inner", "_pending", "_stats", "_status")
+
     def __init__(self, inner: Connection, stats: FleetStats, status: ChargerStatus) -> None:
         self._inner, self._stats, self._status = inner, stats, status
         self._pending: dict[str, float] = {}
 
-    async def send(self, message: str) -> None:
+    def _sending(self, message: str) -> None:
         if message.startswith("[2"):
             uid = _unique_id(message)
             if uid is not None and len(self._pending) < 64:
                 self._pending[uid] = time.monotonic()
+
+    async def send(self, message: str) -> None:
+        self._sending(message)
         try:
             await self._inner.send(message)
         except LinkClosed as exc:
@@ -171,6 +186,10 @@ class MeteredConnection:
         except LinkClosed as exc:
             self._stats.on_disconnected(self._status, str(exc))
             raise
+        self._received(message)
+        return message
+
+    def _received(self, message: str) -> None:
         stats = self._stats
         stats.received += 1
         if message.startswith(("[3", "[4")):
@@ -180,13 +199,46 @@ class MeteredConnection:
                 stats.latencies.append(time.monotonic() - sent)
             if message.startswith("[4"):
                 stats.call_errors += 1
-        return message
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         try:
             await self._inner.close(code, reason)
         finally:
             self._stats.on_disconnected(self._status, f"closed by the charger ({code})")
+
+
+class MeteredPushConnection(MeteredConnection):
+    """The same counting on a :class:`PushConnection`: it stands between the connection
+    and the station's session as the connection's :class:`MessageSink`."""
+
+    __slots__ = ("_sink",)
+
+    def __init__(self, inner: PushConnection, stats: FleetStats, status: ChargerStatus) -> None:
+        super().__init__(inner, stats, status)
+        self._sink: MessageSink | None = None
+
+    def deliver_to(self, sink: MessageSink) -> None:
+        self._sink = sink
+        cast(PushConnection, self._inner).deliver_to(self)
+
+    def send_now(self, message: str) -> None:
+        self._sending(message)
+        try:
+            cast(PushConnection, self._inner).send_now(message)
+        except LinkClosed as exc:
+            self._stats.on_disconnected(self._status, str(exc))
+            raise
+        self._stats.sent += 1
+
+    def message_received(self, text: str) -> None:
+        self._received(text)
+        assert self._sink is not None
+        self._sink.message_received(text)
+
+    def link_closed(self, closed: LinkClosed) -> None:
+        self._stats.on_disconnected(self._status, str(closed))
+        assert self._sink is not None
+        self._sink.link_closed(closed)
 
 
 class MeteredLink:
@@ -206,11 +258,17 @@ class MeteredLink:
         except LinkError as exc:
             reason = str(exc)
             prefix = self._inner.description + ": "
-            self._stats.on_failed(
-                self._status, reason[len(prefix) :] if reason.startswith(prefix) else reason
-            )
+            cause = reason[len(prefix) :] if reason.startswith(prefix) else reason
+            own = f"{self._url.rstrip('/')}/{self._status.cp}: "  # ESP-AT names it again
+            cause = cause[len(own) :] if cause.startswith(own) else cause
+            # the CSMS's base URL, not the charger's, and no measured seconds ("after
+            # 0.1 s"): the summary groups chargers by CSMS and cause
+            cause = _SECONDS.sub("… s", cause)
+            self._stats.on_failed(self._status, sys.intern(f"{self._url[:100]}: {cause}"))
             raise
         self._stats.on_connected(self._status, self._url)
+        if pushes(connection):
+            return MeteredPushConnection(connection, self._stats, self._status)
         return MeteredConnection(connection, self._stats, self._status)
 
     def file_transfer(self) -> FileTransfer:

@@ -6,12 +6,34 @@ import hashlib
 import random
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
+
+from websockets.exceptions import InvalidURI
+from websockets.uri import parse_uri
 
 from .ids import FleetUsageError
 
 Distribution = Literal["round-robin", "random", "by-id"]
 MAX_URLS = 10_000
 MAX_URL_LENGTH = 2048
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a CSMS's base URL (RFC 6455 §3: ws:// or wss://, a host, a
+    port from 1 to 65535, no fragment), or None; a password in it is never repeated."""
+    if len(url) > MAX_URL_LENGTH:
+        return f"longer than {MAX_URL_LENGTH} characters"
+    if not url.startswith(("ws://", "wss://")):
+        return "expected a ws:// or wss:// URL"
+    try:
+        parse_uri(url)
+        port = urlsplit(url).port
+    except (InvalidURI, ValueError) as exc:
+        detail = str(exc).rpartition("isn't a valid URI: ")[2]  # not the URL (a password)
+        return f"not a WebSocket URL: {detail}"
+    if port == 0:  # websockets would connect to 80 (443) instead
+        return "not a WebSocket URL: port 0"
+    return None
 
 
 def read_urls_file(path: Path) -> list[str]:
@@ -26,11 +48,8 @@ def read_urls_file(path: Path) -> list[str]:
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        if len(line) > MAX_URL_LENGTH or not line.startswith(("ws://", "wss://")):
-            raise FleetUsageError(
-                f"--urls-file {path}:{number}: expected a ws:// or wss:// URL "
-                f"of at most {MAX_URL_LENGTH} characters"
-            )
+        if (problem := url_problem(line)) is not None:
+            raise FleetUsageError(f"--urls-file {path}:{number}: {problem}")
         urls.append(line)
         if len(urls) > MAX_URLS:
             raise FleetUsageError(f"--urls-file {path}: more than {MAX_URLS:,} URLs")

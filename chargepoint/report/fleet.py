@@ -4,15 +4,17 @@ The format is the fleet's own (:mod:`chargepoint.fleet.report`, version 1):
 ``events.jsonl`` (``{"t", "cp", "event": connected|booted|rejected|disconnected|failed}``,
 ``t`` in seconds since the fleet started), ``samples.jsonl`` (once a second:
 ``{"t", "started", "connected", "booted", "sent", "received", "errors"}``, counts since
-the start) and ``summary.json`` (``started``, ``count``, ``booted``, ``latency_ms``
-percentiles, ``rss_mib``, ``failures``...).  The names are repeated here, not
-imported, so a report can be made where the fleet's code is absent; a test writes a
-report with the fleet's own writer and reads it back.
+the start, with ``transactions`` and ``link_faults`` objects when the fleet generated
+sessions or ran a cellular link profile) and ``summary.json`` (``started``, ``count``,
+``booted``, ``latency_ms`` percentiles, ``rss_mib``, ``failures``, ``transactions``,
+``link_faults``...).  The names are repeated here, not imported, so a report can be
+made where the fleet's code is absent; a test writes a report with the fleet's own
+writer and reads it back.
 
 From them: the boot curve (each charger's first ``booted``), connected and booted
-chargers over time, the message rate (the samples' ``sent`` + ``received`` per second)
-and the round-trip percentiles of the summary.  Each file is read within the bounds of
-:mod:`.reading`; what is skipped is said.
+chargers over time, the message rate (the samples' ``sent`` + ``received`` per second),
+the round-trip percentiles of the summary, and the sessions and link faults over time.
+Each file is read within the bounds of :mod:`.reading`; what is skipped is said.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from . import reading
 from .charts import thin
@@ -46,6 +49,23 @@ def is_fleet_dir(path: Path) -> bool:
     return (path / EVENTS).is_file() and (path / SAMPLES).is_file()
 
 
+TRANSACTION_SERIES: Final = (
+    ("started", "transactions started"),
+    ("stopped", "transactions stopped"),
+    ("invalid_tags", "invalid idTags presented"),
+    ("refused", "authorizations refused"),
+)
+"""What the sessions chart draws from a sample's ``transactions`` (cumulative counts)."""
+FAULT_SERIES: Final = (
+    ("send_fails", "SEND FAIL"),
+    ("pdp_deactivations", "PDP deactivations"),
+    ("dropped", "connections dropped by a fault"),
+    ("cell_lost_now", "chargers without the cell (now)"),
+)
+"""What the faults chart draws from a sample's ``link_faults`` (``dropped``: the sum of
+``dropped_by_*``)."""
+
+
 @dataclass
 class FleetSample:
     t: float
@@ -54,6 +74,10 @@ class FleetSample:
     messages: int
     """OCPP messages sent and received since the start."""
     errors: int
+    transactions: dict[str, int] = field(default_factory=dict)
+    """:data:`TRANSACTION_SERIES` counts, when the fleet generated sessions."""
+    faults: dict[str, int] = field(default_factory=dict)
+    """:data:`FAULT_SERIES` counts, when the fleet ran a cellular link profile."""
 
 
 @dataclass
@@ -134,6 +158,8 @@ def _read_samples(digest: FleetDigest, path: Path) -> None:
                 _int(record.get("booted")),
                 _int(record.get("sent")) + _int(record.get("received")),
                 _int(record.get("errors")),
+                _counts(record.get("transactions"), TRANSACTION_SERIES),
+                _fault_counts(record.get("link_faults")),
             )
         )
     digest.samples.sort(key=lambda s: s.t)
@@ -141,6 +167,22 @@ def _read_samples(digest: FleetDigest, path: Path) -> None:
         digest.samples.insert(0, FleetSample(0.0, 0, 0, 0, 0))  # the start: nothing yet
     digest.sources.append(f"samples: {path} ({stats.lines} lines)")
     digest.notes.extend(stats.notes())
+
+
+def _counts(group: Any, series: tuple[tuple[str, str], ...]) -> dict[str, int]:
+    """The known counts of a sample's group (anything else in it is ignored)."""
+    if not isinstance(group, dict):
+        return {}
+    return {key: _int(group.get(key)) for key, _ in series}
+
+
+def _fault_counts(group: Any) -> dict[str, int]:
+    counts = _counts(group, FAULT_SERIES)
+    if counts:
+        counts["dropped"] = sum(
+            _int(group.get(f"dropped_by_{kind}")) for kind in ("send_fail", "pdp", "outage")
+        )
+    return counts
 
 
 def _layout(
@@ -246,12 +288,71 @@ def latency_percentile_figure(digest: FleetDigest) -> go.Figure | None:
     return _layout(fig, f"Round-trip latency percentiles ({count} CALLs)", "percentile")
 
 
+def sessions_and_faults_figure(digest: FleetDigest) -> go.Figure | None:
+    """The transaction generator's sessions and the link profile's faults against time,
+    counted since the start (chargers without the cell: at that moment), one panel
+    each; the chargers connected are drawn beside the faults, so a cell outage shows as
+    the dip it causes."""
+    samples = digest.samples  # every one: the first, at the start, counts nothing yet
+    panels = [
+        (title, series)
+        for title, series, shown in (
+            (
+                "sessions (since the start)",
+                TRANSACTION_SERIES,
+                any(s.transactions for s in samples),
+            ),
+            ("link faults (since the start)", FAULT_SERIES, any(s.faults for s in samples)),
+        )
+        if shown
+    ]
+    if not panels:
+        return None
+    fig = make_subplots(
+        rows=len(panels),
+        cols=1,
+        shared_xaxes=True,
+        subplot_titles=[title for title, _ in panels],
+        specs=[[{"secondary_y": True}] for _ in panels],
+    )
+    shown = thin(samples)
+    for row, (_title, series) in enumerate(panels, start=1):
+        x = [s.t for s in shown]
+        for key, name in series:
+            faults = series is FAULT_SERIES
+            counts = [(s.faults if faults else s.transactions).get(key, 0) for s in shown]
+            fig.add_trace(
+                go.Scatter(x=x, y=counts, name=name, mode="lines", line={"shape": "hv"}),
+                row=row,
+                col=1,
+            )
+        if series is FAULT_SERIES:
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=[s.connected for s in shown],
+                    name="chargers connected",
+                    mode="lines",
+                    line={"dash": "dot", "color": "#7f7f7f"},
+                ),
+                row=row,
+                col=1,
+                secondary_y=True,
+            )
+            fig.update_yaxes(title_text="connected", row=row, col=1, secondary_y=True)
+        fig.update_yaxes(title_text="count", row=row, col=1, secondary_y=False)
+    _layout(fig, "Sessions and link faults over time")
+    fig.update_layout(height=180 + 260 * len(panels))
+    return fig
+
+
 def figures(digest: FleetDigest) -> list[go.Figure]:
     made = [
         boot_curve_figure(digest),
         connected_figure(digest),
         message_rate_figure(digest),
         latency_percentile_figure(digest),
+        sessions_and_faults_figure(digest),
     ]
     return [f for f in made if f is not None]
 
@@ -276,6 +377,26 @@ SUMMARY_ROWS: Final = (
 )
 
 
+SESSION_ROWS: Final = (
+    ("arrived", "sessions: EVs arrived"),
+    ("turned_away", "sessions: turned away (connectors busy)"),
+    ("started", "sessions: transactions started"),
+    ("stopped", "sessions: transactions stopped"),
+    ("invalid_tags", "sessions: invalid idTags presented"),
+    ("refused", "sessions: authorizations refused"),
+    ("energy_kwh", "sessions: energy of stopped transactions (kWh)"),
+)
+FAULT_ROWS: Final = (
+    ("send_fails", "link faults: SEND FAIL"),
+    ("dropped_by_send_fail", "link faults: connections dropped by SEND FAIL"),
+    ("pdp_deactivations", "link faults: PDP deactivations"),
+    ("dropped_by_pdp", "link faults: connections dropped by a PDP deactivation"),
+    ("cell_outages", "link faults: cell outages"),
+    ("outage_chargers", "link faults: chargers off the network in an outage"),
+    ("dropped_by_outage", "link faults: connections dropped by an outage"),
+)
+
+
 def summary_rows(digest: FleetDigest) -> list[tuple[str, str]]:
     """The summary's figures a person looks for first, as (label, value) text."""
     rows = [
@@ -290,6 +411,14 @@ def summary_rows(digest: FleetDigest) -> list[tuple[str, str]]:
     if isinstance(failures, dict):
         for reason, chargers in list(failures.items())[:10]:
             rows.append((f"failed: {reason}", str(chargers)))
+    for group, labels in (("transactions", SESSION_ROWS), ("link_faults", FAULT_ROWS)):
+        counts = digest.summary.get(group)
+        if isinstance(counts, dict):
+            rows.extend(
+                (label, str(counts[key]))
+                for key, label in labels
+                if _float(counts.get(key)) is not None
+            )
     if not digest.summary and digest.chargers_seen:
         rows.append(("chargers in the events", str(digest.chargers_seen)))
     return rows

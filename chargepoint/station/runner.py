@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from tenacity import RetryCallState, Retrying, wait_exponential
+from tenacity import RetryCallState, wait_exponential
 
-from chargepoint.aio import wait_event
-from chargepoint.transport.base import Connection, Link, LinkError
+from chargepoint.core.events import TlsFailed
+from chargepoint.transport.base import Connection, Link, LinkClosed, LinkError
 
 from .shell import Station
+from .stopsignal import stopped as stop_signal
 
 log = logging.getLogger("cpsim.runner")
 
@@ -60,16 +62,31 @@ class Backoff:
             raise ValueError(f"back-off jitter must be in [0, 1) (got {jitter})")
         self.first, self.cap, self.jitter = first, cap, jitter
         self._rng = rng if rng is not None else random.Random()
-        self._nominal = wait_exponential(multiplier=first, max=cap)
-        self._attempts = RetryCallState(Retrying(), None, (), {})
+        self._nominal = _nominal_wait(first, cap)
+        self._attempts = _Attempts()
 
     def next(self) -> float:
-        delay = self._nominal(self._attempts)
+        delay = self._nominal(cast(RetryCallState, self._attempts))
         self._attempts.attempt_number += 1
         return float(delay) * self._rng.uniform(1 - self.jitter, 1)
 
     def reset(self) -> None:
         self._attempts.attempt_number = 1
+
+
+class _Attempts:
+    """What tenacity's wait strategies read of a ``RetryCallState``: the attempt number
+    (a whole ``RetryCallState`` with its ``Retrying`` is ~1 KiB per charger)."""
+
+    __slots__ = ("attempt_number",)
+
+    def __init__(self) -> None:
+        self.attempt_number = 1
+
+
+@functools.lru_cache(maxsize=64)
+def _nominal_wait(first: float, cap: float) -> wait_exponential:
+    return wait_exponential(multiplier=first, max=cap)  # one per setting, not per charger
 
 
 STOP_GRACE = 5.0
@@ -112,6 +129,9 @@ async def run_station(
             try:
                 connection = await _until_stopped(link.connect(), stop)
             except LinkError as exc:
+                failure = exc.tls_failure  # WP A00.FR.309/315/322: a security event
+                if failure is not None:
+                    station.feed(TlsFailed(failure.kind.value, failure.tech_info))
                 if _fall_back(station, connected_profile, exc):
                     continue
                 delay = backoff.next()
@@ -205,27 +225,32 @@ async def _session(
     loop = asyncio.get_running_loop()
     began = loop.time()
     sim = getattr(link, "sim_identity", None) or {}
-    task = asyncio.create_task(station.run_session(connection, sim), name="session")
-    stopper = asyncio.create_task(stop.wait())
+    # no task here: the session runs on callbacks (or its own reader and writer), and
+    # stop is a future from the one watcher of the stop event
+    session = station.open_session(connection, sim)
+    stopped = stop_signal(stop)
     try:
-        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        await _first_of(session.ended, stopped)
+    except asyncio.CancelledError:  # the charger itself is cancelled: end the session too
+        session.end_with(LinkClosed("charger cancelled"))
+        await station.end_session(session)
+        raise
     finally:
-        stopper.cancel()
-    if not task.done():  # stopping: close cleanly, whatever the session was doing
+        stopped.cancel()
+    if not session.ended.done():  # stopping: close cleanly, whatever the session was doing
         if station.online:
             await stopping.confirmed()
         with contextlib.suppress(Exception):
             await connection.close(1000, "charger shutting down")
-        try:
+        with contextlib.suppress(TimeoutError, Exception):
             async with asyncio.timeout(5):
-                await task
-        except (TimeoutError, Exception):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                await asyncio.shield(session.ended)
+        session.end_with(LinkClosed("charger shutting down", 1000))
+        with contextlib.suppress(Exception):
+            await station.end_session(session)
         return 0
     try:
-        end = task.result()
+        end = await station.end_session(session)
     except Exception:  # a bug in a session must not end a field unit's life
         log.exception("session failed; reconnecting")
         with contextlib.suppress(Exception):
@@ -242,14 +267,34 @@ async def _session(
     return delay
 
 
+async def _first_of(first: asyncio.Future[Any], second: asyncio.Future[Any]) -> None:
+    """Return once either future is done: ``asyncio.wait`` without its set, closure and
+    two coroutine frames, which a fleet would hold for every charger in a session."""
+    waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def wake(_done: asyncio.Future[Any]) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    first.add_done_callback(wake)
+    second.add_done_callback(wake)
+    try:
+        await waiter
+    finally:
+        first.remove_done_callback(wake)
+        second.remove_done_callback(wake)
+
+
 async def _until_stopped(
     connecting: Coroutine[Any, Any, Connection], stop: asyncio.Event
 ) -> Connection | None:
     """The connection, or None if ``stop`` came first (a modem bring-up can take minutes)."""
     task = asyncio.ensure_future(connecting)
-    stopper = asyncio.ensure_future(stop.wait())
-    done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    stopper.cancel()
+    stopper = stop_signal(stop)
+    try:
+        done, _ = await asyncio.wait((task, stopper), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
     if task in done:
         return task.result()
     task.cancel()
@@ -259,4 +304,10 @@ async def _until_stopped(
 
 
 async def _sleep_or_stop(delay: float, stop: asyncio.Event) -> None:
-    await wait_event(stop, delay)
+    if stop.is_set():
+        return
+    stopper = stop_signal(stop)
+    try:
+        await asyncio.wait((stopper,), timeout=delay)
+    finally:
+        stopper.cancel()

@@ -2,9 +2,15 @@
 
 Events go in through :meth:`Station.feed`; the core's actions come back and are
 carried out here, in order: persist actions are committed to the store first
-(one SQLite transaction per event), then frames go to the link's writer task,
-timers are armed on the loop at the clock's time for their deadline, and
-timeline events are written.  Nothing here decides anything about OCPP.
+(one SQLite transaction per event), then frames go to the link (see
+:class:`LinkSession`), timers are armed on the loop at the clock's time for their
+deadline, and timeline events are written.  Nothing here decides anything about OCPP.
+
+A session on a :class:`~chargepoint.transport.push.PushConnection` (the direct
+ws:// link) runs on callbacks, with no task: what a fleet of 10,000 runs on.  One
+on a send/recv connection (websockets' client, the modems) has a reader and a
+writer task.  Either way it is the same session logic, for ``cpsim run``,
+scenarios and fleets alike.
 """
 
 from __future__ import annotations
@@ -12,11 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import itertools
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from chargepoint.clocks import Clock
 from chargepoint.core import ChargerCore, CoreSettings, Identity, StoredState
@@ -30,6 +37,7 @@ from chargepoint.security.identityfiles import write_charger_identity, write_ins
 from chargepoint.security.tlsfiles import TlsFileError, TlsIdentity
 from chargepoint.store import Store, StoreError
 from chargepoint.transport.base import Connection, LinkClosed, MessageTooLarge
+from chargepoint.transport.push import PushConnection, pushes
 
 from .diagnostics import LogSource
 from .timeline import Timeline
@@ -72,11 +80,92 @@ class SessionEnd:
     was_accepted: bool = False
 
 
-@dataclass
-class _Session:
-    connection: Connection
-    outgoing: asyncio.Queue[tuple[str, str] | None] = field(default_factory=asyncio.Queue)
-    closing: tuple[int, str] | None = None
+@functools.lru_cache(maxsize=1024)
+def _timer_event(name: str) -> ev.TimerFired:
+    """One (frozen) TimerFired per timer name, shared by every charger's armed timer."""
+    return ev.TimerFired(name)
+
+
+class LinkSession:
+    """One connected session: the connection, the frames not yet handed to it, its end.
+
+    On a :class:`~chargepoint.transport.push.PushConnection` it runs with no task:
+    messages arrive by callback (:meth:`message_received`), and frames go out from
+    one loop callback per tick (:meth:`Station._write_pending`), after the fleet's
+    group commit.  On a plain ``Connection`` (websockets' client, the modems' links)
+    a reader and a writer task move the messages.  Either way :attr:`ended` resolves
+    with the :class:`LinkClosed` that ended it (or the exception of a bug).
+    """
+
+    __slots__ = (
+        "accepted",
+        "closing",
+        "connection",
+        "down",
+        "ended",
+        "must_close",
+        "pending",
+        "push",
+        "scheduled",
+        "station",
+        "tasks",
+        "wakeup",
+    )
+
+    def __init__(self, station: Station, connection: Connection) -> None:
+        self.station = station
+        self.connection = connection
+        self.ended: asyncio.Future[LinkClosed] = asyncio.get_running_loop().create_future()
+        self.pending: list[tuple[str, str] | None] = []
+        """Frames (and unique ids) for the link, in order; None: close it after them."""
+        self.scheduled = False
+        self.closing: tuple[int, str] | None = None
+        self.must_close = False
+        """The charger closes the link (a CloseLink) when the session ends."""
+        self.accepted = False
+        """Boot was Accepted during this session."""
+        self.down = False
+        """LinkDown was fed: at once when the link ends, so the charger knows while
+        its owner is still busy (stopping transactions), as a session task's end did."""
+        self.ended.add_done_callback(self._ended)
+        self.push = pushes(connection)
+        """Messages come by callback and frames go out from a loop callback: no task."""
+        self.tasks: list[asyncio.Task[None]] = []
+        self.wakeup: asyncio.Future[None] | None = None
+        """What the writer task awaits when there is nothing to send (pull mode)."""
+
+    # --- MessageSink: what a PushConnection calls ------------------------------------
+
+    def message_received(self, text: str) -> None:
+        if self.ended.done():
+            return
+        try:
+            self.station._received(text)
+        except Exception as exc:  # a bug must end the session, not the transport
+            log.exception("handling a message failed")
+            self.end_with(exc)
+
+    def link_closed(self, closed: LinkClosed) -> None:
+        self.end_with(closed)
+
+    def end_with(self, outcome: LinkClosed | BaseException) -> None:
+        if self.ended.done():
+            return
+        if isinstance(outcome, LinkClosed):
+            self.ended.set_result(outcome)
+        else:
+            self.ended.set_exception(outcome)
+
+    def _ended(self, _ended: asyncio.Future[LinkClosed]) -> None:
+        if not self.must_close:  # a close by the charger: LinkDown once it is done
+            self.station._link_down(self)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            self.end_with(exc)
 
 
 class Station:
@@ -106,25 +195,41 @@ class Station:
         logs += [LogSource(path.name, path) for path in options.log_files]
         settings = options if logs else dataclasses.replace(options, diagnostics_available=False)
         self.core = ChargerCore(identity, settings, stored, clock.time())
-        self.transfers = TransferRunner(
-            self.feed,
-            cp,
-            options.state_dir,
-            self.core.wall,
-            lambda: [self.config.get("AuthorizationKey") or ""],
-            options.image_space,
-        )
-        for source in logs:
-            self.transfers.add_source(source)
+        self._transfers: TransferRunner | None = None
+        self._transfer_link: object | None = None
+        self._log_sources = logs
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._answer_timer: asyncio.TimerHandle | None = None
         self._waiting: dict[str, asyncio.Future[Any]] = {}
         self._tokens = itertools.count(1)
         self._unsaved: list[act.Persist] = []
-        self._session: _Session | None = None
-        self._changed = asyncio.Event()
+        self._session: LinkSession | None = None
+        self._change_waiters: list[asyncio.Future[None]] = []
         self._started = False
         self._pending_start = self.core.take_actions()
+
+    @property
+    def transfers(self) -> TransferRunner:
+        """Firmware and diagnostics transfers, built at their first use (most chargers of
+        a fleet never transfer a file, and the runner is ~0.5 KiB)."""
+        if self._transfers is None:
+            runner = TransferRunner(
+                self.feed,
+                self.identity.charge_point_id,
+                self.options.state_dir,
+                self.core.wall,
+                self._transfer_secrets,
+                self.options.image_space,
+            )
+            for source in self._log_sources:
+                runner.add_source(source)
+            if self._transfer_link is not None:
+                runner.use_link(self._transfer_link)
+            self._transfers = runner
+        return self._transfers
+
+    def _transfer_secrets(self) -> list[str]:
+        return [self.config.get("AuthorizationKey") or ""]
 
     # --- what users read --------------------------------------------------------------
 
@@ -215,7 +320,8 @@ class Station:
         a resumed transaction's sampling timer) once a loop runs, so timers can be armed."""
         if not self._started:
             self._started = True
-            self._execute(self._pending_start)
+            pending, self._pending_start = self._pending_start, []
+            self._execute(pending)
 
     def _execute(self, actions: list[act.Action]) -> None:
         persist = [a for a in actions if isinstance(a, act.Persist)]
@@ -236,6 +342,9 @@ class Station:
                     handle.cancel()
             elif isinstance(action, act.Emit):
                 self.timeline.write(action.as_dict())
+                session = self._session
+                if session is not None and action.kind == "session":
+                    session.accepted |= action.detail.get("state") == "Accepted"
             elif isinstance(action, act.Outcome):
                 future = self._waiting.pop(action.token, None)
                 if future is not None and not future.done():
@@ -252,12 +361,17 @@ class Station:
                 self.transfers.verify_signature(action)
         self.timeline.flush()
         # wake whoever waits for the charger's state to change (scenario steps)
-        self._changed.set()
-        self._changed = asyncio.Event()
+        if self._change_waiters:
+            waiters, self._change_waiters = self._change_waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     async def changed(self) -> None:
         """Return after the charger's next step (an event it was fed, and what it did)."""
-        await self._changed.wait()
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._change_waiters.append(waiter)
+        await waiter
 
     def _save(self, persist: list[act.Persist]) -> None:
         if self.store is None:
@@ -284,9 +398,7 @@ class Station:
         if old is not None:
             old.cancel()
         loop = asyncio.get_running_loop()
-        self._timers[name] = loop.call_at(
-            self.clock.source_time(at), self.feed, ev.TimerFired(name)
-        )
+        self._timers[name] = loop.call_at(self.clock.source_time(at), self.feed, _timer_event(name))
 
     def _await_answer(self, action: act.AwaitAnswer) -> None:
         if self._answer_timer is not None:
@@ -301,13 +413,22 @@ class Station:
         session = self._session
         if session is None:
             return  # the core learns of the drop from LinkDown
-        session.outgoing.put_nowait((action.frame, action.unique_id))
+        self._queue(session, (action.frame, action.unique_id))
 
     def _close(self, code: int, reason: str) -> None:
         session = self._session
         if session is not None and session.closing is None:
             session.closing = (code, reason)
-            session.outgoing.put_nowait(None)
+            self._queue(session, None)
+
+    def _queue(self, session: LinkSession, item: tuple[str, str] | None) -> None:
+        session.pending.append(item)
+        if not session.scheduled:
+            session.scheduled = True
+            if session.push:  # once per tick, after every charger of this tick persisted
+                asyncio.get_running_loop().call_soon(self._write_pending, session)
+            elif session.wakeup is not None and not session.wakeup.done():
+                session.wakeup.set_result(None)
 
     # --- a connected session ----------------------------------------------------------
 
@@ -315,44 +436,110 @@ class Station:
         self, connection: Connection, sim: dict[str, str] | None = None
     ) -> SessionEnd:
         """Run one WebSocket session until the link drops or the charger ends it."""
+        return await self.end_session(self.open_session(connection, sim))
+
+    def open_session(
+        self, connection: Connection, sim: dict[str, str] | None = None
+    ) -> LinkSession:
+        """Start a session on ``connection`` (LinkUp fed); :meth:`end_session` ends it."""
         sim = sim or {}
-        session = _Session(connection)
+        session = LinkSession(self, connection)
         self._session = session
-        was_accepted = False
-        reason = "closed"
-
-        def watch(event: dict[str, Any]) -> None:
-            nonlocal was_accepted
-            if event.get("kind") == "session" and event.get("state") == "Accepted":
-                was_accepted = True
-
-        unlisten = self.timeline.listen(watch)
+        if not session.push:  # send/recv only: a reader and a writer task
+            for work, name in (
+                (self._reader(session), "ocpp-recv"),
+                (self._writer(session), "ocpp-send"),
+            ):
+                task = asyncio.create_task(work, name=name)
+                task.add_done_callback(session._task_done)
+                session.tasks.append(task)
         self.feed(ev.LinkUp(sim.get("iccid"), sim.get("imsi")))
-        try:
-            async with asyncio.TaskGroup() as group:
-                group.create_task(self._reader(session), name="ocpp-recv")
-                group.create_task(self._writer(session), name="ocpp-send")
-        except* LinkClosed as eg:
-            reason = str(eg.exceptions[0])
-        finally:
-            unlisten()
-            self._session = None
-            if self._answer_timer is not None:
-                self._answer_timer.cancel()
-                self._answer_timer = None
-            self.feed(ev.LinkDown(reason))
-        return SessionEnd(reason, session.closing is not None, was_accepted)
+        if session.push:  # what came with the handshake first, then the rest
+            cast(PushConnection, connection).deliver_to(session)
+        return session
 
-    async def _reader(self, session: _Session) -> None:
+    async def end_session(self, session: LinkSession) -> SessionEnd:
+        """Wait for ``session`` to end (a dropped link, a CloseLink); LinkDown fed."""
+        try:
+            closed = await session.ended
+            if session.must_close:
+                code, why = session.closing or (1000, "")
+                await session.connection.close(code, why)
+        finally:
+            for task in session.tasks:
+                task.cancel()
+            if session.tasks:
+                await asyncio.gather(*session.tasks, return_exceptions=True)
+            self._link_down(session)
+        return SessionEnd(str(closed), session.closing is not None, session.accepted)
+
+    def _link_down(self, session: LinkSession) -> None:
+        if session.down:
+            return
+        session.down = True
+        if self._session is session:
+            self._session = None
+        if self._answer_timer is not None:
+            self._answer_timer.cancel()
+            self._answer_timer = None
+        ended = session.ended
+        done = ended.done() and not ended.cancelled() and ended.exception() is None
+        self.feed(ev.LinkDown(str(ended.result()) if done else "closed"))
+
+    def _received(self, text: str) -> None:
+        if ocpp_log.isEnabledFor(logging.INFO):  # masking costs time per message
+            ocpp_log.info("%s <- %s", self.identity.charge_point_id, mask_text(text))
+        self.feed(ev.FrameReceived(text))
+
+    def _write_pending(self, session: LinkSession) -> None:
+        """Hand the session's frames to its PushConnection (a loop callback)."""
+        session.scheduled = False
+        if session.ended.done():
+            return
+        if self.store is not None and self.store.has_deferred:
+            with contextlib.suppress(StoreError):  # the store logs it; state in memory
+                self.store.flush()  # group commit: persisted before this send
+        connection = cast(PushConnection, session.connection)
+        pending = session.pending
+        while pending:
+            item = pending.pop(0)
+            if item is None:
+                session.must_close = True
+                code, reason = session.closing or (1000, "")
+                session.end_with(LinkClosed(reason, code))
+                return
+            frame, unique_id = item
+            if ocpp_log.isEnabledFor(logging.INFO):
+                ocpp_log.info("%s -> %s", self.identity.charge_point_id, mask_text(frame))
+            try:
+                connection.send_now(frame)
+            except MessageTooLarge as exc:
+                log.error("message %s too large for the link: %s", unique_id, exc)
+                self.feed(ev.FrameTooLarge(unique_id, str(exc)))
+            except LinkClosed as exc:
+                session.end_with(exc)
+                return
+            except Exception as exc:  # a bug must end the session, not the loop callback
+                log.exception("sending a message failed")
+                session.end_with(exc)
+                return
+
+    async def _reader(self, session: LinkSession) -> None:
         while True:
             text = await session.connection.recv()
-            if ocpp_log.isEnabledFor(logging.INFO):  # masking costs time per message
-                ocpp_log.info("%s <- %s", self.identity.charge_point_id, mask_text(text))
-            self.feed(ev.FrameReceived(text))
+            if session.ended.done():
+                return  # the writer ended it (a close): LinkDown may be in already
+            self._received(text)
 
-    async def _writer(self, session: _Session) -> None:
+    async def _writer(self, session: LinkSession) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            item = await session.outgoing.get()
+            if not session.pending:
+                session.scheduled = False
+                session.wakeup = loop.create_future()
+                await session.wakeup
+                continue
+            item = session.pending.pop(0)
             if item is None:
                 code, reason = session.closing or (1000, "")
                 await session.connection.close(code, reason)
@@ -454,7 +641,9 @@ class Station:
 
     def use_link(self, link: object) -> None:
         """Transfer files (firmware, diagnostics) over this link, as real firmware does."""
-        self.transfers.use_link(link)
+        self._transfer_link = link
+        if self._transfers is not None:
+            self._transfers.use_link(link)
 
     def add_diagnostics_log(self, path: Path, secrets: tuple[str, ...] = ()) -> None:
         """One more log for GetDiagnostics (the AT trace), with secrets of its own to mask."""
@@ -463,7 +652,8 @@ class Station:
         self.core.settings.diagnostics_available = self.options.diagnostics_available
 
     async def shutdown(self) -> None:
-        await self.transfers.aclose()
+        if self._transfers is not None:
+            await self._transfers.aclose()
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()

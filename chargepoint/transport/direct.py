@@ -4,9 +4,11 @@ Two interchangeable implementations, so the Sans-I/O path the modems use is
 tested against the same CSMS as websockets' own client:
 
 * ``websockets``: websockets' asyncio client;
-* ``sansio``: :class:`WebSocketOverStream` over a plain TCP socket, i.e. exactly
-  the code the Quectel path runs, with a host socket instead of AT+QISEND; for
-  wss:// over :class:`~.tls.TlsByteStream` (ssl.MemoryBIO) on that socket.
+* ``sansio``: websockets' Sans-I/O protocol, as the Quectel path runs it: for ws://
+  :class:`~.wsprotocol.WebSocketOverTransport` (an asyncio Protocol, no task per
+  connection: what a fleet uses); for wss:// :class:`WebSocketOverStream` over
+  :class:`~.tls.TlsByteStream` (ssl.MemoryBIO) on a TCP socket, exactly the code
+  the modems run with a host socket instead of AT+QISEND.
 
 wss:// (security profiles 2 and 3): TLS 1.2+, the CSMS's certificate verified
 against the endpoint's CA file and its host name checked, SNI sent
@@ -32,10 +34,11 @@ from modem.stream import ByteStream, StreamClosed
 from .base import Connection, LinkClosed, LinkError, Seconds, pong_timeout, seconds
 from .handshake import SUBPROTOCOL, Endpoint
 from .tcp import TcpByteStream
-from .tls import TlsByteStream
+from .tls import TlsByteStream, TlsHandshakeError
 from .transfer import FileTransfer
 from .transfers_direct import DirectTransfer
 from .websocket import MAX_MESSAGE, WebSocketOverStream
+from .wsprotocol import WebSocketOverTransport
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +153,9 @@ class DirectLink:
         except (OSError, TimeoutError, InvalidHandshake) as exc:
             reason = str(exc) or type(exc).__name__
             if uri.secure:
+                probe = await self._tls_probe(exc, uri.host, uri.port, context)
+                if probe is not None:
+                    raise LinkError(f"{url}: {probe.reason}") from probe
                 reason = _tls_reason(exc, reason)
             raise LinkError(f"{url}: {reason}") from exc
         if ws.subprotocol != SUBPROTOCOL:
@@ -159,6 +165,26 @@ class DirectLink:
                 f"(answered {ws.subprotocol!r})"
             )
         return WebsocketsConnection(ws)
+
+    async def _tls_probe(
+        self, exc: BaseException, host: str, port: int, context: ssl.SSLContext | None
+    ) -> TlsHandshakeError | None:
+        """A TLS 1.2 ``handshake_failure`` alert means "no cipher suite in common" before the
+        ServerHello and "a client certificate is wanted" after it; websockets' client cannot
+        say which, so the same handshake runs once more over :class:`TlsByteStream`, which
+        can (WP A00.FR.322: InvalidTLSCipherSuite).  Its error, or None."""
+        cause = _tls_cause(exc)
+        if context is None or cause is None or cause.reason != "SSLV3_ALERT_HANDSHAKE_FAILURE":
+            return None
+        try:
+            inner = await TcpByteStream.open(host, port, timeout=self.open_timeout)
+            stream = await TlsByteStream.open(inner, context, host)
+        except TlsHandshakeError as probe:
+            return probe
+        except (OSError, TimeoutError, StreamClosed):
+            return None
+        await stream.close()
+        return None
 
     def _keepalive(self) -> tuple[float, float]:
         """(ping interval, pong timeout) for this connect; (0, 0) when pings are off."""
@@ -172,6 +198,16 @@ class DirectLink:
         url = self.endpoint.url
         interval, timeout = self._keepalive()
         uri = self.endpoint.uri()
+        if not uri.secure:  # the callback-driven one: no task, a few KiB a connection
+            return await WebSocketOverTransport.open(
+                uri.host,
+                uri.port,
+                url,
+                self.endpoint.request_headers(),
+                interval,
+                timeout=self.open_timeout,
+                pong_timeout=timeout,
+            )
         try:
             stream = await TcpByteStream.open(uri.host, uri.port, timeout=self.open_timeout)
         except (OSError, TimeoutError) as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Coroutine
 from typing import Any
 
@@ -86,10 +87,96 @@ def _default_pong_timeout(interval: float) -> float:
     return pong_timeout(interval) if interval > 0 else 0.0
 
 
-def _close_code(protocol: ClientProtocol) -> tuple[int, str]:
+def close_code(protocol: ClientProtocol) -> tuple[int, str]:
+    """The code and reason the CSMS closed with; 1006 when no close frame came (§7.1.5),
+    with the close we sent named when we failed the link (1009: a message over 1 MiB)."""
     if protocol.close_rcvd is not None:
         return protocol.close_rcvd.code, protocol.close_rcvd.reason
+    sent = protocol.close_sent
+    if sent is not None and protocol.parser_exc is not None:
+        return 1006, f"connection lost after our close {sent.code} ({sent.reason})"
     return 1006, "connection lost without a close frame"
+
+
+def client_protocol(url: str, headers: list[tuple[str, str]] | None) -> ClientProtocol:
+    """websockets' Sans-I/O client for ``url``, its upgrade request already queued."""
+    protocol = ClientProtocol(
+        parse_uri(url), subprotocols=[Subprotocol(SUBPROTOCOL)], max_size=MAX_MESSAGE
+    )
+    request = protocol.connect()
+    for name, value in headers or []:
+        if name in request.headers:
+            del request.headers[name]
+        request.headers[name] = value
+    protocol.send_request(request)
+    return protocol
+
+
+def check_handshake(protocol: ClientProtocol, response: Response, url: str) -> None:
+    """Raise :class:`LinkError` naming why the upgrade failed (a status, the subprotocol)."""
+    exc = protocol.handshake_exc
+    if exc is not None:
+        if isinstance(exc, InvalidStatus):
+            status = exc.response.status_code
+            raise LinkError(
+                f"{url}: HTTP {status} {exc.response.reason_phrase}"
+                + (" (check the charge-point id and password)" if status == 401 else "")
+            )
+        raise LinkError(f"{url}: handshake failed: {exc}")
+    if protocol.subprotocol != SUBPROTOCOL:
+        raise LinkError(
+            f"{url}: the server did not accept subprotocol {SUBPROTOCOL} "
+            f"(answered {protocol.subprotocol!r})"
+        )
+    # websockets' parser generator keeps the response for the connection's life; its
+    # headers are read by now (subprotocol, extensions), so they need not stay (~2 KiB).
+    response.headers.clear()
+
+
+class MessageAssembler:
+    """Frames in, OCPP-J messages out: joins fragments, refuses what OCPP-J forbids.
+
+    Sans-I/O and shared by both WebSocket adapters.  A binary message fails the
+    protocol with 1003 (OCPP-J 1.6 §3: messages are text frames; RFC 6455 §7.4.1),
+    invalid UTF-8 with 1007; the close frame is then in ``data_to_send()``.
+    """
+
+    __slots__ = ("_binary", "_fragments")
+
+    def __init__(self) -> None:
+        self._fragments: list[bytes] | None = None  # a fragmented message's parts so far
+        self._binary = False
+
+    def frame(self, protocol: ClientProtocol, frame: Frame) -> str | LinkClosed | None:
+        """The whole message this frame ends, the :class:`LinkClosed` it causes, or None."""
+        if frame.opcode in (Opcode.TEXT, Opcode.BINARY):
+            self._binary = frame.opcode is Opcode.BINARY
+            if frame.fin:  # the common case: one frame, one message
+                return self._message(protocol, bytes(frame.data))
+            self._fragments = [bytes(frame.data)]
+            return None
+        if frame.opcode is not Opcode.CONT:
+            return None  # ping and close are answered by the protocol object
+        if self._fragments is None:
+            self._fragments = []  # the protocol object refuses a stray CONT before this
+        self._fragments.append(bytes(frame.data))
+        if not frame.fin:
+            return None
+        data = b"".join(self._fragments)
+        self._fragments = None
+        return self._message(protocol, data)
+
+    def _message(self, protocol: ClientProtocol, data: bytes) -> str | LinkClosed:
+        if self._binary:
+            log.warning("a binary message from the CSMS; failing the link with 1003")
+            protocol.fail(1003, "OCPP-J uses text frames")
+            return LinkClosed("a binary message from the CSMS", 1003)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            log.warning("invalid UTF-8 in a text message; failing the link with 1007")
+            protocol.fail(1007, "invalid UTF-8")
+            return LinkClosed("invalid UTF-8 from the CSMS", 1007)
 
 
 class WebSocketOverStream:
@@ -113,12 +200,14 @@ class WebSocketOverStream:
             else _default_pong_timeout(ping_interval)
         )
         self.pings_sent = 0
-        self._messages: asyncio.Queue[str | LinkClosed] = asyncio.Queue()
-        self._fragments: list[bytes] = []
-        self._binary = False
+        # messages (then the close) not yet taken by recv(); a deque and a future made
+        # when needed, where an asyncio.Queue keeps three deques (~2 KiB) per link
+        self._inbox: deque[str | LinkClosed] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._assembler = MessageAssembler()
         self._write_lock = asyncio.Lock()
         self._closed: LinkClosed | None = None
-        self._heard = asyncio.Event()  # bytes from the peer since the last ping
+        self._heard: asyncio.Future[None] | None = None  # bytes after the last ping
         self._tasks: list[asyncio.Task[None]] = []
         self._keepalive_task: asyncio.Task[None] | None = None
         if isinstance(stream, DescribesWrites):
@@ -139,16 +228,8 @@ class WebSocketOverStream:
         ``ping_interval`` is WebSocketPingInterval (0: no pings).  ``pong_timeout``
         defaults to :func:`~chargepoint.transport.base.pong_timeout` of the interval.
         """
-        protocol = ClientProtocol(
-            parse_uri(url), subprotocols=[Subprotocol(SUBPROTOCOL)], max_size=MAX_MESSAGE
-        )
-        request = protocol.connect()
-        for name, value in headers or []:
-            if name in request.headers:
-                del request.headers[name]
-            request.headers[name] = value
+        protocol = client_protocol(url, headers)
         self = cls(stream, protocol, ping_interval, url, pong_timeout)
-        protocol.send_request(request)
         try:
             await self._flush()
             async with asyncio.timeout(timeout):
@@ -192,20 +273,7 @@ class WebSocketOverStream:
                 raise LinkError(f"{self.url}: connection closed during the handshake")
 
     def _check_handshake(self, response: Response) -> None:
-        exc = self._protocol.handshake_exc
-        if exc is not None:
-            if isinstance(exc, InvalidStatus):
-                status = exc.response.status_code
-                raise LinkError(
-                    f"{self.url}: HTTP {status} {exc.response.reason_phrase}"
-                    + (" (check the charge-point id and password)" if status == 401 else "")
-                )
-            raise LinkError(f"{self.url}: handshake failed: {exc}")
-        if self._protocol.subprotocol != SUBPROTOCOL:
-            raise LinkError(
-                f"{self.url}: the server did not accept subprotocol {SUBPROTOCOL} "
-                f"(answered {self._protocol.subprotocol!r})"
-            )
+        check_handshake(self._protocol, response, self.url)
 
     async def _flush(self) -> None:
         """Write what the protocol wants sent; serialised because chunks must not interleave."""
@@ -219,14 +287,14 @@ class WebSocketOverStream:
             while self._protocol.state is not State.CLOSED:
                 data = await self._stream.read()
                 if data:
-                    self._heard.set()
+                    heard = self._heard
+                    if heard is not None and not heard.done():
+                        heard.set_result(None)
                     self._protocol.receive_data(data)
                 else:
                     self._protocol.receive_eof()
                 events = self._protocol.events_received()
                 for event in events:
-                    # a binary or invalid message fails the link here: its close frame
-                    # (1003, 1007) is written by the flush below, before anyone reacts
                     self._on_frame(event)  # type: ignore[arg-type]
                 with contextlib.suppress(StreamClosed):
                     await self._flush()  # pongs, close answers, and our own close frame
@@ -238,42 +306,24 @@ class WebSocketOverStream:
             log.exception("WebSocket reader failed")
             self._end(LinkClosed(f"reader failed: {exc}"))
         else:
-            code, reason = _close_code(self._protocol)
+            code, reason = close_code(self._protocol)
             self._end(LinkClosed(reason or "closed by the CSMS", code))
         finally:
             await self._close_stream()
 
     def _on_frame(self, frame: Frame) -> None:
-        if frame.opcode in (Opcode.TEXT, Opcode.BINARY):
-            self._binary = frame.opcode is Opcode.BINARY
-            self._fragments = [bytes(frame.data)]
-        elif frame.opcode is Opcode.CONT:
-            self._fragments.append(bytes(frame.data))
-        else:
-            return  # ping and close are answered by the protocol object
-        if not frame.fin:
-            return
-        data = b"".join(self._fragments)
-        self._fragments = []
-        if self._binary:
-            # OCPP-J 1.6 §3: messages are text frames; RFC 6455 7.4.1: 1003 refuses a type
-            log.warning("a binary message from the CSMS; failing the link with 1003")
-            self._protocol.fail(1003, "OCPP-J uses text frames")
-            self._end(LinkClosed("a binary message from the CSMS", 1003))
-            return
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            log.warning("invalid UTF-8 in a text message; failing the link with 1007")
-            self._protocol.fail(1007, "invalid UTF-8")
-            self._end(LinkClosed("invalid UTF-8 from the CSMS", 1007))
-            return
-        self._messages.put_nowait(text)
+        # a binary or invalid message fails the link: its close frame (1003, 1007) is
+        # written by the reader's next flush, before anyone reacts
+        message = self._assembler.frame(self._protocol, frame)
+        if isinstance(message, LinkClosed):
+            self._end(message)
+        elif message is not None:
+            self._put(message)
 
     def _end(self, closed: LinkClosed) -> None:
         if self._closed is None:
             self._closed = closed
-            self._messages.put_nowait(closed)
+            self._put(closed)
         # Nothing left to keep alive: the runner may never call close() on a lost
         # link, and a keepalive waking up later would ping a closed protocol.
         keepalive = self._keepalive_task
@@ -297,7 +347,7 @@ class WebSocketOverStream:
             await asyncio.sleep(max(0.0, due - loop.time()))
             if self._closed is not None or self._protocol.state is not State.OPEN:
                 return  # closing or closed: pings would raise InvalidState
-            self._heard.clear()
+            self._heard = heard = loop.create_future()
             self._protocol.send_ping(b"cpsim")
             self.pings_sent += 1
             sent = loop.time()
@@ -306,7 +356,7 @@ class WebSocketOverStream:
                 # link must not hold the verdict back.
                 async with asyncio.timeout(timeout):
                     await self._flush()
-                    await self._heard.wait()
+                    await heard
             except TimeoutError:
                 await self._declare_dead(timeout)
                 return
@@ -341,6 +391,9 @@ class WebSocketOverStream:
     async def send(self, message: str) -> None:
         if self._closed is not None:
             raise self._closed
+        if self._protocol.state is not State.OPEN:  # a close frame is out: no more messages
+            code, reason = close_code(self._protocol)
+            raise LinkClosed(reason or "the WebSocket is closing", code)
         self._protocol.send_text(message.encode("utf-8"))
         try:
             await self._flush()
@@ -349,13 +402,24 @@ class WebSocketOverStream:
             raise LinkClosed(exc.reason) from exc
 
     async def recv(self) -> str:
-        if self._closed is not None and self._messages.empty():
-            raise self._closed
-        item = await self._messages.get()
+        while not self._inbox:
+            if self._closed is not None:
+                raise self._closed
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+        item = self._inbox[0]
         if isinstance(item, LinkClosed):
-            self._messages.put_nowait(item)  # every later recv() sees the close too
-            raise item
+            raise item  # it stays: every later recv() sees the close too
+        self._inbox.popleft()
         return item
+
+    def _put(self, item: str | LinkClosed) -> None:
+        if self._inbox is None:
+            self._inbox = deque()
+        self._inbox.append(item)
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close handshake (bounded wait for the server's reply), then release the stream."""

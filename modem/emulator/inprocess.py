@@ -21,6 +21,7 @@ settings as ``open_port=`` and the drivers need no change.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from modem.emulator.config import EmulatorConfig
@@ -114,6 +115,13 @@ class InProcessLink:
         self._transport: _HostTransport | None = None
         self.sent_to_host = 0
         self.received_from_host = 0
+        self._output_taps: list[Callable[[bytes], None]] = []
+
+    def tap_output(self, tap: Callable[[bytes], None]) -> Callable[[], None]:
+        """Call ``tap`` with every chunk the modem writes to the host, as it crosses the
+        wire (after pacing); returns the function that removes the tap."""
+        self._output_taps.append(tap)
+        return lambda: self._output_taps.remove(tap)
 
     @property
     def url(self) -> str:
@@ -164,6 +172,8 @@ class InProcessLink:
         if reader is None:
             return  # nobody on the port: the bytes are lost
         self.sent_to_host += len(data)
+        for tap in self._output_taps:
+            tap(data)
         reader.feed_data(data)
 
     async def aclose(self) -> None:

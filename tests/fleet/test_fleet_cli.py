@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner, Result
 
 from chargepoint.csms.handlers import CsmsPolicy
@@ -64,6 +65,27 @@ def test_duplicate_ids_and_bad_shards_are_usage_errors() -> None:
     result = cpsim("fleet", "-n", "20", "--link", "lora", "--url", "ws://h/o")
     assert result.exit_code == 2
     assert "--link lora: unknown" in result.stderr
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--url", "ws://csms:99999/o"], "--url: not a WebSocket URL: Port out of range"),
+        (["--url", "ws://cp:s3cret@csms:0/o"], "--url: not a WebSocket URL: port 0"),
+        (["--url", "ws://h/o", "--id-template", "CP{:999999999999d}"], "width or precision"),
+        (["--url", "ws://h/o", "--shard-from-env", "3"], "JOB_COMPLETION_INDEX=7 must be from"),
+        (["--url", "ws://h/o", "--link", "ec200u", "--link-option", "connect-slots=0"], "a whole"),
+    ],
+)
+def test_bad_input_is_one_error_line_before_anything_starts(
+    args: list[str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JOB_COMPLETION_INDEX", "7")
+    result = cpsim("fleet", "-n", "20", *args)
+    assert result.exit_code == 2
+    assert message in last_line(result)
+    assert "s3cret" not in result.output
     assert "Traceback" not in result.output
 
 
@@ -154,23 +176,27 @@ async def test_three_shards_run_every_id_once(tmp_path: Path) -> None:
     assert sorted(booted) == sorted(per_shard[0] | per_shard[1] | per_shard[2])
 
 
-async def test_a_csms_unreachable_for_part_of_the_fleet(tmp_path: Path) -> None:
+@pytest.mark.parametrize("link", ["direct", "esp-at"])
+async def test_a_csms_unreachable_for_part_of_the_fleet(tmp_path: Path, link: str) -> None:
     report = tmp_path / "report"
     async with LocalCsms(port=0) as csms:
         urls = tmp_path / "urls.txt"
         dead = f"ws://127.0.0.1:{closed_port()}/ocpp"
         urls.write_text(f"ws://127.0.0.1:{csms.port}/ocpp\n# the other one is down\n{dead}\n")
         code, text = await _fleet(
-            "-n", "10", "--urls-file", str(urls), "--duration", "3", "--report", str(report)
-        )
+            "-n", "10", "--urls-file", str(urls), "--link", link, "--duration", "4",
+            "--report", str(report),
+        )  # fmt: skip
     assert code == 1  # some never booted: a failed check
     summary = json.loads((report / "summary.json").read_text())
     assert summary["booted"] == 5 and summary["never_booted"] == 5
     [(reason, chargers)] = summary["failures"].items()
     assert chargers == 5
+    # grouped by the CSMS (its base URL) and the cause, not per charger
+    assert reason.startswith(f"{dead}: ")
     assert "Connect call failed" in reason or "refused" in reason.lower(), reason
-    assert dead not in reason  # grouped: the reason without the charger's own URL
-    assert "never booted: 5 chargers" in text
+    assert "CP0" not in reason
+    assert f"never booted: 5 chargers: {dead}: " in text
     assert "Traceback" not in text
 
 
@@ -191,3 +217,33 @@ async def test_ctrl_c_before_the_duration_is_over_is_130_with_the_report(tmp_pat
     summary = json.loads((report / "summary.json").read_text())
     assert summary["booted"] == 5 and summary["ended_by"] == "stop"
     assert "Traceback" not in (out + err).decode()
+
+
+async def test_sessions_and_link_faults_reach_the_summary_samples_and_report(
+    tmp_path: Path,
+) -> None:
+    report = tmp_path / "report"
+    async with LocalCsms(port=0) as csms:
+        code, text = await _fleet(
+            "-n", "6", "--url", csms.url, "--link", "ec200u", "--seed", "4",
+            "--profile", "lte-good,pdp=900/h", "--duration", "10",
+            "--transactions", "rate=1200/h,duration=1m..2m,invalid=50%,seed=2",
+            "--report", str(report),
+        )  # fmt: skip
+        starts = len(csms.frames.calls(None, "StartTransaction"))
+    assert code == 0, text
+    summary = json.loads((report / "summary.json").read_text())
+    faults, sessions = summary["link_faults"], summary["transactions"]
+    assert faults["pdp_deactivations"] > 0  # 6 chargers x 900/h x ~8 s: ~12 expected
+    assert 0 < faults["dropped_by_pdp"] <= faults["pdp_deactivations"]
+    assert sessions["started"] >= starts > 0  # some StartTransactions were still queued
+    assert sessions["invalid_tags"] > 0
+    assert f"link faults: PDP deactivations: {faults['pdp_deactivations']}," in text
+    last = json.loads((report / "samples.jsonl").read_text().splitlines()[-1])
+    assert last["link_faults"]["pdp_deactivations"] > 0 and "started" in last["transactions"]
+    page = cpsim("report", str(report), "-o", str(tmp_path / "fleet.html"))
+    assert page.exit_code == 0, page.output
+    html = (tmp_path / "fleet.html").read_text()
+    assert "Sessions and link faults over time" in html
+    assert "link faults: PDP deactivations" in html
+    assert "Traceback" not in text

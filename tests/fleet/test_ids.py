@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from chargepoint.fleet import (
@@ -10,6 +12,7 @@ from chargepoint.fleet import (
     ShardSpec,
     assign_urls,
     fleet_ids,
+    read_urls_file,
     shard_from_env,
 )
 
@@ -30,6 +33,9 @@ def test_template_fills_numbers_from_one() -> None:
         ("CP{name}", "exactly one field"),
         ("CP{:s}", "Unknown format code"),
         ("CP{", "--id-template"),
+        ("CP{:99999999999d}", "a field width or precision above 48"),  # not a MemoryError
+        ("CP{:.60f}", "a field width or precision above 48"),
+        ("CP" * 101 + "{}", "longer than 200 characters"),
     ],
 )
 def test_bad_templates_are_named(template: str, words: str) -> None:
@@ -94,7 +100,11 @@ def test_shard_from_the_indexed_jobs_environment() -> None:
     assert shard_from_env(4, {"JOB_COMPLETION_INDEX": "3"}) == ShardSpec(3, 4)
     with pytest.raises(FleetUsageError, match="JOB_COMPLETION_INDEX is not set"):
         shard_from_env(4, {})
-    with pytest.raises(FleetUsageError, match="I must be from 0 to 3"):
+    with pytest.raises(
+        FleetUsageError,
+        match=r"--shard-from-env 4: JOB_COMPLETION_INDEX=4 must be from 0 to 3 \(the Job's "
+        "completions must be 4",
+    ):
         shard_from_env(4, {"JOB_COMPLETION_INDEX": "4"})
 
 
@@ -111,3 +121,25 @@ def test_urls_are_assigned_the_same_way_in_every_shard() -> None:
         assert pieces == everything, distribution
     robin = assign_urls(fleet_ids(template, 10, whole), whole, urls, "round-robin", 0)
     assert robin[:4] == ["ws://a/ocpp", "ws://b/ocpp", "ws://c/ocpp", "ws://a/ocpp"]
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ("http://csms/ocpp", "expected a ws:// or wss:// URL"),
+        ("ws://csms:99999/ocpp", "not a WebSocket URL: Port out of range 0-65535"),
+        ("ws://csms:0/ocpp", "not a WebSocket URL: port 0"),
+        ("ws://[::1/ocpp", "not a WebSocket URL: Invalid IPv6 URL"),
+        ("ws://user:s3cret@/ocpp", "not a WebSocket URL: hostname isn't provided"),
+        ("ws://csms/ocpp#x", "not a WebSocket URL: fragment identifier is meaningless"),
+    ],
+)
+def test_a_url_that_can_never_connect_is_named_with_its_line(
+    tmp_path: Path, line: str, words: str
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"# two CSMSs\nws://csms-a:9000/ocpp\n{line}\n")
+    with pytest.raises(FleetUsageError) as caught:
+        read_urls_file(urls)
+    assert str(caught.value) == f"--urls-file {urls}:3: {words}"
+    assert "s3cret" not in str(caught.value)

@@ -51,3 +51,29 @@ def test_every_pod_takes_its_own_slice_of_the_ids() -> None:
     count = int(next(a for a in args if a.startswith("--count=")).split("=")[1])
     slices = [ShardSpec(i, pods).slice(count) for i in range(pods)]
     assert [n for s in slices for n in s] == list(range(1, count + 1))
+
+
+def _mib(quantity: str) -> float:
+    """A Kubernetes memory quantity (``1Gi``, ``1536Mi``) in MiB."""
+    units = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024}
+    return float(quantity[:-2]) * units[quantity[-2:]]
+
+
+def test_each_pod_asks_for_what_the_benchmark_measured_for_its_slice() -> None:
+    """The README's benchmark row for one pod's share of the fleet (10,000 chargers):
+    the memory request covers its steady RSS and the limit twice its peak."""
+    doc = _load()
+    args = doc["spec"]["template"]["spec"]["containers"][0]["args"]
+    count = int(next(a for a in args if a.startswith("--count=")).split("=")[1])
+    per_pod = count // doc["spec"]["completions"]
+    readme = (MANIFEST.parents[2] / "README.md").read_text()
+    row = next(
+        line.split("|")
+        for line in readme.splitlines()
+        if line.startswith(f"| {per_pod:,} | {per_pod:,} |")
+    )
+    steady, peak = (float(cell.strip().removesuffix(" MiB")) for cell in row[4:6])
+    resources = doc["spec"]["template"]["spec"]["containers"][0]["resources"]
+    assert _mib(resources["requests"]["memory"]) >= steady
+    assert _mib(resources["limits"]["memory"]) >= 2 * peak
+    assert f"take {steady:.0f} MiB resident ({peak:.0f} at the peak)" in MANIFEST.read_text()

@@ -112,3 +112,16 @@ def test_a_fleet_shows_its_boot_curve_and_percentiles(tmp_path: Path) -> None:
     assert any(t.startswith("Round-trip latency percentiles") for t in seen["titles"])
     facts = seen["facts"]
     assert facts[facts.index("booted") + 1] == "30"
+
+
+def test_a_cellular_fleet_shows_its_sessions_and_link_faults(tmp_path: Path) -> None:
+    from .test_fleet import write_sessions_and_faults
+
+    seen = shown(report_page(write_sessions_and_faults(tmp_path / "fleet")))
+
+    assert "Sessions and link faults over time" in seen["titles"]
+    assert {"transactions started", "PDP deactivations", "chargers without the cell (now)"} <= set(
+        seen["legend"]
+    )
+    facts = seen["facts"]
+    assert facts[facts.index("link faults: PDP deactivations") + 1] == "3"

@@ -106,3 +106,56 @@ def test_an_empty_fleet_dir_is_nothing_to_report(tmp_path: Path) -> None:
     (tmp_path / SAMPLES).write_text("")
     with pytest.raises(ReportInputError, match="nothing to report"):
         read_report(tmp_path)
+
+
+def write_sessions_and_faults(directory: Path) -> Path:
+    """Ten chargers for six seconds with generated sessions and a cellular profile's
+    faults (an outage of 4 chargers from 3 s to 5 s), as the fleet's writer puts them."""
+    fleet_report = pytest.importorskip("chargepoint.fleet.report")
+    writer = fleet_report.FleetReportWriter(directory)
+    for second in range(1, 7):
+        faults = {
+            "send_fails": second,
+            "pdp_deactivations": second // 2,
+            "cell_outages": 1 if second >= 3 else 0,
+            "outage_chargers": 4 if second >= 3 else 0,
+            "cell_lost_now": 4 if 3 <= second < 5 else 0,
+            "dropped_by_send_fail": 0,
+            "dropped_by_pdp": second // 2,
+            "dropped_by_outage": 3 if second >= 3 else 0,
+        }
+        sessions = {"started": 2 * second, "stopped": second, "invalid_tags": 1, "refused": 1}
+        writer.sample(
+            {"t": float(second), "connected": 10, "booted": 10, "sent": 0, "received": 0,
+             "errors": 0, "link_faults": faults, "transactions": sessions}
+        )  # fmt: skip
+    writer.summary(
+        {
+            "count": 10,
+            "booted": 10,
+            "transactions": {"started": 12, "stopped": 6, "energy_kwh": 41.5},
+            "link_faults": {"pdp_deactivations": 3, "dropped_by_outage": 3, "bogus": "x"},
+        }
+    )
+    writer.close()
+    return directory
+
+
+def test_sessions_and_link_faults_are_drawn_over_time(tmp_path: Path) -> None:
+    write_sessions_and_faults(tmp_path)
+    digest = read_fleet(tmp_path)
+    [chart] = [f for f in figures(digest) if "link faults" in f.layout.title.text]
+    traces = {t.name: list(t.y) for t in chart.data}
+    assert traces["transactions started"][-1] == 12
+    assert traces["PDP deactivations"] == [0, 0, 1, 1, 2, 2, 3]  # from 0 at the start
+    assert traces["connections dropped by a fault"][-1] == 6
+    assert traces["chargers without the cell (now)"] == [0, 0, 0, 4, 4, 0, 0]
+    rows = dict(summary_rows(digest))
+    assert rows["sessions: energy of stopped transactions (kWh)"] == "41.5"
+    assert rows["link faults: connections dropped by an outage"] == "3"
+    assert not any("bogus" in label for label in rows)
+
+
+def test_a_fleet_without_sessions_or_faults_has_no_such_chart(tmp_path: Path) -> None:
+    digest = read_fleet(write_fleet_report(tmp_path, chargers=3))
+    assert not any("link faults" in f.layout.title.text for f in figures(digest))

@@ -32,7 +32,9 @@ from chargepoint.station.runner import Backoff, run_station
 from chargepoint.transport.base import Connection, Link, LinkClosed, pong_timeout
 from chargepoint.transport.direct import DirectLink, WebsocketsConnection
 from chargepoint.transport.tcp import TcpByteStream
+from chargepoint.transport.transfer import FileTransfer
 from chargepoint.transport.websocket import WebSocketOverStream
+from chargepoint.transport.wsprotocol import WebSocketOverTransport
 from chargepoint.virtualtime import run_virtual
 
 Flavour = Literal["websockets", "sansio"]
@@ -195,6 +197,9 @@ class WatchedLink:
         self.changed.set()
         return connection
 
+    def file_transfer(self) -> FileTransfer:
+        return self.inner.file_transfer()
+
     async def aclose(self) -> None:
         await self.inner.aclose()
 
@@ -294,7 +299,7 @@ def test_pings_are_off_when_the_key_is_0(flavour: Flavour, tmp_path: Path) -> No
             assert link.deaths == [] and len(link.connects) == 1
         assert before > 0 and OP_PING not in proxy.legs[0].frames.opcodes
         inner = link.connections[0].inner
-        if isinstance(inner, WebSocketOverStream):
+        if isinstance(inner, WebSocketOverStream | WebSocketOverTransport):
             assert inner.pings_sent == 0
         else:
             assert isinstance(inner, WebsocketsConnection)
@@ -336,7 +341,7 @@ def test_the_direct_link_reads_interval_and_timeout_at_each_connect(flavour: Fla
                     assert connection._ws.ping_interval == (interval or None)
                     assert connection._ws.ping_timeout == timeout
                 else:
-                    assert isinstance(connection, WebSocketOverStream)
+                    assert isinstance(connection, WebSocketOverStream | WebSocketOverTransport)
                     assert connection._ping_interval == interval
                     assert connection._pong_timeout == (timeout or 0.0)
                 await connection.close()
@@ -378,14 +383,26 @@ async def raw_peer(peer: Peer) -> AsyncIterator[int]:
         server.close()
 
 
-async def open_ws(port: int, interval: float, timeout: float | None) -> WebSocketOverStream:
+Adapter = Literal["stream", "transport"]
+ADAPTERS: list[Adapter] = ["stream", "transport"]
+"""The two Sans-I/O adapters: over a ByteStream (the modems' path) and on an asyncio
+transport (the direct ws:// link a fleet runs); the same keepalive rules for both."""
+
+
+async def open_ws(
+    port: int, interval: float, timeout: float | None, adapter: Adapter = "stream"
+) -> WebSocketOverStream | WebSocketOverTransport:
+    url = f"ws://127.0.0.1:{port}/CP1"
+    if adapter == "transport":
+        return await WebSocketOverTransport.open(
+            "127.0.0.1", port, url, ping_interval=interval, pong_timeout=timeout
+        )
     stream = await TcpByteStream.open("127.0.0.1", port)
-    return await WebSocketOverStream.open(
-        stream, f"ws://127.0.0.1:{port}/CP1", ping_interval=interval, pong_timeout=timeout
-    )
+    return await WebSocketOverStream.open(stream, url, ping_interval=interval, pong_timeout=timeout)
 
 
-def test_a_peer_deaf_to_pings_gets_1011_and_its_socket_closed() -> None:
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_a_peer_deaf_to_pings_gets_1011_and_its_socket_closed(adapter: Adapter) -> None:
     """Handshake, then it reads everything and answers nothing."""
     heard: list[bytes] = []
     eof_at: list[float] = []
@@ -398,7 +415,7 @@ def test_a_peer_deaf_to_pings_gets_1011_and_its_socket_closed() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         async with raw_peer(deaf) as port:
-            ws = await open_ws(port, 10.0, 4.0)
+            ws = await open_ws(port, 10.0, 4.0, adapter)
             opened = loop.time()
             with pytest.raises(LinkClosed) as info:
                 await ws.recv()
@@ -420,7 +437,8 @@ def test_a_peer_deaf_to_pings_gets_1011_and_its_socket_closed() -> None:
     run_virtual(main())
 
 
-def test_any_bytes_from_the_peer_count_as_life() -> None:
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_any_bytes_from_the_peer_count_as_life(adapter: Adapter) -> None:
     """A peer that never answers a ping but talks every 7 s is alive; once it stops,
     the next unanswered ping ends the link."""
     go_quiet = asyncio.Event()
@@ -436,7 +454,7 @@ def test_any_bytes_from_the_peer_count_as_life() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         async with raw_peer(chatty) as port:
-            ws = await open_ws(port, 10.0, 8.0)
+            ws = await open_ws(port, 10.0, 8.0, adapter)
             for _ in range(100):  # 700 s, 70 pings, none answered
                 assert await ws.recv() == '[2,"x","Heartbeat",{}]'
             assert ws.pings_sent == 69
@@ -451,7 +469,8 @@ def test_any_bytes_from_the_peer_count_as_life() -> None:
     run_virtual(main())
 
 
-def test_a_pong_timeout_longer_than_the_interval_delays_the_next_ping() -> None:
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_a_pong_timeout_longer_than_the_interval_delays_the_next_ping(adapter: Adapter) -> None:
     pings: list[float] = []
 
     async def slow_ponger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -465,7 +484,7 @@ def test_a_pong_timeout_longer_than_the_interval_delays_the_next_ping() -> None:
 
     async def main() -> None:
         async with raw_peer(slow_ponger) as port:
-            ws = await open_ws(port, 2.0, 5.0)
+            ws = await open_ws(port, 2.0, 5.0, adapter)
             start = asyncio.get_running_loop().time()
             await asyncio.sleep(30)
             await ws.close()

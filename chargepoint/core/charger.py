@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from ocpp.routing import create_route_map
 
@@ -67,36 +67,39 @@ def class_routes(cls: type) -> dict[str, dict[str, Any]]:
 
 
 class ChargerCore(SecurityCalls, ReservationCalls, LocalAuthCalls, SmartChargingCalls):
+    _dispatch: ClassVar[dict[type[Event], Callable[[ChargerCore, Any], object]]] = {
+        # one table per class, of functions taking the core: built per instance, its
+        # bound methods and closures cost every charger of a fleet ~3 KiB
+        LinkUp: lambda core, e: core.link_up(e),
+        LinkDown: lambda core, e: core.link_down(e),
+        FrameReceived: lambda core, e: core._frame(e),
+        FrameTooLarge: lambda core, e: core._too_large(e),
+        AnswerTimedOut: lambda core, e: core.failed(e.unique_id, "timeout"),
+        TimerFired: lambda core, e: core._timer(e),
+        PlugIn: lambda core, e: core.plug_in(e.connector),
+        Unplug: lambda core, e: core.unplug(e.connector),
+        PresentIdTag: lambda core, e: core.present_id_tag(e.connector, e.id_tag, e.token),
+        StopCharging: lambda core, e: core.stop_transaction(e.connector, e.reason),
+        StartCharging: lambda core, e: core.start_transaction(e.connector, e.id_tag),
+        EvSuspend: lambda core, e: core.suspend(e.connector, e.suspended, e.power_w),
+        SetEv: lambda core, e: core.set_ev(
+            e.connector, e.capacity_wh, e.soc, e.max_current_a, e.phases, e.power_w, e.paused
+        ),
+        Fault: lambda core, e: core.fault(e.connector, e.error_code),
+        ClearFault: lambda core, e: core.clear_fault(e.connector),
+        UserCall: lambda core, e: core._user_call(e),
+        SetKey: lambda core, e: core.config.set_internal(e.key, e.value),
+        TransferFinished: lambda core, e: core.transfer_finished(e),
+        InstallFinished: lambda core, e: core.install_finished(e),
+        SignatureChecked: lambda core, e: core.signature_checked(e),
+        TlsFailed: lambda core, e: core.tls_failed(e),
+    }
+
     def __init__(
         self, identity: Identity, settings: CoreSettings, stored: StoredState, now: float
     ) -> None:
         super().__init__(identity, settings, stored, now)
         self._routes = class_routes(type(self))
-        self._dispatch: dict[type[Event], Callable[[Any], object]] = {
-            LinkUp: self.link_up,
-            LinkDown: self.link_down,
-            FrameReceived: self._frame,
-            FrameTooLarge: self._too_large,
-            AnswerTimedOut: lambda e: self.failed(e.unique_id, "timeout"),
-            TimerFired: self._timer,
-            PlugIn: lambda e: self.plug_in(e.connector),
-            Unplug: lambda e: self.unplug(e.connector),
-            PresentIdTag: lambda e: self.present_id_tag(e.connector, e.id_tag, e.token),
-            StopCharging: lambda e: self.stop_transaction(e.connector, e.reason),
-            StartCharging: lambda e: self.start_transaction(e.connector, e.id_tag),
-            EvSuspend: lambda e: self.suspend(e.connector, e.suspended, e.power_w),
-            SetEv: lambda e: self.set_ev(
-                e.connector, e.capacity_wh, e.soc, e.max_current_a, e.phases, e.power_w, e.paused
-            ),
-            Fault: lambda e: self.fault(e.connector, e.error_code),
-            ClearFault: lambda e: self.clear_fault(e.connector),
-            UserCall: self._user_call,
-            SetKey: lambda e: self.config.set_internal(e.key, e.value),
-            TransferFinished: self.transfer_finished,
-            InstallFinished: self.install_finished,
-            SignatureChecked: self.signature_checked,
-            TlsFailed: self.tls_failed,
-        }
         for line in self.config.ignored:
             log.warning("%s: stored value ignored: %s", identity.charge_point_id, line)
         self.timeline(
@@ -112,7 +115,7 @@ class ChargerCore(SecurityCalls, ReservationCalls, LocalAuthCalls, SmartCharging
         handler = self._dispatch.get(type(event))
         if handler is None:
             raise TypeError(f"the charger core takes no {type(event).__name__} event")
-        handler(event)
+        handler(self, event)
         self._persist_config()
         self.pump()
         return self.take_actions()

@@ -297,7 +297,9 @@ class Configuration:
         profiles: frozenset[str] = frozenset(FEATURE_PROFILES),
     ) -> None:
         self.specs = _spec_table(connectors, profiles)
-        self._values = {name: spec.default for name, spec in self.specs.items()}
+        self._values: dict[str, str] = {}
+        """Only the values that differ from their key's default: the defaults are the
+        shared key table's, not copied into every charger of a fleet."""
         self.changes: list[tuple[str, str]] = []
         self.ignored: list[str] = []
         """Stored values that no longer pass their check (one line each, no values)."""
@@ -306,26 +308,35 @@ class Configuration:
             if spec is None or (spec.readonly and not spec.set_at_charger):
                 continue
             try:
-                self._values[name] = spec.check(str(value))
+                self._put(name, spec.check(str(value)))
             except InvalidValue as exc:
                 self.ignored.append(f"{name}: {exc}")
         for name, value in (overrides or {}).items():
             if name not in self.specs:
                 raise KeyError(f"unknown configuration key {name!r}")
-            self._values[name] = self.specs[name].check(str(value))
-        self._values["NumberOfConnectors"] = str(connectors)
+            self._put(name, self.specs[name].check(str(value)))
+        self._put("NumberOfConnectors", str(connectors))
+
+    def _put(self, name: str, value: str) -> None:
+        spec = self.specs.get(name)
+        if spec is not None and value == spec.default:
+            self._values.pop(name, None)
+        else:
+            self._values[name] = value
 
     def get(self, name: str) -> str:
-        return self._values[name]
+        """The key's value (KeyError for a key this charger does not have)."""
+        value = self._values.get(name)
+        return self.specs[name].default if value is None else value
 
     def get_int(self, name: str) -> int:
-        return int(self._values[name])
+        return int(self.get(name))
 
     def get_bool(self, name: str) -> bool:
-        return self._values[name] == "true"
+        return self.get(name) == "true"
 
     def get_list(self, name: str) -> list[str]:
-        return [item for item in self._values[name].split(",") if item]
+        return [item for item in self.get(name).split(",") if item]
 
     def set(self, name: str, value: str) -> str:
         """Apply a ChangeConfiguration; returns its status string."""
@@ -335,17 +346,18 @@ class Configuration:
         if spec.readonly:
             return "Rejected"
         try:
-            self._values[name] = spec.check(value)
+            checked = spec.check(value)
         except InvalidValue as exc:
             # the value itself is not logged: it may be a secret (AuthorizationKey)
             log.info("ChangeConfiguration %s rejected: %s", name, exc)
             return "Rejected"
-        self.changes.append((name, self._values[name]))
+        self._put(name, checked)
+        self.changes.append((name, checked))
         return "Accepted"
 
     def set_internal(self, name: str, value: str) -> None:
         """A change the charger makes itself (e.g. the boot interval), bypassing read-only."""
-        self._values[name] = value
+        self._put(name, value)
         self.changes.append((name, value))
 
     def report(self, keys: list[str] | None) -> tuple[list[dict[str, Any]], list[str]]:
@@ -357,5 +369,5 @@ class Configuration:
             if spec is None or spec.write_only:
                 unknown.append(name)
             else:
-                known.append({"key": name, "readonly": spec.readonly, "value": self._values[name]})
+                known.append({"key": name, "readonly": spec.readonly, "value": self.get(name)})
         return known, unknown

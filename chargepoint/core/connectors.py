@@ -14,7 +14,7 @@ from .ev import EvModel
 from .records import TransactionRecord
 
 
-@dataclass
+@dataclass(slots=True)  # no __dict__: a fleet has tens of thousands of these
 class Meter:
     """Times are the core's ``now``: the charger's own clock, which no CSMS moves (its
     currentTime is an offset on timestamps), so adopting it cannot add or remove energy."""
@@ -57,7 +57,7 @@ class Meter:
         return int(self.energy_wh)
 
 
-@dataclass
+@dataclass(slots=True)
 class Connector:
     id: int
     status: str = "Available"

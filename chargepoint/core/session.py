@@ -109,7 +109,7 @@ class Session(StationOps):
                     return
         elif self.state is _S.ACCEPTED:
             if self.outbox.urgent:
-                self._transmit(self.outbox.urgent.popleft(), ordered=False)
+                self._transmit(self.outbox.urgent.pop(0), ordered=False)
             elif self.outbox.ordered and self.outbox.retry_at is None:
                 self._transmit(self.outbox.ordered[0], ordered=True)
             elif self._resetting and not self.outbox.persisted():

@@ -35,8 +35,11 @@ from chargepoint.fleet.runner import open_fleet_store
 from chargepoint.fleet.sessions import transaction_generator, with_transactions
 from chargepoint.fleet.urls import url_problem
 from chargepoint.store import StoreError
+from chargepoint.transport.handshake import shown_url
+from chargepoint.transport.tlssettings import TlsSettings
 
 from .common import CouldNotStart, ExitCode, run_until_interrupted
+from .tlsoptions import resolve_tls
 
 MAX_DURATION = 366 * 86400
 
@@ -130,6 +133,13 @@ def _link_options(pairs: tuple[str, ...]) -> dict[str, str]:
     type=click.Path(path_type=Path),
     help="The fleet's one SQLite store (default: a temporary one, removed at the end).",
 )
+@click.option(
+    "--ca-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="PEM CA file the CSMS's certificate must chain to (wss:// URLs: security profile 2) "
+    "[default: the system's CAs]. Profile 3 is not offered: one client certificate for a "
+    "whole fleet is not what a CSMS sees from real chargers.",
+)
 @click.option("--quiet", is_flag=True, help="No live progress; the summary only.")
 def fleet(
     count: int,
@@ -150,6 +160,7 @@ def fleet(
     quiet: bool,
     profile: str | None = None,
     transactions: str | None = None,
+    ca_file: Path | None = None,
 ) -> None:
     """Run COUNT chargers in one process against a CSMS, with live progress and a summary.
 
@@ -179,6 +190,7 @@ def fleet(
             shard,
             shard_from_env,
             seed,
+            ca_file,
         )
         generator = transaction_generator(transactions, connectors=connectors, fleet_size=count)
         if generator is not None:
@@ -235,6 +247,7 @@ def _plan(
     shard: str | None,
     shard_env: int | None,
     seed: int,
+    ca_file: Path | None = None,
 ) -> tuple[FleetPlan, Any]:
     if (url is None) == (urls_file is None):
         raise FleetUsageError("give one of --url and --urls-file")
@@ -260,7 +273,10 @@ def _plan(
         assert urls_file is not None
         urls = read_urls_file(urls_file)
     assigned = assign_urls(ids, numbers, urls, distribution, seed)
-    links = make_link_factory(LinkContext(link_kind, count, seed, _link_options(link_option)))
+    tls = _fleet_tls(urls, ca_file, link_kind)
+    links = make_link_factory(
+        LinkContext(link_kind, count, seed, _link_options(link_option), tls=tls)
+    )
     plan = FleetPlan(
         ids,
         numbers,
@@ -271,8 +287,25 @@ def _plan(
         ramp_up,
         parse_duration(duration) if duration is not None else None,
         seed,
+        tls,
     )
     return plan, links
+
+
+def _fleet_tls(urls: list[str], ca_file: Path | None, link_kind: str) -> TlsSettings | None:
+    """Security profile 2 with ``--ca-file`` for wss:// URLs, checked as ``cpsim run``
+    checks it (the file readable, a PEM CA valid now; the scheme matching); None
+    without ``--ca-file`` (wss:// then trusts the system's CAs)."""
+    if ca_file is None:
+        return None
+    if link_kind != "direct":
+        raise FleetUsageError("--ca-file: only with --link direct (a modem has its own CA store)")
+    settings = None
+    for url in urls:
+        if not url.startswith("wss://"):
+            raise FleetUsageError(f"--ca-file: for wss:// URLs; {shown_url(url)} is not one")
+        settings = resolve_tls(url, 2, ca_file, None, None)
+    return settings
 
 
 def _run(

@@ -38,6 +38,7 @@ from websockets.uri import parse_uri
 from chargepoint.assembly import LinkSpec, build_link
 from chargepoint.station.shell import Station
 from chargepoint.transport.base import Link
+from chargepoint.transport.tlssettings import TlsSettings
 
 from .ids import FleetUsageError
 
@@ -53,6 +54,8 @@ class LinkContext:
     """Chargers in the whole fleet (all shards)."""
     seed: int = 0
     options: dict[str, str] = field(default_factory=dict)
+    tls: TlsSettings | None = None
+    """wss://: the security profile and its CA file (``cpsim fleet --ca-file``), checked."""
 
 
 LinkFactoryMaker = Callable[[LinkContext], LinkFactory]
@@ -110,7 +113,7 @@ def direct_links(context: LinkContext) -> LinkFactory:
 
     By default the Sans-I/O flavour: websockets' Sans-I/O protocol in an asyncio Protocol
     (:class:`~chargepoint.transport.wsprotocol.WebSocketOverTransport`, no task per
-    connection; wss:// over the TLS byte stream the modems use), where websockets' client
+    connection, ws:// and wss:// alike: asyncio's TLS transport), where websockets' client
     negotiates permessage-deflate and keeps a zlib compressor and decompressor per
     connection (about 46 KiB).  ``--link-option
     flavour=websockets`` picks websockets' client, with the proxy looked up ONCE per
@@ -125,8 +128,8 @@ def direct_links(context: LinkContext) -> LinkFactory:
 
     def factory(station: Station, index: int, url: str) -> Link:
         if flavour == "sansio":
-            return build_link(LinkSpec("direct", url, flavour="sansio"), station)
-        link = build_link(LinkSpec("direct", url), station)
+            return build_link(LinkSpec("direct", url, flavour="sansio", tls=context.tls), station)
+        link = build_link(LinkSpec("direct", url, tls=context.tls), station)
         if url not in proxies:
             proxies[url] = get_proxy(parse_uri(url.rstrip("/") + "/x"))
         link.proxy = proxies[url]  # type: ignore[attr-defined]

@@ -4,8 +4,8 @@ Each charger is its own sans-I/O core in its own :class:`Station` with the share
 store (its rows keyed by its id, committed by group commit: one transaction per
 loop tick for every charger that persisted in it) and the real :func:`run_station`
 (reconnects with its own seeded back-off).  Its timers are ``loop.call_at``
-handles on the loop's one heap, not tasks; on the direct ws:// link its session and
-its WebSocket run on callbacks (:class:`~chargepoint.transport.wsprotocol.
+handles on the loop's one heap, not tasks; on the direct link (ws:// and wss://) its
+session and its WebSocket run on callbacks (:class:`~chargepoint.transport.wsprotocol.
 WebSocketOverTransport`), so a booted charger holds one task, its own.  Connects in
 flight are bounded (:data:`MAX_CONNECTING`) so a boot storm queues here instead of
 overflowing the CSMS's accept backlog into SYN retransmits.
@@ -25,13 +25,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from chargepoint.assembly import ChargerSpec, build_station, check_options
+from chargepoint.assembly import ChargerSpec, build_station, check_options, with_tls_files
 from chargepoint.clocks import Clock, real_clock
 from chargepoint.core.settings import Identity
 from chargepoint.station.runner import Backoff, run_station
 from chargepoint.station.shell import StationOptions
 from chargepoint.store import Store, StoreError
 from chargepoint.transport.base import Connection, Link
+from chargepoint.transport.tlssettings import TlsSettings
 
 from .ids import ShardSpec
 from .links import LinkFactory, connect_slots, factory_counts
@@ -73,6 +74,8 @@ class FleetPlan:
     """Chargers started per second; None: as fast as the connects go."""
     duration: float | None = None
     seed: int = 0
+    tls: TlsSettings | None = None
+    """wss:// with a CA file: the core learns which TLS files there are (WP A05)."""
 
 
 @dataclass
@@ -145,9 +148,12 @@ class Fleet:
         self.stats = FleetStats(writer, extra_counts=lambda: factory_counts(links))
         self.on_sample = on_sample
         self._tasks: set[asyncio.Task[None]] = set()
+        self._build_errors_logged: set[str] = set()  # exception types logged with a trace
         self.ended_by_duration = False
         self._slots = asyncio.Semaphore(connect_slots(links, MAX_CONNECTING))
         self.options = StationOptions(connectors=plan.connectors, diagnostics_available=False)
+        if plan.tls is not None:  # one copy of the CA roots for every charger
+            self.options = with_tls_files(self.options, plan.tls)
         check_options(self.options)  # once for all (build_station would for each)
 
     async def run(self, stop: asyncio.Event) -> FleetSummary:
@@ -231,6 +237,13 @@ class Fleet:
             link = self.links(station, number, url)
         except (StoreError, ValueError, KeyError) as exc:
             self.stats.on_failed(status, f"could not be built: {exc}")
+            return
+        except Exception as exc:  # a bug (a link factory's, say): this charger only fails
+            kind = type(exc).__name__
+            if kind not in self._build_errors_logged:  # once, not once per charger
+                self._build_errors_logged.add(kind)
+                log.error("%s could not be built", cp, exc_info=exc)
+            self.stats.on_failed(status, f"could not be built: {kind}: {exc}")
             return
         stats = self.stats
         station.timeline.listen(

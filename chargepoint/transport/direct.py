@@ -4,11 +4,13 @@ Two interchangeable implementations, so the Sans-I/O path the modems use is
 tested against the same CSMS as websockets' own client:
 
 * ``websockets``: websockets' asyncio client;
-* ``sansio``: websockets' Sans-I/O protocol, as the Quectel path runs it: for ws://
+* ``sansio``: websockets' Sans-I/O protocol, as the Quectel path runs it, in
   :class:`~.wsprotocol.WebSocketOverTransport` (an asyncio Protocol, no task per
-  connection: what a fleet uses); for wss:// :class:`WebSocketOverStream` over
-  :class:`~.tls.TlsByteStream` (ssl.MemoryBIO) on a TCP socket, exactly the code
-  the modems run with a host socket instead of AT+QISEND.
+  connection: what a fleet uses); for wss:// with a Sans-I/O TLS session
+  (:class:`~.tlsbio.TlsClientSession`, ssl.MemoryBIO) inside it.  The modems keep
+  :class:`~.websocket.WebSocketOverStream` over :class:`~.tls.TlsByteStream`; the
+  websockets flavour runs that one only to tell a TLS 1.2 ``handshake_failure``
+  apart (:meth:`DirectLink._tls_probe`).
 
 wss:// (security profiles 2 and 3): TLS 1.2+, the CSMS's certificate verified
 against the endpoint's CA file and its host name checked, SNI sent
@@ -19,26 +21,29 @@ and nothing is sent before it succeeds.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import ssl
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
-from chargepoint.security.tlsfiles import describe_tls_failure
-from modem.stream import ByteStream, StreamClosed
+from chargepoint.security.tlsfiles import MAX_PEM_BYTES, describe_tls_failure
+from modem.stream import StreamClosed
 
 from .base import Connection, LinkClosed, LinkError, Seconds, pong_timeout, seconds
 from .handshake import SUBPROTOCOL, Endpoint
 from .tcp import TcpByteStream
 from .tls import TlsByteStream, TlsHandshakeError
+from .tlssettings import TlsSettings
 from .transfer import FileTransfer
 from .transfers_direct import DirectTransfer
-from .websocket import MAX_MESSAGE, WebSocketOverStream
-from .wsprotocol import WebSocketOverTransport
+from .websocket import MAX_MESSAGE
+from .wsprotocol import WebSocketOverTransport, connect_failure_reason
 
 log = logging.getLogger(__name__)
 
@@ -117,13 +122,11 @@ class DirectLink:
 
     def _ssl_context(self, secure: bool) -> ssl.SSLContext | None:
         """The client context for wss:// (None for ws://): the endpoint's CA file and, for
-        profile 3, its client certificate; with no settings, the system's CAs."""
+        profile 3, its client certificate; with no settings, the system's CAs.  Shared
+        by every link with the same files (:func:`shared_context`)."""
         if not secure:
             return None
-        tls = self.endpoint.current_tls()
-        if tls is None:
-            return ssl.create_default_context()
-        return tls.context()
+        return shared_context(self.endpoint.current_tls())
 
     async def _connect_websockets(self) -> Connection:
         url = self.endpoint.url
@@ -195,39 +198,24 @@ class DirectLink:
         return interval, chosen if chosen > 0 else pong_timeout(interval)
 
     async def _connect_sansio(self) -> Connection:
+        """websockets' Sans-I/O protocol in an asyncio Protocol, no task per connection;
+        wss:// through a Sans-I/O TLS session in the same Protocol (A00.FR.306-308: TLS
+        1.2+, the CSMS's certificate and host name checked, SNI sent), which sees the
+        ServerHello and so needs no :meth:`_tls_probe`."""
         url = self.endpoint.url
         interval, timeout = self._keepalive()
         uri = self.endpoint.uri()
-        if not uri.secure:  # the callback-driven one: no task, a few KiB a connection
-            return await WebSocketOverTransport.open(
-                uri.host,
-                uri.port,
-                url,
-                self.endpoint.request_headers(),
-                interval,
-                timeout=self.open_timeout,
-                pong_timeout=timeout,
-            )
-        try:
-            stream = await TcpByteStream.open(uri.host, uri.port, timeout=self.open_timeout)
-        except (OSError, TimeoutError) as exc:
-            raise LinkError(f"{url}: {str(exc) or type(exc).__name__}") from exc
-        carrier: ByteStream = stream
-        try:
-            if uri.secure:
-                context = self._ssl_context(True)
-                assert context is not None
-                carrier = await TlsByteStream.open(stream, context, uri.host)
-            return await WebSocketOverStream.open(
-                carrier,
-                url,
-                self.endpoint.request_headers(),
-                interval,
-                timeout=self.open_timeout,
-                pong_timeout=timeout,
-            )
-        except StreamClosed as exc:
-            raise LinkError(f"{url}: {exc.reason}") from exc
+        context = self._ssl_context(uri.secure)
+        return await WebSocketOverTransport.open(
+            uri.host,
+            uri.port,
+            url,
+            self.endpoint.request_headers(),
+            interval,
+            timeout=self.open_timeout,
+            pong_timeout=timeout,
+            tls=context,
+        )
 
     def file_transfer(self) -> FileTransfer:
         """Firmware and diagnostics over the host's own network: http, https (system
@@ -240,17 +228,63 @@ class DirectLink:
         return None
 
 
+MAX_SHARED_CONTEXTS = 64
+"""Client contexts kept for reuse (distinct CA / certificate file contents)."""
+_contexts: dict[bytes, ssl.SSLContext] = {}
+
+
+def shared_context(tls: TlsSettings | None) -> ssl.SSLContext:
+    """The client context for ``tls``, one per distinct set of file contents.
+
+    An ``SSLContext`` holds its own copy of the trusted CAs (the system's: hundreds of
+    KiB) and every TLS connection keeps its context alive, so one per connect would
+    cost each charger of a fleet a context of its own.  The key is a digest of what
+    the context is made of, read at every connect: a CA file InstallCertificate
+    rewrote, or a certificate CertificateSigned installed, makes a new context.
+    """
+    digest = hashlib.sha256()
+    if tls is not None:
+        identity = tls.identity if tls.security_profile == 3 else None
+        for path in (tls.ca_file, *((identity.cert_path, identity.key_path) if identity else ())):
+            digest.update(b"\0" + _file_bytes(path))
+    key = digest.digest()
+    context = _contexts.get(key)
+    if context is None:
+        context = tls.context() if tls is not None else ssl.create_default_context()
+        if len(_contexts) >= MAX_SHARED_CONTEXTS:
+            _contexts.pop(next(iter(_contexts)))  # the oldest
+        _contexts[key] = context
+    return context
+
+
+def _file_bytes(path: Path | None) -> bytes:
+    """A file's contents for the context key (b"" for none; unreadable: its name, and
+    the context's own loading names the problem)."""
+    if path is None:
+        return b""
+    try:
+        with path.open("rb") as file:
+            return file.read(MAX_PEM_BYTES + 1)
+    except OSError:
+        return b"?" + str(path).encode()
+
+
 def _tls_reason(exc: BaseException, reason: str) -> str:
     """One line for a failed wss:// connect: the certificate problem, or TLS named.
 
     TLS 1.3 servers check the client certificate after the client's side of the
     handshake, so a CSMS that requires one shows as an alert (or a reset, or a closed
-    connection) when the upgrade response is read.
+    connection) when the upgrade response is read; a server that is not TLS at all
+    (plain ws://) ends TCP during the TLS handshake itself.
     """
     cause = _tls_cause(exc)
     if cause is not None:
         return describe_tls_failure(cause)
-    if isinstance(exc, ConnectionResetError | InvalidHandshake):
+    if isinstance(exc, ConnectionResetError):
+        # not wrapped in websockets' InvalidHandshake: it came from asyncio's TLS
+        # handshake (the TCP connect), before any upgrade request was sent
+        return connect_failure_reason(exc, secure=True)
+    if isinstance(exc, InvalidHandshake):
         return (
             f"{reason}: the CSMS ended the TLS connection before answering; "
             "does it require a TLS client certificate (security profile 3)?"

@@ -6,23 +6,32 @@ an ``asyncio.Protocol``: ``data_received`` feeds the protocol object, whole
 messages go to a :class:`~.push.MessageSink` (or wait for ``recv()``), writes go
 straight to ``transport.write`` and keepalive pings are ``loop.call_at`` timers.
 A charger on it costs a socket, the protocol object and a few small objects: what
-lets one process hold a fleet of 10,000.  The modems' byte streams keep
-:class:`~.websocket.WebSocketOverStream` (their writes are AT commands to await).
+lets one process hold a fleet of 10,000.  For wss:// a Sans-I/O TLS session
+(:class:`~.tlsbio.TlsClientSession`) sits between the socket and the protocol object,
+in the same callbacks (asyncio's own TLS transport would add a 256 KiB read buffer per
+connection).  The modems' byte streams keep :class:`~.websocket.WebSocketOverStream`
+(their writes are AT commands to await).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import ssl
 from collections import deque
 
 from websockets.client import ClientProtocol
 from websockets.http11 import Response
 from websockets.protocol import State
 
+from chargepoint.security.tlsfiles import describe_tls_failure
+
 from .base import LinkClosed, LinkError
 from .base import pong_timeout as default_pong_timeout
 from .push import MessageSink
+from .tls import TlsHandshakeError
+from .tlsbio import TlsClientSession, TlsSessionState
 from .websocket import (
     CLOSE_FRAME_BOUND,
     KEEPALIVE_CLOSE,
@@ -55,6 +64,7 @@ class WebSocketOverTransport(asyncio.Protocol):
         "_ping_sent",
         "_pong_timeout",
         "_protocol",
+        "_tls",
         "_sink",
         "_timer",
         "_transport",
@@ -85,6 +95,7 @@ class WebSocketOverTransport(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None  # next ping, or the pong deadline
         self._ping_sent: float | None = None  # a ping not yet answered by any byte
         self._closer: asyncio.TimerHandle | None = None  # drops the socket after a close
+        self._tls: TlsClientSession | None = None  # wss://
 
     @classmethod
     async def open(
@@ -96,17 +107,25 @@ class WebSocketOverTransport(asyncio.Protocol):
         ping_interval: float = 0,
         timeout: float = 30.0,
         pong_timeout: float | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> WebSocketOverTransport:
         """Connect and run the opening handshake; :class:`LinkError` names the reason.
 
         ``ping_interval`` is WebSocketPingInterval (0: no pings); ``pong_timeout``
-        defaults to :func:`~chargepoint.transport.base.pong_timeout` of it.
+        defaults to :func:`~chargepoint.transport.base.pong_timeout` of it.  With
+        ``tls`` (wss://) a :class:`~.tlsbio.TlsClientSession` runs between the socket
+        and the WebSocket (``host`` sent as SNI and checked against the certificate);
+        the upgrade request is written only once its handshake is done, so nothing
+        leaves in clear.  A failed handshake is one line naming the problem, raised
+        from the :class:`~.tls.TlsHandshakeError` (``LinkError.tls_failure``).
         """
         loop = asyncio.get_running_loop()
         chosen = pong_timeout if pong_timeout and pong_timeout > 0 else 0.0
         if not chosen and ping_interval > 0:
             chosen = default_pong_timeout(ping_interval)
         self = cls(client_protocol(url, headers), url, ping_interval, chosen)
+        if tls is not None:
+            self._tls = TlsClientSession(tls, host)
         self._handshake = loop.create_future()
         try:
             async with asyncio.timeout(timeout):
@@ -118,7 +137,9 @@ class WebSocketOverTransport(asyncio.Protocol):
                 await self._handshake
         except TimeoutError as exc:
             self._drop()
-            raise LinkError(f"{url}: no handshake response") from exc
+            tls_open = self._tls is None or self._tls.state is not TlsSessionState.HANDSHAKE
+            what = "handshake" if tls_open else "TLS handshake"
+            raise LinkError(f"{url}: no {what} response") from exc
         except LinkError:
             self._drop()
             raise
@@ -133,20 +154,30 @@ class WebSocketOverTransport(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
-        self._write()  # the upgrade request
+        if self._tls is not None:
+            self._tls_step()  # the ClientHello; the upgrade request once TLS is up
+        else:
+            self._write()  # the upgrade request
 
     def data_received(self, data: bytes) -> None:
         if self._ping_sent is not None:
             self._heard()
+        if self._tls is not None:
+            self._tls.receive(data)
+            self._tls_step()
+            return
         self._protocol.receive_data(data)
         self._pump()
 
     def eof_received(self) -> bool:
-        self._receive_eof()
+        if self._tls is not None and self._tls.state is TlsSessionState.OPEN:
+            self._tls.receive_eof()
+            self._tls_step()  # what is left, then the end (close_notify or not)
+        self._receive_eof()  # in the TLS handshake: a server that is not TLS there
         return False  # the transport closes itself
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._receive_eof()
+        self._receive_eof(exc)
         if self._closer is not None:
             self._closer.cancel()
             self._closer = None
@@ -165,7 +196,56 @@ class WebSocketOverTransport(asyncio.Protocol):
 
     # --- moving bytes -----------------------------------------------------------------
 
-    def _receive_eof(self) -> None:
+    def _tls_step(self) -> None:
+        """Run what TLS received: the handshake, then the plaintext to the WebSocket."""
+        tls = self._tls
+        assert tls is not None
+        try:
+            if tls.state is TlsSessionState.HANDSHAKE:
+                if not tls.handshake():
+                    self._send_records()
+                    return
+                self._send_records()
+                self._write()  # the upgrade request, now encrypted
+            plain = tls.read()
+        except TlsHandshakeError as exc:
+            self._send_records()  # the alert tells the CSMS why
+            self._fail_upgrade(exc)
+            return
+        except ssl.SSLError as exc:  # an alert after the handshake
+            self._end_tls(exc)
+            return
+        self._send_records()  # a TLS 1.3 key update may want an answer
+        if plain:
+            self._protocol.receive_data(plain)
+            self._pump()
+        if tls.state is TlsSessionState.ENDED:
+            self._receive_eof()
+
+    def _send_records(self) -> None:
+        assert self._tls is not None
+        records = self._tls.records()
+        transport = self._transport
+        if records and transport is not None and not transport.is_closing():
+            transport.write(records)
+
+    def _fail_upgrade(self, exc: TlsHandshakeError) -> None:
+        handshake = self._handshake
+        if handshake is not None and not handshake.done():
+            error = LinkError(f"{self.url}: {exc.reason}")
+            error.__cause__ = exc
+            handshake.set_exception(error)
+        self._eof = True  # nothing more to read: the handshake failed
+        self._end(LinkClosed(exc.reason))
+        self._drop(graceful=True)
+
+    def _end_tls(self, exc: ssl.SSLError) -> None:
+        """A TLS alert after the handshake ends the link (before the upgrade response:
+        the CSMS refused the client certificate, TLS 1.3)."""
+        self._receive_eof(exc)
+        self._drop(graceful=True)
+
+    def _receive_eof(self, exc: Exception | None = None) -> None:
         if self._eof:
             return
         self._eof = True
@@ -173,9 +253,7 @@ class WebSocketOverTransport(asyncio.Protocol):
         self._pump()
         handshake = self._handshake
         if handshake is not None and not handshake.done():
-            handshake.set_exception(
-                LinkError(f"{self.url}: connection closed during the handshake")
-            )
+            handshake.set_exception(self._closed_in_upgrade(exc))
         code, reason = close_code(self._protocol)
         self._end(LinkClosed(reason or "closed by the CSMS", code))
 
@@ -201,6 +279,26 @@ class WebSocketOverTransport(asyncio.Protocol):
             loop = asyncio.get_running_loop()
             self._closer = loop.call_later(CLOSE_WAIT, self._drop)
 
+    def _closed_in_upgrade(self, exc: Exception | None) -> LinkError:
+        """The connection ended before the upgrade response.  Over TLS that is a refusal
+        in all but name: TLS 1.3 servers check the client certificate after the
+        client's side of the handshake, so a CSMS requiring one answers the upgrade
+        request with an alert (``exc``), or just closes.  During the TLS handshake
+        itself, it is a server that does not speak TLS there."""
+        if isinstance(exc, ssl.SSLError):
+            error = LinkError(f"{self.url}: {describe_tls_failure(exc)}")
+            error.__cause__ = exc
+            return error
+        tls = self._tls
+        if tls is not None and tls.state is TlsSessionState.HANDSHAKE:
+            return LinkError(f"{self.url}: {connect_failure_reason(exc, secure=True)}")
+        if tls is not None:
+            return LinkError(
+                f"{self.url}: TLS: the CSMS closed the connection right after the "
+                "handshake; does it require a client certificate (security profile 3)?"
+            )
+        return LinkError(f"{self.url}: connection closed during the handshake")
+
     def _handshake_done(self, response: Response) -> None:
         handshake = self._handshake
         if handshake is None or handshake.done():
@@ -214,6 +312,16 @@ class WebSocketOverTransport(asyncio.Protocol):
 
     def _write(self) -> None:
         transport = self._transport
+        tls = self._tls
+        if tls is not None:
+            if tls.state is not TlsSessionState.OPEN:
+                return  # nothing in clear: the upgrade request waits for the handshake
+            with contextlib.suppress(ssl.SSLError):  # an ended session: dropped anyway
+                for chunk in self._protocol.data_to_send():
+                    if chunk:
+                        tls.write(chunk)
+            self._send_records()
+            return
         for chunk in self._protocol.data_to_send():
             if chunk and transport is not None and not transport.is_closing():
                 transport.write(chunk)
@@ -223,6 +331,9 @@ class WebSocketOverTransport(asyncio.Protocol):
         if transport is None:
             return
         if graceful:
+            if self._tls is not None:
+                self._tls.close()  # close_notify
+                self._send_records()
             transport.close()
         else:
             transport.abort()
@@ -349,3 +460,16 @@ class WebSocketOverTransport(asyncio.Protocol):
                     pass
         self._end(LinkClosed("closed by the charger", code))
         self._drop(graceful=True)
+
+
+def connect_failure_reason(exc: BaseException | None, secure: bool) -> str:
+    """Why a connect failed.  A server that ends TCP during the TLS handshake (before
+    any TLS answer; asyncio's TLS reports a bare ConnectionResetError) does not speak
+    TLS on that port (plain ws://, a wrong port)."""
+    reason = (str(exc) or type(exc).__name__) if exc is not None else "connection closed"
+    if secure and (exc is None or isinstance(exc, ConnectionResetError)):
+        return (
+            f"TLS: the server closed the connection during the TLS handshake ({reason}): "
+            "is it TLS at all (plain ws://, or another port)?"
+        )
+    return reason

@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 
 from chargepoint.csms.handlers import CsmsPolicy
 from chargepoint.csms.server import LocalCsms
+from chargepoint.security.pki import init_pki
 
 CPSIM = [sys.executable, "-m", "chargepoint"]
 
@@ -247,3 +248,34 @@ async def test_sessions_and_link_faults_reach_the_summary_samples_and_report(
     assert "Sessions and link faults over time" in html
     assert "link faults: PDP deactivations" in html
     assert "Traceback" not in text
+
+
+async def test_a_wss_fleet_trusts_its_ca_file_and_refuses_another(tmp_path: Path) -> None:
+    pki = init_pki(tmp_path / "pki", ("CP001",))
+    other = init_pki(tmp_path / "other", ("CP001",))
+    csms = LocalCsms(port=0, tls_cert=pki.csms.cert_path, tls_key=pki.csms.key_path)
+    async with csms:
+        url = f"wss://127.0.0.1:{csms.port}/ocpp"
+        code, text = await _fleet("-n", "5", "--url", url, "--ca-file", str(pki.ca.cert_path),
+                                  "--duration", "3")  # fmt: skip
+        assert code == 0, text
+        booted = {f.charge_point for f in csms.frames.frames if f.action == "BootNotification"}
+        assert booted == {f"CP{n:05d}" for n in range(1, 6)}
+        code, text = await _fleet("-n", "5", "--url", url, "--ca-file", str(other.ca.cert_path),
+                                  "--duration", "3")  # fmt: skip
+    assert code == 1
+    assert "never booted: 5 chargers: " in text
+    assert "not signed by a CA given with --ca-file" in text and "Traceback" not in text
+
+
+def test_ca_file_mistakes_are_usage_errors(tmp_path: Path) -> None:
+    missing = str(tmp_path / "nope.pem")
+    result = cpsim("fleet", "-n", "2", "--url", "wss://h/o", "--ca-file", missing)
+    assert result.exit_code == 2 and "no such file" in result.stderr
+    ca = init_pki(tmp_path / "pki", ("CP001",)).ca.cert_path
+    result = cpsim("fleet", "-n", "2", "--url", "ws://h/o", "--ca-file", str(ca))
+    assert result.exit_code == 2 and "--ca-file: for wss:// URLs" in result.stderr
+    result = cpsim(
+        "fleet", "-n", "2", "--url", "wss://h/o", "--link", "esp-at", "--ca-file", str(ca)
+    )
+    assert result.exit_code == 2 and "only with --link direct" in result.stderr

@@ -179,3 +179,19 @@ def test_https_transfers_trust_the_same_ca(pki: DevelopmentPki) -> None:
     assert context is not None
     subjects = [dict(item[0] for item in ca["subject"]) for ca in context.get_ca_certs()]
     assert [subject["commonName"] for subject in subjects] == ["cpsim development CA"]
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+async def test_a_wss_url_on_a_plain_ws_server_asks_whether_it_is_tls_at_all(
+    pki: DevelopmentPki, flavour: str
+) -> None:
+    """The plain server ends TCP during the TLS handshake: no client certificate is in
+    question there, and both flavours say so."""
+    async with LocalCsms(port=0) as csms:
+        url = csms.url.replace("ws://", "wss://")
+        link = DirectLink(Endpoint(url, "CP001", KEY, tls=profile(pki, 2)), flavour, proxy=None)  # type: ignore[arg-type]
+        with pytest.raises(LinkError) as caught:
+            await link.connect()
+    message = str(caught.value)
+    assert "is it TLS at all" in message and "client certificate" not in message
+    assert "\n" not in message

@@ -147,6 +147,7 @@ async def test_a_new_authorization_key_reconnects_with_it(
     # and websockets' frame dumps are quieted; cpsim's loggers log the frames masked
     caplog.set_level(logging.CRITICAL, "ocpp")
     caplog.set_level(logging.WARNING, "websockets")
+    caplog.handler.setLevel(logging.DEBUG)  # set_level set the handler's level too
     state = tmp_path / "s"
     async with (
         csms_for(pki, tmp_path) as csms,
@@ -165,6 +166,9 @@ async def test_a_new_authorization_key_reconnects_with_it(
         stop = {"transactionId": transaction_id(station)}
         assert (await csms.call("CP001", "RemoteStopTransaction", stop))["status"] == "Accepted"
         await until(lambda: transaction_id(station) is None and not station.queued, station)
+    # a reconnect with the new key, in the same boot: not a reboot (audit G6a)
+    assert "AuthorizationKey changed (code 1000): reconnecting" in caplog.text
+    assert "rebooting" not in caplog.text
     secrets = [KEY, NEW_KEY]
     secrets += [base64.b64encode(f"CP001:{k}".encode()).decode() for k in (KEY, NEW_KEY)]
     key_pem = pki.chargers["CP001"].key_path.read_text().splitlines()[1]

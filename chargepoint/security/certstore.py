@@ -58,6 +58,11 @@ def load_chain(text: str, max_length: int = 10_000) -> list[x509.Certificate]:
         raise CertificateProblem(f"longer than {max_length} characters")
     if text.count(_PEM_BEGIN) > MAX_CHAIN_CERTIFICATES:
         raise CertificateProblem(f"more than {MAX_CHAIN_CERTIFICATES} certificates")
+    return _parse_certificates(text)
+
+
+def _parse_certificates(text: str) -> list[x509.Certificate]:
+    """Every PEM certificate of a text already bounded by the caller; at least one."""
     if _PEM_BEGIN not in text:
         raise CertificateProblem("no PEM certificate (A00.FR.507)")
     try:
@@ -71,12 +76,7 @@ def load_bundle(text: str, max_length: int = MAX_BUNDLE_CHARACTERS) -> list[x509
     system's hundreds), bounded before parsing; at least one."""
     if len(text) > max_length:
         raise CertificateProblem(f"CA bundle longer than {max_length} characters")
-    if _PEM_BEGIN not in text:
-        raise CertificateProblem("no PEM certificate (A00.FR.507)")
-    try:
-        return x509.load_pem_x509_certificates(text.encode())
-    except ValueError as exc:
-        raise CertificateProblem(f"not a PEM X.509 certificate: {exc}") from None
+    return _parse_certificates(text)
 
 
 def load_one(text: str, max_length: int = 5500) -> x509.Certificate:

@@ -158,7 +158,8 @@ class LocalCsms:
         self.sessions: dict[str, CsmsSession] = {}
         self.client_serials: dict[str, str] = {}
         """Per charger, the serial of the client certificate of its latest connection
-        (profile 3): a test sees a renewed certificate presented (WP A02)."""
+        (profile 3) in :func:`serial_hex` form: a test sees a renewed certificate
+        presented (WP A02)."""
         # In the policy, so a CSMS restarted with the same policy (as a CSMS with a
         # database would) still knows what it answered.
         self.answered: dict[str, Answered] = self.policy.answered
@@ -282,7 +283,7 @@ class LocalCsms:
                 return connection.respond(
                     HTTPStatus.FORBIDDEN, "the client certificate's CN is not the charge-point id\n"
                 )
-            self.client_serials[charge_point_id] = str(peer.get("serialNumber", ""))
+            self.client_serials[charge_point_id] = serial_hex(peer.get("serialNumber"))
             return None
         if self.credentials is not None and not self._authorised(request, charge_point_id):
             log.warning("%s: HTTP Basic auth failed", charge_point_id)
@@ -392,6 +393,16 @@ class LocalCsms:
 
 
 __all__ = ["Credentials", "FileFault", "LocalCsms", "NotConnected", "OCPPError"]
+
+
+def serial_hex(serial: object) -> str:
+    """A certificate serial as ``format(serial_number, "X")`` writes it.  ssl writes it a
+    byte at a time, so a serial of an odd number of hex digits gets a leading 0
+    ("0F1B..." for 0xF1B...), which a plain comparison with the issued serial misses."""
+    try:
+        return format(int(str(serial), 16), "X")
+    except ValueError:
+        return ""
 
 
 def _common_name(peer: dict[str, Any]) -> str | None:

@@ -62,3 +62,15 @@ def test_no_key_in_repr_or_log(caplog: pytest.LogCaptureFixture) -> None:
     assert "AuthorizationKey" in caplog.text
     for text in (repr(creds), caplog.text):
         assert OLD not in text and NEW not in text
+
+
+def test_a_client_serial_reads_as_the_issuer_writes_it() -> None:
+    """ssl writes a serial byte by byte: an odd number of hex digits gets a leading 0,
+    which made `cpsim demo --security-profile 3` miss the renewed certificate half the
+    time (its serial compared as text)."""
+    from chargepoint.csms.server import serial_hex
+
+    issued = 0xF1BE5093E239337DA0D758B25678904AE88847A
+    assert serial_hex("0F1BE5093E239337DA0D758B25678904AE88847A") == format(issued, "X")
+    assert serial_hex("52F8") == "52F8"
+    assert serial_hex(None) == "" and serial_hex("zz") == ""

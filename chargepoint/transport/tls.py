@@ -19,31 +19,21 @@ from __future__ import annotations
 import contextlib
 import ssl
 
-from chargepoint.security.tlsfailure import TlsFailure, classify_ssl_error
 from chargepoint.security.tlsfiles import describe_tls_failure
 from modem.stream import ByteStream, StreamClosed
 
-MAX_RECORD = 16 * 1024
-"""Bytes read from the SSLObject per call (one TLS record's worth of plaintext)."""
+from .tlsbio import MAX_RECORD, TlsClientSession, TlsHandshakeError, TlsSessionState
 
-
-class TlsHandshakeError(StreamClosed):
-    """The TLS handshake failed; ``reason`` says why (certificate, host name, alert);
-    ``tls_failure`` the Security Whitepaper event it raises, when it is one."""
-
-    def __init__(self, reason: str, tls_failure: TlsFailure | None = None) -> None:
-        super().__init__(reason)
-        self.tls_failure = tls_failure
+__all__ = ["MAX_RECORD", "TlsByteStream", "TlsHandshakeError"]
 
 
 class TlsByteStream:
+    """A :class:`~.tlsbio.TlsClientSession` driven over an awaitable byte stream: its
+    records written to ``inner``, what ``inner`` reads fed back."""
+
     def __init__(self, inner: ByteStream, context: ssl.SSLContext, server_hostname: str) -> None:
         self._inner = inner
-        self._incoming = ssl.MemoryBIO()
-        self._outgoing = ssl.MemoryBIO()
-        self._ssl = context.wrap_bio(
-            self._incoming, self._outgoing, server_side=False, server_hostname=server_hostname
-        )
+        self._tls = TlsClientSession(context, server_hostname)
         self._closed = False
         self._received_any = False
 
@@ -62,14 +52,13 @@ class TlsByteStream:
 
     @property
     def version(self) -> str | None:
-        return self._ssl.version()
+        return self._tls.version
 
     def peer_certificate(self) -> dict[str, object] | None:
-        cert = self._ssl.getpeercert()
-        return dict(cert) if cert else None
+        return self._tls.peer_certificate()
 
     async def _flush(self) -> None:
-        data = self._outgoing.read()
+        data = self._tls.records()
         if data:
             await self._inner.write(data)
 
@@ -77,31 +66,26 @@ class TlsByteStream:
         """Feed the next bytes of the inner stream; False once it has ended."""
         data = await self._inner.read()
         if not data:
-            self._incoming.write_eof()
+            self._tls.receive_eof()
             return False
-        self._incoming.write(data)
+        self._tls.receive(data)
         return True
 
     async def _handshake(self) -> None:
         while True:
             try:
-                self._ssl.do_handshake()
-            except ssl.SSLWantReadError:
-                await self._flush()
-                if not await self._fill():
-                    raise TlsHandshakeError(
-                        "TLS: the server closed the connection during the handshake "
-                        "(is it TLS at all? does it want a client certificate?)"
-                    ) from None
-                continue
-            except ssl.SSLError as exc:
+                done = self._tls.handshake()
+            except TlsHandshakeError:
                 await self._flush_quietly()  # the alert tells the server why
-                # the SSLObject has a cipher once the ServerHello came (tlsfailure's note)
-                hello = self._ssl.cipher() is not None
-                failure = classify_ssl_error(exc, hello)
-                raise TlsHandshakeError(describe_tls_failure(exc, hello), failure) from None
+                raise
             await self._flush()
-            return
+            if done:
+                return
+            if not await self._fill():
+                raise TlsHandshakeError(
+                    "TLS: the server closed the connection during the handshake "
+                    "(is it TLS at all? does it want a client certificate?)"
+                )
 
     async def _flush_quietly(self) -> None:
         with contextlib.suppress(StreamClosed):
@@ -110,20 +94,17 @@ class TlsByteStream:
     async def read(self) -> bytes:
         while not self._closed:
             try:
-                data = self._ssl.read(MAX_RECORD)
-            except ssl.SSLWantReadError:
-                await self._flush()  # a TLS 1.3 key update may want an answer
-                if not await self._fill():
-                    return self._ended()
-                continue
-            except ssl.SSLZeroReturnError:
-                return b""  # close_notify: the peer ended TLS cleanly
-            except ssl.SSLEOFError:
-                return self._ended()
+                data = self._tls.read()
             except ssl.SSLError as exc:  # TLS 1.3: a refused client certificate shows here
                 raise StreamClosed(describe_tls_failure(exc)) from None
-            self._received_any = self._received_any or bool(data)
-            return data
+            if data:
+                self._received_any = True
+                return data
+            if self._tls.state is TlsSessionState.ENDED:
+                return b""  # close_notify: the peer ended TLS cleanly
+            await self._flush()  # a TLS 1.3 key update may want an answer
+            if not await self._fill():
+                return self._ended()
         return b""
 
     def _ended(self) -> bytes:
@@ -140,20 +121,16 @@ class TlsByteStream:
     async def write(self, data: bytes) -> None:
         if self._closed:
             raise StreamClosed("TLS stream closed")
-        view = memoryview(data)
-        while view:
-            try:
-                sent = self._ssl.write(view)
-            except ssl.SSLError as exc:
-                raise StreamClosed(f"TLS: {exc.reason or exc}") from None
-            view = view[sent:]
-            await self._flush()
+        try:
+            self._tls.write(data)
+        except ssl.SSLError as exc:
+            raise StreamClosed(f"TLS: {exc.reason or exc}") from None
+        await self._flush()
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        with contextlib.suppress(ssl.SSLError):  # no close_notify back: nothing more to say
-            self._ssl.unwrap()
+        self._tls.close()  # a close_notify; no answer awaited
         await self._flush_quietly()
         await self._inner.close()

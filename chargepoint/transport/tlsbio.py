@@ -21,10 +21,21 @@ import contextlib
 import ssl
 from enum import Enum
 
-from chargepoint.security.tlsfailure import classify_ssl_error
+from chargepoint.security.tlsfailure import TlsFailure, classify_ssl_error
 from chargepoint.security.tlsfiles import describe_tls_failure
+from modem.stream import StreamClosed
 
-from .tls import MAX_RECORD, TlsHandshakeError
+MAX_RECORD = 16 * 1024
+"""Bytes read from the SSLObject per call (one TLS record's worth of plaintext)."""
+
+
+class TlsHandshakeError(StreamClosed):
+    """The TLS handshake failed; ``reason`` says why (certificate, host name, alert);
+    ``tls_failure`` the Security Whitepaper event it raises, when it is one."""
+
+    def __init__(self, reason: str, tls_failure: TlsFailure | None = None) -> None:
+        super().__init__(reason)
+        self.tls_failure = tls_failure
 
 
 class TlsSessionState(Enum):
@@ -46,6 +57,14 @@ class TlsClientSession:
             self._incoming, self._outgoing, server_side=False, server_hostname=server_hostname
         )
         self.state = TlsSessionState.HANDSHAKE
+
+    @property
+    def version(self) -> str | None:
+        return self._ssl.version()
+
+    def peer_certificate(self) -> dict[str, object] | None:
+        cert = self._ssl.getpeercert()
+        return dict(cert) if cert else None
 
     def receive(self, data: bytes) -> None:
         """Bytes from the network."""

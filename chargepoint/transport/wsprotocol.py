@@ -30,8 +30,7 @@ from chargepoint.security.tlsfiles import describe_tls_failure
 from .base import LinkClosed, LinkError
 from .base import pong_timeout as default_pong_timeout
 from .push import MessageSink
-from .tls import TlsHandshakeError
-from .tlsbio import TlsClientSession, TlsSessionState
+from .tlsbio import TlsClientSession, TlsHandshakeError, TlsSessionState
 from .websocket import (
     CLOSE_FRAME_BOUND,
     KEEPALIVE_CLOSE,

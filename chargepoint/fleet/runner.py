@@ -36,6 +36,7 @@ from chargepoint.transport.tlssettings import TlsSettings
 
 from .ids import ShardSpec
 from .links import LinkFactory, connect_slots, factory_counts
+from .linkwrap import DelegatingLink
 from .report import FleetReportWriter
 from .stats import (
     FleetStats,
@@ -104,29 +105,16 @@ class JitterSource:
         return a + (b - a) * (z >> 11) / (1 << 53)
 
 
-class _BoundedLink:
+class _BoundedLink(DelegatingLink):
     """A link whose connects wait for a slot of the fleet's connect semaphore."""
 
     def __init__(self, inner: Link, slots: asyncio.Semaphore) -> None:
-        self._inner, self._slots = inner, slots
-
-    @property
-    def description(self) -> str:
-        return self._inner.description
+        super().__init__(inner)
+        self._slots = slots
 
     async def connect(self) -> Connection:
         async with self._slots:
-            return await self._inner.connect()
-
-    def file_transfer(self) -> Any:
-        return self._inner.file_transfer()
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    @property
-    def sim_identity(self) -> Any:
-        return getattr(self._inner, "sim_identity", None)
+            return await self.inner.connect()
 
 
 class Fleet:

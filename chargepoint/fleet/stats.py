@@ -22,8 +22,8 @@ from typing import Any, cast
 
 from chargepoint.transport.base import Connection, Link, LinkClosed, LinkError
 from chargepoint.transport.push import MessageSink, PushConnection, pushes
-from chargepoint.transport.transfer import FileTransfer
 
+from .linkwrap import DelegatingLink
 from .report import FleetReportWriter
 
 MAX_REASON = 400
@@ -241,23 +241,20 @@ class MeteredPushConnection(MeteredConnection):
         self._sink.link_closed(closed)
 
 
-class MeteredLink:
+class MeteredLink(DelegatingLink):
     """A charger's link, counted in the fleet's :class:`FleetStats`."""
 
     def __init__(self, inner: Link, stats: FleetStats, status: ChargerStatus, url: str) -> None:
-        self._inner, self._stats, self._status = inner, stats, status
+        super().__init__(inner)
+        self._stats, self._status = stats, status
         self._url = _without_userinfo(url)
-
-    @property
-    def description(self) -> str:
-        return self._inner.description
 
     async def connect(self) -> Connection:
         try:
-            connection = await self._inner.connect()
+            connection = await self.inner.connect()
         except LinkError as exc:
             reason = str(exc)
-            prefix = self._inner.description + ": "
+            prefix = self.inner.description + ": "
             cause = reason[len(prefix) :] if reason.startswith(prefix) else reason
             own = f"{self._url.rstrip('/')}/{self._status.cp}: "  # ESP-AT names it again
             cause = cause[len(own) :] if cause.startswith(own) else cause
@@ -270,16 +267,6 @@ class MeteredLink:
         if pushes(connection):
             return MeteredPushConnection(connection, self._stats, self._status)
         return MeteredConnection(connection, self._stats, self._status)
-
-    def file_transfer(self) -> FileTransfer:
-        return self._inner.file_transfer()
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    @property
-    def sim_identity(self) -> Any:
-        return getattr(self._inner, "sim_identity", None)
 
 
 def _without_userinfo(url: str) -> str:

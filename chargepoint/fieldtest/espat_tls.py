@@ -49,7 +49,7 @@ from modem.stream import StreamClosed
 
 from .ocpp_checks import link_reason
 from .target import CsmsTarget
-from .tls import tls_reason
+from .tls import not_proven, tls_reason
 
 PROBE_TIMEOUT = 20.0
 
@@ -165,19 +165,7 @@ async def tls_websocket_rows(
     tls = target.endpoint.current_tls()
     data: dict[str, object] = {"host": target.host, "port": target.port}
     if tls is None or tls.ca_file is None:
-        return (
-            CheckResult(
-                "TLS",
-                Status.SKIP,
-                "not proven",
-                "skipped: give --ca-file CA.pem (the CA that signed the CSMS certificate) to "
-                "prove the TLS handshake through the module",
-                reason="skipped",
-                data={**data, "why": "no --ca-file to verify the CSMS certificate with"},
-            ),
-            None,
-            None,
-        )
+        return not_proven("module", data), None, None
     data["ca_file"] = tls.ca_file.name
     try:
         files = module_files(tls, ntp_server, clock_timeout)

@@ -122,6 +122,20 @@ WARNINGS: dict[str, Fix] = {
 }
 
 
+def not_proven(device: str, data: dict[str, object]) -> CheckResult:
+    """The TLS row without a ``--ca-file``: nothing to verify the CSMS certificate with,
+    so nothing is sent and the handshake is not proven."""
+    return CheckResult(
+        "TLS",
+        Status.SKIP,
+        "not proven",
+        "skipped: give --ca-file CA.pem (the CA that signed the CSMS certificate) to "
+        f"prove the TLS handshake through the {device}",
+        reason="skipped",
+        data={**data, "why": "no --ca-file to verify the CSMS certificate with"},
+    )
+
+
 async def tls_check(
     modem: QuectelModem,
     target: CsmsTarget,
@@ -134,15 +148,7 @@ async def tls_check(
     tls = target.endpoint.current_tls()
     data: dict[str, object] = {"host": target.host, "port": target.port}
     if tls is None or tls.ca_file is None:
-        return CheckResult(
-            "TLS",
-            Status.SKIP,
-            "not proven",
-            "skipped: give --ca-file CA.pem (the CA that signed the CSMS certificate) to "
-            "prove the TLS handshake through the modem",
-            reason="skipped",
-            data={**data, "why": "no --ca-file to verify the CSMS certificate with"},
-        ), None
+        return not_proven("modem", data), None
     data["ca_file"] = tls.ca_file.name
     modem_tls = ModemTls(ntp_server=ntp_server)
     loop = asyncio.get_running_loop()

@@ -183,10 +183,13 @@ class AwaitAnswer(Action):
 
 @dataclass(frozen=True)
 class CloseLink(Action):
-    """End the WebSocket (a Reset); the shell reconnects and the charger boots again."""
+    """End the WebSocket; the shell reconnects at once and the charger boots again."""
 
     code: int
     reason: str
+    reset: bool = False
+    """A Reset (§5.14: the charger reboots), not new credentials on the same boot
+    (AuthorizationKey, a raised SecurityProfile, a renewed certificate: WP A01/A02)."""
 
 
 # --- files over the link (Firmware Management, §5.9, §5.19) -----------------------------

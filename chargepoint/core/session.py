@@ -325,4 +325,4 @@ class Session(StationOps):
             return
         self.emit(CancelTimer("reset"))
         self.timeline("reset", type=kind)
-        self.emit(CloseLink(1000, f"{kind} reset"))
+        self.emit(CloseLink(1000, f"{kind} reset", reset=True))

@@ -22,7 +22,7 @@ from tenacity import RetryCallState, wait_exponential
 from chargepoint.core.events import TlsFailed
 from chargepoint.transport.base import Connection, Link, LinkClosed, LinkError
 
-from .shell import LinkSession, Station
+from .shell import Station
 from .stopsignal import stopped as stop_signal
 
 log = logging.getLogger("cpsim.runner")
@@ -257,7 +257,7 @@ async def _session(
             await connection.close(1011, "internal error")
         return backoff.next()
     if end.rebooting:  # the charger closed the link itself: a Reset, or new credentials
-        log.info("%s: %s", end.reason, "rebooting" if _is_reset(session) else "reconnecting")
+        log.info("%s: %s", end.reason, "rebooting" if end.reset else "reconnecting")
         backoff.reset()
         return backoff.next()
     if end.was_accepted and loop.time() - began >= STABLE_SESSION:
@@ -265,13 +265,6 @@ async def _session(
     delay = backoff.next()
     log.warning("link lost: %s; reconnecting in %.1fs", end.reason, delay)
     return delay
-
-
-def _is_reset(session: LinkSession) -> bool:
-    """Whether the charger closed the link for a Reset (the core's CloseLink says "Hard
-    reset" / "Soft reset"), not to reconnect with new credentials (AuthorizationKey,
-    a raised SecurityProfile, a renewed certificate: A01/A02, same boot)."""
-    return session.closing is not None and session.closing[1].endswith(" reset")
 
 
 async def _first_of(first: asyncio.Future[Any], second: asyncio.Future[Any]) -> None:

@@ -76,8 +76,11 @@ class StationOptions(CoreSettings):
 class SessionEnd:
     reason: str
     rebooting: bool = False
-    """The charger ended it itself (a Reset): reconnect at once, as a reboot would."""
+    """The charger ended it itself (a Reset, new credentials): reconnect at once, as a
+    reboot would."""
     was_accepted: bool = False
+    reset: bool = False
+    """It was a Reset (the charger reboots), not a reconnect on the same boot."""
 
 
 @functools.lru_cache(maxsize=1024)
@@ -106,6 +109,7 @@ class LinkSession:
         "must_close",
         "pending",
         "push",
+        "reset",
         "scheduled",
         "station",
         "tasks",
@@ -120,6 +124,8 @@ class LinkSession:
         """Frames (and unique ids) for the link, in order; None: close it after them."""
         self.scheduled = False
         self.closing: tuple[int, str] | None = None
+        self.reset = False
+        """The charger closes it for a Reset (its CloseLink says so)."""
         self.must_close = False
         """The charger closes the link (a CloseLink) when the session ends."""
         self.accepted = False
@@ -350,7 +356,7 @@ class Station:
                 if future is not None and not future.done():
                     future.set_result(action.value)
             elif isinstance(action, act.CloseLink):
-                self._close(action.code, action.reason)
+                self._close(action.code, action.reason, action.reset)
             elif isinstance(action, act.StartTransfer):
                 self.transfers.start(action)
             elif isinstance(action, act.CancelTransfer):
@@ -415,10 +421,11 @@ class Station:
             return  # the core learns of the drop from LinkDown
         self._queue(session, (action.frame, action.unique_id))
 
-    def _close(self, code: int, reason: str) -> None:
+    def _close(self, code: int, reason: str, reset: bool) -> None:
         session = self._session
         if session is not None and session.closing is None:
             session.closing = (code, reason)
+            session.reset = reset
             self._queue(session, None)
 
     def _queue(self, session: LinkSession, item: tuple[str, str] | None) -> None:
@@ -471,7 +478,7 @@ class Station:
             if session.tasks:
                 await asyncio.gather(*session.tasks, return_exceptions=True)
             self._link_down(session)
-        return SessionEnd(str(closed), session.closing is not None, session.accepted)
+        return SessionEnd(str(closed), session.closing is not None, session.accepted, session.reset)
 
     def _link_down(self, session: LinkSession) -> None:
         if session.down:

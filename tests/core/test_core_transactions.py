@@ -156,7 +156,7 @@ def test_reset_answers_then_stops_every_transaction_then_closes_the_link(
     assert h.closed == []
     h.answer({})
     h.answer_all()
-    assert [c.code for c in h.closed] == [1000]
+    assert [(c.code, c.reset) for c in h.closed] == [(1000, True)]  # a reboot, not a reconnect
     assert [(f[3]["transactionId"], f[3]["reason"]) for f in h.calls("StopTransaction")] == [
         (101, reason),
         (102, reason),
